@@ -1,0 +1,98 @@
+/**
+ * The one narrow interface between the functional path and the timing model (gem5's functional vs
+ * timing split). Kernel code calls `cost.charge(Cost.X, units)` where the work happens; it never
+ * computes a duration itself. A timing model (package @mmemu/timing) turns a hardware profile into
+ * nanoseconds per unit for each kind and advances the current task's virtual clock. The default meter
+ * charges nothing, so semantics can be tested without any timing.
+ *
+ * Like the kernel's `enum vm_event_item`, the list names the costed events of every layer in one place.
+ */
+export const Cost = {
+  /** Entering and leaving a system call (per call). */
+  SYSCALL: 0,
+  /** lru_cache_disable(): lru_add_drain_all() schedules drain work on every CPU (per call). */
+  LRU_CACHE_DISABLE: 1,
+  /** move_pages: one user entry read, VMA lookup, folio_walk and isolation attempt (per entry). */
+  PAGE_LOOKUP: 2,
+  /** Isolating one folio from the LRU (per folio). */
+  FOLIO_ISOLATE: 3,
+  /** Entering migrate_pages_batch(): list setup, stats (per call). */
+  MIGRATE_BATCH: 4,
+  /** Allocating a destination folio (per folio). */
+  FOLIO_ALLOC: 5,
+  /** migrate_folio_unmap() fixed work: locks, anon_vma ref, rmap walk setup (per folio). */
+  FOLIO_UNMAP: 6,
+  /** Replacing one PTE with a migration entry (per PTE). */
+  PTE_UNMAP: 7,
+  /** Replacing one PMD mapping with a PMD migration entry, including its flush (per PMD). */
+  PMD_UNMAP: 8,
+  /** try_to_unmap_flush() on the local CPU only (per flush). */
+  TLB_FLUSH_LOCAL: 9,
+  /** try_to_unmap_flush() sending shootdown IPIs (per flush, plus TLB_FLUSH_IPI_CPU per target). */
+  TLB_FLUSH_IPI: 10,
+  /** One remote CPU acknowledging a shootdown (per CPU). */
+  TLB_FLUSH_IPI_CPU: 11,
+  /** migrate_folio_move() fixed work: refcount freeze, mapping switch, flags, LRU add, free src (per folio). */
+  FOLIO_MOVE: 12,
+  /** Restoring one PTE from a migration entry (per PTE). */
+  PTE_REMAP: 13,
+  /** Restoring one PMD mapping (per PMD). */
+  PMD_REMAP: 14,
+  /** CPU copy of folio contents, folio_mc_copy() (per byte). */
+  CPU_COPY_BYTE: 15,
+  /** Per-page loop overhead of folio_mc_copy(): kmap, cond_resched (per base page). */
+  CPU_COPY_PAGE: 16,
+  /** Putting a folio back on the LRU (per folio). */
+  FOLIO_PUTBACK: 17,
+  /** Splitting a large folio (per folio). */
+  FOLIO_SPLIT: 18,
+  /** Undoing an unmapped folio (per folio, PTE restores charged separately). */
+  FOLIO_UNDO: 19,
+  /** Calling the registered migrator for a batch (SRCU read side, static call) (per call). */
+  OFFLOAD_CALL: 20,
+  /** dma_request_chan_by_mask() (per channel). */
+  DMA_CHAN_REQUEST: 21,
+  /** dma_release_channel() (per channel). */
+  DMA_CHAN_RELEASE: 22,
+  /** sg_alloc_table() and filling entries (per entry). */
+  DMA_SG_ENTRY: 23,
+  /** dma_map_sgtable()/dma_unmap_sgtable() per mapped entry (per entry). */
+  DMA_MAP_ENTRY: 24,
+  /** device_prep_dma_memcpy() (per descriptor). */
+  DMA_PREP: 25,
+  /** dmaengine_submit(): cookie assignment (per descriptor). */
+  DMA_SUBMIT: 26,
+  /** dma_async_issue_pending() (per call). */
+  DMA_ISSUE_PENDING: 27,
+  /** A posted MMIO write from the CPU (per write). */
+  MMIO_WRITE: 28,
+  /** A non-posted MMIO read from the CPU (per read). */
+  MMIO_READ: 29,
+  /** wait_for_completion(): sleeping and being woken (per wait). */
+  COMPLETION_WAIT: 30,
+  /** A multi-threaded copy worker being queued and joined (per work item). */
+  WORK_QUEUE: 31,
+  /** Page-table walk and fault handling on a user access (per fault). */
+  PAGE_FAULT: 32,
+} as const;
+
+export type CostKind = (typeof Cost)[keyof typeof Cost];
+
+/** Number of cost kinds; timing models size their per-kind tables with it. */
+export const NR_COST_KINDS = Object.keys(Cost).length;
+
+/** Names by kind, for reports ("PTE_UNMAP"). */
+export const COST_NAMES: readonly string[] = (() => {
+  const names: string[] = [];
+  for (const [name, kind] of Object.entries(Cost)) names[kind] = name;
+  return names;
+})();
+
+/** What the functional path calls. */
+export interface CostMeter {
+  /** Charge `units` of work of `kind` to the running task. */
+  charge(kind: CostKind, units: number): void;
+}
+
+/** The meter used when no timing model is attached: nothing costs anything. */
+export const FREE_COSTS: CostMeter = { charge() {} };

@@ -1,0 +1,26 @@
+/**
+ * @mmemu/kernel — the kernel core every other package stands on: virtual time and the event queue,
+ * completions and wait queues, tracepoints, seeded PRNG streams, fault injection, errno, and the cost
+ * meter through which the functional path reports work to the timing model.
+ */
+export { Sim, DeadlockError } from "./sim.js";
+export { Completion, WaitQueue } from "./completion.js";
+export { Tracepoint, TraceBus, formatTraceLine } from "./tracepoint.js";
+export { Prng, PrngStream, hashString } from "./prng.js";
+export { FaultInjector, FaultPoint } from "./fault-inject.js";
+export { KernelCore } from "./kernel.js";
+export { Cost, COST_NAMES, NR_COST_KINDS, FREE_COSTS } from "./cost.js";
+export {
+  errnoName, errnoNumber, isErrno,
+  EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, EBADF, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST,
+  EXDEV, ENODEV, ENOTDIR, EINVAL, ENOSPC, EROFS, ERANGE, EDEADLK, ENOSYS, ENODATA, ETIME, EOVERFLOW,
+  EOPNOTSUPP, ETIMEDOUT, ECANCELED, EHWPOISON,
+} from "./errno.js";
+
+export type { EventFn } from "./sim.js";
+export type { TraceRecord } from "./tracepoint.js";
+export type { FaultConfig } from "./fault-inject.js";
+export type { KernelCoreOptions } from "./kernel.js";
+export type { CostKind, CostMeter } from "./cost.js";
+export { paramDefaults, checkParams } from "./params.js";
+export type { ParamSpec, ParamTable, ParamUnit, ParamValues } from "./params.js";
