@@ -3,8 +3,7 @@
  * isolation and migrate_pages()/migrate_pages_batch() (mm/migrate.c).
  */
 export {
-  PhysMem, mix32,
+  PhysMem, mix32, patternDigest,
   PAGE_SHIFT, PAGE_SIZE, PMD_ORDER, HPAGE_PMD_NR, PUD_ORDER, HPAGE_PUD_NR, MAX_PAGE_ORDER, MAX_NUMNODES,
-  MAX_BYTES_MODE_PAGES,
 } from "./physmem.js";
-export type { ContentMode, MemNode, MemNodeConfig } from "./physmem.js";
+export type { MemNode, MemNodeConfig } from "./physmem.js";

@@ -3,10 +3,11 @@
  * Mirrors the node/pfn layout of include/linux/mmzone.h (pg_data_t node_start_pfn/node_spanned_pages)
  * and the copy primitives of mm/util.c (folio_copy/folio_mc_copy) at page granularity.
  *
- * Contents come in two modes. "bytes" keeps every byte (for tests that read data back); "fingerprint"
- * keeps one 32-bit digest per base page, so a 1 GiB move needs 1 MiB of host memory for contents. A
- * write in fingerprint mode folds the written bytes into the digest; a full-page copy copies the digest;
- * a partial copy (a torn DMA transfer) yields a digest that matches neither side.
+ * Contents are exact and compact at once: a page holds either a repeated 32-bit fill pattern (4 bytes of
+ * host memory; 0 is a zeroed page) or, once anything writes real bytes into it, its 4096 real bytes. So a
+ * 1 GiB move of filled pages needs 1 MiB of host memory for contents, while a test that writes and reads
+ * back data sees every byte. A torn copy (a DMA transfer stopped after k bytes) materialises the bytes of
+ * the destination page, so the damage is visible byte for byte.
  */
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
@@ -16,11 +17,6 @@ export const PUD_ORDER = 18;
 export const HPAGE_PUD_NR = 1 << PUD_ORDER;
 /** Largest buddy order (include/linux/mmzone.h MAX_PAGE_ORDER on x86-64). */
 export const MAX_PAGE_ORDER = 10;
-
-export type ContentMode = "bytes" | "fingerprint";
-
-/** Refuse the bytes mode above this much emulated memory: the host would need as many real bytes. */
-export const MAX_BYTES_MODE_PAGES = (1 << 30) / PAGE_SIZE;
 
 export interface MemNodeConfig {
   /** Node id (0..MAX_NUMNODES-1); ids may have gaps. */
@@ -57,18 +53,18 @@ export class PhysMem {
   readonly nodes: readonly MemNode[];
   /** Total page frames (pfn 0 .. totalPages-1). */
   readonly totalPages: number;
-  readonly mode: ContentMode;
-  /** Node id of each pfn (dense, one byte per page would cap ids at 255; Uint16 keeps MAX_NUMNODES). */
+  /** Node id of each pfn. */
   readonly nodeOfPfn: Uint16Array;
   private readonly byId: Array<MemNode | undefined> = [];
-  /** Fingerprint mode: one digest per pfn. Bytes mode: unused. */
-  private readonly fp: Uint32Array | null;
-  /** Bytes mode: every byte. */
-  private readonly bytes: Uint8Array | null;
-  /** Pages whose contents raise a machine check on read (hardware poison). */
+  /** Fill pattern of each page without real bytes (0 = zeroes). */
+  private readonly pattern: Uint32Array;
+  /** 1 where the page's contents are real bytes in `bytes`. */
+  private readonly hasBytes: Uint8Array;
+  private readonly bytes = new Map<number, Uint8Array>();
+  /** Pages whose contents raise a machine check on read (hardware poison), 1 = poisoned. */
   readonly poisoned: Uint8Array;
 
-  constructor(nodes: readonly MemNodeConfig[], mode: ContentMode) {
+  constructor(nodes: readonly MemNodeConfig[]) {
     if (nodes.length === 0) throw new Error("machine: at least one NUMA node is required");
     const seen = new Set<number>();
     let pfn = 0;
@@ -92,19 +88,10 @@ export class PhysMem {
     if (pfn >= 0x7fffffff) throw new Error(`machine: ${pfn} pages is more than the emulator's 2^31 page frames`);
     this.nodes = out;
     this.totalPages = pfn;
-    this.mode = mode;
     this.nodeOfPfn = new Uint16Array(pfn);
     for (const n of out) this.nodeOfPfn.fill(n.id, n.startPfn, n.startPfn + n.nrPages);
-    if (mode === "bytes") {
-      if (pfn > MAX_BYTES_MODE_PAGES) {
-        throw new Error(`machine: content mode "bytes" keeps every byte and is limited to ${MAX_BYTES_MODE_PAGES} pages (1 GiB); this machine has ${pfn}. Use "fingerprint".`);
-      }
-      this.bytes = new Uint8Array(pfn * PAGE_SIZE);
-      this.fp = null;
-    } else {
-      this.fp = new Uint32Array(pfn);
-      this.bytes = null;
-    }
+    this.pattern = new Uint32Array(pfn);
+    this.hasBytes = new Uint8Array(pfn);
     this.poisoned = new Uint8Array(pfn);
   }
 
@@ -126,59 +113,68 @@ export class PhysMem {
     throw new RangeError(`no CPU ${cpu}`);
   }
 
-  /** A page's content digest: equal digests mean equal contents (with 2^-32 collision odds). */
+  /** Pages currently holding real bytes (host memory use is 4 KiB each). */
+  get pagesWithBytes(): number {
+    return this.bytes.size;
+  }
+
+  /**
+   * A page's content digest: equal digests mean equal contents (with 2^-32 collision odds). A byte page
+   * whose words all equal w digests like a page filled with w, so the two representations agree.
+   */
   digest(pfn: number): number {
-    if (this.fp !== null) return this.fp[pfn]!;
-    const b = this.bytes!;
-    let h = 0;
-    const base = pfn * PAGE_SIZE;
-    let allZero = true;
+    if (this.hasBytes[pfn] === 0) return patternDigest(this.pattern[pfn]!);
+    const b = this.bytes.get(pfn)!;
+    const w0 = b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
+    let uniform = true;
+    let h = 0x12345;
     for (let i = 0; i < PAGE_SIZE; i += 4) {
-      const w = b[base + i]! | (b[base + i + 1]! << 8) | (b[base + i + 2]! << 16) | (b[base + i + 3]! << 24);
-      if (w !== 0) allZero = false;
-      h = mix32(h ^ w ^ i);
+      const w = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+      if (w !== w0) uniform = false;
+      h = mix32(h ^ w ^ Math.imul(i, 0x9e3779b1));
     }
-    return allZero ? 0 : h;
+    return uniform ? patternDigest(w0 >>> 0) : h || 1;
   }
 
   /** Copy whole pages: mirrors copy_highpage() over a folio. */
   copyPages(dstPfn: number, srcPfn: number, nr: number): void {
-    if (this.fp !== null) {
-      if (nr === 1) this.fp[dstPfn] = this.fp[srcPfn]!;
-      else this.fp.copyWithin(dstPfn, srcPfn, srcPfn + nr);
-    } else {
-      this.bytes!.copyWithin(dstPfn * PAGE_SIZE, srcPfn * PAGE_SIZE, (srcPfn + nr) * PAGE_SIZE);
+    if (this.bytes.size === 0) {
+      if (nr === 1) this.pattern[dstPfn] = this.pattern[srcPfn]!;
+      else this.pattern.copyWithin(dstPfn, srcPfn, srcPfn + nr);
+      return;
     }
+    for (let i = 0; i < nr; i++) this.copyPage(dstPfn + i, srcPfn + i);
   }
 
-  /** Zero whole pages (clear_highpage) — a fresh anonymous page. */
+  /** Zero whole pages (clear_highpage): a fresh anonymous page. */
   zeroPages(pfn: number, nr: number): void {
-    if (this.fp !== null) this.fp.fill(0, pfn, pfn + nr);
-    else this.bytes!.fill(0, pfn * PAGE_SIZE, (pfn + nr) * PAGE_SIZE);
+    this.fillPages(pfn, nr, 0);
+  }
+
+  /** Fill whole pages with a repeating little-endian 32-bit pattern: a recognisable whole-page write. */
+  fillPages(pfn: number, nr: number, pattern: number): void {
+    this.pattern.fill(pattern >>> 0, pfn, pfn + nr);
+    if (this.bytes.size > 0) for (let i = 0; i < nr; i++) this.dropBytes(pfn + i);
   }
 
   /**
-   * Byte-granular copy between physical addresses, as a DMA engine does. Page-aligned whole pages copy
-   * digests exactly; a partial page in fingerprint mode gets a digest mixed from both sides (torn).
+   * Byte-granular copy between physical addresses, as a DMA engine does. Whole aligned pages copy
+   * compactly; a partial page materialises real bytes so a torn transfer is visible.
    */
   copyPhys(dstAddr: number, srcAddr: number, len: number): void {
     this.checkRange(dstAddr, len, "copyPhys dst");
     this.checkRange(srcAddr, len, "copyPhys src");
-    if (this.bytes !== null) {
-      this.bytes.copyWithin(dstAddr, srcAddr, srcAddr + len);
-      return;
-    }
-    const fp = this.fp!;
     let d = dstAddr;
     let s = srcAddr;
     let left = len;
     while (left > 0) {
       const dOff = d % PAGE_SIZE;
-      const chunk = Math.min(left, PAGE_SIZE - dOff, PAGE_SIZE - (s % PAGE_SIZE));
-      const dp = Math.floor(d / PAGE_SIZE);
-      const sp = Math.floor(s / PAGE_SIZE);
-      if (chunk === PAGE_SIZE) fp[dp] = fp[sp]!;
-      else fp[dp] = mix32(fp[dp]! ^ Math.imul(fp[sp]!, 0x9e3779b1) ^ (dOff << 12) ^ chunk);
+      const sOff = s % PAGE_SIZE;
+      const chunk = Math.min(left, PAGE_SIZE - dOff, PAGE_SIZE - sOff);
+      const dp = (d - dOff) / PAGE_SIZE;
+      const sp = (s - sOff) / PAGE_SIZE;
+      if (chunk === PAGE_SIZE) this.copyPage(dp, sp);
+      else this.materialise(dp).set(this.pageBytes(sp).subarray(sOff, sOff + chunk), dOff);
       d += chunk;
       s += chunk;
       left -= chunk;
@@ -188,45 +184,76 @@ export class PhysMem {
   /** Write bytes at a physical address (a CPU store or a device write). */
   write(addr: number, data: Uint8Array): void {
     this.checkRange(addr, data.length, "write");
-    if (this.bytes !== null) {
-      this.bytes.set(data, addr);
-      return;
-    }
-    const fp = this.fp!;
     let off = 0;
     while (off < data.length) {
       const a = addr + off;
-      const pfn = Math.floor(a / PAGE_SIZE);
       const pOff = a % PAGE_SIZE;
+      const pfn = (a - pOff) / PAGE_SIZE;
       const chunk = Math.min(data.length - off, PAGE_SIZE - pOff);
-      let h = fp[pfn]! ^ Math.imul(pOff + 1, 0x27d4eb2d);
-      for (let i = 0; i < chunk; i++) h = mix32(h ^ (data[off + i]! + (i << 8)));
-      fp[pfn] = h === 0 ? 1 : h;
+      this.materialise(pfn).set(data.subarray(off, off + chunk), pOff);
       off += chunk;
     }
   }
 
-  /** Fill whole pages with a repeating 32-bit pattern (a recognisable write of a whole page). */
-  fillPages(pfn: number, nr: number, pattern: number): void {
-    if (this.fp !== null) {
-      const d = pattern === 0 ? 0 : mix32(pattern ^ 0x5bd1e995) || 1;
-      this.fp.fill(d, pfn, pfn + nr);
-      return;
+  /** Read bytes at a physical address. */
+  read(addr: number, len: number): Uint8Array {
+    this.checkRange(addr, len, "read");
+    const out = new Uint8Array(len);
+    let off = 0;
+    while (off < len) {
+      const a = addr + off;
+      const pOff = a % PAGE_SIZE;
+      const pfn = (a - pOff) / PAGE_SIZE;
+      const chunk = Math.min(len - off, PAGE_SIZE - pOff);
+      out.set(this.pageBytes(pfn).subarray(pOff, pOff + chunk), off);
+      off += chunk;
     }
-    const view = new DataView(this.bytes!.buffer, pfn * PAGE_SIZE, nr * PAGE_SIZE);
-    for (let i = 0; i < nr * PAGE_SIZE; i += 4) view.setUint32(i, pattern >>> 0, true);
+    return out;
   }
 
-  /** Read bytes back; only the bytes mode keeps them. */
-  read(addr: number, len: number): Uint8Array {
-    if (this.bytes === null) throw new Error(`PhysMem.read: content mode is "fingerprint", which keeps digests, not bytes; use digest()`);
-    this.checkRange(addr, len, "read");
-    return this.bytes.slice(addr, addr + len);
+  private copyPage(dst: number, src: number): void {
+    if (this.hasBytes[src] === 0) {
+      this.pattern[dst] = this.pattern[src]!;
+      if (this.hasBytes[dst] !== 0) this.dropBytes(dst);
+    } else {
+      this.materialise(dst).set(this.bytes.get(src)!);
+    }
+  }
+
+  /** The page's bytes (a fresh expansion for a pattern page; do not keep). */
+  private pageBytes(pfn: number): Uint8Array {
+    const b = this.bytes.get(pfn);
+    if (b !== undefined) return b;
+    const out = new Uint8Array(PAGE_SIZE);
+    const p = this.pattern[pfn]!;
+    if (p !== 0) new Uint32Array(out.buffer).fill(p);
+    return out;
+  }
+
+  private materialise(pfn: number): Uint8Array {
+    let b = this.bytes.get(pfn);
+    if (b === undefined) {
+      b = this.pageBytes(pfn);
+      this.bytes.set(pfn, b);
+      this.hasBytes[pfn] = 1;
+    }
+    return b;
+  }
+
+  private dropBytes(pfn: number): void {
+    if (this.hasBytes[pfn] === 0) return;
+    this.bytes.delete(pfn);
+    this.hasBytes[pfn] = 0;
   }
 
   private checkRange(addr: number, len: number, what: string): void {
-    if (!(addr >= 0 && len >= 0 && addr + len <= this.totalPages * PAGE_SIZE) || !Number.isInteger(addr) || !Number.isInteger(len)) {
+    if (!Number.isInteger(addr) || !Number.isInteger(len) || addr < 0 || len < 0 || addr + len > this.totalPages * PAGE_SIZE) {
       throw new RangeError(`PhysMem.${what}: [${addr}, +${len}) is outside physical memory (${this.totalPages * PAGE_SIZE} bytes)`);
     }
   }
+}
+
+/** Digest of a page filled with a 32-bit pattern (0 for a zeroed page). */
+export function patternDigest(pattern: number): number {
+  return pattern === 0 ? 0 : mix32(pattern ^ 0x5bd1e995) || 1;
 }
