@@ -74,6 +74,10 @@ export const Cost = {
   WORK_QUEUE: 31,
   /** Page-table walk and fault handling on a user access (per fault). */
   PAGE_FAULT: 32,
+  /** IOMMU page-table update while mapping or unmapping for DMA (per 4 KiB page). */
+  IOMMU_MAP_PAGE: 33,
+  /** A DMA completion callback run by the dmaengine core or a driver (per callback). */
+  DMA_CALLBACK: 34,
 } as const;
 
 export type CostKind = (typeof Cost)[keyof typeof Cost];

@@ -1,0 +1,548 @@
+import type { EventFn } from "./sim.js";
+import type { KernelCore } from "./kernel.js";
+import { checkParams, paramDefaults, type ParamTable, type ParamValues } from "./params.js";
+
+/**
+ * Shared bandwidth as fluid fair-share servers (processor sharing, max-min fairness). Every resource
+ * that copies contend for — a DMA engine, a PTDMA quadrant pair, a node's memory controller, the
+ * cross-socket link — is a server with a capacity in GB/s (numerically bytes per ns). A transfer
+ * ("flow") crosses a set of servers; its rate is its max-min fair share, found by progressive filling.
+ * Rates change only when a flow starts or ends, so the fabric keeps one timer for the earliest
+ * finishing flow and moves it (lazily: stale timers are ignored by token) whenever rates change.
+ *
+ * Fast path: each flow has a cap (its tightest server on its own, or its own rate limit). While no
+ * server's summed caps exceed its capacity every flow runs at its cap and a start or finish touches
+ * only that flow. Only an oversubscribed server triggers a full progressive-filling pass.
+ */
+export const FABRIC_PARAMS = {
+  node_mem_bw: {
+    unit: "GB/s", default: 150, min: 1, max: 2000,
+    doc: "Memory-controller bandwidth of one NUMA node, shared by every read and write that node serves (a same-node copy crosses it twice).",
+    source: "spec dma-hardware.md 5.4: Zen 3 8-channel DDR4-3200 is ~204 GB/s peak; ~150 GB/s sustained assumed [U].",
+  },
+  xsocket_link_bw: {
+    unit: "GB/s", default: 65, min: 1, max: 2000,
+    doc: "Cross-socket (xGMI) bandwidth per direction, shared by every copy whose source and destination sit on different sockets.",
+    source: "spec 1.13/5.4: dcbm reaches ~6x the CPU baseline (60-65 GB/s) at 16 channels, 2M folios [D].",
+  },
+  iod_quadrant_bw: {
+    unit: "GB/s", default: 0, min: 0, max: 2000,
+    doc: "Bandwidth of one I/O-die quadrant shared by its pair of PTDMA engines; 0 means not modelled (no such server).",
+    source: "spec 5.4: no data; optional [U].",
+  },
+  cpu_copy_bw: {
+    unit: "GB/s", default: 12, min: 0.1, max: 500,
+    doc: "Rate limit of one CPU thread's copy when a caller routes a CPU copy through the fabric.",
+    source: "spec 5.4: 2 MiB CPU baseline at 10.9-11 GB/s end-to-end [D].",
+  },
+} as const satisfies ParamTable;
+
+export type FabricParams = ParamValues<typeof FABRIC_PARAMS>;
+
+/** One NUMA node's placement. */
+export interface FabricNode {
+  readonly id: number;
+  /** Socket (package) of the node; copies between sockets cross the link. */
+  readonly socket: number;
+}
+
+export interface FabricOptions {
+  /** Every node that memory traffic can come from or go to. */
+  readonly nodes: readonly FabricNode[];
+  /** Overrides of {@link FABRIC_PARAMS}; checked, unknown names are an error. */
+  readonly params?: Readonly<Partial<Record<keyof typeof FABRIC_PARAMS, number>>>;
+}
+
+/** Largest number of servers one flow may cross (engine, quadrant, src memory, link, dst memory, spare). */
+export const FABRIC_MAX_PATH = 8;
+
+/** What a server reports. */
+export interface FabricServerStats {
+  readonly name: string;
+  /** Capacity in GB/s (bytes per ns). */
+  readonly capacity: number;
+  /** Bytes of finished flows that crossed it (counted once per crossing). */
+  readonly bytes: number;
+  /** Flows crossing it now. */
+  readonly active: number;
+}
+
+class Server {
+  nFlows = 0;
+  demand = 0;
+  bytes = 0;
+  over = false;
+  // Progressive-filling scratch.
+  rem = 0;
+  unfrozen = 0;
+  stamp = 0;
+  saturated = false;
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    public capacity: number,
+  ) {}
+}
+
+class Flow {
+  slot: number;
+  gen = 0;
+  index = -1;
+  readonly path = new Int32Array(FABRIC_MAX_PATH);
+  n = 0;
+  bytes = 0;
+  remaining = 0;
+  rate = 0;
+  cap = 0;
+  maxRate = Infinity;
+  last = 0;
+  finishAt = 0;
+  done: EventFn | null = null;
+  arg: unknown = undefined;
+  frozen = false;
+  constructor(slot: number) {
+    this.slot = slot;
+  }
+}
+
+const SLOT_BITS = 2 ** 20;
+const EPS = 1e-9;
+
+export class Fabric {
+  readonly params: FabricParams;
+  private readonly core: KernelCore;
+  private readonly servers: Server[] = [];
+  private readonly byName = new Map<string, number>();
+  private readonly memServer: number[] = [];
+  private readonly socketOf: number[] = [];
+  /** link[srcSocket * nSockets + dstSocket] → server id. */
+  private readonly links: number[] = [];
+  private readonly nSockets: number;
+  private readonly quadrants = new Map<string, number>();
+
+  private readonly flows: Flow[] = [];
+  private readonly free: Flow[] = [];
+  private readonly active: Flow[] = [];
+  private nOver = 0;
+  /** True when some flow runs below its cap (the last pass was a full one). */
+  private shaped = false;
+  private timerAt = Infinity;
+  private timerToken = 0;
+  private stampNow = 0;
+  private readonly doneFns: Array<EventFn | null> = [];
+  private readonly doneArgs: unknown[] = [];
+  private readonly onTimerBound: EventFn;
+
+  /** Flows finished since creation. */
+  flowsCompleted = 0;
+  /** Full progressive-filling passes (the slow path). */
+  fullRecomputes = 0;
+
+  constructor(core: KernelCore, opts: FabricOptions) {
+    this.core = core;
+    const over = opts.params ?? {};
+    const problems = checkParams(FABRIC_PARAMS, over, "fabric");
+    if (problems.length > 0) throw new RangeError(`invalid fabric parameters:\n  ${problems.join("\n  ")}`);
+    this.params = { ...paramDefaults(FABRIC_PARAMS), ...over } as FabricParams;
+    if (opts.nodes.length === 0) throw new RangeError("fabric: at least one node is required");
+    let maxSocket = 0;
+    for (const n of opts.nodes) {
+      if (!Number.isInteger(n.id) || n.id < 0) throw new RangeError(`fabric: node id ${n.id} must be a non-negative integer`);
+      if (!Number.isInteger(n.socket) || n.socket < 0) throw new RangeError(`fabric: node ${n.id} socket ${n.socket} must be a non-negative integer`);
+      if (this.memServer[n.id] !== undefined) throw new RangeError(`fabric: node ${n.id} is declared twice`);
+      this.memServer[n.id] = this.addServer(`mem${n.id}`, this.params.node_mem_bw);
+      this.socketOf[n.id] = n.socket;
+      if (n.socket > maxSocket) maxSocket = n.socket;
+    }
+    this.nSockets = maxSocket + 1;
+    for (let a = 0; a < this.nSockets; a++) {
+      for (let b = 0; b < this.nSockets; b++) {
+        this.links[a * this.nSockets + b] = a === b ? -1 : this.addServer(`xgmi${a}->${b}`, this.params.xsocket_link_bw);
+      }
+    }
+    this.onTimerBound = (token: number) => this.onTimer(token);
+  }
+
+  /** Add a server (a DMA engine, say) with a capacity in GB/s; returns its id. Names are unique. */
+  addServer(name: string, capacityGBps: number): number {
+    if (!(capacityGBps > 0) || !Number.isFinite(capacityGBps)) throw new RangeError(`fabric server "${name}": capacity must be a finite number of GB/s > 0, got ${capacityGBps}`);
+    if (this.byName.has(name)) throw new RangeError(`fabric server "${name}" already exists`);
+    const id = this.servers.length;
+    this.servers.push(new Server(id, name, capacityGBps));
+    this.byName.set(name, id);
+    return id;
+  }
+
+  /** Server id by name; unknown names are an error listing the known ones. */
+  serverId(name: string): number {
+    const id = this.byName.get(name);
+    if (id === undefined) throw new RangeError(`fabric: unknown server "${name}"; known: ${[...this.byName.keys()].join(", ")}`);
+    return id;
+  }
+
+  /** The memory-controller server of a node. */
+  memServerOf(node: number): number {
+    const id = this.memServer[node];
+    if (id === undefined) throw new RangeError(`fabric: node ${node} was not declared`);
+    return id;
+  }
+
+  /** Socket of a node. */
+  socketOfNode(node: number): number {
+    this.memServerOf(node);
+    return this.socketOf[node]!;
+  }
+
+  /**
+   * The shared server of an I/O-die quadrant (one per socket and quadrant, created on first use), or
+   * -1 when `iod_quadrant_bw` is 0 (not modelled).
+   */
+  quadrantServer(node: number, quadrant: number): number {
+    if (this.params.iod_quadrant_bw === 0) return -1;
+    const key = `${this.socketOfNode(node)}:${quadrant}`;
+    let id = this.quadrants.get(key);
+    if (id === undefined) {
+      id = this.addServer(`iod${key}`, this.params.iod_quadrant_bw);
+      this.quadrants.set(key, id);
+    }
+    return id;
+  }
+
+  /** Change a server's capacity (all rates are recomputed). */
+  setCapacity(server: number, capacityGBps: number): void {
+    const s = this.serverAt(server);
+    if (!(capacityGBps > 0) || !Number.isFinite(capacityGBps)) throw new RangeError(`fabric server "${s.name}": capacity must be a finite number of GB/s > 0, got ${capacityGBps}`);
+    s.capacity = capacityGBps;
+    for (const f of this.active) this.computeCap(f);
+    this.rebuildDemand();
+    this.settleAll();
+    this.fullRecompute();
+    this.armTimer(this.minFinish());
+  }
+
+  /**
+   * Start moving `bytes` from node `srcNode` to node `dstNode` through up to two extra servers (pass -1
+   * for none) and the memory path between the nodes; `done(arg)` runs as an event when the last byte
+   * has moved. `maxRate` (GB/s) caps the flow on its own. Returns a token for {@link cancel}.
+   */
+  startTransfer(bytes: number, srcNode: number, dstNode: number, extra0: number, extra1: number, done: EventFn, arg?: unknown, maxRate = Infinity): number {
+    const f = this.alloc();
+    let n = 0;
+    if (extra0 >= 0) f.path[n++] = this.checkServer(extra0);
+    if (extra1 >= 0) f.path[n++] = this.checkServer(extra1);
+    f.path[n++] = this.memServerOf(srcNode);
+    const sa = this.socketOf[srcNode]!;
+    const sb = this.socketOfNode(dstNode);
+    if (sa !== sb) f.path[n++] = this.links[sa * this.nSockets + sb]!;
+    f.path[n++] = this.memServer[dstNode]!;
+    f.n = n;
+    return this.launch(f, bytes, done, arg, maxRate);
+  }
+
+  /** Start a flow over an explicit list of servers. */
+  startFlow(servers: readonly number[], bytes: number, done: EventFn, arg?: unknown, maxRate = Infinity): number {
+    if (servers.length === 0 || servers.length > FABRIC_MAX_PATH) throw new RangeError(`fabric: a flow crosses 1..${FABRIC_MAX_PATH} servers, got ${servers.length}`);
+    const f = this.alloc();
+    for (let i = 0; i < servers.length; i++) f.path[i] = this.checkServer(servers[i]!);
+    f.n = servers.length;
+    return this.launch(f, bytes, done, arg, maxRate);
+  }
+
+  /**
+   * A CPU thread copying `bytes` between nodes consumes memory and link bandwidth like a DMA transfer,
+   * limited to `cpu_copy_bw`. `done(arg)` runs as an event at the end. Returns a token.
+   */
+  cpuCopy(srcNode: number, dstNode: number, bytes: number, done: EventFn, arg?: unknown): number {
+    return this.startTransfer(bytes, srcNode, dstNode, -1, -1, done, arg, this.params.cpu_copy_bw);
+  }
+
+  /**
+   * Task context: copy `bytes` with the CPU and sleep until the fabric says it is done. Returns the
+   * virtual ns it took (other flows slow it down, and it slows them).
+   */
+  cpuCopyWait(srcNode: number, dstNode: number, bytes: number): number {
+    const start = this.core.sim.now;
+    const box = { done: false };
+    this.cpuCopy(srcNode, dstNode, bytes, (b: { done: boolean }) => { b.done = true; }, box);
+    this.core.sim.runUntil(() => box.done, undefined, "fabric cpu copy");
+    return this.core.sim.now - start;
+  }
+
+  /** Stop a flow early; its callback never runs. Returns the bytes it had moved, or -1 if it had already finished. */
+  cancel(token: number): number {
+    const f = this.lookup(token);
+    if (f === null) return -1;
+    const now = this.core.sim.now;
+    const moved = f.bytes - Math.max(0, f.remaining - f.rate * (now - f.last));
+    this.detach(f);
+    this.release(f);
+    this.afterChange(null);
+    return Math.min(f.bytes, Math.max(0, Math.floor(moved)));
+  }
+
+  /** Bytes a running flow has moved so far, or -1 if the token is stale. */
+  bytesMoved(token: number): number {
+    const f = this.lookup(token);
+    if (f === null) return -1;
+    return Math.min(f.bytes, Math.max(0, Math.floor(f.bytes - (f.remaining - f.rate * (this.core.sim.now - f.last)))));
+  }
+
+  /** Current rate of a running flow in GB/s, or -1 if the token is stale. */
+  rateOf(token: number): number {
+    const f = this.lookup(token);
+    return f === null ? -1 : f.rate;
+  }
+
+  /** Flows running now. */
+  get activeFlows(): number {
+    return this.active.length;
+  }
+
+  /** Per-server totals. */
+  stats(): FabricServerStats[] {
+    return this.servers.map((s) => ({ name: s.name, capacity: s.capacity, bytes: s.bytes, active: s.nFlows }));
+  }
+
+  // ---- internals ----
+
+  private serverAt(id: number): Server {
+    const s = this.servers[id];
+    if (s === undefined) throw new RangeError(`fabric: no server ${id}`);
+    return s;
+  }
+
+  private checkServer(id: number): number {
+    this.serverAt(id);
+    return id;
+  }
+
+  private alloc(): Flow {
+    const f = this.free.pop();
+    if (f !== undefined) return f;
+    if (this.flows.length >= SLOT_BITS) throw new RangeError(`fabric: more than ${SLOT_BITS} concurrent flows`);
+    const nf = new Flow(this.flows.length);
+    this.flows.push(nf);
+    return nf;
+  }
+
+  private release(f: Flow): void {
+    f.gen++;
+    f.done = null;
+    f.arg = undefined;
+    this.free.push(f);
+  }
+
+  private lookup(token: number): Flow | null {
+    const f = this.flows[token % SLOT_BITS];
+    if (f === undefined || f.index < 0 || f.gen !== Math.floor(token / SLOT_BITS)) return null;
+    return f;
+  }
+
+  private launch(f: Flow, bytes: number, done: EventFn, arg: unknown, maxRate: number): number {
+    if (!(bytes >= 0) || !Number.isFinite(bytes)) {
+      this.release(f);
+      throw new RangeError(`fabric: transfer size must be a finite number of bytes >= 0, got ${bytes}`);
+    }
+    if (!(maxRate > 0)) {
+      this.release(f);
+      throw new RangeError(`fabric: maxRate must be > 0 GB/s, got ${maxRate}`);
+    }
+    const now = this.core.sim.now;
+    f.bytes = bytes;
+    f.remaining = bytes;
+    f.maxRate = maxRate;
+    f.done = done;
+    f.arg = arg;
+    f.last = now;
+    this.computeCap(f);
+    f.index = this.active.length;
+    this.active.push(f);
+    for (let i = 0; i < f.n; i++) this.addDemand(this.servers[f.path[i]!]!, f.cap, 1);
+    this.afterChange(f);
+    return f.gen * SLOT_BITS + f.slot;
+  }
+
+  private computeCap(f: Flow): void {
+    let cap = f.maxRate;
+    for (let i = 0; i < f.n; i++) {
+      const id = f.path[i]!;
+      let mult = 0;
+      for (let j = 0; j < f.n; j++) if (f.path[j] === id) mult++;
+      const c = this.servers[id]!.capacity / mult;
+      if (c < cap) cap = c;
+    }
+    f.cap = cap;
+  }
+
+  private addDemand(s: Server, cap: number, sign: 1 | -1): void {
+    s.nFlows += sign;
+    s.demand += sign * cap;
+    if (s.nFlows === 0) s.demand = 0;
+    const over = s.demand > s.capacity * (1 + EPS);
+    if (over !== s.over) {
+      s.over = over;
+      this.nOver += over ? 1 : -1;
+    }
+  }
+
+  private rebuildDemand(): void {
+    for (const s of this.servers) {
+      s.nFlows = 0;
+      s.demand = 0;
+      if (s.over) this.nOver--;
+      s.over = false;
+    }
+    for (const f of this.active) for (let i = 0; i < f.n; i++) this.addDemand(this.servers[f.path[i]!]!, f.cap, 1);
+  }
+
+  private detach(f: Flow): void {
+    for (let i = 0; i < f.n; i++) this.addDemand(this.servers[f.path[i]!]!, f.cap, -1);
+    const last = this.active.pop()!;
+    if (last !== f) {
+      this.active[f.index] = last;
+      last.index = f.index;
+    }
+    f.index = -1;
+  }
+
+  /** Bring a flow's remaining bytes up to now before its rate changes. */
+  private settle(f: Flow, now: number): void {
+    if (f.last !== now) {
+      f.remaining -= f.rate * (now - f.last);
+      if (f.remaining < 0) f.remaining = 0;
+      f.last = now;
+    }
+  }
+
+  private settleAll(): void {
+    const now = this.core.sim.now;
+    for (const f of this.active) this.settle(f, now);
+  }
+
+  private setRate(f: Flow, rate: number, now: number): void {
+    f.rate = rate;
+    f.finishAt = f.remaining <= 0 ? now : now + Math.max(0, Math.ceil(f.remaining / rate - EPS));
+  }
+
+  /** Re-rate after a start (`added`) or a finish/cancel (`added` null), then move the timer. */
+  private afterChange(added: Flow | null): void {
+    const now = this.core.sim.now;
+    if (this.nOver === 0 && !this.shaped) {
+      // Every flow already runs at its cap; only the newcomer needs a rate.
+      if (added !== null) {
+        this.setRate(added, added.cap, now);
+        if (added.finishAt < this.timerAt) this.armTimer(added.finishAt);
+      } else {
+        this.armTimer(this.minFinish());
+      }
+      return;
+    }
+    this.settleAll();
+    if (this.nOver === 0) {
+      for (const f of this.active) if (f.rate !== f.cap) this.setRate(f, f.cap, now);
+      this.shaped = false;
+    } else {
+      this.fullRecompute();
+    }
+    this.armTimer(this.minFinish());
+  }
+
+  /** Max-min fair rates by progressive filling over the servers the active flows cross. */
+  private fullRecompute(): void {
+    this.fullRecomputes++;
+    const now = this.core.sim.now;
+    const stamp = ++this.stampNow;
+    const touched = this.touchedScratch;
+    touched.length = 0;
+    for (const f of this.active) {
+      f.frozen = false;
+      for (let i = 0; i < f.n; i++) {
+        const s = this.servers[f.path[i]!]!;
+        if (s.stamp !== stamp) {
+          s.stamp = stamp;
+          s.rem = s.capacity;
+          s.unfrozen = 0;
+          touched.push(s);
+        }
+        s.unfrozen++;
+      }
+    }
+    let left = this.active.length;
+    let anyShaped = false;
+    while (left > 0) {
+      let best = Infinity;
+      for (const s of touched) if (s.unfrozen > 0) {
+        const share = s.rem / s.unfrozen;
+        if (share < best) best = share;
+      }
+      for (const f of this.active) if (!f.frozen && f.maxRate < best) best = f.maxRate;
+      const limit = best * (1 + EPS);
+      for (const s of touched) s.saturated = s.unfrozen > 0 && s.rem / s.unfrozen <= limit;
+      for (const f of this.active) {
+        if (f.frozen) continue;
+        let hit = f.maxRate <= limit;
+        for (let i = 0; !hit && i < f.n; i++) hit = this.servers[f.path[i]!]!.saturated;
+        if (!hit) continue;
+        f.frozen = true;
+        left--;
+        const rate = best > 0 ? best : 1e-12;
+        if (rate < f.cap * (1 - EPS)) anyShaped = true;
+        if (rate !== f.rate || f.finishAt < now) this.setRate(f, rate, now);
+        for (let i = 0; i < f.n; i++) {
+          const s = this.servers[f.path[i]!]!;
+          s.rem -= best;
+          s.unfrozen--;
+        }
+      }
+    }
+    this.shaped = anyShaped;
+  }
+
+  private readonly touchedScratch: Server[] = [];
+
+  private minFinish(): number {
+    let m = Infinity;
+    for (const f of this.active) if (f.finishAt < m) m = f.finishAt;
+    return m;
+  }
+
+  private armTimer(at: number): void {
+    if (at === Infinity) {
+      this.timerAt = Infinity;
+      this.timerToken++;
+      return;
+    }
+    if (at === this.timerAt) return;
+    this.timerAt = at;
+    const token = ++this.timerToken;
+    this.core.sim.scheduleAt(Math.max(at, this.core.sim.now), this.onTimerBound, token);
+  }
+
+  private onTimer(token: number): void {
+    if (token !== this.timerToken) return; // superseded: lazy cancellation
+    this.timerAt = Infinity;
+    const now = this.core.sim.now;
+    let nDone = 0;
+    for (let i = this.active.length - 1; i >= 0; i--) {
+      const f = this.active[i]!;
+      if (f.finishAt > now) continue;
+      this.settle(f, now);
+      for (let k = 0; k < f.n; k++) this.servers[f.path[k]!]!.bytes += f.bytes;
+      this.doneFns[nDone] = f.done;
+      this.doneArgs[nDone] = f.arg;
+      nDone++;
+      this.detach(f);
+      this.release(f);
+      this.flowsCompleted++;
+    }
+    if (nDone > 0) this.afterChange(null);
+    else this.armTimer(this.minFinish());
+    for (let i = 0; i < nDone; i++) {
+      const fn = this.doneFns[i]!;
+      const arg = this.doneArgs[i];
+      this.doneFns[i] = null;
+      this.doneArgs[i] = undefined;
+      fn(arg);
+    }
+  }
+}
