@@ -45,6 +45,10 @@ export const PG = {
   tail: 1 << 25,
   /** Large folio that may be mapped by PTEs and split (large_rmappable). */
   largeRmappable: 1 << 26,
+  /** Someone sleeps waiting for the folio lock (PG_waiters). */
+  waiters: 1 << 27,
+  /** A hugetlb folio in use and migratable (on the hstate active list, not isolated). */
+  hugetlbMigratable: 1 << 28,
 } as const;
 
 /** Flags that folio_migrate_flags() carries from src to dst (mm/migrate.c). */
@@ -70,7 +74,7 @@ export class MemMap {
   /** anon_vma id (PG.anon) or address_space id; 0 = none. */
   readonly mapping: Int32Array;
   /** Page offset of the head in its mapping (folio->index). */
-  readonly index: Int32Array;
+  readonly index: Float64Array;
   /** The dst migration-state word: anon_vma id << 3 | FOLIO_* bits. */
   readonly migrateInfo: Int32Array;
   /** GUP pins (FOLL_PIN) currently held (each also holds one reference). */
@@ -88,7 +92,7 @@ export class MemMap {
     this.mapcount = new Int32Array(n);
     this.order = new Uint8Array(n);
     this.mapping = new Int32Array(n);
-    this.index = new Int32Array(n);
+    this.index = new Float64Array(n);
     this.migrateInfo = new Int32Array(n);
     this.pincount = new Int32Array(n);
     this.lruNext = new Int32Array(n).fill(-1);

@@ -6,4 +6,36 @@ export {
   PhysMem, mix32, patternDigest,
   PAGE_SHIFT, PAGE_SIZE, PMD_ORDER, HPAGE_PMD_NR, PUD_ORDER, HPAGE_PUD_NR, MAX_PAGE_ORDER, MAX_NUMNODES,
 } from "./physmem.js";
+export { PageAllocator } from "./page-alloc.js";
+export {
+  MemMap, PG, PG_MIGRATE_FLAGS, FOLIO_WAS_MAPPED, FOLIO_WAS_MLOCKED, FOLIO_ALREADY_COPIED, FOLIO_CONTENT_COPIED,
+} from "./folio.js";
+export { FolioList } from "./folio-list.js";
+export {
+  MmStruct, Vma, AnonVma, AddressSpace, PTE, VM,
+  PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC,
+  MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS, MAP_LOCKED, MAP_POPULATE, MAP_HUGETLB,
+} from "./mm-types.js";
+export { Machine, Task } from "./machine.js";
+export { MemoryManager, VM_FAULT, filePattern, alignUp, alignDown } from "./memory.js";
+export { SwapDevice } from "./swap.js";
+export { Tlbs, TlbUnmapBatch, TLB_ENTRIES } from "./tlb.js";
+export { rmapVmas, tryToMigrate, removeMigrationPtes, tryToUnmapFlush, tlbFlushMmRange, folioMapcountByMm } from "./rmap.js";
+export { trySplitFolio } from "./split.js";
+export {
+  MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC, MIGRATE_MODE_NAMES, MR, MR_TYPES, MIGRATE_REASON_NAMES,
+  NR_MAX_MIGRATE_PAGES_RETRY, NR_MAX_MIGRATE_ASYNC_RETRY, NR_MAX_MIGRATE_SYNC_RETRY,
+  folioTrylock, folioLock, folioUnlock, folioWaitUnlock, folioExpectedRefCount,
+} from "./migrate-util.js";
+export {
+  migratePages, allocMigrationTarget, isolateFolioToList, folioIsolateHugetlb, putbackMovablePages,
+  foliosMcCopy, folioMcCopy, newMigratePagesStats, lastMigrateStats,
+} from "./migrate.js";
+export { defineMigrateTracepoints } from "./trace.js";
+
 export type { MemNode, MemNodeConfig } from "./physmem.js";
+export type { MachineOptions, MigrationSettings, VmEvents, MachineHooks, OffloadHook, MigrationObserver } from "./machine.js";
+export type { MmapArgs, ThpPolicy } from "./memory.js";
+export type { MigrateMode } from "./migrate-util.js";
+export type { MigratePagesStats, NewFolioFn, FreeFolioFn, MigrationTargetControl } from "./migrate.js";
+export type { MigrateTracepoints } from "./trace.js";

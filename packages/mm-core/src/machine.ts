@@ -1,0 +1,390 @@
+/**
+ * One emulated machine: its kernel core, physical memory, memmap, page allocator, CPUs and TLBs, the
+ * address-space registries, hugetlb pools, LRU lists and the migration settings. Folio lifecycle
+ * (alloc, get, put, free) and LRU isolation live here because every other part needs them; they mirror
+ * mm/page_alloc.c, mm/swap.c (folio_put, folio_add_lru) and mm/vmscan.c (folio_isolate_lru).
+ */
+import { KernelCore, WaitQueue, type CostMeter, type CostKind, type FaultPoint } from "@mmemu/kernel";
+import { MemMap, PG } from "./folio.js";
+import { AddressSpace, AnonVma, MmStruct } from "./mm-types.js";
+import { PageAllocator } from "./page-alloc.js";
+import { PhysMem, PMD_ORDER, type MemNodeConfig } from "./physmem.js";
+import { Tlbs, TlbUnmapBatch } from "./tlb.js";
+import { MemoryManager } from "./memory.js";
+import { SwapDevice } from "./swap.js";
+import { defineMigrateTracepoints, type MigrateTracepoints } from "./trace.js";
+
+export interface MachineOptions {
+  /** NUMA nodes: id, memory in 4 KiB pages, CPUs. */
+  readonly nodes: readonly MemNodeConfig[];
+  /** Seed for every PRNG stream. @default 1 */
+  readonly seed?: number;
+  /** A timing model; omitted, nothing costs time. */
+  readonly costs?: CostMeter;
+  /** Huge pages reserved per node for hugetlbfs (nr_hugepages), by node id. @default none */
+  readonly hugetlbPages?: Readonly<Record<number, number>>;
+}
+
+/** Migration settings that the series and its testing patches turn into runtime knobs. */
+export interface MigrationSettings {
+  /** NR_MAX_BATCHED_MIGRATION in base pages (HPAGE_PMD_NR = 512 in mainline; the series' testing patch uses up to HPAGE_PUD_NR). */
+  nrMaxBatchedMigration: number;
+  /**
+   * Batch-copy semantics of the offload series: "v5" (all-or-nothing per batch, already_copied
+   * re-applied on every move pass) or "v6" (per-folio FOLIO_CONTENT_COPIED marks consumed on first
+   * read; a retry re-copies).
+   */
+  offloadSemantics: "v5" | "v6";
+}
+
+/** Mirrors enum vm_event_item entries for migration (include/linux/vm_event_item.h). */
+export interface VmEvents {
+  pgmigrate_success: number;
+  pgmigrate_fail: number;
+  thp_migration_success: number;
+  thp_migration_fail: number;
+  thp_migration_split: number;
+}
+
+/** Mirrors struct task_struct's parts migration looks at. */
+export class Task {
+  /** PF_MEMALLOC: in direct reclaim/compaction (folio lock trylock failures become -EAGAIN). */
+  memalloc = false;
+  /** current->tlb_ubc */
+  readonly tlbUbc: TlbUnmapBatch;
+  constructor(
+    readonly pid: number,
+    public mm: MmStruct | null,
+    /** CPU the task runs on. */
+    public cpu: number,
+    nrCpus: number,
+  ) {
+    this.tlbUbc = new TlbUnmapBatch(nrCpus);
+  }
+}
+
+export class Machine {
+  readonly core: KernelCore;
+  readonly mem: PhysMem;
+  readonly folios: MemMap;
+  readonly alloc: PageAllocator;
+  readonly tlbs: Tlbs;
+  readonly nrCpus: number;
+  /** The shared zero page (ZERO_PAGE(0)). */
+  readonly zeroPfn: number;
+  readonly anonVmas: AnonVma[] = [];
+  readonly spaces: AddressSpace[] = [];
+  readonly mms: MmStruct[] = [];
+  readonly settings: MigrationSettings = { nrMaxBatchedMigration: 512, offloadSemantics: "v5" };
+  readonly vmEvents: VmEvents = {
+    pgmigrate_success: 0,
+    pgmigrate_fail: 0,
+    thp_migration_success: 0,
+    thp_migration_fail: 0,
+    thp_migration_split: 0,
+  };
+  /** NR_ISOLATED_ANON and NR_ISOLATED_FILE per node id, in base pages. */
+  readonly nrIsolatedAnon: Float64Array;
+  readonly nrIsolatedFile: Float64Array;
+  /** Free hugetlb folios per node id (the hstate free lists), head pfns. */
+  readonly hugetlbFree: number[][] = [];
+  /** Hugetlb folios per node id (nr_hugepages). */
+  readonly hugetlbTotal: number[] = [];
+  /** Per-node LRU list heads/tails (one list per node; mmemu does not split active/inactive). */
+  private readonly lruHead: Int32Array;
+  private readonly lruTail: Int32Array;
+  readonly lruSize: Float64Array;
+  /** Wait queues of folios that have sleepers (only folios with PG.waiters have one). */
+  readonly folioWaiters = new Map<number, WaitQueue>();
+  /** Tasks by pid (the migrating context and emulated threads). */
+  readonly tasks: Task[] = [];
+  /** The task whose context kernel code runs in (current). */
+  current: Task;
+  /** Hook points filled in by other layers (see offload-api). */
+  readonly hooks: MachineHooks;
+  readonly tp: MigrateTracepoints;
+  readonly faults: {
+    readonly pageAlloc: FaultPoint;
+    readonly migrateAlloc: FaultPoint;
+    readonly folioTrylock: FaultPoint;
+    readonly extraRef: FaultPoint;
+    readonly copyHwpoison: FaultPoint;
+  };
+  /** Address-space operations and faults. */
+  readonly memory: MemoryManager;
+  /** The swap device. */
+  readonly swap: SwapDevice;
+  /** The invariant checker, when enabled (tests). */
+  checker: MigrationObserver | null = null;
+  private nextIds = { anonVma: 1, space: 1, mm: 1, pid: 1 };
+
+  constructor(opts: MachineOptions) {
+    this.core = new KernelCore({ seed: opts.seed ?? 1, ...(opts.costs ? { costs: opts.costs } : {}) });
+    this.mem = new PhysMem(opts.nodes);
+    this.folios = new MemMap(this.mem);
+    this.alloc = new PageAllocator(this.mem);
+    this.nrCpus = this.mem.nrCpus;
+    this.tlbs = new Tlbs(this.nrCpus);
+    const maxId = Math.max(...this.mem.nodes.map((n) => n.id)) + 1;
+    this.nrIsolatedAnon = new Float64Array(maxId);
+    this.nrIsolatedFile = new Float64Array(maxId);
+    this.lruHead = new Int32Array(maxId).fill(-1);
+    this.lruTail = new Int32Array(maxId).fill(-1);
+    this.lruSize = new Float64Array(maxId);
+    this.anonVmas.push(null as unknown as AnonVma); // id 0 = none
+    this.spaces.push(null as unknown as AddressSpace);
+    this.tp = defineMigrateTracepoints(this.core.trace);
+    const f = this.core.faults;
+    this.faults = {
+      pageAlloc: f.define("fail_page_alloc", "any folio allocation fails (mm/fail_page_alloc.c)"),
+      migrateAlloc: f.define("migrate_alloc_dst", "allocating a migration destination folio fails (get_new_folio returns NULL)"),
+      folioTrylock: f.define("folio_trylock", "folio_trylock() of a migration source finds the lock contended"),
+      extraRef: f.define("migrate_extra_ref", "a transient extra reference on a source makes the expected-refcount check fail (-EAGAIN)"),
+      copyHwpoison: f.define("migrate_copy_hwpoison", "folio_mc_copy() hits a machine check on the source (-EHWPOISON)"),
+    };
+    this.hooks = { offload: null };
+    this.memory = new MemoryManager(this);
+    this.swap = new SwapDevice(this);
+    // The shared zero page, reserved at boot on the first node with memory.
+    const first = this.mem.nodes.find((n) => n.nrPages > 0)!;
+    this.zeroPfn = this.alloc.alloc(first.id, 0);
+    this.folios.flags[this.zeroPfn] = PG.zero | PG.allocated | PG.uptodate;
+    this.folios.refcount[this.zeroPfn] = 1;
+    for (const [nidStr, count] of Object.entries(opts.hugetlbPages ?? {})) this.setHugetlbPages(Number(nidStr), count);
+    this.current = this.createTask(null, 0);
+  }
+
+  get sim() {
+    return this.core.sim;
+  }
+
+  /** Charge work to the running task through the timing model. */
+  charge(kind: CostKind, units: number): void {
+    this.core.cost.charge(kind, units);
+  }
+
+  // ---- registries -------------------------------------------------------------------------------
+
+  createMm(): MmStruct {
+    const mm = new MmStruct(this.nextIds.mm++, this.nrCpus);
+    this.mms[mm.id] = mm;
+    return mm;
+  }
+
+  createTask(mm: MmStruct | null, cpu: number): Task {
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus) throw new RangeError(`task: CPU ${cpu} does not exist (machine has ${this.nrCpus})`);
+    const t = new Task(this.nextIds.pid++, mm, cpu, this.nrCpus);
+    this.tasks[t.pid] = t;
+    if (mm) mm.cpumask[cpu] = 1;
+    return t;
+  }
+
+  createAnonVma(root: AnonVma | null): AnonVma {
+    const av = new AnonVma(this.nextIds.anonVma++, root);
+    this.anonVmas[av.id] = av;
+    return av;
+  }
+
+  createAddressSpace(name: string, kind: "file" | "shmem", sizePages: number): AddressSpace {
+    const as = new AddressSpace(this.nextIds.space++, name, kind, sizePages);
+    this.spaces[as.id] = as;
+    return as;
+  }
+
+  // ---- folio lifecycle --------------------------------------------------------------------------
+
+  /**
+   * Allocate a folio of 2^order pages on `nid` (falling back to other nodes by id order unless
+   * `thisNode`). Mirrors folio_alloc()/__alloc_pages with __GFP_THISNODE. Returns the head pfn or -1.
+   */
+  folioAlloc(nid: number, order: number, thisNode: boolean): number {
+    if (this.faults.pageAlloc.armed && this.faults.pageAlloc.shouldFail()) return -1;
+    let pfn = this.alloc.alloc(nid, order);
+    if (pfn < 0 && !thisNode) {
+      for (const n of this.mem.nodes) {
+        if (n.id === nid) continue;
+        pfn = this.alloc.alloc(n.id, order);
+        if (pfn >= 0) break;
+      }
+    }
+    if (pfn < 0) return -1;
+    this.prepFolio(pfn, order);
+    return pfn;
+  }
+
+  /** Set up a fresh folio's memmap slots (prep_new_page + folio_prep_large_rmappable). */
+  private prepFolio(pfn: number, order: number): void {
+    const f = this.folios;
+    const nr = 1 << order;
+    f.flags[pfn] = PG.allocated | (order > 0 ? PG.head | PG.largeRmappable : 0);
+    f.order[pfn] = order;
+    f.refcount[pfn] = 1;
+    f.mapcount[pfn] = 0;
+    f.mapping[pfn] = 0;
+    f.index[pfn] = 0;
+    f.migrateInfo[pfn] = 0;
+    f.pincount[pfn] = 0;
+    if (nr > 1) f.flags.fill(PG.allocated | PG.tail, pfn + 1, pfn + nr);
+  }
+
+  /** Mirrors alloc_hugetlb_folio on a node: a folio from the pool, or -1 when the pool is empty. */
+  hugetlbAlloc(nid: number): number {
+    const pool = this.hugetlbFree[nid];
+    if (pool === undefined || pool.length === 0) return -1;
+    const pfn = pool.pop()!;
+    this.prepFolio(pfn, PMD_ORDER);
+    this.folios.flags[pfn]! |= PG.hugetlb;
+    this.folios.flags[pfn]! &= ~PG.largeRmappable;
+    return pfn;
+  }
+
+  /** Set nr_hugepages on a node, growing the pool from the buddy allocator or shrinking free ones. */
+  setHugetlbPages(nid: number, count: number): void {
+    if (this.mem.node(nid) === undefined) throw new Error(`hugetlb: node ${nid} does not exist`);
+    if (!Number.isInteger(count) || count < 0) throw new Error(`hugetlb: nr_hugepages must be a non-negative integer, got ${count}`);
+    const pool = (this.hugetlbFree[nid] ??= []);
+    this.hugetlbTotal[nid] ??= 0;
+    while (this.hugetlbTotal[nid]! < count) {
+      const pfn = this.alloc.alloc(nid, PMD_ORDER);
+      if (pfn < 0) break; // as the kernel does: fewer than asked when memory is short
+      pool.push(pfn);
+      this.hugetlbTotal[nid]!++;
+    }
+    while (this.hugetlbTotal[nid]! > count && pool.length > 0) {
+      this.alloc.free(pool.pop()!, PMD_ORDER);
+      this.hugetlbTotal[nid]!--;
+    }
+  }
+
+  /** folio_get() */
+  folioGet(folio: number, n = 1): void {
+    this.folios.refcount[folio]! += n;
+  }
+
+  /** folio_put(): drop references; the last one frees the folio. */
+  folioPut(folio: number, n = 1): void {
+    const rc = (this.folios.refcount[folio]! -= n);
+    if (rc > 0) return;
+    if (rc < 0) throw new Error(`folio_put: refcount of folio ${folio} went negative (${rc})`);
+    this.freeFolio(folio);
+  }
+
+  /** __folio_put(): return the frames to the buddy allocator or the hugetlb pool. */
+  private freeFolio(folio: number): void {
+    const f = this.folios;
+    if ((f.flags[folio]! & PG.lru) !== 0) throw new Error(`freeing folio ${folio} that is still on the LRU`);
+    const order = f.order[folio]!;
+    const nr = 1 << order;
+    const hugetlb = (f.flags[folio]! & PG.hugetlb) !== 0;
+    if (this.checker) this.checker.folioFreed(folio);
+    f.flags.fill(0, folio, folio + nr);
+    f.mapcount[folio] = 0;
+    f.mapping[folio] = 0;
+    f.migrateInfo[folio] = 0;
+    f.order[folio] = 0;
+    this.mem.poisoned.fill(0, folio, folio + nr);
+    if (hugetlb) {
+      this.hugetlbFree[this.mem.nodeOfPfn[folio]!]!.push(folio);
+      return;
+    }
+    this.alloc.free(folio, order);
+  }
+
+  // ---- LRU --------------------------------------------------------------------------------------
+
+  /** folio_add_lru(): put a folio on its node's LRU. */
+  lruAdd(folio: number): void {
+    const f = this.folios;
+    if ((f.flags[folio]! & PG.lru) !== 0) throw new Error(`folio ${folio} is already on the LRU`);
+    const nid = this.mem.nodeOfPfn[folio]!;
+    const tail = this.lruTail[nid]!;
+    f.lruPrev[folio] = tail;
+    f.lruNext[folio] = -1;
+    if (tail !== -1) f.lruNext[tail] = folio;
+    else this.lruHead[nid] = folio;
+    this.lruTail[nid] = folio;
+    this.lruSize[nid]! += 1 << f.order[folio]!;
+    f.flags[folio]! |= PG.lru;
+  }
+
+  /** Unlink from the LRU (lruvec_del_folio). */
+  lruDel(folio: number): void {
+    const f = this.folios;
+    const nid = this.mem.nodeOfPfn[folio]!;
+    const p = f.lruPrev[folio]!;
+    const n = f.lruNext[folio]!;
+    if (p !== -1) f.lruNext[p] = n;
+    else this.lruHead[nid] = n;
+    if (n !== -1) f.lruPrev[n] = p;
+    else this.lruTail[nid] = p;
+    f.lruPrev[folio] = -1;
+    f.lruNext[folio] = -1;
+    this.lruSize[nid]! -= 1 << f.order[folio]!;
+    f.flags[folio]! &= ~PG.lru;
+  }
+
+  /**
+   * Mirrors folio_isolate_lru() plus the caller's NR_ISOLATED accounting: take the folio off the LRU
+   * with one extra reference. False if it is not on the LRU (already isolated, or never added).
+   */
+  folioIsolateLru(folio: number): boolean {
+    const f = this.folios;
+    if ((f.flags[folio]! & PG.lru) === 0) return false;
+    this.lruDel(folio);
+    f.refcount[folio]!++;
+    this.accountIsolated(folio, +1);
+    return true;
+  }
+
+  /** Mirrors folio_putback_lru() with NR_ISOLATED decrement: back on the LRU, isolation ref dropped. */
+  folioPutbackLru(folio: number): void {
+    this.accountIsolated(folio, -1);
+    this.lruAdd(folio);
+    this.folioPut(folio);
+  }
+
+  /** node_stat_mod_folio(NR_ISOLATED_ANON + folio_is_file_lru(), ±nr). */
+  accountIsolated(folio: number, sign: number): void {
+    const f = this.folios;
+    const nid = this.mem.nodeOfPfn[folio]!;
+    const nr = sign << f.order[folio]!;
+    if ((f.flags[folio]! & PG.swapbacked) !== 0) this.nrIsolatedAnon[nid]! += nr;
+    else this.nrIsolatedFile[nid]! += nr;
+  }
+
+  /** Iterate the LRU of a node (for tests and statistics). */
+  lruFolios(nid: number): number[] {
+    const out: number[] = [];
+    for (let p = this.lruHead[nid]!; p !== -1; p = this.folios.lruNext[p]!) out.push(p);
+    return out;
+  }
+}
+
+/** Hooks other layers install into a machine (static_call-like slots). */
+export interface MachineHooks {
+  /** The copy-offload static call and key (mm/migrate_copy_offload.c); null when no migrator is registered. */
+  offload: OffloadHook | null;
+}
+
+/** What migrate_pages_batch() needs from the offload infrastructure. */
+export interface OffloadHook {
+  /** migrate_offload_do_batch(reason) (V5) / migrate_should_offload(reason) (V6). */
+  doBatch(reason: number): boolean;
+  /**
+   * migrate_offload_batch_copy(): copy `count` folio pairs (position-paired lists of head pfns).
+   * Returns 0 when all were copied (V5), or -errno. Under V6 semantics the callee marks each copied
+   * dst with FOLIO_CONTENT_COPIED and the return value is advisory.
+   */
+  batchCopy(dst: Int32Array, src: Int32Array, count: number): number;
+}
+
+/** Callbacks the invariant checker receives from the migration path (enabled in tests). */
+export interface MigrationObserver {
+  folioFreed(folio: number): void;
+  beforeCopy(dst: number, src: number, how: "cpu" | "batch"): void;
+  /** A folio's move finished: dst is mapped where src was. */
+  folioMoved(src: number, dst: number): void;
+  afterFlush(): void;
+  batchStart(): void;
+  batchEnd(): void;
+}

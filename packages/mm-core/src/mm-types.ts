@@ -1,0 +1,188 @@
+/**
+ * Address-space objects: mm_struct, vm_area_struct, anon_vma and address_space (include/linux/mm_types.h,
+ * include/linux/rmap.h, include/linux/fs.h). Page tables are dense typed arrays per VMA: one PTE slot per
+ * 4 KiB page and one PMD slot per 2 MiB, so a walk is an index computation, not a map lookup.
+ */
+
+/** PTE and PMD entry bits (a present entry, or a non-present software "leaf" entry). */
+export const PTE = {
+  PRESENT: 1 << 0,
+  WRITE: 1 << 1,
+  DIRTY: 1 << 2,
+  YOUNG: 1 << 3,
+  SOFT_DIRTY: 1 << 4,
+  UFFD_WP: 1 << 5,
+  /** Maps the shared zero page (pte_special). */
+  SPECIAL: 1 << 6,
+  /** Non-present migration entry; the pfn field names the source page. */
+  MIGRATION: 1 << 7,
+  /** Migration entry kind: writable (make_writable_migration_entry). */
+  MIG_WRITE: 1 << 8,
+  /** Migration entry kind: readable-exclusive (make_readable_exclusive_migration_entry). */
+  MIG_READ_EXCL: 1 << 9,
+  /** Non-present swap entry; the pfn field is the swap slot. */
+  SWAP: 1 << 10,
+  /** Non-present hwpoison entry. */
+  HWPOISON: 1 << 11,
+} as const;
+
+export const PROT_NONE = 0;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const PROT_EXEC = 4;
+
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_FIXED = 0x10;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_LOCKED = 0x2000;
+export const MAP_POPULATE = 0x8000;
+export const MAP_HUGETLB = 0x40000;
+
+/** vm_flags (include/linux/mm.h). */
+export const VM = {
+  READ: 1 << 0,
+  WRITE: 1 << 1,
+  EXEC: 1 << 2,
+  SHARED: 1 << 3,
+  MAYSHARE: 1 << 7,
+  GROWSDOWN: 1 << 8,
+  PFNMAP: 1 << 10,
+  LOCKED: 1 << 13,
+  IO: 1 << 14,
+  DONTEXPAND: 1 << 18,
+  HUGETLB: 1 << 22,
+  MIXEDMAP: 1 << 28,
+  HUGEPAGE: 1 << 29,
+  NOHUGEPAGE: 1 << 30,
+  /** VM_MERGEABLE (KSM); kept in a separate bit space of mmemu's 32-bit flags. */
+  MERGEABLE: 1 << 31,
+} as const;
+
+/** Mirrors struct anon_vma: the set of VMAs that may map its folios (the anon_vma_chain). */
+export class AnonVma {
+  /** VMAs linked through anon_vma_chain (the interval tree, as a list). */
+  readonly vmas: Vma[] = [];
+  /** References: one per linked VMA plus temporary ones (folio_get_anon_vma). */
+  refcount = 0;
+  constructor(
+    readonly id: number,
+    readonly root: AnonVma | null,
+  ) {}
+}
+
+/** Mirrors struct address_space of a file or shmem inode: the page cache and i_mmap. */
+export class AddressSpace {
+  /** Page cache: head pfn covering each page offset, or -1 (the xarray). */
+  cache: Int32Array;
+  /** VMAs mapping this file (i_mmap). */
+  readonly immap: Vma[] = [];
+  /** Pages in the page cache. */
+  nrpages = 0;
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    /** "shmem" for tmpfs/memfd/shared anonymous memory (swap-backed), "file" for a disk file. */
+    readonly kind: "file" | "shmem",
+    public sizePages: number,
+  ) {
+    this.cache = new Int32Array(sizePages).fill(-1);
+  }
+
+  /** Grow the file (ftruncate up). */
+  resize(pages: number): void {
+    if (pages <= this.cache.length) {
+      this.sizePages = pages;
+      return;
+    }
+    const c = new Int32Array(pages).fill(-1);
+    c.set(this.cache);
+    this.cache = c;
+    this.sizePages = pages;
+  }
+}
+
+/** Mirrors struct vm_area_struct. */
+export class Vma {
+  /** Page-table slots for [start, end): pfn (or swap slot) and PTE bits; bits 0 = pte_none. */
+  ptePfn: Int32Array;
+  pteBits: Uint16Array;
+  /** PMD slots for the 2 MiB units overlapping [start, end) counted from pmdBase. */
+  pmdPfn: Int32Array;
+  pmdBits: Uint16Array;
+  pmdBase: number;
+  /** The anon_vma new anonymous folios of this VMA use (vma->anon_vma). */
+  anonVma: AnonVma | null = null;
+  /** Every anon_vma this VMA is linked to (anon_vma_chain). */
+  anonVmaChain: AnonVma[] = [];
+
+  constructor(
+    readonly mm: MmStruct,
+    public start: number,
+    public end: number,
+    /** vm_pgoff: page offset of `start` in the file, or start >> 12 for anonymous memory. */
+    public pgoff: number,
+    public flags: number,
+    public file: AddressSpace | null,
+  ) {
+    const pages = (end - start) / 4096;
+    this.ptePfn = new Int32Array(pages).fill(-1);
+    this.pteBits = new Uint16Array(pages);
+    this.pmdBase = start - (start % (1 << 21));
+    const pmds = Math.ceil((end - this.pmdBase) / (1 << 21));
+    this.pmdPfn = new Int32Array(pmds).fill(-1);
+    this.pmdBits = new Uint16Array(pmds);
+  }
+
+  get pages(): number {
+    return (this.end - this.start) / 4096;
+  }
+
+  /** vma_is_anonymous(): private or shared anonymous memory without a backing file of its own. */
+  get isAnonymous(): boolean {
+    return this.file === null;
+  }
+
+  /** Page offset of an address (linear_page_index). */
+  linearPageIndex(addr: number): number {
+    return this.pgoff + (addr - this.start) / 4096;
+  }
+}
+
+/** Mirrors struct mm_struct. */
+export class MmStruct {
+  /** VMAs sorted by start (the maple tree, as a sorted array). */
+  vmas: Vma[] = [];
+  /** CPUs that may cache this mm's translations (mm_cpumask). */
+  readonly cpumask: Uint8Array;
+  /** Batched PTE clears not yet flushed (mm->tlb_flush_batched). */
+  tlbFlushBatched = false;
+  /** Users (mm_users) and references (mm_count). */
+  users = 1;
+  /** Where the next mmap without a hint goes (top-down from here). */
+  mmapBase = 0x7f00_0000_0000;
+  /** Pages locked by mlock (locked_vm). */
+  lockedVm = 0;
+
+  constructor(
+    readonly id: number,
+    nrCpus: number,
+  ) {
+    this.cpumask = new Uint8Array(nrCpus);
+  }
+
+  /** find_vma_intersection(addr, addr+1): the VMA containing addr, or null (binary search). */
+  findVma(addr: number): Vma | null {
+    const v = this.vmas;
+    let lo = 0;
+    let hi = v.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const m = v[mid]!;
+      if (addr < m.start) hi = mid - 1;
+      else if (addr >= m.end) lo = mid + 1;
+      else return m;
+    }
+    return null;
+  }
+}

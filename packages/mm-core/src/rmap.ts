@@ -1,0 +1,245 @@
+/**
+ * Reverse mapping and TLB flushing for migration. Mirrors mm/rmap.c (rmap_walk_anon/rmap_walk_file,
+ * try_to_migrate/try_to_migrate_one, set_tlb_ubc_flush_pending, try_to_unmap_flush,
+ * flush_tlb_batched_pending), mm/migrate.c (remove_migration_ptes/remove_migration_pte) and
+ * arch/x86/mm/tlb.c (arch_tlbbatch_should_defer, arch_tlbbatch_flush).
+ *
+ * Walks are plain loops over the folio's anon_vma or i_mmap VMAs, computing each page's address from
+ * folio->index and vm_pgoff, so the per-folio path allocates nothing.
+ */
+import { Cost } from "@mmemu/kernel";
+import { PG } from "./folio.js";
+import type { Machine, Task } from "./machine.js";
+import { PTE, VM, type MmStruct, type Vma } from "./mm-types.js";
+import { PAGE_SIZE } from "./physmem.js";
+
+const PMD_SIZE = 1 << 21;
+const NO_VMAS: Vma[] = [];
+
+/** The VMAs that may map a folio: its anon_vma's chain or its file's i_mmap. */
+export function rmapVmas(m: Machine, folio: number): Vma[] {
+  const f = m.folios;
+  const id = f.mapping[folio]!;
+  if (id === 0) return NO_VMAS;
+  if (f.isAnon(folio)) return m.anonVmas[id]?.vmas ?? NO_VMAS;
+  return m.spaces[id]?.immap ?? NO_VMAS;
+}
+
+/** Mirrors arch_tlbbatch_should_defer() on x86: defer only if another CPU may cache the mm. */
+function shouldDeferFlush(mm: MmStruct, task: Task): boolean {
+  const mask = mm.cpumask;
+  for (let cpu = 0; cpu < mask.length; cpu++) if (mask[cpu] !== 0 && cpu !== task.cpu) return true;
+  return false;
+}
+
+/** Mirrors set_tlb_ubc_flush_pending(): remember to flush the mm's CPUs before anyone copies. */
+function setTlbUbcFlushPending(mm: MmStruct, task: Task, dirty: boolean): void {
+  const ubc = task.tlbUbc;
+  const mask = mm.cpumask;
+  for (let cpu = 0; cpu < mask.length; cpu++) if (mask[cpu] !== 0) ubc.cpumask[cpu] = 1;
+  ubc.flushRequired = true;
+  if (dirty) ubc.writable = true;
+  mm.tlbFlushBatched = true;
+}
+
+/** An immediate flush of one range on every CPU of the mm (flush_tlb_mm_range), with its cost. */
+function flushNow(m: Machine, mm: MmStruct, start: number, end: number, task: Task): void {
+  let remote = 0;
+  const mask = mm.cpumask;
+  for (let cpu = 0; cpu < mask.length; cpu++) {
+    if (mask[cpu] === 0) continue;
+    m.tlbs.flushRange(cpu, mm.id, start / PAGE_SIZE, end / PAGE_SIZE);
+    if (cpu !== task.cpu) remote++;
+  }
+  if (remote > 0) {
+    m.charge(Cost.TLB_FLUSH_IPI, 1);
+    m.charge(Cost.TLB_FLUSH_IPI_CPU, remote);
+  } else m.charge(Cost.TLB_FLUSH_LOCAL, 1);
+  if (m.tp.tlbFlush.enabled) m.tp.tlbFlush.emit({ reason: remote > 0 ? "TLB_REMOTE_SHOOTDOWN" : "TLB_LOCAL_MM_SHOOTDOWN", cpus: remote + 1 });
+}
+
+/** Flush a range of an mm on its CPUs without charging (munmap, mprotect and fault paths). */
+export function tlbFlushMmRange(m: Machine, mm: MmStruct, start: number, end: number): void {
+  const mask = mm.cpumask;
+  for (let cpu = 0; cpu < mask.length; cpu++) {
+    if (mask[cpu] !== 0) m.tlbs.flushRange(cpu, mm.id, Math.floor(start / PAGE_SIZE), Math.ceil(end / PAGE_SIZE));
+  }
+  // flush_tlb_batched_pending(): a PTE change must not race with batched, unflushed clears.
+  mm.tlbFlushBatched = false;
+}
+
+/**
+ * Mirrors try_to_unmap_flush(): if the task batched any PTE clears, flush every CPU that may cache
+ * them (x86: IPIs to the CPUs in the batch mask, or a local flush when only this CPU is in it).
+ */
+export function tryToUnmapFlush(m: Machine, task: Task): void {
+  const ubc = task.tlbUbc;
+  if (!ubc.flushRequired) return;
+  let remote = 0;
+  for (let cpu = 0; cpu < ubc.cpumask.length; cpu++) {
+    if (ubc.cpumask[cpu] === 0) continue;
+    m.tlbs.flushAll(cpu);
+    if (cpu !== task.cpu) remote++;
+    ubc.cpumask[cpu] = 0;
+  }
+  if (remote > 0) {
+    m.charge(Cost.TLB_FLUSH_IPI, 1);
+    m.charge(Cost.TLB_FLUSH_IPI_CPU, remote);
+  } else m.charge(Cost.TLB_FLUSH_LOCAL, 1);
+  if (m.tp.tlbFlush.enabled) m.tp.tlbFlush.emit({ reason: remote > 0 ? "TLB_REMOTE_SEND_IPI" : "TLB_LOCAL_SHOOTDOWN", cpus: remote + 1 });
+  ubc.flushRequired = false;
+  ubc.writable = false;
+}
+
+/**
+ * Mirrors try_to_migrate(folio, flags): replace every mapping of the (locked) folio with a migration
+ * entry. With `batchFlush` (TTU_BATCH_FLUSH) PTE clears are flushed later by try_to_unmap_flush() when
+ * other CPUs may cache the mm; PMD mappings are always flushed at once. An exclusive anonymous page
+ * that may be pinned cannot be shared (folio_try_share_anon_rmap_pte fails): the walk stops with the
+ * folio still mapped, which the caller turns into -EAGAIN.
+ */
+export function tryToMigrate(m: Machine, folio: number, batchFlush: boolean): void {
+  const f = m.folios;
+  const vmas = rmapVmas(m, folio);
+  const nr = 1 << f.order[folio]!;
+  const index = f.index[folio]!;
+  const task = m.current;
+  for (let vi = 0; vi < vmas.length; vi++) {
+    if (f.mapcount[folio] === 0) return;
+    const v = vmas[vi]!;
+    const first = index - v.pgoff; // page number of the head within the VMA (may be out of range)
+    // PMD mapping of a PMD-sized folio.
+    if (nr >= 512) {
+      const addr = v.start + first * PAGE_SIZE;
+      if (addr >= v.start && addr + PMD_SIZE <= v.end && addr % PMD_SIZE === 0) {
+        const pmdI = (addr - v.pmdBase) >> 21;
+        const bits = v.pmdBits[pmdI]!;
+        if (bits & PTE.PRESENT && v.pmdPfn[pmdI] === folio) {
+          // set_pmd_migration_entry()
+          if (f.isAnon(folio) && (f.flags[folio]! & PG.anonExclusive) !== 0 && f.pincount[folio]! > 0) return;
+          const kind = bits & PTE.WRITE ? PTE.MIG_WRITE : (f.flags[folio]! & PG.anonExclusive) !== 0 ? PTE.MIG_READ_EXCL : 0;
+          if (f.isAnon(folio)) for (let k = folio; k < folio + nr; k++) f.flags[k]! &= ~PG.anonExclusive;
+          if (bits & PTE.DIRTY) f.flags[folio]! |= PG.dirty;
+          v.pmdBits[pmdI] = PTE.MIGRATION | kind | (bits & (PTE.YOUNG | PTE.DIRTY | PTE.SOFT_DIRTY | PTE.UFFD_WP));
+          f.mapcount[folio]!--;
+          f.refcount[folio]!--;
+          m.charge(Cost.PMD_UNMAP, 1);
+          flushNow(m, v.mm, addr, addr + PMD_SIZE, task);
+          if (m.tp.setMigrationPte.enabled) m.tp.setMigrationPte.emit({ addr, pfn: folio, order: 9 });
+          continue;
+        }
+      }
+    }
+    const kStart = Math.max(0, -first);
+    const kEnd = Math.min(nr, v.pages - first);
+    if (kStart >= kEnd) continue;
+    const deferOk = batchFlush && shouldDeferFlush(v.mm, task);
+    let unmapped = 0;
+    for (let k = kStart; k < kEnd; k++) {
+      const i = first + k;
+      const bits = v.pteBits[i]!;
+      if ((bits & PTE.PRESENT) === 0 || v.ptePfn[i] !== folio + k) continue;
+      const page = folio + k;
+      const exclusive = (f.flags[page]! & PG.anonExclusive) !== 0;
+      // folio_try_share_anon_rmap_pte(): refuse while the folio may be DMA-pinned.
+      if (exclusive && f.pincount[folio]! > 0) {
+        m.charge(Cost.PTE_UNMAP, unmapped);
+        return;
+      }
+      const kind = bits & PTE.WRITE ? PTE.MIG_WRITE : exclusive ? PTE.MIG_READ_EXCL : 0;
+      if (exclusive) f.flags[page]! &= ~PG.anonExclusive;
+      if (bits & PTE.DIRTY) f.flags[folio]! |= PG.dirty;
+      v.pteBits[i] = PTE.MIGRATION | kind | (bits & (PTE.YOUNG | PTE.DIRTY | PTE.SOFT_DIRTY | PTE.UFFD_WP));
+      f.mapcount[folio]!--;
+      f.refcount[folio]!--;
+      unmapped++;
+      const addr = v.start + i * PAGE_SIZE;
+      if (deferOk) setTlbUbcFlushPending(v.mm, task, (bits & PTE.DIRTY) !== 0);
+      else flushNow(m, v.mm, addr, addr + PAGE_SIZE, task);
+      if (m.tp.setMigrationPte.enabled) m.tp.setMigrationPte.emit({ addr, pfn: page, order: 0 });
+    }
+    m.charge(Cost.PTE_UNMAP, unmapped);
+  }
+}
+
+/**
+ * Mirrors remove_migration_ptes(src, dst): every migration entry that points into `src` becomes a
+ * present mapping of the corresponding page of `dst` (dst === src undoes a failed migration). Each
+ * restored entry takes a reference and a mapcount on dst; mlocked VMAs mlock dst.
+ */
+export function removeMigrationPtes(m: Machine, src: number, dst: number): void {
+  const f = m.folios;
+  const vmas = rmapVmas(m, dst);
+  const nr = 1 << f.order[src]!;
+  const index = f.index[dst]!;
+  const anon = f.isAnon(dst);
+  for (let vi = 0; vi < vmas.length; vi++) {
+    const v = vmas[vi]!;
+    const first = index - v.pgoff;
+    if (nr >= 512) {
+      const addr = v.start + first * PAGE_SIZE;
+      if (addr >= v.start && addr + PMD_SIZE <= v.end && addr % PMD_SIZE === 0) {
+        const pmdI = (addr - v.pmdBase) >> 21;
+        const bits = v.pmdBits[pmdI]!;
+        if (bits & PTE.MIGRATION && v.pmdPfn[pmdI] === src) {
+          // remove_migration_pmd()
+          v.pmdPfn[pmdI] = dst;
+          v.pmdBits[pmdI] = restoredBits(bits, f.test(dst, PG.dirty));
+          if (anon && bits & (PTE.MIG_WRITE | PTE.MIG_READ_EXCL)) for (let k = dst; k < dst + nr; k++) f.flags[k]! |= PG.anonExclusive;
+          f.mapcount[dst]!++;
+          f.refcount[dst]!++;
+          if (v.flags & VM.LOCKED) f.flags[dst]! |= PG.mlocked | PG.unevictable;
+          m.charge(Cost.PMD_REMAP, 1);
+          if (m.tp.removeMigrationPte.enabled) m.tp.removeMigrationPte.emit({ addr, pfn: dst, order: 9 });
+          continue;
+        }
+      }
+    }
+    const kStart = Math.max(0, -first);
+    const kEnd = Math.min(nr, v.pages - first);
+    let restored = 0;
+    for (let k = kStart; k < kEnd; k++) {
+      const i = first + k;
+      const bits = v.pteBits[i]!;
+      if ((bits & PTE.MIGRATION) === 0 || v.ptePfn[i] !== src + k) continue;
+      v.ptePfn[i] = dst + k;
+      v.pteBits[i] = restoredBits(bits, f.test(dst, PG.dirty));
+      if (anon && bits & (PTE.MIG_WRITE | PTE.MIG_READ_EXCL)) f.flags[dst + k]! |= PG.anonExclusive;
+      restored++;
+      if (m.tp.removeMigrationPte.enabled) m.tp.removeMigrationPte.emit({ addr: v.start + i * PAGE_SIZE, pfn: dst + k, order: 0 });
+    }
+    if (restored > 0) {
+      f.mapcount[dst]! += restored;
+      f.refcount[dst]! += restored;
+      if (v.flags & VM.LOCKED) f.flags[dst]! |= PG.mlocked | PG.unevictable;
+      m.charge(Cost.PTE_REMAP, restored);
+    }
+  }
+}
+
+/** The present bits rebuilt from a migration entry (old unless young; dirty only if the folio is). */
+function restoredBits(entry: number, folioDirty: boolean): number {
+  let b = PTE.PRESENT | (entry & (PTE.YOUNG | PTE.SOFT_DIRTY | PTE.UFFD_WP));
+  if (entry & PTE.DIRTY && folioDirty) b |= PTE.DIRTY;
+  if (entry & PTE.MIG_WRITE) b |= PTE.WRITE;
+  return b;
+}
+
+/** Number of distinct mms mapping the folio (what folio_maybe_mapped_shared() approximates). */
+export function folioMapcountByMm(m: Machine, folio: number): number {
+  const f = m.folios;
+  const nr = 1 << f.order[folio]!;
+  const seen = new Set<number>();
+  for (const v of rmapVmas(m, folio)) {
+    const first = f.index[folio]! - v.pgoff;
+    for (let k = Math.max(0, -first); k < Math.min(nr, v.pages - first); k++) {
+      const addr = v.start + (first + k) * PAGE_SIZE;
+      const pmdI = (addr - v.pmdBase) >> 21;
+      if ((v.pmdBits[pmdI]! & PTE.PRESENT && v.pmdPfn[pmdI] === folio) || (v.pteBits[first + k]! & PTE.PRESENT && v.ptePfn[first + k] === folio + k)) {
+        seen.add(v.mm.id);
+        break;
+      }
+    }
+  }
+  return seen.size;
+}

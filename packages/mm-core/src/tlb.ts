@@ -1,0 +1,118 @@
+/**
+ * Per-CPU TLBs and the batched-flush machinery. Mirrors arch/x86/mm/tlb.c (flush_tlb_mm_range,
+ * arch_tlbbatch_flush) and the unmap-batch parts of mm/rmap.c (struct tlbflush_unmap_batch,
+ * set_tlb_ubc_flush_pending, try_to_unmap_flush, flush_tlb_batched_pending).
+ *
+ * Each CPU caches a small number of translations (mm, virtual page) -> (pfn, writable). Entries are
+ * filled only by emulated user accesses, so a translation that survives an unmap without a flush is
+ * observable: an access through it reaches the old frame, exactly the hazard the flush prevents.
+ */
+
+/** Entries per CPU (an L1 dTLB is 64 entries on Zen 3). */
+export const TLB_ENTRIES = 64;
+
+export class Tlbs {
+  readonly nrCpus: number;
+  private readonly mmId: Int32Array;
+  private readonly vpn: Float64Array;
+  private readonly pfn: Int32Array;
+  private readonly writable: Uint8Array;
+  private readonly victim: Int32Array;
+  /** Full or ranged flushes performed on each CPU (statistics). */
+  readonly flushes: Float64Array;
+
+  constructor(nrCpus: number) {
+    this.nrCpus = nrCpus;
+    const n = nrCpus * TLB_ENTRIES;
+    this.mmId = new Int32Array(n).fill(-1);
+    this.vpn = new Float64Array(n);
+    this.pfn = new Int32Array(n);
+    this.writable = new Uint8Array(n);
+    this.victim = new Int32Array(nrCpus);
+    this.flushes = new Float64Array(nrCpus);
+  }
+
+  /** The cached translation of (mm, vpn) on a CPU: the pfn, or -1 on a miss. */
+  lookup(cpu: number, mm: number, vpn: number, write: boolean): number {
+    const base = cpu * TLB_ENTRIES;
+    for (let i = base; i < base + TLB_ENTRIES; i++) {
+      if (this.mmId[i] === mm && this.vpn[i] === vpn) {
+        if (write && this.writable[i] === 0) return -1;
+        return this.pfn[i]!;
+      }
+    }
+    return -1;
+  }
+
+  /** Cache a translation after a page-table walk (round-robin replacement). */
+  fill(cpu: number, mm: number, vpn: number, pfn: number, writable: boolean): void {
+    const base = cpu * TLB_ENTRIES;
+    let slot = -1;
+    for (let i = base; i < base + TLB_ENTRIES; i++) {
+      if (this.mmId[i] === mm && this.vpn[i] === vpn) {
+        slot = i;
+        break;
+      }
+    }
+    if (slot < 0) {
+      slot = base + this.victim[cpu]!;
+      this.victim[cpu] = (this.victim[cpu]! + 1) % TLB_ENTRIES;
+    }
+    this.mmId[slot] = mm;
+    this.vpn[slot] = vpn;
+    this.pfn[slot] = pfn;
+    this.writable[slot] = writable ? 1 : 0;
+  }
+
+  /** Drop every translation of an mm on one CPU (flush_tlb_mm on that CPU). */
+  flushMm(cpu: number, mm: number): void {
+    const base = cpu * TLB_ENTRIES;
+    for (let i = base; i < base + TLB_ENTRIES; i++) if (this.mmId[i] === mm) this.mmId[i] = -1;
+    this.flushes[cpu]!++;
+  }
+
+  /** Drop every user translation on one CPU (the non-global full flush of arch_tlbbatch_flush). */
+  flushAll(cpu: number): void {
+    this.mmId.fill(-1, cpu * TLB_ENTRIES, (cpu + 1) * TLB_ENTRIES);
+    this.flushes[cpu]!++;
+  }
+
+  /** Drop the translations of [vpnStart, vpnEnd) of an mm on one CPU (flush_tlb_mm_range). */
+  flushRange(cpu: number, mm: number, vpnStart: number, vpnEnd: number): void {
+    const base = cpu * TLB_ENTRIES;
+    for (let i = base; i < base + TLB_ENTRIES; i++) {
+      if (this.mmId[i] === mm && this.vpn[i]! >= vpnStart && this.vpn[i]! < vpnEnd) this.mmId[i] = -1;
+    }
+    this.flushes[cpu]!++;
+  }
+
+  /** Whether any CPU still caches a translation to a frame in [pfn, pfn+nr) (invariant checks). */
+  cpusCaching(pfn: number, nr: number): number[] {
+    const out: number[] = [];
+    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
+      const base = cpu * TLB_ENTRIES;
+      for (let i = base; i < base + TLB_ENTRIES; i++) {
+        if (this.mmId[i] !== -1 && this.pfn[i]! >= pfn && this.pfn[i]! < pfn + nr) {
+          out.push(cpu);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Mirrors struct tlbflush_unmap_batch (current->tlb_ubc): the CPUs that may cache translations whose
+ * PTEs were cleared without a flush.
+ */
+export class TlbUnmapBatch {
+  flushRequired = false;
+  writable = false;
+  /** CPUs to flush (arch_tlbflush_unmap_batch.cpumask) x86 flushes all user translations on them. */
+  readonly cpumask: Uint8Array;
+
+  constructor(nrCpus: number) {
+    this.cpumask = new Uint8Array(nrCpus);
+  }
+}
