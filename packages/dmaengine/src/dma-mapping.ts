@@ -1,0 +1,562 @@
+import { Cost, EINVAL, EIO, ENOMEM, type FaultPoint, type KernelCore, type Tracepoint } from "@mmemu/kernel";
+import { PAGE_SIZE, type PhysMem } from "@mmemu/mm-core";
+import type { SgTable } from "./scatterlist.js";
+
+/**
+ * The DMA mapping API of include/linux/dma-mapping.h and kernel/dma/ (dma-direct, and dma-iommu for
+ * the IOMMU case), reduced to what copy offload needs: per-device DMA masks, dma_map_sgtable() /
+ * dma_map_page() and their unmaps, coherent allocations for rings and status blocks, and the device
+ * side — translating a bus address and moving bytes — so that a device write after unmap is seen.
+ *
+ * Without an IOMMU (or in passthrough) a bus address is the physical address, nothing merges, and a
+ * buffer above the device's mask fails to map (no swiotlb bouncing is modelled). With a translating
+ * IOMMU each table gets a fresh IOVA range (never reused, so a stale address always faults), and
+ * adjacent entries merge into one segment when they are IOVA-contiguous, the merged length stays
+ * within max_seg_size and the segment does not cross the segment boundary — which can merge the two
+ * sides of a copy differently (spec 4.7, 5.6).
+ */
+
+// enum dma_data_direction
+export const DMA_BIDIRECTIONAL = 0;
+export const DMA_TO_DEVICE = 1;
+export const DMA_FROM_DEVICE = 2;
+export const DMA_NONE = 3;
+const DIR_NAMES = ["DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA_NONE"];
+
+// DMA attributes (include/linux/dma-mapping.h)
+export const DMA_ATTR_WEAK_ORDERING = 1 << 1;
+export const DMA_ATTR_WRITE_COMBINE = 1 << 2;
+export const DMA_ATTR_NO_KERNEL_MAPPING = 1 << 4;
+export const DMA_ATTR_SKIP_CPU_SYNC = 1 << 5;
+
+/** DMA_MAPPING_ERROR: what dma_map_page() returns on failure. */
+export const DMA_MAPPING_ERROR = -1;
+
+/** How a device's DMA addresses reach memory. */
+export type IommuMode = "off" | "passthrough" | "translate";
+const IOMMU_MODES: readonly IommuMode[] = ["off", "passthrough", "translate"];
+
+export interface DeviceOptions {
+  /** NUMA node of the device (dev_to_node()). @default 0 */
+  readonly numaNode?: number;
+  /** DMA mask width in bits, as DMA_BIT_MASK(n). @default 32 (the kernel's default mask) */
+  readonly dmaMaskBits?: number;
+  /** @default "off" */
+  readonly iommu?: IommuMode;
+  /** dma_get_max_seg_size(): the longest merged segment. @default 65536 (the kernel default) */
+  readonly maxSegSize?: number;
+  /** dma_get_seg_boundary() + 1: merged segments never cross a multiple of it. @default 2^32 */
+  readonly segBoundary?: number;
+  /** First IOVA handed out by the device's IOMMU domain. @default 1 MiB */
+  readonly iovaBase?: number;
+}
+
+/** Mirrors the DMA-relevant part of struct device. */
+export class Device {
+  readonly name: string;
+  readonly numaNode: number;
+  readonly iommu: IommuMode;
+  dmaMaskBits: number;
+  /** 2^dmaMaskBits: the first address the device cannot reach. */
+  dmaLimit: number;
+  maxSegSize: number;
+  segBoundary: number;
+  readonly dma: DmaMapService;
+  // IOMMU domain: mapped IOVA ranges sorted by start (the bump allocator appends in order).
+  nextIova: number;
+  readonly iovaStart: number[] = [];
+  readonly iovaPhys: number[] = [];
+  readonly iovaLen: number[] = [];
+  /** Live mappings (tables and pages). */
+  liveMappings = 0;
+
+  constructor(dma: DmaMapService, name: string, opts: DeviceOptions) {
+    this.dma = dma;
+    this.name = name;
+    this.numaNode = opts.numaNode ?? 0;
+    this.iommu = opts.iommu ?? "off";
+    if (!IOMMU_MODES.includes(this.iommu)) throw new RangeError(`device ${name}: iommu must be one of ${IOMMU_MODES.join(", ")}, got ${JSON.stringify(opts.iommu)}`);
+    const bits = opts.dmaMaskBits ?? 32;
+    if (!Number.isInteger(bits) || bits < 24 || bits > 64) throw new RangeError(`device ${name}: dmaMaskBits must be an integer in 24..64, got ${bits}`);
+    this.dmaMaskBits = bits;
+    this.dmaLimit = 2 ** bits;
+    this.maxSegSize = opts.maxSegSize ?? 65536;
+    if (!Number.isInteger(this.maxSegSize) || this.maxSegSize < PAGE_SIZE) throw new RangeError(`device ${name}: maxSegSize must be an integer >= ${PAGE_SIZE}, got ${this.maxSegSize}`);
+    this.segBoundary = opts.segBoundary ?? 2 ** 32;
+    if (!isPow2(this.segBoundary) || this.segBoundary < PAGE_SIZE) throw new RangeError(`device ${name}: segBoundary must be a power of two >= ${PAGE_SIZE}, got ${this.segBoundary}`);
+    this.nextIova = opts.iovaBase ?? 1 << 20;
+    if (!Number.isInteger(this.nextIova) || this.nextIova % PAGE_SIZE !== 0 || this.nextIova <= 0) throw new RangeError(`device ${name}: iovaBase must be a positive multiple of ${PAGE_SIZE}, got ${opts.iovaBase}`);
+  }
+}
+
+function isPow2(x: number): boolean {
+  return Number.isInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
+}
+
+/** A dma_alloc_coherent() buffer: CPU and device see the same bytes. */
+export interface DmaCoherent {
+  readonly dev: Device;
+  /** The device-visible (bus) address. */
+  readonly busAddr: number;
+  readonly size: number;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+}
+
+/** Counters of the mapping layer (one record, every counter listed up front). */
+export interface DmaMapStats {
+  tablesMapped: number;
+  tablesUnmapped: number;
+  pagesMapped: number;
+  pagesUnmapped: number;
+  mapFailures: number;
+  /** Device writes that landed in memory no live mapping covered (use after unmap, no IOMMU). */
+  unmappedWrites: number;
+  /** Device reads of memory no live mapping covered. */
+  unmappedReads: number;
+  /** Device accesses the IOMMU refused (no translation). */
+  iommuFaults: number;
+}
+
+/**
+ * The per-machine mapping service behind the dma_* functions: it owns the page map counts used to
+ * spot accesses after unmap, the coherent allocations, and the mapping fault point.
+ */
+export class DmaMapService {
+  readonly core: KernelCore;
+  readonly mem: PhysMem;
+  readonly stats: DmaMapStats = { tablesMapped: 0, tablesUnmapped: 0, pagesMapped: 0, pagesUnmapped: 0, mapFailures: 0, unmappedWrites: 0, unmappedReads: 0, iommuFaults: 0 };
+  /** Fault point: dma_map_sgtable()/dma_map_page() fail. */
+  readonly mapFail: FaultPoint;
+  readonly tpMap: Tracepoint<{ dev: string; nents: number; mapped: number; dir: string; ret: number }>;
+  readonly tpUnmap: Tracepoint<{ dev: string; nents: number; dir: string }>;
+  readonly tpUnmapped: Tracepoint<{ dev: string; addr: number; len: number; write: boolean }>;
+  readonly tpIommuFault: Tracepoint<{ dev: string; iova: number; write: boolean }>;
+  /** Live DMA mappings per pfn, allocated at the first mapping. */
+  private mapCount: Uint16Array | null = null;
+  private readonly physEnd: number;
+  private readonly coherent: DmaCoherent[] = [];
+  private coherentNext: number;
+  // translate() results without allocating.
+  private lkPhys = 0;
+  private lkAvail = 0;
+
+  constructor(core: KernelCore, mem: PhysMem) {
+    this.core = core;
+    this.mem = mem;
+    this.physEnd = mem.totalPages * PAGE_SIZE;
+    // Coherent buffers get bus addresses above RAM (rounded to 1 GiB) so they never alias mapped pages.
+    this.coherentNext = Math.ceil((this.physEnd + 1) / 2 ** 30) * 2 ** 30;
+    this.mapFail = core.faults.define("dma.map_fail", "dma_map_sgtable()/dma_map_page() fail (IOVA or swiotlb space exhausted)");
+    this.tpMap = core.trace.define("dma_map_sg");
+    this.tpUnmap = core.trace.define("dma_unmap_sg");
+    this.tpUnmapped = core.trace.define("dma_unmapped_access");
+    this.tpIommuFault = core.trace.define("iommu_fault");
+  }
+
+  /** Create a device (the struct device a provider maps against). */
+  createDevice(name: string, opts: DeviceOptions = {}): Device {
+    const dev = new Device(this, name, opts);
+    if (this.mem.node(dev.numaNode) === undefined) throw new RangeError(`device ${name}: NUMA node ${dev.numaNode} does not exist`);
+    return dev;
+  }
+
+  private counts(): Uint16Array {
+    return (this.mapCount ??= new Uint16Array(this.mem.totalPages));
+  }
+
+  private charge(kind: number, units: number): void {
+    if (!this.core.sim.inEvent && units > 0) this.core.cost.charge(kind as never, units);
+  }
+
+  /** @internal count pages of [phys, phys+len) as mapped (+1) or unmapped (-1). */
+  refPages(phys: number, len: number, delta: 1 | -1): number {
+    const c = this.counts();
+    const first = Math.floor(phys / PAGE_SIZE);
+    const last = Math.floor((phys + len - 1) / PAGE_SIZE);
+    for (let p = first; p <= last; p++) {
+      const v = c[p]! + delta;
+      if (v < 0) throw new Error(`DMA unmap of pfn ${p}, which has no live mapping (double unmap?)`);
+      c[p] = v;
+    }
+    return last - first + 1;
+  }
+
+  /** @internal allocate `bytes` of IOVA space, page aligned, or -1 if it would pass the mask. */
+  allocIova(dev: Device, bytes: number): number {
+    const size = Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
+    const base = dev.nextIova;
+    if (base + size > dev.dmaLimit) return -1;
+    dev.nextIova = base + size;
+    return base;
+  }
+
+  /** @internal record an IOVA → phys range. */
+  addRange(dev: Device, iova: number, phys: number, len: number): void {
+    dev.iovaStart.push(iova);
+    dev.iovaPhys.push(phys);
+    dev.iovaLen.push(len);
+  }
+
+  /** @internal drop the range starting at `iova`; returns its phys and length through lk*, false if none. */
+  removeRange(dev: Device, iova: number): boolean {
+    const i = this.findRange(dev, iova);
+    if (i < 0 || dev.iovaStart[i] !== iova) return false;
+    this.lkPhys = dev.iovaPhys[i]!;
+    this.lkAvail = dev.iovaLen[i]!;
+    dev.iovaStart.splice(i, 1);
+    dev.iovaPhys.splice(i, 1);
+    dev.iovaLen.splice(i, 1);
+    return true;
+  }
+
+  private findRange(dev: Device, iova: number): number {
+    const s = dev.iovaStart;
+    let lo = 0;
+    let hi = s.length - 1;
+    let ans = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (s[mid]! <= iova) {
+        ans = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (ans >= 0 && iova < s[ans]! + dev.iovaLen[ans]!) return ans;
+    return -1;
+  }
+
+  /** Device side: resolve one bus address; sets lkPhys/lkAvail (bytes contiguous from there). */
+  private lookup(dev: Device, bus: number): boolean {
+    if (dev.iommu === "translate") {
+      const i = this.findRange(dev, bus);
+      if (i < 0) return false;
+      const off = bus - dev.iovaStart[i]!;
+      this.lkPhys = dev.iovaPhys[i]! + off;
+      this.lkAvail = dev.iovaLen[i]! - off;
+      return true;
+    }
+    if (bus < 0 || bus >= this.physEnd) return false;
+    this.lkPhys = bus;
+    this.lkAvail = this.physEnd - bus;
+    return true;
+  }
+
+  /** Device side: the physical address behind a bus address, or -1 if it does not translate. */
+  translate(dev: Device, bus: number): number {
+    return this.lookup(dev, bus) ? this.lkPhys : -1;
+  }
+
+  /**
+   * Device side: move `len` bytes from bus address `src` to bus address `dst` as the device would.
+   * Returns the bytes moved; fewer than `len` means a translation fault stopped the transfer there.
+   * Without an IOMMU, touching pages with no live mapping is counted and traced (use after unmap).
+   */
+  deviceCopy(dev: Device, dst: number, src: number, len: number): number {
+    if (len === 0) return 0;
+    if (dev.iommu !== "translate") {
+      if (src < 0 || dst < 0 || src + len > this.physEnd || dst + len > this.physEnd) {
+        this.stats.iommuFaults++;
+        if (this.tpIommuFault.enabled) this.tpIommuFault.emit({ dev: dev.name, iova: src + len > this.physEnd ? src : dst, write: dst + len > this.physEnd });
+        return 0;
+      }
+      if (this.mapCount !== null) {
+        this.checkMapped(dev, src, len, false);
+        this.checkMapped(dev, dst, len, true);
+      }
+      this.mem.copyPhys(dst, src, len);
+      return len;
+    }
+    let done = 0;
+    while (done < len) {
+      if (!this.lookup(dev, src + done)) return this.iommuFault(dev, src + done, false, done);
+      const sPhys = this.lkPhys;
+      const sAvail = this.lkAvail;
+      if (!this.lookup(dev, dst + done)) return this.iommuFault(dev, dst + done, true, done);
+      const chunk = Math.min(len - done, sAvail, this.lkAvail);
+      this.mem.copyPhys(this.lkPhys, sPhys, chunk);
+      done += chunk;
+    }
+    return done;
+  }
+
+  private iommuFault(dev: Device, iova: number, write: boolean, done: number): number {
+    this.stats.iommuFaults++;
+    if (this.tpIommuFault.enabled) this.tpIommuFault.emit({ dev: dev.name, iova, write });
+    return done;
+  }
+
+  private checkMapped(dev: Device, phys: number, len: number, write: boolean): void {
+    const c = this.mapCount!;
+    const first = Math.floor(phys / PAGE_SIZE);
+    const last = Math.floor((phys + len - 1) / PAGE_SIZE);
+    for (let p = first; p <= last; p++) {
+      if (c[p] === 0) {
+        if (write) this.stats.unmappedWrites++;
+        else this.stats.unmappedReads++;
+        if (this.tpUnmapped.enabled) this.tpUnmapped.emit({ dev: dev.name, addr: phys, len, write });
+        return;
+      }
+    }
+  }
+
+  /** The coherent buffer holding bus address `bus`, or null. */
+  coherentAt(bus: number): DmaCoherent | null {
+    for (const b of this.coherent) if (bus >= b.busAddr && bus < b.busAddr + b.size) return b;
+    return null;
+  }
+
+  /** @internal dma_alloc_coherent() */
+  allocCoherent(dev: Device, size: number): DmaCoherent | null {
+    if (!Number.isInteger(size) || size < 1 || size > 1 << 26) throw new RangeError(`dma_alloc_coherent(${dev.name}): size must be an integer in 1..64 MiB, got ${size}`);
+    let align = PAGE_SIZE;
+    while (align < size) align *= 2;
+    const bus = Math.ceil(this.coherentNext / align) * align;
+    if (bus + size > dev.dmaLimit) return null;
+    this.coherentNext = bus + size;
+    const bytes = new Uint8Array(size);
+    const buf: DmaCoherent = { dev, busAddr: bus, size, bytes, view: new DataView(bytes.buffer) };
+    this.coherent.push(buf);
+    return buf;
+  }
+
+  /** @internal dma_free_coherent() */
+  freeCoherent(buf: DmaCoherent): void {
+    const i = this.coherent.indexOf(buf);
+    if (i < 0) throw new Error(`dma_free_coherent(${buf.dev.name}): buffer at 0x${buf.busAddr.toString(16)} is not allocated`);
+    this.coherent.splice(i, 1);
+  }
+
+  /** @internal the mapping side of dma_map_sgtable(). */
+  mapSg(dev: Device, sgt: SgTable, dir: number): number {
+    const n = sgt.origNents;
+    let pages = 0;
+    for (let i = 0; i < n; i++) {
+      const phys = sgt.pfn[i]! * PAGE_SIZE + sgt.offset[i]!;
+      if (phys + sgt.length[i]! > this.physEnd) throw new RangeError(`dma_map_sgtable(${dev.name}): entry ${i} [0x${phys.toString(16)}, +${sgt.length[i]}) is outside physical memory`);
+    }
+    if (this.mapFail.armed && this.mapFail.shouldFail()) return this.failMap(dev, sgt, dir, -EIO);
+    if (dev.iommu !== "translate") {
+      for (let i = 0; i < n; i++) {
+        const phys = sgt.pfn[i]! * PAGE_SIZE + sgt.offset[i]!;
+        if (phys + sgt.length[i]! > dev.dmaLimit) return this.failMap(dev, sgt, dir, -EIO);
+      }
+      for (let i = 0; i < n; i++) {
+        const phys = sgt.pfn[i]! * PAGE_SIZE + sgt.offset[i]!;
+        const len = sgt.length[i]!;
+        sgt.dmaAddress[i] = phys;
+        sgt.dmaLength[i] = len;
+        pages += this.refPages(phys, len, 1);
+      }
+      sgt.nents = n;
+    } else {
+      let total = 0;
+      for (let i = 0; i < n; i++) total += Math.ceil((sgt.offset[i]! + sgt.length[i]!) / PAGE_SIZE) * PAGE_SIZE;
+      const base = this.allocIova(dev, total);
+      if (base < 0) return this.failMap(dev, sgt, dir, -ENOMEM);
+      let cursor = base;
+      let seg = -1;
+      for (let i = 0; i < n; i++) {
+        const off = sgt.offset[i]!;
+        const len = sgt.length[i]!;
+        const phys = sgt.pfn[i]! * PAGE_SIZE + off;
+        const iova = cursor + off;
+        cursor += Math.ceil((off + len) / PAGE_SIZE) * PAGE_SIZE;
+        this.addRange(dev, iova, phys, len);
+        pages += this.refPages(phys, len, 1);
+        if (seg >= 0) {
+          const segStart = sgt.dmaAddress[seg]!;
+          const segLen = sgt.dmaLength[seg]!;
+          const contiguous = segStart + segLen === iova;
+          const fits = segLen + len <= dev.maxSegSize;
+          const sameWindow = Math.floor(segStart / dev.segBoundary) === Math.floor((iova + len - 1) / dev.segBoundary);
+          if (contiguous && fits && sameWindow) {
+            sgt.dmaLength[seg] = segLen + len;
+            continue;
+          }
+        }
+        seg++;
+        sgt.dmaAddress[seg] = iova;
+        sgt.dmaLength[seg] = len;
+      }
+      sgt.nents = seg + 1;
+      this.charge(Cost.IOMMU_MAP_PAGE, pages);
+    }
+    sgt.mappedBy = dev;
+    sgt.mappedDir = dir;
+    dev.liveMappings++;
+    this.stats.tablesMapped++;
+    this.stats.pagesMapped += pages;
+    this.charge(Cost.DMA_MAP_ENTRY, n);
+    if (this.tpMap.enabled) this.tpMap.emit({ dev: dev.name, nents: n, mapped: sgt.nents, dir: DIR_NAMES[dir]!, ret: 0 });
+    return 0;
+  }
+
+  private failMap(dev: Device, sgt: SgTable, dir: number, ret: number): number {
+    this.stats.mapFailures++;
+    sgt.nents = 0;
+    if (this.tpMap.enabled) this.tpMap.emit({ dev: dev.name, nents: sgt.origNents, mapped: 0, dir: DIR_NAMES[dir]!, ret });
+    return ret;
+  }
+
+  /** @internal the unmapping side of dma_unmap_sgtable(). */
+  unmapSg(dev: Device, sgt: SgTable, dir: number): void {
+    if (sgt.mappedBy !== dev) throw new Error(`dma_unmap_sgtable(${dev.name}): table is ${sgt.mappedBy === null ? "not mapped" : `mapped for ${sgt.mappedBy.name}`}`);
+    if (sgt.mappedDir !== dir) throw new Error(`dma_unmap_sgtable(${dev.name}): direction ${DIR_NAMES[dir]} differs from the mapping's ${DIR_NAMES[sgt.mappedDir]}`);
+    const n = sgt.origNents;
+    let pages = 0;
+    if (dev.iommu === "translate") {
+      // The table's entries were mapped at increasing IOVAs inside one block, so their ranges sit
+      // next to each other in the sorted range list: check each, then drop them in one splice.
+      const i0 = this.findRange(dev, sgt.dmaAddress[0]!);
+      let seg = 0;
+      let segOff = 0;
+      for (let i = 0; i < n; i++) {
+        if (segOff >= sgt.dmaLength[seg]!) {
+          seg++;
+          segOff = 0;
+        }
+        const iova = sgt.dmaAddress[seg]! + segOff;
+        if (i0 < 0 || dev.iovaStart[i0 + i] !== iova) throw new Error(`dma_unmap_sgtable(${dev.name}): no IOVA mapping at 0x${iova.toString(16)}`);
+        pages += this.refPages(dev.iovaPhys[i0 + i]!, dev.iovaLen[i0 + i]!, -1);
+        segOff += sgt.length[i]!;
+      }
+      dev.iovaStart.splice(i0, n);
+      dev.iovaPhys.splice(i0, n);
+      dev.iovaLen.splice(i0, n);
+      this.charge(Cost.IOMMU_MAP_PAGE, pages);
+    } else {
+      for (let i = 0; i < n; i++) pages += this.refPages(sgt.dmaAddress[i]!, sgt.dmaLength[i]!, -1);
+    }
+    sgt.mappedBy = null;
+    sgt.mappedDir = -1;
+    sgt.nents = 0;
+    dev.liveMappings--;
+    this.stats.tablesUnmapped++;
+    this.stats.pagesUnmapped += pages;
+    this.charge(Cost.DMA_MAP_ENTRY, n);
+    if (this.tpUnmap.enabled) this.tpUnmap.emit({ dev: dev.name, nents: n, dir: DIR_NAMES[dir]! });
+  }
+
+  /** @internal dma_map_page() */
+  mapPage(dev: Device, pfn: number, offset: number, size: number, dir: number): number {
+    const phys = pfn * PAGE_SIZE + offset;
+    if (!Number.isInteger(phys) || phys < 0 || !Number.isInteger(size) || size < 1 || phys + size > this.physEnd) throw new RangeError(`dma_map_page(${dev.name}): [pfn ${pfn} + ${offset}, +${size}) is not a valid range of physical memory`);
+    if (this.mapFail.armed && this.mapFail.shouldFail()) {
+      this.stats.mapFailures++;
+      return DMA_MAPPING_ERROR;
+    }
+    let bus = phys;
+    let pages: number;
+    if (dev.iommu === "translate") {
+      const base = this.allocIova(dev, offset + size);
+      if (base < 0) {
+        this.stats.mapFailures++;
+        return DMA_MAPPING_ERROR;
+      }
+      bus = base + offset;
+      this.addRange(dev, bus, phys, size);
+      pages = this.refPages(phys, size, 1);
+      this.charge(Cost.IOMMU_MAP_PAGE, pages);
+    } else {
+      if (phys + size > dev.dmaLimit) {
+        this.stats.mapFailures++;
+        return DMA_MAPPING_ERROR;
+      }
+      pages = this.refPages(phys, size, 1);
+    }
+    dev.liveMappings++;
+    this.stats.pagesMapped += pages;
+    this.charge(Cost.DMA_MAP_ENTRY, 1);
+    void dir;
+    return bus;
+  }
+
+  /** @internal dma_unmap_page() */
+  unmapPage(dev: Device, addr: number, size: number): void {
+    let pages: number;
+    if (dev.iommu === "translate") {
+      if (!this.removeRange(dev, addr)) throw new Error(`dma_unmap_page(${dev.name}): no mapping at IOVA 0x${addr.toString(16)}`);
+      if (this.lkAvail !== size) throw new Error(`dma_unmap_page(${dev.name}): size ${size} differs from the mapped ${this.lkAvail}`);
+      pages = this.refPages(this.lkPhys, size, -1);
+      this.charge(Cost.IOMMU_MAP_PAGE, pages);
+    } else {
+      pages = this.refPages(addr, size, -1);
+    }
+    dev.liveMappings--;
+    this.stats.pagesUnmapped += pages;
+    this.charge(Cost.DMA_MAP_ENTRY, 1);
+  }
+}
+
+function checkDir(fn: string, dir: number): void {
+  if (dir !== DMA_BIDIRECTIONAL && dir !== DMA_TO_DEVICE && dir !== DMA_FROM_DEVICE) throw new RangeError(`${fn}: direction must be DMA_BIDIRECTIONAL, DMA_TO_DEVICE or DMA_FROM_DEVICE, got ${dir}`);
+}
+
+/**
+ * Mirrors dma_map_sgtable(): map every entry for `dev`; sets sgt.nents (merged segments with an
+ * IOMMU). Returns 0, -EINVAL for a bad table, -EIO when an entry is beyond the device's DMA mask (no
+ * IOMMU) or the map_fail fault fires, -ENOMEM when IOVA space runs out.
+ */
+export function dmaMapSgtable(dev: Device, sgt: SgTable, dir: number, attrs = 0): number {
+  checkDir("dma_map_sgtable", dir);
+  void attrs;
+  if (sgt.origNents === 0) return -EINVAL;
+  if (sgt.mappedBy !== null) return -EINVAL;
+  return dev.dma.mapSg(dev, sgt, dir);
+}
+
+/** Mirrors dma_unmap_sgtable(). Unmapping with another device or direction than the mapping throws. */
+export function dmaUnmapSgtable(dev: Device, sgt: SgTable, dir: number, attrs = 0): void {
+  checkDir("dma_unmap_sgtable", dir);
+  void attrs;
+  dev.dma.unmapSg(dev, sgt, dir);
+}
+
+/** Mirrors dma_map_page(): a bus address, or DMA_MAPPING_ERROR. */
+export function dmaMapPage(dev: Device, pfn: number, offset: number, size: number, dir: number): number {
+  checkDir("dma_map_page", dir);
+  return dev.dma.mapPage(dev, pfn, offset, size, dir);
+}
+
+/** Mirrors dma_unmap_page(). */
+export function dmaUnmapPage(dev: Device, addr: number, size: number, dir: number): void {
+  checkDir("dma_unmap_page", dir);
+  dev.dma.unmapPage(dev, addr, size);
+}
+
+/** Mirrors dma_mapping_error(). */
+export function dmaMappingError(_dev: Device, addr: number): boolean {
+  return addr === DMA_MAPPING_ERROR;
+}
+
+/** Mirrors dma_set_mask_and_coherent(dev, DMA_BIT_MASK(bits)): 0, or -EIO for an unsupported width. */
+export function dmaSetMaskAndCoherent(dev: Device, bits: number): number {
+  if (!Number.isInteger(bits) || bits < 24 || bits > 64) return -EIO;
+  dev.dmaMaskBits = bits;
+  dev.dmaLimit = 2 ** bits;
+  return 0;
+}
+
+/** Mirrors dma_get_max_seg_size(). */
+export function dmaGetMaxSegSize(dev: Device): number {
+  return dev.maxSegSize;
+}
+
+/** Mirrors dma_set_max_seg_size(): 0, or -EINVAL below one page. */
+export function dmaSetMaxSegSize(dev: Device, size: number): number {
+  if (!Number.isInteger(size) || size < PAGE_SIZE) return -EINVAL;
+  dev.maxSegSize = size;
+  return 0;
+}
+
+/** Mirrors dma_alloc_coherent(): a buffer both sides see, aligned to its size rounded up to a power of two; null if out of reach of the mask. */
+export function dmaAllocCoherent(dev: Device, size: number): DmaCoherent | null {
+  return dev.dma.allocCoherent(dev, size);
+}
+
+/** Mirrors dma_free_coherent(). */
+export function dmaFreeCoherent(dev: Device, buf: DmaCoherent): void {
+  if (buf.dev !== dev) throw new Error(`dma_free_coherent(${dev.name}): buffer belongs to ${buf.dev.name}`);
+  dev.dma.freeCoherent(buf);
+}
