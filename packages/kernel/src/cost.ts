@@ -100,3 +100,23 @@ export interface CostMeter {
 
 /** The meter used when no timing model is attached: nothing costs anything. */
 export const FREE_COSTS: CostMeter = { charge() {} };
+
+/**
+ * A plain timing model for tests and teaching: every unit of every kind costs the same number of
+ * nanoseconds, so virtual time passes while kernel code works and device or thread events can interleave
+ * with it. Real runs use the calibrated model in @mmemu/timing.
+ */
+export class UniformCosts implements CostMeter {
+  /** Units charged per kind. */
+  readonly units: Float64Array = new Float64Array(NR_COST_KINDS);
+  constructor(
+    private readonly sim: { advance(ns: number): void },
+    readonly nsPerUnit: number,
+  ) {}
+
+  charge(kind: CostKind, units: number): void {
+    this.units[kind]! += units;
+    if (kind === Cost.CPU_COPY_BYTE) return; // bytes are counted; the per-page charge stands for the copy
+    this.sim.advance(this.nsPerUnit * units);
+  }
+}

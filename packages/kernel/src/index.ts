@@ -10,7 +10,7 @@ export { Prng, PrngStream, hashString } from "./prng.js";
 export { FaultInjector, FaultPoint } from "./fault-inject.js";
 export { KernelCore } from "./kernel.js";
 export { Fabric, FABRIC_PARAMS, FABRIC_MAX_PATH } from "./fabric.js";
-export { Cost, COST_NAMES, NR_COST_KINDS, FREE_COSTS } from "./cost.js";
+export { Cost, COST_NAMES, NR_COST_KINDS, FREE_COSTS, UniformCosts } from "./cost.js";
 export {
   errnoName, errnoNumber, isErrno,
   EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, EBADF, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST,

@@ -39,3 +39,5 @@ export type { MmapArgs, ThpPolicy } from "./memory.js";
 export type { MigrateMode } from "./migrate-util.js";
 export type { MigratePagesStats, NewFolioFn, FreeFolioFn, MigrationTargetControl } from "./migrate.js";
 export type { MigrateTracepoints } from "./trace.js";
+export { InvariantChecker, InvariantViolation } from "./checker.js";
+export type { CheckerOptions } from "./checker.js";

@@ -772,7 +772,6 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
       wasMapped = true;
     }
     if (f.mapcount[src] === 0) {
-      m.checker?.beforeCopy(dst, src, "cpu");
       rc = migrateFolio(ctx, dst, src, false);
       if (rc === 0 && !f.isAnon(src)) f.mapping[src] = 0;
     }

@@ -1,0 +1,98 @@
+import test from "ava";
+import fc from "fast-check";
+import { PageAllocator, PhysMem, PAGE_SIZE, patternDigest } from "../src/index.js";
+
+test("bytes written are read back exactly and whole-page copies carry them", (t) => {
+  const mem = new PhysMem([{ id: 0, pages: 8 }]);
+  const data = new TextEncoder().encode("hello, migration");
+  mem.write(3 * PAGE_SIZE + 100, data);
+  t.deepEqual(mem.read(3 * PAGE_SIZE + 100, data.length), data);
+  mem.copyPages(5, 3, 1);
+  t.deepEqual(mem.read(5 * PAGE_SIZE + 100, data.length), data);
+  t.is(mem.digest(5), mem.digest(3));
+  t.not(mem.digest(5), mem.digest(4));
+});
+
+test("a filled page and a byte page with the same words have the same digest", (t) => {
+  const mem = new PhysMem([{ id: 0, pages: 4 }]);
+  mem.fillPages(0, 1, 0xdeadbeef);
+  const bytes = new Uint8Array(PAGE_SIZE);
+  new DataView(bytes.buffer).setUint32(0, 0xdeadbeef, true);
+  for (let i = 4; i < PAGE_SIZE; i += 4) bytes.copyWithin(i, 0, 4);
+  mem.write(PAGE_SIZE, bytes);
+  t.is(mem.digest(0), mem.digest(1));
+  t.is(mem.digest(0), patternDigest(0xdeadbeef));
+  t.is(mem.pagesWithBytes, 1);
+  t.is(mem.digest(2), 0, "untouched pages are zero");
+});
+
+test("a torn copy (partial page) is visible byte for byte", (t) => {
+  const mem = new PhysMem([{ id: 0, pages: 4 }]);
+  mem.fillPages(0, 1, 0x11111111);
+  mem.fillPages(1, 1, 0x22222222);
+  mem.copyPhys(PAGE_SIZE, 0, 1000);
+  const out = mem.read(PAGE_SIZE, PAGE_SIZE);
+  t.is(out[999], 0x11);
+  t.is(out[1000], 0x22);
+  t.not(mem.digest(1), mem.digest(0));
+});
+
+test("out-of-range physical accesses are errors naming the range", (t) => {
+  const mem = new PhysMem([{ id: 0, pages: 1 }]);
+  t.throws(() => mem.copyPhys(0, PAGE_SIZE - 10, 20), { message: /outside physical memory/ });
+});
+
+test("machine layout errors name the problem", (t) => {
+  t.throws(() => new PhysMem([]), { message: /at least one NUMA node/ });
+  t.throws(() => new PhysMem([{ id: 0, pages: 4 }, { id: 0, pages: 4 }]), { message: /declared twice/ });
+  t.throws(() => new PhysMem([{ id: 0, pages: -1 }]), { message: /non-negative/ });
+});
+
+test("buddy allocator: blocks merge back; fragmentation fails large orders while small ones succeed", (t) => {
+  const mem = new PhysMem([{ id: 0, pages: 1024 }, { id: 1, pages: 1024 }]);
+  const a = new PageAllocator(mem);
+  t.is(a.nrFree(0), 1024);
+  const big = a.alloc(0, 9);
+  t.is(big % 512, 0);
+  t.is(a.nrFree(0), 512);
+  a.free(big, 9);
+  t.is(a.nrFreeAtLeast(0, 10), 1024, "merged back into one order-10 block");
+  const pages: number[] = [];
+  for (let p; (p = a.alloc(1, 0)) >= 0; ) pages.push(p);
+  t.is(pages.length, 1024);
+  t.is(a.alloc(1, 0), -1, "a full node fails");
+  for (const p of pages) if (p % 2 === 0) a.free(p, 0);
+  t.is(a.nrFree(1), 512);
+  t.is(a.alloc(1, 1), -1, "no two adjacent free pages");
+  t.true(a.alloc(1, 0) >= 0);
+});
+
+test("property: any sequence of allocations and frees conserves pages and never double-allocates", (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 10 }), fc.boolean()), { maxLength: 200 }), (ops) => {
+      const mem = new PhysMem([{ id: 0, pages: 2048 }]);
+      const a = new PageAllocator(mem);
+      const live: Array<[number, number]> = [];
+      const owner = new Int32Array(2048).fill(-1);
+      for (const [order, free] of ops) {
+        if (free && live.length > 0) {
+          const [p, o] = live.pop()!;
+          for (let i = p; i < p + (1 << o); i++) owner[i] = -1;
+          a.free(p, o);
+          continue;
+        }
+        const p = a.alloc(0, order);
+        if (p < 0) continue;
+        if (p % (1 << order) !== 0) return false;
+        for (let i = p; i < p + (1 << order); i++) {
+          if (owner[i] !== -1) return false;
+          owner[i] = p;
+        }
+        live.push([p, order]);
+      }
+      const used = live.reduce((s, [, o]) => s + (1 << o), 0);
+      return a.nrFree(0) === 2048 - used;
+    }),
+  );
+  t.pass();
+});

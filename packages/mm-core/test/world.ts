@@ -1,0 +1,75 @@
+/** Shared set-up for mm-core tests: a real machine with two nodes and a process on it. */
+import { UniformCosts } from "@mmemu/kernel";
+import {
+  allocMigrationTarget, FolioList, InvariantChecker, isolateFolioToList, Machine, MAP_ANONYMOUS, MAP_POPULATE,
+  MAP_PRIVATE, MIGRATE_SYNC, migratePages, MR, PAGE_SIZE, patternDigest, PROT_READ, PROT_WRITE, putbackMovablePages,
+  type MigrateMode, type MmStruct, type Task,
+} from "../src/index.js";
+
+export interface World {
+  m: Machine;
+  mm: MmStruct;
+  task: Task;
+  checker: InvariantChecker;
+}
+
+export function world(opts: { pages?: number; cpus?: number; timed?: boolean; seed?: number } = {}): World {
+  const m = new Machine({
+    nodes: [
+      { id: 0, pages: opts.pages ?? 1 << 14, cpus: opts.cpus ?? 2 },
+      { id: 1, pages: opts.pages ?? 1 << 14, cpus: opts.cpus ?? 2 },
+    ],
+    seed: opts.seed ?? 1,
+  });
+  if (opts.timed) m.core.cost = new UniformCosts(m.sim, 100);
+  const mm = m.createMm();
+  const task = m.createTask(mm, 0);
+  m.current = task;
+  const checker = new InvariantChecker(m);
+  return { m, mm, task, checker };
+}
+
+/** mmap + populate anonymous private memory, each page filled with a pattern derived from its index. */
+export function anon(w: World, bytes: number, fill = true): number {
+  const addr = w.m.memory.mmap(w.mm, { len: bytes, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE });
+  if (addr < 0) throw new Error(`mmap failed: ${addr}`);
+  if (fill) for (let a = addr; a < addr + bytes; a += PAGE_SIZE) w.m.mem.fillPages(w.m.memory.translate(w.mm, a), 1, pattern(a));
+  return addr;
+}
+
+export function pattern(addr: number): number {
+  return (Math.imul(addr / PAGE_SIZE, 2654435761) ^ 0xabcdef) >>> 0 || 7;
+}
+
+/** Isolate the folios mapping [addr, addr+bytes) onto a list (each folio once). */
+export function isolate(w: World, addr: number, bytes: number): FolioList {
+  const list = new FolioList();
+  for (let a = addr; a < addr + bytes; a += PAGE_SIZE) {
+    const pfn = w.m.memory.translate(w.mm, a);
+    if (pfn < 0) continue;
+    const folio = w.m.folios.folioOf(pfn);
+    if (!list.includes(folio)) isolateFolioToList(w.m, folio, list);
+  }
+  return list;
+}
+
+/** Migrate to `nid` as move_pages does, putting back failures. Returns migrate_pages()'s result. */
+export function migrateTo(w: World, list: FolioList, nid: number, mode: MigrateMode = MIGRATE_SYNC, reason: number = MR.SYSCALL): number {
+  const rc = migratePages(w.m, list, (src) => allocMigrationTarget(w.m, src, { nid, thisNode: true }), null, mode, reason);
+  if (rc !== 0) putbackMovablePages(w.m, list);
+  return rc;
+}
+
+export function nodeOf(w: World, addr: number): number {
+  return w.m.mem.nodeOfPfn[w.m.memory.translate(w.mm, addr)]!;
+}
+
+/** True if every page of the range still holds its pattern. */
+export function intact(w: World, addr: number, bytes: number): boolean {
+  for (let a = addr; a < addr + bytes; a += PAGE_SIZE) {
+    const pfn = w.m.memory.translate(w.mm, a);
+    if (pfn < 0) return false;
+    if (w.m.mem.digest(pfn) !== patternDigest(pattern(a))) return false;
+  }
+  return true;
+}
