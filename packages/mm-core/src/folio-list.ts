@@ -44,6 +44,11 @@ export class FolioList {
     return this.length === 0;
   }
 
+  /** A snapshot of the current contents. */
+  snapshot(): Int32Array {
+    return this.pfns.slice(0, this.length);
+  }
+
   toArray(): number[] {
     return Array.from(this.pfns.subarray(0, this.length));
   }

@@ -99,7 +99,7 @@ export function migratePages(
   if (rcGather >= 0) {
     // from now holds only non-hugetlb folios; migrate them batch by batch.
     let cursor = 0;
-    const rest = from.toArray();
+    const rest = from.snapshot();
     from.clear();
     while (cursor < rest.length) {
       batch.clear();
@@ -187,7 +187,7 @@ function migratePagesSync(ctx: Ctx, from: FolioList, retFolios: FolioList, split
   nrFailed += astats.nr_split;
   // Everything that failed (left on from, or permanently failed in async mode) is retried alone.
   failed.spliceTailInto(from);
-  const all = from.toArray();
+  const all = from.snapshot();
   from.clear();
   const one = new FolioList(1);
   for (let i = 0; i < all.length; i++) {

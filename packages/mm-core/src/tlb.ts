@@ -18,6 +18,8 @@ export class Tlbs {
   private readonly pfn: Int32Array;
   private readonly writable: Uint8Array;
   private readonly victim: Int32Array;
+  /** Valid entries per CPU, so flushing an empty TLB (the common case in bulk runs) costs nothing. */
+  private readonly valid: Int32Array;
   /** Full or ranged flushes performed on each CPU (statistics). */
   readonly flushes: Float64Array;
 
@@ -29,6 +31,7 @@ export class Tlbs {
     this.pfn = new Int32Array(n);
     this.writable = new Uint8Array(n);
     this.victim = new Int32Array(nrCpus);
+    this.valid = new Int32Array(nrCpus);
     this.flushes = new Float64Array(nrCpus);
   }
 
@@ -57,6 +60,7 @@ export class Tlbs {
     if (slot < 0) {
       slot = base + this.victim[cpu]!;
       this.victim[cpu] = (this.victim[cpu]! + 1) % TLB_ENTRIES;
+      if (this.mmId[slot] === -1) this.valid[cpu]!++;
     }
     this.mmId[slot] = mm;
     this.vpn[slot] = vpn;
@@ -66,24 +70,36 @@ export class Tlbs {
 
   /** Drop every translation of an mm on one CPU (flush_tlb_mm on that CPU). */
   flushMm(cpu: number, mm: number): void {
-    const base = cpu * TLB_ENTRIES;
-    for (let i = base; i < base + TLB_ENTRIES; i++) if (this.mmId[i] === mm) this.mmId[i] = -1;
     this.flushes[cpu]!++;
+    if (this.valid[cpu] === 0) return;
+    const base = cpu * TLB_ENTRIES;
+    for (let i = base; i < base + TLB_ENTRIES; i++) {
+      if (this.mmId[i] === mm) {
+        this.mmId[i] = -1;
+        this.valid[cpu]!--;
+      }
+    }
   }
 
   /** Drop every user translation on one CPU (the non-global full flush of arch_tlbbatch_flush). */
   flushAll(cpu: number): void {
-    this.mmId.fill(-1, cpu * TLB_ENTRIES, (cpu + 1) * TLB_ENTRIES);
     this.flushes[cpu]!++;
+    if (this.valid[cpu] === 0) return;
+    this.mmId.fill(-1, cpu * TLB_ENTRIES, (cpu + 1) * TLB_ENTRIES);
+    this.valid[cpu] = 0;
   }
 
   /** Drop the translations of [vpnStart, vpnEnd) of an mm on one CPU (flush_tlb_mm_range). */
   flushRange(cpu: number, mm: number, vpnStart: number, vpnEnd: number): void {
+    this.flushes[cpu]!++;
+    if (this.valid[cpu] === 0) return;
     const base = cpu * TLB_ENTRIES;
     for (let i = base; i < base + TLB_ENTRIES; i++) {
-      if (this.mmId[i] === mm && this.vpn[i]! >= vpnStart && this.vpn[i]! < vpnEnd) this.mmId[i] = -1;
+      if (this.mmId[i] === mm && this.vpn[i]! >= vpnStart && this.vpn[i]! < vpnEnd) {
+        this.mmId[i] = -1;
+        this.valid[cpu]!--;
+      }
     }
-    this.flushes[cpu]!++;
   }
 
   /** Whether any CPU still caches a translation to a frame in [pfn, pfn+nr) (invariant checks). */
