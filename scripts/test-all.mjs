@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Runs the type check and every workspace package's tests (pnpm -r run test), streaming their output,
+// then prints one summary line "tests: N passed, N failed" so CI logs end with a plain count.
+import { spawn } from "node:child_process";
+
+function run(cmd, args) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } });
+    let out = "";
+    const onData = (stream) => (chunk) => {
+      const s = chunk.toString();
+      out += s;
+      stream.write(s);
+    };
+    child.stdout.on("data", onData(process.stdout));
+    child.stderr.on("data", onData(process.stderr));
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+const tsc = await run("pnpm", ["exec", "tsc", "-b"]);
+if (tsc.code !== 0) {
+  console.log("typecheck failed");
+  console.log("tests: 0 passed, 1 failed");
+  process.exit(1);
+}
+const res = await run("pnpm", ["-r", "--workspace-concurrency=1", "run", "test"]);
+let passed = 0;
+let failed = 0;
+for (const m of res.out.matchAll(/^\s*(\d+) tests? passed/gm)) passed += Number(m[1]);
+for (const m of res.out.matchAll(/^\s*(\d+) tests? failed/gm)) failed += Number(m[1]);
+for (const m of res.out.matchAll(/^\s*(\d+) uncaught exceptions?/gm)) failed += Number(m[1]);
+if (res.code !== 0 && failed === 0) failed = 1;
+console.log(`tests: ${passed} passed, ${failed} failed`);
+process.exit(res.code === 0 && failed === 0 ? 0 : 1);
