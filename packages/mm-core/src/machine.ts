@@ -272,7 +272,8 @@ export class Machine {
   /** __folio_put(): return the frames to the buddy allocator or the hugetlb pool. */
   private freeFolio(folio: number): void {
     const f = this.folios;
-    if ((f.flags[folio]! & PG.lru) !== 0) throw new Error(`freeing folio ${folio} that is still on the LRU`);
+    // __page_cache_release(): the last reference takes the folio off the LRU.
+    if ((f.flags[folio]! & PG.lru) !== 0) this.lruDel(folio);
     const order = f.order[folio]!;
     const nr = 1 << order;
     const hugetlb = (f.flags[folio]! & PG.hugetlb) !== 0;

@@ -351,10 +351,6 @@ export class MemoryManager {
     const f = this.m.folios;
     f.mapcount[folio]! -= n;
     if (f.mapcount[folio] === 0 && f.test(folio, PG.mlocked)) f.clear(folio, PG.mlocked | PG.unevictable);
-    // An anonymous folio that nothing maps and nobody else holds leaves the LRU and is freed.
-    if (f.refcount[folio] === n && f.test(folio, PG.lru) && f.mapping[folio] !== 0 && f.isAnon(folio) && !f.test(folio, PG.swapcache)) {
-      this.m.lruDel(folio);
-    }
     this.m.folioPut(folio, n);
   }
 
