@@ -147,15 +147,25 @@ export class MemoryManager {
     return 0;
   }
 
-  /** Mirrors mprotect_fixup(): change protection on [addr, addr+len). */
-  mprotect(mm: MmStruct, addr: number, len: number, prot: number): number {
+  /**
+   * The common front of mprotect/mlock/madvise: check alignment and that [addr, addr+len) is fully
+   * mapped (-EINVAL, -ENOMEM as Linux), split VMAs at the edges, and return the VMAs inside, or -errno.
+   */
+  private vmasForRange(mm: MmStruct, addr: number, len: number): Vma[] | number {
     if (addr % PAGE_SIZE !== 0) return -EINVAL;
     const end = addr + alignUp(len, PAGE_SIZE);
     if (!this.covered(mm, addr, end)) return -ENOMEM;
     this.splitAt(mm, addr);
     this.splitAt(mm, end);
-    for (const v of mm.vmas) {
-      if (v.start < addr || v.end > end) continue;
+    return mm.vmas.filter((v) => v.start >= addr && v.end <= end);
+  }
+
+  /** Mirrors mprotect_fixup(): change protection on [addr, addr+len). */
+  mprotect(mm: MmStruct, addr: number, len: number, prot: number): number {
+    const vmas = this.vmasForRange(mm, addr, len);
+    if (typeof vmas === "number") return vmas;
+    const end = addr + alignUp(len, PAGE_SIZE);
+    for (const v of vmas) {
       v.flags &= ~(VM.READ | VM.WRITE | VM.EXEC);
       if (prot & PROT_READ) v.flags |= VM.READ;
       if (prot & PROT_WRITE) v.flags |= VM.WRITE;
@@ -172,13 +182,10 @@ export class MemoryManager {
 
   /** Mirrors mlock()/munlock(): mark VMAs VM_LOCKED, fault pages in and set PG_mlocked. */
   mlockRange(mm: MmStruct, addr: number, len: number, lock: boolean): number {
-    if (addr % PAGE_SIZE !== 0) return -EINVAL;
+    const vmas = this.vmasForRange(mm, addr, len);
+    if (typeof vmas === "number") return vmas;
     const end = addr + alignUp(len, PAGE_SIZE);
-    if (!this.covered(mm, addr, end)) return -ENOMEM;
-    this.splitAt(mm, addr);
-    this.splitAt(mm, end);
-    for (const v of mm.vmas) {
-      if (v.start < addr || v.end > end) continue;
+    for (const v of vmas) {
       if (lock) v.flags |= VM.LOCKED;
       else v.flags &= ~VM.LOCKED;
     }
@@ -215,10 +222,9 @@ export class MemoryManager {
       tlbFlushMmRange(this.m, mm, addr, end);
       return 0;
     }
-    this.splitAt(mm, addr);
-    this.splitAt(mm, end);
-    for (const v of mm.vmas) {
-      if (v.start < addr || v.end > end) continue;
+    const vmas = this.vmasForRange(mm, addr, len);
+    if (typeof vmas === "number") return vmas;
+    for (const v of vmas) {
       if (advice === "hugepage") v.flags = (v.flags | VM.HUGEPAGE) & ~VM.NOHUGEPAGE;
       else if (advice === "nohugepage") v.flags = (v.flags | VM.NOHUGEPAGE) & ~VM.HUGEPAGE;
       else if (advice === "mergeable") v.flags |= VM.MERGEABLE;

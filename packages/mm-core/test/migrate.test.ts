@@ -229,10 +229,7 @@ test("-ENOMEM for a large folio splits it and migrates the pieces when only smal
   const w = world({ pages: 1 << 11 });
   w.m.memory.anonThp[4] = "always";
   const addr = anon(w, 64 * 1024);
-  // Leave node 1 with only order-0 blocks: take every block, free every other page.
-  const taken: number[] = [];
-  for (let p; (p = w.m.folioAlloc(1, 0, true)) >= 0; ) taken.push(p);
-  for (const p of taken) if (p % 2 === 0) w.m.folioPut(p);
+  fragment(w, 1);
   const list = isolate(w, addr, 64 * 1024);
   const rc = migratePages(w.m, list, (s) => allocMigrationTarget(w.m, s, { nid: 1, thisNode: true }), null, MIGRATE_ASYNC, MR.SYSCALL);
   t.is(rc, 0);
@@ -241,13 +238,18 @@ test("-ENOMEM for a large folio splits it and migrates the pieces when only smal
   t.true(intact(w, addr, 64 * 1024));
 });
 
+/** Leave a node with only order-0 free blocks: take every page, then free every other one. */
+function fragment(w: ReturnType<typeof world>, nid: number): void {
+  const taken: number[] = [];
+  for (let p; (p = w.m.folioAlloc(nid, 0, true)) >= 0; ) taken.push(p);
+  for (const p of taken) if (p % 2 === 0) w.m.folioPut(p);
+}
+
 test("NUMA-misplaced large folios are not split on -ENOMEM", (t) => {
   const w = world({ pages: 1 << 11 });
   w.m.memory.anonThp[4] = "always";
   const addr = anon(w, 64 * 1024);
-  const taken: number[] = [];
-  for (let p; (p = w.m.folioAlloc(1, 0, true)) >= 0; ) taken.push(p);
-  for (const p of taken) if (p % 2 === 0) w.m.folioPut(p);
+  fragment(w, 1);
   const list = isolate(w, addr, 64 * 1024);
   const rc = migratePages(w.m, list, (s) => allocMigrationTarget(w.m, s, { nid: 1, thisNode: true }), null, MIGRATE_ASYNC, MR.NUMA_MISPLACED);
   t.is(rc, -ENOMEM);
