@@ -219,14 +219,15 @@ export class PtDevice {
   private doCmdComplete(): void {
     const q = this.cmdQ;
     const err = q.cmdError;
+    if (this.dma.pipelined) {
+      // The corrected glue reads HEAD before any flush to learn how many descriptors retired.
+      this.dma.completePipelined(err);
+      return;
+    }
     if (err !== 0) {
       this.stats.errorsLogged++;
       this.log.push(`PTDMA error: ${ptErrorName(err)} (0x${err.toString(16)})`);
       this.iowrite32(CMD_Q_STATUS_INCR + CMD_Q_HEAD_LO_BASE, this.tailAddr());
-    }
-    if (this.dma.pipelined) {
-      this.dma.completePipelined(err);
-      return;
     }
     const cmd = this.tdataCmd;
     if (cmd === null) return;

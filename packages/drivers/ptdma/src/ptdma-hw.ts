@@ -34,6 +34,8 @@ export interface PtdmaHwStats {
   msiLost: number;
   msiSpurious: number;
   aborts: number;
+  /** Most descriptors ever queued in the ring at once (TAIL - HEAD at a TAIL write). */
+  maxQueued: number;
 }
 
 /** The machine-wide PTDMA fault points (spec 5.6); every engine shares them. */
@@ -94,7 +96,7 @@ export interface PtdmaHwOptions {
 export class PtdmaFunction {
   readonly name: string;
   readonly dev: Device;
-  readonly stats: PtdmaHwStats = { descriptors: 0, bytes: 0, errors: 0, msiSent: 0, msiLost: 0, msiSpurious: 0, aborts: 0 };
+  readonly stats: PtdmaHwStats = { descriptors: 0, bytes: 0, errors: 0, msiSent: 0, msiLost: 0, msiSpurious: 0, aborts: 0, maxQueued: 0 };
   /** Bytes into a transfer at which the next injected bus fault strikes; null draws it at random. */
   busFaultAfter: number | null = null;
   // Global registers.
@@ -211,10 +213,14 @@ export class PtdmaFunction {
           this.kick(true);
         }
         return;
-      case CMD_Q_TAIL_LO_BASE:
+      case CMD_Q_TAIL_LO_BASE: {
         this.tailLo = v;
+        const rb = this.ringBytes();
+        const queued = ((v - this.headLo + rb) % rb) / Q_DESC_SIZE;
+        if (queued > this.stats.maxQueued) this.stats.maxQueued = queued;
         if ((this.control & CMD_Q_RUN) !== 0 && !this.halted) this.kick(true);
         return;
+      }
       case CMD_Q_HEAD_LO_BASE:
         this.headLo = v;
         return;
