@@ -1,0 +1,59 @@
+/**
+ * First-folio latency as the series' authors measured it: from the start of a migrate_pages_batch()
+ * call (custom tracepoint mm_migrate_pages_batch_start) to the first folio of that call moved
+ * (mm_migrate_folio_moved), taken per call and reported as the median over the calls of a run.
+ */
+import type { TraceBus, TraceRecord } from "@mmemu/kernel";
+
+export const BATCH_START_TP = "mm_migrate_pages_batch_start";
+export const FOLIO_MOVED_TP = "mm_migrate_folio_moved";
+
+/**
+ * Latencies (ns) of every migrate_pages_batch() call in a recorded trace that moved at least one
+ * folio, in call order. Records of other tracepoints are ignored.
+ */
+export function firstFolioLatencies(records: readonly TraceRecord[]): number[] {
+  const out: number[] = [];
+  let start = -1;
+  for (const r of records) {
+    if (r.name === BATCH_START_TP) start = r.ts;
+    else if (r.name === FOLIO_MOVED_TP && start >= 0) {
+      out.push(r.ts - start);
+      start = -1;
+    }
+  }
+  return out;
+}
+
+/** Median of a list (mean of the middle two for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * A streaming probe for long runs: keeps only each batch's first-folio latency instead of every
+ * record. Returns the latencies array (filled as the run goes) and a detach function.
+ */
+export function probeFirstFolio(trace: TraceBus): { latencies: number[]; stop: () => void } {
+  const latencies: number[] = [];
+  let start = -1;
+  const off1 = trace.on(BATCH_START_TP, (r) => {
+    start = r.ts;
+  });
+  const off2 = trace.on(FOLIO_MOVED_TP, (r) => {
+    if (start >= 0) {
+      latencies.push(r.ts - start);
+      start = -1;
+    }
+  });
+  return {
+    latencies,
+    stop: () => {
+      off1();
+      off2();
+    },
+  };
+}

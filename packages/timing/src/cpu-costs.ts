@@ -1,0 +1,248 @@
+/**
+ * CPU-side cost parameters: one declared parameter per costed event of the functional path
+ * (`Cost` in @mmemu/kernel), in nanoseconds per unit, except the CPU copy, which is a bandwidth.
+ * Defaults are starting values from spec dma-hardware.md 5.4 and kernel-migration.md, or from the
+ * structure of the published move_pages() data; the shipped zen3-ptdma profile overrides the
+ * calibrated ones (see docs/timing.md for the fit).
+ */
+import { Cost, COST_NAMES, type CostKind, type ParamTable } from "@mmemu/kernel";
+
+const U = "[U] starting value, no public figure";
+
+export const CPU_COST_PARAMS = {
+  syscall: {
+    unit: "ns", default: 1000, min: 0, max: 100_000,
+    doc: "Entering and leaving one system call, with the Zen 3 speculation mitigations (per call).",
+    source: `${U}; sub-microsecond on Zen 3 without mitigations, about 1 us with them.`,
+  },
+  lru_cache_disable: {
+    unit: "ns", default: 60_000, min: 0, max: 10_000_000,
+    doc: "lru_cache_disable() at the start of every move_pages() call: lru_add_drain_all() queues drain work on every CPU and waits for all of it (per call).",
+    source: "[D] the vanilla n=1 point: one 4K folio per call costs ~100 us although its first-folio latency is ~24 us, so most of a call is fixed; fitted.",
+  },
+  page_lookup: {
+    unit: "ns", default: 150, min: 0, max: 100_000,
+    doc: "move_pages: reading one user entry, finding the VMA, folio_walk and the isolation attempt's fixed work (per entry).",
+    source: U,
+  },
+  folio_isolate: {
+    unit: "ns", default: 80, min: 0, max: 100_000,
+    doc: "folio_isolate_lru(): lruvec lock, list removal, reference (per folio).",
+    source: U,
+  },
+  migrate_batch: {
+    unit: "ns", default: 500, min: 0, max: 1_000_000,
+    doc: "Entering migrate_pages_batch() and the migrate_pages_sync() round around it: list setup, stats (per call).",
+    source: U,
+  },
+  folio_alloc: {
+    unit: "ns", default: 150, min: 0, max: 1_000_000,
+    doc: "alloc_migration_target(): one destination folio from the target node's pcp lists or buddy (per folio).",
+    source: U,
+  },
+  folio_unmap: {
+    unit: "ns", default: 150, min: 0, max: 1_000_000,
+    doc: "migrate_folio_unmap() fixed work: folio locks, anon_vma reference, rmap walk setup (per folio).",
+    source: U,
+  },
+  pte_unmap: {
+    unit: "ns", default: 100, min: 0, max: 100_000,
+    doc: "try_to_migrate_one() for one PTE: clear, rmap removal, install the migration entry (per PTE).",
+    source: "[D] with pte_remap: the vanilla curve grows by ~0.57 us per 4 KiB page from 4K to 1M, copy included; fitted.",
+  },
+  pmd_unmap: {
+    unit: "ns", default: 3000, min: 0, max: 1_000_000,
+    doc: "set_pmd_migration_entry() for a PMD-mapped THP, including the immediate TLB flush it does (per PMD).",
+    source: U,
+  },
+  tlb_flush_local: {
+    unit: "ns", default: 300, min: 0, max: 1_000_000,
+    doc: "A flush on the local CPU only: try_to_unmap_flush() with no other CPU in the batch, or an unbatched flush (per flush).",
+    source: U,
+  },
+  tlb_flush_ipi: {
+    unit: "ns", default: 15_000, min: 0, max: 10_000_000,
+    doc: "A shootdown that sends IPIs: flush_tlb_multi() sending and waiting for the slowest target, which may have to leave a deep C-state (per flush).",
+    source: "[D] vanilla first-folio latency of one 4K folio is ~24 us while its copy and bookkeeping take ~1 us; fitted.",
+  },
+  tlb_flush_ipi_cpu: {
+    unit: "ns", default: 300, min: 0, max: 1_000_000,
+    doc: "Each target CPU of a shootdown: the IPI send and its acknowledgement (per CPU).",
+    source: U,
+  },
+  folio_move: {
+    unit: "ns", default: 250, min: 0, max: 1_000_000,
+    doc: "migrate_folio_move() fixed work: refcount checks, mapping switch, flags, LRU add (lru cache disabled), unlock, freeing src (per folio).",
+    source: U,
+  },
+  pte_remap: {
+    unit: "ns", default: 100, min: 0, max: 100_000,
+    doc: "remove_migration_pte() for one PTE (per PTE).",
+    source: "[D] see pte_unmap.",
+  },
+  pmd_remap: {
+    unit: "ns", default: 1000, min: 0, max: 1_000_000,
+    doc: "remove_migration_pmd() (per PMD).",
+    source: U,
+  },
+  cpu_copy_bw: {
+    unit: "GB/s", default: 12, min: 0.1, max: 500,
+    doc: "folio_mc_copy() bandwidth of one CPU thread copying between the two sockets (CPU_COPY_BYTE is charged at 1/cpu_copy_bw ns per byte).",
+    source: "[D] spec 5.4: 2 MiB vanilla runs at ~11 GB/s end to end; the 2M first-folio latency (~175-190 us, nearly all copy) bounds it; fitted.",
+  },
+  cpu_copy_page: {
+    unit: "ns", default: 20, min: 0, max: 100_000,
+    doc: "Per-page loop overhead of folio_mc_copy(): kmap, cond_resched() (per base page).",
+    source: U,
+  },
+  folio_putback: {
+    unit: "ns", default: 100, min: 0, max: 100_000,
+    doc: "putback_movable_pages() for one folio (per folio).",
+    source: U,
+  },
+  folio_split: {
+    unit: "ns", default: 5000, min: 0, max: 10_000_000,
+    doc: "Splitting a large folio (per folio).",
+    source: U,
+  },
+  folio_undo: {
+    unit: "ns", default: 300, min: 0, max: 1_000_000,
+    doc: "Undoing an unmapped folio, excluding its PTE restores (per folio).",
+    source: U,
+  },
+  offload_call: {
+    unit: "ns", default: 100, min: 0, max: 1_000_000,
+    doc: "migrate_offload_batch_copy(): SRCU read side and the static call into the migrator (per batch).",
+    source: U,
+  },
+  dma_chan_request: {
+    unit: "ns", default: 2000, min: 0, max: 10_000_000,
+    doc: "dma_request_chan_by_mask(): walking the device list and taking a private channel (per channel).",
+    source: "spec 5.4 chan_request_cost 2000 ns [U].",
+  },
+  dma_chan_release: {
+    unit: "ns", default: 5000, min: 0, max: 10_000_000,
+    doc: "dma_release_channel() including synchronisation (per channel).",
+    source: "spec 5.4 chan_release_cost 5000 ns [U].",
+  },
+  dma_sg_entry: {
+    unit: "ns", default: 30, min: 0, max: 100_000,
+    doc: "sg_alloc_table() and sg_set_page() for one entry (per entry).",
+    source: U,
+  },
+  dma_map_entry: {
+    unit: "ns", default: 100, min: 0, max: 100_000,
+    doc: "dma_map_sgtable()/dma_unmap_sgtable() work per entry, excluding IOMMU page-table updates (per entry).",
+    source: "spec 5.4 map_cost 200 ns per sg entry [U].",
+  },
+  dma_prep: {
+    unit: "ns", default: 300, min: 0, max: 1_000_000,
+    doc: "device_prep_dma_memcpy(): descriptor allocation and virt-dma list add (per descriptor).",
+    source: "spec 5.4 prep_cost 300 ns [U].",
+  },
+  dma_submit: {
+    unit: "ns", default: 100, min: 0, max: 1_000_000,
+    doc: "dmaengine_submit(): cookie assignment under the channel lock (per descriptor).",
+    source: "spec 5.4 submit_cost 100 ns [U].",
+  },
+  dma_issue_pending: {
+    unit: "ns", default: 200, min: 0, max: 1_000_000,
+    doc: "dma_async_issue_pending() excluding the MMIO writes a start does (per call).",
+    source: U,
+  },
+  mmio_write: {
+    unit: "ns", default: 100, min: 0, max: 100_000,
+    doc: "A posted MMIO write issued from task context (per write).",
+    source: "spec 5.4 mmio_write_cost 100 ns [U].",
+  },
+  mmio_read: {
+    unit: "ns", default: 500, min: 0, max: 100_000,
+    doc: "A non-posted MMIO read issued from task context (per read).",
+    source: "spec 5.4 mmio_read_latency 500 ns [U].",
+  },
+  completion_wait: {
+    unit: "ns", default: 2000, min: 0, max: 1_000_000,
+    doc: "wait_for_completion(): scheduling out and being woken and scheduled back in (per wait that sleeps).",
+    source: U,
+  },
+  work_queue: {
+    unit: "ns", default: 3000, min: 0, max: 1_000_000,
+    doc: "queue_work_on() plus flush_work() of one worker item (per item).",
+    source: U,
+  },
+  page_fault: {
+    unit: "ns", default: 1000, min: 0, max: 1_000_000,
+    doc: "A user page fault: entry, page-table walk, handling, return (per fault).",
+    source: U,
+  },
+  iommu_map_page: {
+    unit: "ns", default: 40, min: 0, max: 100_000,
+    doc: "IOMMU page-table update while mapping or unmapping for DMA, including its share of IOTLB invalidation (per 4 KiB page).",
+    source: U,
+  },
+  dma_callback: {
+    unit: "ns", default: 100, min: 0, max: 100_000,
+    doc: "A DMA completion callback (dcbm's is a counter decrement and complete()) (per callback).",
+    source: "spec 5.4 callback_cost 100 ns [U].",
+  },
+} as const satisfies ParamTable;
+
+export type CpuCostName = keyof typeof CPU_COST_PARAMS;
+
+/** How a cost kind is priced: by a parameter in ns per unit, or by a bandwidth (ns per unit = 1 / GB/s). */
+export interface CostPricing {
+  readonly param: CpuCostName;
+  readonly per: "ns" | "bandwidth";
+}
+
+/**
+ * The parameter that prices each cost kind, by kind name. Kinds added to `Cost` later and not listed
+ * here are charged nothing and reported by {@link unpricedCostKinds}; a test keeps this complete.
+ */
+export const COST_PRICING: Readonly<Record<string, CostPricing>> = {
+  SYSCALL: { param: "syscall", per: "ns" },
+  LRU_CACHE_DISABLE: { param: "lru_cache_disable", per: "ns" },
+  PAGE_LOOKUP: { param: "page_lookup", per: "ns" },
+  FOLIO_ISOLATE: { param: "folio_isolate", per: "ns" },
+  MIGRATE_BATCH: { param: "migrate_batch", per: "ns" },
+  FOLIO_ALLOC: { param: "folio_alloc", per: "ns" },
+  FOLIO_UNMAP: { param: "folio_unmap", per: "ns" },
+  PTE_UNMAP: { param: "pte_unmap", per: "ns" },
+  PMD_UNMAP: { param: "pmd_unmap", per: "ns" },
+  TLB_FLUSH_LOCAL: { param: "tlb_flush_local", per: "ns" },
+  TLB_FLUSH_IPI: { param: "tlb_flush_ipi", per: "ns" },
+  TLB_FLUSH_IPI_CPU: { param: "tlb_flush_ipi_cpu", per: "ns" },
+  FOLIO_MOVE: { param: "folio_move", per: "ns" },
+  PTE_REMAP: { param: "pte_remap", per: "ns" },
+  PMD_REMAP: { param: "pmd_remap", per: "ns" },
+  CPU_COPY_BYTE: { param: "cpu_copy_bw", per: "bandwidth" },
+  CPU_COPY_PAGE: { param: "cpu_copy_page", per: "ns" },
+  FOLIO_PUTBACK: { param: "folio_putback", per: "ns" },
+  FOLIO_SPLIT: { param: "folio_split", per: "ns" },
+  FOLIO_UNDO: { param: "folio_undo", per: "ns" },
+  OFFLOAD_CALL: { param: "offload_call", per: "ns" },
+  DMA_CHAN_REQUEST: { param: "dma_chan_request", per: "ns" },
+  DMA_CHAN_RELEASE: { param: "dma_chan_release", per: "ns" },
+  DMA_SG_ENTRY: { param: "dma_sg_entry", per: "ns" },
+  DMA_MAP_ENTRY: { param: "dma_map_entry", per: "ns" },
+  DMA_PREP: { param: "dma_prep", per: "ns" },
+  DMA_SUBMIT: { param: "dma_submit", per: "ns" },
+  DMA_ISSUE_PENDING: { param: "dma_issue_pending", per: "ns" },
+  MMIO_WRITE: { param: "mmio_write", per: "ns" },
+  MMIO_READ: { param: "mmio_read", per: "ns" },
+  COMPLETION_WAIT: { param: "completion_wait", per: "ns" },
+  WORK_QUEUE: { param: "work_queue", per: "ns" },
+  PAGE_FAULT: { param: "page_fault", per: "ns" },
+  IOMMU_MAP_PAGE: { param: "iommu_map_page", per: "ns" },
+  DMA_CALLBACK: { param: "dma_callback", per: "ns" },
+};
+
+/** Cost kinds of @mmemu/kernel that no parameter prices (they cost nothing until one is declared). */
+export function unpricedCostKinds(): string[] {
+  return Object.keys(Cost).filter((name) => COST_PRICING[name] === undefined);
+}
+
+/** The pricing of a kind, or undefined. */
+export function pricingOf(kind: CostKind): CostPricing | undefined {
+  return COST_PRICING[COST_NAMES[kind]!];
+}

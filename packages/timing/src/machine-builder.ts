@@ -1,0 +1,65 @@
+/**
+ * Assemble an emulated machine from a hardware profile: the mm-core Machine with the profile's NUMA
+ * nodes and CPUs, the TimingModel as its cost meter, the fabric's shared bandwidth servers, the
+ * dmaengine core and the PTDMA engines at their placements. Memory is sized to the workload (a real
+ * node's hundreds of GiB are not needed to move 1 GiB).
+ */
+import { Fabric } from "@mmemu/kernel";
+import { Machine } from "@mmemu/mm-core";
+import { DmaEngine } from "@mmemu/dmaengine";
+import { createPtdmaEngines, type PtdmaEngine } from "@mmemu/ptdma";
+import type { HardwareProfile } from "./profile.js";
+import { TimingModel } from "./timing-model.js";
+
+export interface CreateMachineOptions {
+  /** Emulated memory per node in 4 KiB pages. @default 1 GiB + 64 MiB worth of pages */
+  readonly pagesPerNode?: number;
+  /** PRNG seed. @default 1 */
+  readonly seed?: number;
+  /** Probe the DMA engines (dmaengine core, PTDMA functions). @default true */
+  readonly dma?: boolean;
+  /** Use only the first `maxEngines` PTDMA engines of the profile. @default all */
+  readonly maxEngines?: number;
+}
+
+/** What {@link createMachine} builds. */
+export interface EmulatedMachine {
+  readonly profile: HardwareProfile;
+  readonly m: Machine;
+  readonly timing: TimingModel;
+  readonly fabric: Fabric;
+  /** null when built with `dma: false`. */
+  readonly dmaengine: DmaEngine | null;
+  readonly ptdma: readonly PtdmaEngine[];
+}
+
+/** Pages per node that hold 1 GiB of workload plus page tables, rings and slack. */
+export const DEFAULT_PAGES_PER_NODE = (1 << 18) + (1 << 14);
+
+export function createMachine(profile: HardwareProfile, opts: CreateMachineOptions = {}): EmulatedMachine {
+  const pages = opts.pagesPerNode ?? DEFAULT_PAGES_PER_NODE;
+  const m = new Machine({
+    nodes: profile.topology.nodes.map((n) => ({ id: n.id, pages, cpus: n.cpus })),
+    seed: opts.seed ?? 1,
+  });
+  // The model needs the machine's clock, so it is attached after construction.
+  const timing = new TimingModel(m.core.sim, profile.cpu);
+  m.core.cost = timing;
+  const fabric = new Fabric(m.core, {
+    nodes: profile.topology.nodes.map((n) => ({ id: n.id, socket: n.socket })),
+    params: profile.fabric,
+  });
+  let dmaengine: DmaEngine | null = null;
+  let ptdma: PtdmaEngine[] = [];
+  if (opts.dma !== false) {
+    dmaengine = new DmaEngine({ core: m.core, mem: m.mem, params: profile.dmaengine });
+    const placements = profile.topology.ptdma.slice(0, opts.maxEngines ?? profile.topology.ptdma.length);
+    if (placements.length > 0) {
+      ptdma = createPtdmaEngines({
+        core: m.core, engine: dmaengine, fabric, placements, params: profile.ptdma, iommu: profile.iommu.mode,
+      });
+      for (const e of ptdma) e.hw.dev.maxSegSize = profile.iommu.max_seg_size;
+    }
+  }
+  return { profile, m, timing, fabric, dmaengine, ptdma };
+}

@@ -1,0 +1,33 @@
+/**
+ * Shipped profiles live as JSON files in packages/timing/profiles/; a name resolves to
+ * profiles/<name>.json, anything containing a slash or ending in .json is a path.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { resolveProfile, type HardwareProfile } from "./profile.js";
+
+export const PROFILES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "profiles");
+
+/** Names of the shipped profiles. */
+export function builtinProfileNames(): string[] {
+  return readdirSync(PROFILES_DIR).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort();
+}
+
+/** The file a profile name or path refers to. */
+export function profilePath(nameOrPath: string): string {
+  if (nameOrPath.includes("/") || nameOrPath.endsWith(".json")) return resolve(nameOrPath);
+  return join(PROFILES_DIR, `${nameOrPath}.json`);
+}
+
+/** Load, validate and freeze a profile by name or path. */
+export function loadProfile(nameOrPath: string): HardwareProfile {
+  const file = profilePath(nameOrPath);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new Error(`profile "${nameOrPath}": cannot read ${file} (shipped: ${builtinProfileNames().join(", ")})`);
+  }
+  return resolveProfile(JSON.parse(text));
+}

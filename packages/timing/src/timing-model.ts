@@ -1,0 +1,100 @@
+/**
+ * The timing model: the CostMeter the functional path charges. Each cost kind has a price per unit
+ * from the profile's CPU section; charging advances the running task's virtual clock (Sim.advance, so
+ * device events due inside that work fire at their own times).
+ *
+ * Accounting is exact and deterministic: prices are held in fixed point (2^-20 ns), every charge adds
+ * units x price to an integer accumulator, and only whole nanoseconds are advanced; the fractional rest
+ * is carried to the next charge. So the clock after any sequence of charges is exactly
+ * floor(sum(units x price) / 2^20) ns, independent of how the work was split into charges.
+ */
+import { COST_NAMES, NR_COST_KINDS, type CostKind, type CostMeter } from "@mmemu/kernel";
+import { pricingOf, type CpuCostName } from "./cpu-costs.js";
+
+/** Fixed-point scale: prices are integers in units of 2^-20 ns. */
+export const PRICE_SCALE = 2 ** 20;
+const MAX_EXACT = Number.MAX_SAFE_INTEGER;
+
+/** One line of {@link TimingModel.breakdown}. */
+export interface CostBreakdownLine {
+  readonly kind: string;
+  readonly units: number;
+  /** Nanoseconds charged (units x price, not rounded). */
+  readonly ns: number;
+}
+
+export class TimingModel implements CostMeter {
+  /** Price per unit in 2^-20 ns, by kind. */
+  private readonly price: Float64Array = new Float64Array(NR_COST_KINDS);
+  /** Units charged, by kind. */
+  readonly units: Float64Array = new Float64Array(NR_COST_KINDS);
+  /** Fixed-point total charged, by kind (reports; may lose exactness past 2^53). */
+  private readonly fxByKind: Float64Array = new Float64Array(NR_COST_KINDS);
+  /** Fractional nanoseconds not yet advanced, in 2^-20 ns (always < PRICE_SCALE). */
+  private carry = 0;
+  /** Whole nanoseconds advanced since creation. */
+  advanced = 0;
+
+  constructor(
+    private readonly sim: { advance(ns: number): void },
+    cpu: Readonly<Record<CpuCostName, number>>,
+  ) {
+    for (let k = 0; k < NR_COST_KINDS; k++) {
+      const p = pricingOf(k as CostKind);
+      if (p === undefined) continue;
+      const v = cpu[p.param];
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new RangeError(`timing: cpu.${p.param} is not a finite number`);
+      const ns = p.per === "ns" ? v : 1 / v;
+      this.price[k] = Math.round(ns * PRICE_SCALE);
+    }
+  }
+
+  /** Nanoseconds per unit of a kind, as used (after fixed-point rounding). */
+  nsPerUnit(kind: CostKind): number {
+    return this.price[kind]! / PRICE_SCALE;
+  }
+
+  charge(kind: CostKind, units: number): void {
+    this.units[kind]! += units;
+    const p = this.price[kind]!;
+    if (p === 0 || units === 0) return;
+    let fx = Math.round(units * p);
+    this.fxByKind[kind]! += fx;
+    if (fx > MAX_EXACT - PRICE_SCALE) {
+      // A single enormous charge: advance whole chunks so the accumulator stays exact.
+      const chunk = 2 ** 32 * PRICE_SCALE;
+      while (fx > chunk) {
+        this.step(chunk);
+        fx -= chunk;
+      }
+    }
+    this.step(fx);
+  }
+
+  private step(fx: number): void {
+    const total = fx + this.carry;
+    const ns = Math.floor(total / PRICE_SCALE);
+    this.carry = total - ns * PRICE_SCALE;
+    if (ns > 0) {
+      this.advanced += ns;
+      this.sim.advance(ns);
+    }
+  }
+
+  /** Where the charged time went, by kind (kinds never charged are left out). */
+  breakdown(): CostBreakdownLine[] {
+    const out: CostBreakdownLine[] = [];
+    for (let k = 0; k < NR_COST_KINDS; k++) {
+      if (this.units[k] === 0) continue;
+      out.push({ kind: COST_NAMES[k]!, units: this.units[k]!, ns: this.fxByKind[k]! / PRICE_SCALE });
+    }
+    return out;
+  }
+
+  /** Kinds that were charged but have no price (a new Cost kind nobody priced yet). */
+  unpricedCharged(): string[] {
+    const out: string[] = [];
+    for (let k = 0; k < NR_COST_KINDS; k++) if (this.units[k] !== 0 && pricingOf(k as CostKind) === undefined) out.push(COST_NAMES[k]!);
+    return out;
+  }
+}

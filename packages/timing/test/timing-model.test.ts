@@ -1,0 +1,64 @@
+import test from "ava";
+import { Cost, NR_COST_KINDS, Sim, type CostKind } from "@mmemu/kernel";
+import { paramDefaults } from "@mmemu/kernel";
+import { CPU_COST_PARAMS, PRICE_SCALE, TimingModel, unpricedCostKinds } from "../src/index.js";
+
+const cpu = { ...paramDefaults(CPU_COST_PARAMS), cpu_copy_bw: 11.7, pte_unmap: 97.3, folio_move: 251.37 };
+
+test("every cost kind of the kernel has a price", (t) => {
+  t.deepEqual(unpricedCostKinds(), []);
+});
+
+test("the clock advances by exactly floor(sum of units x price), however the work is split", (t) => {
+  const sim = new Sim();
+  const tm = new TimingModel(sim, cpu);
+  let fx = 0;
+  // Many small charges whose prices are not whole nanoseconds.
+  const kinds: CostKind[] = [Cost.CPU_COPY_BYTE, Cost.PTE_UNMAP, Cost.FOLIO_MOVE];
+  for (let i = 0; i < 10_000; i++) {
+    const k = kinds[i % 3]!;
+    const units = k === Cost.CPU_COPY_BYTE ? 4096 : 1 + (i % 7);
+    tm.charge(k, units);
+    fx += units * Math.round(tm.nsPerUnit(k) * PRICE_SCALE);
+  }
+  t.is(sim.now, Math.floor(fx / PRICE_SCALE));
+  t.is(tm.advanced, sim.now);
+  // One charge of the same total work lands on the same nanosecond.
+  const sim2 = new Sim();
+  const tm2 = new TimingModel(sim2, cpu);
+  tm2.charge(Cost.CPU_COPY_BYTE, 4096 * Math.ceil(10_000 / 3));
+  const sim3 = new Sim();
+  const tm3 = new TimingModel(sim3, cpu);
+  for (let i = 0; i < Math.ceil(10_000 / 3); i++) tm3.charge(Cost.CPU_COPY_BYTE, 4096);
+  t.is(sim2.now, sim3.now);
+});
+
+test("a bandwidth parameter prices bytes at 1/GBps ns", (t) => {
+  const tm = new TimingModel(new Sim(), cpu);
+  t.true(Math.abs(tm.nsPerUnit(Cost.CPU_COPY_BYTE) - 1 / 11.7) < 1e-6);
+  t.is(tm.nsPerUnit(Cost.LRU_CACHE_DISABLE), cpu.lru_cache_disable);
+});
+
+test("charges are counted by kind and device events inside the work fire at their times", (t) => {
+  const sim = new Sim();
+  const tm = new TimingModel(sim, cpu);
+  let firedAt = -1;
+  sim.schedule(500, () => {
+    firedAt = sim.now;
+  });
+  tm.charge(Cost.SYSCALL, 1);
+  t.is(firedAt, 500);
+  t.is(sim.now, cpu.syscall);
+  const b = tm.breakdown();
+  t.deepEqual(b.map((l) => l.kind), ["SYSCALL"]);
+  t.is(b[0]!.ns, cpu.syscall);
+  t.is(tm.units.length, NR_COST_KINDS);
+});
+
+test("a huge single charge stays exact", (t) => {
+  const sim = new Sim();
+  const tm = new TimingModel(sim, cpu);
+  tm.charge(Cost.CPU_COPY_BYTE, 2 ** 40);
+  const fx = 2 ** 40 * Math.round(tm.nsPerUnit(Cost.CPU_COPY_BYTE) * PRICE_SCALE);
+  t.is(sim.now, Math.floor(fx / PRICE_SCALE));
+});
