@@ -1,0 +1,156 @@
+/**
+ * Calibration: fit a profile's declared free parameters to a measurements file by running the emulator
+ * on the measured configurations.
+ *
+ * Procedure (deterministic, documented in docs/timing.md):
+ *  - Objective: mean over the published cells of (ln(emulated / published))^2, so a 10% miss costs the
+ *    same on a 3 GB/s cell as on a 65 GB/s one.
+ *  - Points whose metrics do not depend on the amount moved are run smaller (scaledSpec); the seed
+ *    benchmark then verifies the fit at full size.
+ *  - Stages: CPU-side parameters against the vanilla cells first (they do not involve any DMA
+ *    parameter), then the DMA/fabric/mapping parameters against the dcbm cells with the CPU fixed.
+ *  - Optimiser: coordinate descent in log space within each parameter's declared range. Each sweep
+ *    tries every free parameter multiplied and divided by the current step factor, keeping a change
+ *    only when it lowers the objective (ties keep the old value); a sweep with no improvement halves
+ *    the log step. It stops when the step is below 0.5% or the evaluation budget is spent.
+ */
+import { getParam, paramSpec, withParams, type HardwareProfile } from "@mmemu/timing";
+import { measurementCells, type Cell, type Measurements } from "./measurements.js";
+import { cellSpec, cellValue, scaledSpec, specKey } from "./points.js";
+import type { PointPool } from "./pool.js";
+import type { PointResult, PointSpec, WorkloadOptions } from "./workload.js";
+
+export interface CalibrateOptions {
+  readonly base: HardwareProfile;
+  readonly measurements: Measurements;
+  readonly pool: PointPool;
+  /** Configs the emulator can run (cells of other configs are skipped and reported). */
+  readonly configs: ReadonlySet<string>;
+  readonly workload?: WorkloadOptions;
+  /** Free parameters; default the profile's own `free` list. */
+  readonly free?: readonly string[];
+  /** Evaluation budget per stage. @default 150 */
+  readonly maxEvals?: number;
+  /** Starting log step factor. @default 1.5 */
+  readonly initialStep?: number;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+  /** Called with the profile after every accepted step (checkpoints). */
+  readonly onImprove?: (p: HardwareProfile) => void;
+  /** Largest run (folios) used while fitting. @default 16384 */
+  readonly maxFolios?: number;
+}
+
+export interface CellEval {
+  readonly cell: Cell;
+  readonly emulated: number;
+  readonly error: number;
+}
+
+export interface CalibrateResult {
+  readonly profile: HardwareProfile;
+  readonly objective: number;
+  readonly evaluations: number;
+  readonly cells: readonly CellEval[];
+  readonly skipped: readonly Cell[];
+}
+
+/** Which stage a parameter belongs to: DMA-side parameters only move the dcbm cells. */
+export function isDmaParam(path: string): boolean {
+  return path.startsWith("ptdma.") || path.startsWith("fabric.") || path.startsWith("dmaengine.") ||
+    /^cpu\.(dma_|iommu_|mmio_|offload_|completion_)/.test(path);
+}
+
+/** Objective of a set of cell evaluations. */
+export function objectiveOf(evals: readonly CellEval[]): number {
+  if (evals.length === 0) return 0;
+  let s = 0;
+  for (const e of evals) {
+    const l = Math.log(Math.max(e.emulated, 1e-12) / e.cell.value);
+    s += l * l;
+  }
+  return s / evals.length;
+}
+
+/** Run the points of `cells` on a profile and compare. */
+export async function evaluateCells(pool: PointPool, profile: HardwareProfile, cells: readonly Cell[], workload: WorkloadOptions, maxFolios: number): Promise<CellEval[]> {
+  const specs = new Map<string, PointSpec>();
+  const keyOf = cells.map((c) => {
+    const s = scaledSpec(cellSpec(c), maxFolios);
+    const k = specKey(s);
+    specs.set(k, s);
+    return k;
+  });
+  const keys = [...specs.keys()];
+  const results = await pool.runAll(profile, keys.map((k) => specs.get(k)!), workload);
+  const byKey = new Map<string, PointResult>(keys.map((k, i) => [k, results[i]!]));
+  return cells.map((cell, i) => {
+    const emulated = cellValue(cell, byKey.get(keyOf[i]!)!);
+    return { cell, emulated, error: (emulated - cell.value) / cell.value };
+  });
+}
+
+export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
+  const log = o.log ?? (() => {});
+  const workload = o.workload ?? {};
+  const maxFolios = o.maxFolios ?? 16384;
+  const all = measurementCells(o.measurements);
+  const cells = all.filter((c) => o.configs.has(c.config));
+  const skipped = all.filter((c) => !o.configs.has(c.config));
+  const free = o.free ?? o.base.free;
+  for (const f of free) paramSpec(f); // unknown names fail here, by name
+  let profile = o.base;
+  let evaluations = 0;
+  const stages: Array<{ name: string; params: string[]; cells: Cell[] }> = [
+    { name: "cpu", params: free.filter((f) => !isDmaParam(f)), cells: cells.filter((c) => c.config === "vanilla") },
+    { name: "dma", params: free.filter(isDmaParam), cells: cells.filter((c) => c.config === "dcbm") },
+  ];
+  for (const stage of stages) {
+    if (stage.params.length === 0 || stage.cells.length === 0) {
+      log(`stage ${stage.name}: skipped (${stage.params.length} parameters, ${stage.cells.length} cells)`);
+      continue;
+    }
+    const evalProfile = async (p: HardwareProfile) => {
+      evaluations++;
+      return objectiveOf(await evaluateCells(o.pool, p, stage.cells, workload, maxFolios));
+    };
+    let best = await evalProfile(profile);
+    log(`stage ${stage.name}: ${stage.params.length} parameters, ${stage.cells.length} cells, start objective ${best.toFixed(5)}`);
+    let step = Math.log(o.initialStep ?? 1.5);
+    const budget = o.maxEvals ?? 150;
+    let used = 1;
+    while (step > Math.log(1.005) && used < budget) {
+      let improved = false;
+      for (const path of stage.params) {
+        const spec = paramSpec(path);
+        const cur = getParam(profile, path);
+        for (const dir of [1, -1]) {
+          if (used >= budget) break;
+          // Parameters at 0 start from a small fraction of their range instead of staying at 0.
+          const from = cur > 0 ? cur : Math.max(spec.min, spec.max * 1e-4);
+          let next = Math.exp(Math.log(from) + dir * step);
+          next = Math.min(spec.max, Math.max(spec.min, next));
+          if (spec.integer === true) next = Math.round(next);
+          next = Number(next.toPrecision(6));
+          if (next === cur) continue;
+          const trial = withParams(profile, { [path]: next });
+          const obj = await evalProfile(trial);
+          used++;
+          if (obj < best) {
+            best = obj;
+            profile = trial;
+            improved = true;
+            log(`  ${path} ${cur} -> ${next}: objective ${obj.toFixed(5)} (evaluation ${used})`);
+            o.onImprove?.(profile);
+            break;
+          }
+        }
+      }
+      if (!improved) step /= 2;
+    }
+    log(`stage ${stage.name}: objective ${best.toFixed(5)} after ${used} evaluations`);
+  }
+  const final = await evaluateCells(o.pool, profile, cells, workload, maxFolios);
+  evaluations++;
+  return { profile, objective: objectiveOf(final), evaluations, cells: final, skipped };
+}

@@ -1,0 +1,69 @@
+/**
+ * `mmemu bench seed [--profile NAME] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
+ * `mmemu bench speed [--profile NAME] [--no-seed]`
+ */
+import { writeFileSync } from "node:fs";
+import { Command } from "commander";
+import cliProgress from "cli-progress";
+import { loadProfile } from "@mmemu/timing";
+import { readMeasurements } from "../measurements.js";
+import { PointPool } from "../pool.js";
+import { writeSeedReport } from "../report.js";
+import { fidelity, formatSeedTables, runSeed } from "../seed.js";
+import { runSpeed } from "../speed.js";
+import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
+
+export const DEFAULT_PROFILE = "zen3-ptdma";
+
+export function benchCommand(): Command {
+  const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
+  bench.command("seed")
+    .description("regenerate the published move_pages() tables on a profile, with the published value and error beside each cell")
+    .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
+    .option("--seed <n>", "PRNG seed", "1")
+    .option("--measurements <file>", "published figures to compare against", DEFAULT_MEASUREMENTS)
+    .option("--report <dir>", "write report.md, report.html and SVG charts")
+    .option("--json <file>", "write { profile, seed, version, results }")
+    .option("--threads <n>", "worker threads (default: one per core)")
+    .action(async (o: { profile: string; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+      const profile = loadProfile(o.profile);
+      const seed = Number(o.seed);
+      const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
+      const pool = new PointPool(o.threads ? Number(o.threads) : undefined);
+      const bar = new cliProgress.SingleBar({ format: "seed {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+      let started = false;
+      try {
+        const run = await runSeed(pool, profile, seed, ms, (done, total) => {
+          if (!started) {
+            bar.start(total, 0);
+            started = true;
+          }
+          bar.update(done);
+        });
+        bar.stop();
+        console.log(formatSeedTables(run, ms));
+        const fid = fidelity(run.cells);
+        if (fid.cells > 0) {
+          console.log(`fidelity: ${fid.cells} published cells, median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
+            `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
+        }
+        console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
+        if (o.json) {
+          writeFileSync(o.json, JSON.stringify(run.json, null, 1) + "\n");
+          console.log(`wrote ${o.json}`);
+        }
+        if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);
+      } finally {
+        bar.stop();
+        await pool.close();
+      }
+    });
+  bench.command("speed")
+    .description("wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs, and the whole seed benchmark's wall time")
+    .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
+    .option("--no-seed", "skip timing the whole seed benchmark")
+    .action(async (o: { profile: string; seed: boolean }) => {
+      await runSpeed(loadProfile(o.profile), o.seed);
+    });
+  return bench;
+}

@@ -1,0 +1,19 @@
+/** The commander form of `mmemu calibrate`. */
+import { Command } from "commander";
+import { DEFAULT_MEASUREMENTS, runCalibrateCommand } from "./calibrate.js";
+
+export function calibrateCommand(): Command {
+  return new Command("calibrate")
+    .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors")
+    .option("--measurements <file>", "measurements file (shape of shared/calibration/zen3-ptdma-v5.json)", DEFAULT_MEASUREMENTS)
+    .option("--profile <name>", "profile to start from (name or file)", "zen3-ptdma-base")
+    .option("--out <file>", "write the fitted profile here")
+    .option("--max-evals <n>", "evaluation budget per stage", "150")
+    .option("--threads <n>", "worker threads")
+    .action(async (o: { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string }) => {
+      process.exitCode = await runCalibrateCommand({
+        measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals),
+        ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: Number(o.threads) } : {}),
+      }, process.argv.slice(2));
+    });
+}

@@ -1,0 +1,68 @@
+/**
+ * `mmemu calibrate [--measurements FILE] [--profile NAME] [--out FILE]`: fit the profile's free
+ * parameters to a measurements file and write the fitted profile (see ../calibrate.ts for the method).
+ */
+import { writeFileSync } from "node:fs";
+import { loadProfile, profileToFile } from "@mmemu/timing";
+import { calibrate } from "../calibrate.js";
+import { readMeasurements } from "../measurements.js";
+import { PointPool } from "../pool.js";
+import { formatCellErrors } from "../tables.js";
+
+export const DEFAULT_MEASUREMENTS = "../shared/calibration/zen3-ptdma-v5.json";
+
+export interface CalibrateArgs {
+  readonly measurements: string;
+  readonly profile: string;
+  readonly out?: string;
+  readonly name?: string;
+  readonly maxEvals?: number;
+  readonly threads?: number;
+  readonly seed?: number;
+}
+
+export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
+  const base = loadProfile(a.profile);
+  const ms = readMeasurements(a.measurements);
+  const pool = new PointPool(a.threads);
+  const t0 = performance.now();
+  try {
+    const r = await calibrate({
+      base, measurements: ms, pool, configs: new Set(["vanilla", "dcbm"]),
+      workload: { seed: a.seed ?? 1 },
+      ...(a.maxEvals !== undefined ? { maxEvals: a.maxEvals } : {}),
+      log: (l) => console.log(l),
+      onImprove: (p) => {
+        if (a.out) writeFileSync(`${a.out}.partial`, JSON.stringify({ ...profileToFile(p), name: "checkpoint" }, null, 1) + "\n");
+      },
+    });
+    console.log(formatCellErrors(r.cells));
+    const abs = r.cells.map((c) => Math.abs(c.error)).sort((x, y) => x - y);
+    const med = abs.length ? (abs.length % 2 ? abs[abs.length >> 1]! : (abs[abs.length / 2 - 1]! + abs[abs.length / 2]!) / 2) : 0;
+    const name = a.name ?? (a.out ? a.out.replace(/^.*\//, "").replace(/\.json$/, "") : base.name);
+    const file = profileToFile(r.profile);
+    const out = {
+      ...file,
+      name,
+      description: base.description.replace(/ Uncalibrated starting point[^.]*\.[^.]*\./, "") + ` Fitted by mmemu calibrate from ${base.name}.`,
+      calibration: {
+        measurements: a.measurements,
+        command: `pnpm mmemu ${argv.join(" ")}`,
+        base: base.name,
+        cells: r.cells.length,
+        median_abs_error: Number(med.toFixed(4)),
+        max_abs_error: Number((abs[abs.length - 1] ?? 0).toFixed(4)),
+        objective: Number(r.objective.toFixed(6)),
+        evaluations: r.evaluations,
+      },
+    };
+    console.log(`cells ${r.cells.length} (skipped ${r.skipped.length}), median |error| ${(med * 100).toFixed(1)}%, max ${((abs[abs.length - 1] ?? 0) * 100).toFixed(1)}%, objective ${r.objective.toFixed(5)}, ${r.evaluations} evaluations, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    if (a.out) {
+      writeFileSync(a.out, JSON.stringify(out, null, 1) + "\n");
+      console.log(`wrote ${a.out}`);
+    }
+    return 0;
+  } finally {
+    await pool.close();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * `mmemu tune-batch --folio 2M --channels 16 --budget-us 500 [--profile NAME]`: sweep the batch size N
+ * (NR_MAX_BATCHED_MIGRATION) for dcbm and recommend the N with the best throughput whose first-folio
+ * latency stays inside the budget, printing the whole curve.
+ */
+import { Command } from "commander";
+import { loadProfile } from "@mmemu/timing";
+import { PointPool } from "../pool.js";
+import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
+import { FOLIO_SIZE_NAMES, type FolioSizeName } from "../workload.js";
+import { DEFAULT_PROFILE } from "./bench.js";
+
+export interface TuneRow {
+  readonly N: number;
+  readonly GBps: number;
+  readonly firstUs: number;
+}
+
+/** The best-throughput N within the budget (ties: the smaller N), or null if none fits. */
+export function recommendBatch(rows: readonly TuneRow[], budgetUs: number): TuneRow | null {
+  let best: TuneRow | null = null;
+  for (const r of rows) if (r.firstUs <= budgetUs && (best === null || r.GBps > best.GBps)) best = r;
+  return best;
+}
+
+export function tuneBatchCommand(): Command {
+  return new Command("tune-batch")
+    .description("sweep the dcbm batch size and recommend the best-throughput N within a first-folio latency budget")
+    .requiredOption("--folio <size>", `folio size (${FOLIO_SIZE_NAMES.join(", ")})`)
+    .requiredOption("--channels <n>", "DMA channels (1..16)")
+    .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
+    .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
+    .action(async (o: { folio: string; channels: string; budgetUs: string; profile: string }) => {
+      if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
+      const fs = o.folio as FolioSizeName;
+      const ch = Number(o.channels);
+      const budget = Number(o.budgetUs);
+      const profile = loadProfile(o.profile);
+      const pool = new PointPool();
+      try {
+        const specs = SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch));
+        const res = await pool.runAll(profile, specs);
+        const rows: TuneRow[] = res.map((r, i) => ({ N: SEED_OFFLOAD_N[i]!, GBps: r.GBps, firstUs: r.firstUs }));
+        const best = recommendBatch(rows, budget);
+        const maxG = Math.max(...rows.map((r) => r.GBps));
+        console.log(`${fs} folios, ${ch} channels, profile ${profile.name}, first-folio budget ${budget} us`);
+        console.log("N (pages)   first_us     GB/s");
+        for (const r of rows) {
+          const bar = "#".repeat(Math.round((r.GBps / maxG) * 40));
+          const mark = r === best ? " <- recommended" : r.firstUs > budget ? " (over budget)" : "";
+          console.log(`${String(r.N).padStart(9)} ${r.firstUs.toFixed(0).padStart(10)} ${r.GBps.toFixed(2).padStart(8)}  ${bar}${mark}`);
+        }
+        if (best) console.log(`recommended N = ${best.N} pages: ${best.GBps.toFixed(2)} GB/s, first folio after ${best.firstUs.toFixed(0)} us`);
+        else console.log(`no batch size meets ${budget} us; the smallest, N = ${rows[0]!.N}, takes ${rows[0]!.firstUs.toFixed(0)} us`);
+      } finally {
+        await pool.close();
+      }
+    });
+}

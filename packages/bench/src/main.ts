@@ -1,0 +1,14 @@
+/**
+ * Stand-alone entry for the benchmark commands (the same Command objects the mmemu CLI registers):
+ *   tsx packages/bench/src/main.ts bench seed --report report/
+ */
+import { Command } from "commander";
+import { benchCommand } from "./commands/bench.js";
+import { calibrateCommand } from "./commands/calibrate-cmd.js";
+import { tuneBatchCommand } from "./commands/tune-batch.js";
+
+const program = new Command("mmemu-bench");
+program.addCommand(benchCommand());
+program.addCommand(calibrateCommand());
+program.addCommand(tuneBatchCommand());
+await program.parseAsync(process.argv);

@@ -1,0 +1,56 @@
+/**
+ * Points run in parallel on a piscina worker pool (one thread per core by default). Workers load the
+ * TypeScript sources through tsx. Results come back in submission order whatever the finishing order,
+ * so output is deterministic.
+ */
+import { availableParallelism } from "node:os";
+import { Piscina } from "piscina";
+import { profileToFile, type HardwareProfile } from "@mmemu/timing";
+import type { PointResult, PointSpec, WorkloadOptions } from "./workload.js";
+import type { PointTask } from "./worker.js";
+
+export type PoolResult = PointResult & { peakRssMB: number };
+
+export class PointPool {
+  private readonly pool: Piscina;
+
+  constructor(threads = availableParallelism()) {
+    this.pool = new Piscina({
+      filename: new URL("./worker.ts", import.meta.url).href,
+      execArgv: ["--import", "tsx"],
+      minThreads: Math.max(1, threads),
+      maxThreads: Math.max(1, threads),
+      idleTimeout: 60_000,
+    });
+  }
+
+  get threads(): number {
+    return this.pool.threads.length;
+  }
+
+  /** Run specs on a profile; `onDone` is called as each finishes (progress bars). */
+  async runAll(profile: HardwareProfile, specs: readonly PointSpec[], opts: WorkloadOptions = {}, onDone?: (i: number, r: PoolResult) => void): Promise<PoolResult[]> {
+    const file = profileToFile(profile);
+    // Longest first keeps both cores busy to the end.
+    const order = specs.map((s, i) => i).sort((a, b) => weight(specs[b]!) - weight(specs[a]!) || a - b);
+    const out = new Array<PoolResult>(specs.length);
+    await Promise.all(order.map(async (i) => {
+      const task: PointTask = { profile: file, spec: specs[i]!, opts };
+      const r = (await this.pool.run(task)) as PoolResult;
+      out[i] = r;
+      onDone?.(i, r);
+    }));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+/** Rough relative cost of a point: folios moved, DMA points dearer. */
+export function weight(s: PointSpec): number {
+  const order = { "4K": 0, "16K": 2, "64K": 4, "256K": 6, "1M": 8, "2M": 9 }[s.folioSize];
+  const folios = s.totalBytes / (4096 << order);
+  return (folios + (s.config === "dcbm" ? folios * 0.5 + 2000 : 0) + 500) * (order === 0 ? 1.3 : 1);
+}

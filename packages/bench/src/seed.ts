@@ -1,0 +1,123 @@
+/**
+ * The seed benchmark: every point of the published tables, run on a profile, joined with the
+ * published cells, printed in the published layout and summarised against the fidelity targets
+ * (every published cell within 25%, median absolute error at most 10%).
+ */
+import { createRequire } from "node:module";
+import type { HardwareProfile } from "@mmemu/timing";
+import type { CellEval } from "./calibrate.js";
+import { measurementCells, type Cell, type Measurements } from "./measurements.js";
+import { cellSpec, cellValue, seedPoints, specKey, type ResultRecord, type SeedPoint } from "./points.js";
+import type { PointPool, PoolResult } from "./pool.js";
+import { FOLIO_SIZE_NAMES, type PointSpec } from "./workload.js";
+
+export const BENCH_VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+
+export interface SeedOutput {
+  readonly profile: string;
+  readonly seed: number;
+  readonly version: string;
+  readonly results: ResultRecord[];
+}
+
+export interface SeedRun {
+  readonly json: SeedOutput;
+  readonly points: readonly SeedPoint[];
+  readonly results: readonly PoolResult[];
+  /** Published cells with their emulated values (cells whose point was run). */
+  readonly cells: readonly CellEval[];
+  readonly wallMs: number;
+}
+
+/** Run the seed benchmark on the pool. */
+export async function runSeed(
+  pool: PointPool, profile: HardwareProfile, seed: number, measurements: Measurements | null,
+  onProgress?: (done: number, total: number) => void,
+): Promise<SeedRun> {
+  const points = seedPoints();
+  const t0 = performance.now();
+  let done = 0;
+  // Points shared by two tables (the 262144-page offload rows are the throughput rows) run once.
+  const unique = new Map<string, PointSpec>();
+  for (const p of points) unique.set(specKey(p.spec), p.spec);
+  const keys = [...unique.keys()];
+  const uniqueResults = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed }, () => onProgress?.(++done, keys.length));
+  const wallMs = performance.now() - t0;
+  const byKey = new Map<string, PoolResult>(keys.map((k, i) => [k, uniqueResults[i]!]));
+  const results = points.map((p) => byKey.get(specKey(p.spec))!);
+  const cells: CellEval[] = [];
+  for (const c of measurements ? measurementCells(measurements) : []) {
+    const r = byKey.get(specKey(cellSpec(c)));
+    if (r === undefined) continue;
+    const emulated = cellValue(c, r);
+    cells.push({ cell: c, emulated, error: (emulated - c.value) / c.value });
+  }
+  return {
+    json: { profile: profile.name, seed, version: BENCH_VERSION, results: points.map((p, i) => p.record(results[i]!)) },
+    points, results, cells, wallMs,
+  };
+}
+
+/** Median and max of |error|, and how many cells miss 25%. */
+export function fidelity(cells: readonly CellEval[]) {
+  const abs = cells.map((c) => Math.abs(c.error)).sort((a, b) => a - b);
+  const n = abs.length;
+  const med = n === 0 ? NaN : n % 2 ? abs[n >> 1]! : (abs[n / 2 - 1]! + abs[n / 2]!) / 2;
+  return { cells: n, medianAbs: med, maxAbs: n ? abs[n - 1]! : NaN, over25: abs.filter((e) => e > 0.25).length };
+}
+
+const f2 = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const pct = (e: number) => `${e >= 0 ? "+" : ""}${(e * 100).toFixed(0)}%`;
+
+function cellText(emu: number, pub: Cell | undefined): string {
+  if (!pub) return f2(emu);
+  const e = (emu - pub.value) / pub.value;
+  return `${f2(emu)} (${f2(pub.value)} ${pct(e)}${Math.abs(e) > 0.25 ? "!" : ""})`;
+}
+
+/** The three tables as text, published value and error beside each emulated cell. */
+export function formatSeedTables(run: SeedRun, measurements: Measurements | null): string {
+  const pub = new Map<string, Cell>();
+  for (const c of measurements ? measurementCells(measurements) : []) pub.set(`${specKey(cellSpec(c))}#${c.metric}`, c);
+  const resultOf = new Map<string, PoolResult>(run.points.map((p, i) => [specKey(p.spec), run.results[i]!]));
+  const get = (spec: PointSpec, metric: "GBps" | "first_us") => {
+    const r = resultOf.get(specKey(spec));
+    if (!r) return "";
+    return cellText(metric === "GBps" ? r.GBps : r.firstUs, pub.get(`${specKey(spec)}#${metric}`));
+  };
+  const out: string[] = [];
+  const w = 22;
+  out.push("throughput_by_folio_size: GB/s, 1 GiB moved; emulated (published error)");
+  out.push("config".padEnd(12) + FOLIO_SIZE_NAMES.map((s) => s.padEnd(w)).join(""));
+  const rows: Array<[string, PointSpec[]]> = [];
+  const tpRows = new Map<string, PointSpec[]>();
+  for (const p of run.points) {
+    if (p.table !== "throughput_by_folio_size") continue;
+    const label = p.spec.config === "vanilla" ? "vanilla" : `dcbm ${p.spec.channels}ch`;
+    if (!tpRows.has(label)) tpRows.set(label, []);
+    tpRows.get(label)!.push(p.spec);
+  }
+  rows.push(...tpRows.entries());
+  for (const [label, specs] of rows) out.push(label.padEnd(12) + specs.map((s) => get(s, "GBps").padEnd(w)).join(""));
+  out.push("");
+  for (const fs of ["4K", "2M"] as const) {
+    out.push(`first_folio_latency_vanilla ${fs}: n folios per call; emulated (published error)`);
+    out.push("n".padEnd(9) + "GB/s".padEnd(w) + "first_us".padEnd(w));
+    for (const p of run.points) {
+      if (p.table !== "first_folio_latency_vanilla" || p.spec.folioSize !== fs) continue;
+      out.push(String(p.spec.perCall).padEnd(9) + get(p.spec, "GBps").padEnd(w) + get(p.spec, "first_us").padEnd(w));
+    }
+    out.push("");
+  }
+  for (const fs of ["4K", "2M"] as const) {
+    out.push(`first_folio_latency_offload ${fs}: N = NR_MAX_BATCHED_MIGRATION pages, 1 GiB moved; emulated (published error)`);
+    out.push("N".padEnd(9) + "ch".padEnd(4) + "GB/s".padEnd(w) + "first_us".padEnd(w));
+    for (const p of run.points) {
+      const s = p.spec;
+      if (p.table !== "first_folio_latency_offload" || s.folioSize !== fs) continue;
+      out.push(String(s.batchPages).padEnd(9) + String(s.channels).padEnd(4) + get(s, "GBps").padEnd(w) + get(s, "first_us").padEnd(w));
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}

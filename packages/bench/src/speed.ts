@@ -1,0 +1,40 @@
+/**
+ * `mmemu bench speed`: how fast the emulator is. Each 1 GiB point runs in this process (so peak RSS
+ * is its own); wall-clock timing lives only here, in the harness, never in emulator code.
+ */
+import { availableParallelism } from "node:os";
+import type { HardwareProfile } from "@mmemu/timing";
+import { PointPool } from "./pool.js";
+import { runSeed } from "./seed.js";
+import { GiB, runPoint, type PointSpec } from "./workload.js";
+
+export const SPEED_POINTS: ReadonlyArray<{ label: string; spec: PointSpec }> = [
+  { label: "1 GiB 4K vanilla", spec: { config: "vanilla", channels: null, folioSize: "4K", totalBytes: GiB, batchPages: 512 } },
+  { label: "1 GiB 4K dcbm 16ch", spec: { config: "dcbm", channels: 16, folioSize: "4K", totalBytes: GiB, batchPages: 262144 } },
+  { label: "1 GiB 2M dcbm 16ch", spec: { config: "dcbm", channels: 16, folioSize: "2M", totalBytes: GiB, batchPages: 262144 } },
+];
+
+export async function runSpeed(profile: HardwareProfile, withSeed: boolean): Promise<void> {
+  console.log("point                 wall ms   folios/s      virtual ms  virtual/wall  peak RSS MiB");
+  for (const { label, spec } of SPEED_POINTS) {
+    runPoint(profile, { ...spec, totalBytes: GiB / 64 }); // warm the JIT on the same path
+    const r = runPoint(profile, spec);
+    const peak = process.resourceUsage().maxRSS / 1024;
+    console.log(
+      `${label.padEnd(20)}${r.wallMs.toFixed(0).padStart(8)}${(r.folios / (r.wallMs / 1000)).toExponential(2).padStart(11)}` +
+        `${(r.virtualNs / 1e6).toFixed(2).padStart(16)}${(r.virtualNs / 1e6 / r.wallMs).toFixed(3).padStart(14)}${peak.toFixed(0).padStart(14)}`,
+    );
+  }
+  console.log("targets: 1 GiB of 4K folios in < 500 ms wall; whole seed benchmark in < 60 s");
+  if (withSeed) {
+    const pool = new PointPool();
+    try {
+      const t0 = performance.now();
+      const run = await runSeed(pool, profile, 1, null);
+      const wall = (performance.now() - t0) / 1000;
+      console.log(`whole seed benchmark: ${run.points.length} points, ${wall.toFixed(1)} s wall on ${pool.threads} threads (${availableParallelism()} cores)`);
+    } finally {
+      await pool.close();
+    }
+  }
+}

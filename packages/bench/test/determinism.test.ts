@@ -1,0 +1,40 @@
+import test from "ava";
+import { loadProfile } from "@mmemu/timing";
+import { preparePoint, movePagesCall, runPoint, type PointSpec } from "../src/index.js";
+
+const p = loadProfile("zen3-ptdma-base");
+const specs: PointSpec[] = [
+  { config: "vanilla", channels: null, folioSize: "16K", totalBytes: 8 << 20, batchPages: 512 },
+  { config: "dcbm", channels: 4, folioSize: "4K", totalBytes: 8 << 20, batchPages: 1024 },
+  { config: "dcbm", channels: 16, folioSize: "2M", totalBytes: 32 << 20, batchPages: 4096 },
+];
+
+test("same profile, spec and seed give bit-identical results", (t) => {
+  for (const s of specs) {
+    const a = runPoint(p, s, { seed: 7 });
+    const b = runPoint(p, s, { seed: 7 });
+    t.deepEqual({ ...a, wallMs: 0 }, { ...b, wallMs: 0 });
+  }
+});
+
+test("same seed gives bit-identical traces", (t) => {
+  const traceOf = () => {
+    const { m, mm, addr, nrFolios, fb } = preparePoint(p, specs[1]!, { seed: 3 });
+    const addrs = new Float64Array(nrFolios).map((_, i) => addr + i * fb);
+    const r = m.core.trace.record("*");
+    movePagesCall(m, mm, addrs, 0, nrFolios, 1);
+    r.stop();
+    return JSON.stringify(r.records);
+  };
+  const a = traceOf();
+  t.true(a.length > 1000);
+  t.is(a, traceOf());
+});
+
+test("a different profile changes the result (the model is live)", (t) => {
+  const s = specs[0]!;
+  const slow = loadProfile("zen3-ptdma-base");
+  const a = runPoint(slow, s).GBps;
+  const b = runPoint({ ...slow, cpu: { ...slow.cpu, cpu_copy_bw: slow.cpu.cpu_copy_bw * 2 } }, s).GBps;
+  t.true(b > a * 1.2);
+});

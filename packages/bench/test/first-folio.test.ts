@@ -1,0 +1,32 @@
+import test from "ava";
+import type { TraceRecord } from "@mmemu/kernel";
+import { loadProfile } from "@mmemu/timing";
+import { firstFolioLatencies, median, preparePoint, movePagesCall, BATCH_START_TP, FOLIO_MOVED_TP } from "../src/index.js";
+
+const rec = (name: string, ts: number): TraceRecord => ({ name, ts, fields: {} });
+
+test("latency runs from each batch start to the first folio moved after it", (t) => {
+  const trace = [
+    rec(BATCH_START_TP, 100), rec("tlb_flush", 150), rec(FOLIO_MOVED_TP, 400), rec(FOLIO_MOVED_TP, 500),
+    rec(BATCH_START_TP, 1000), rec(FOLIO_MOVED_TP, 1250),
+    rec(BATCH_START_TP, 2000), // a batch that moved nothing
+    rec(BATCH_START_TP, 3000), rec(FOLIO_MOVED_TP, 3900),
+  ];
+  t.deepEqual(firstFolioLatencies(trace), [300, 250, 900]);
+  t.is(median(firstFolioLatencies(trace)), 300);
+  t.is(median([4, 1, 3, 2]), 2.5);
+});
+
+test("from a recorded emulator trace: one latency per batch, positive, bounded by the batch", (t) => {
+  const p = loadProfile("zen3-ptdma-base");
+  const { m, mm, addr, nrFolios, fb } = preparePoint(p, { config: "vanilla", channels: null, folioSize: "4K", totalBytes: 2048 * 4096, batchPages: 512 });
+  const addrs = new Float64Array(nrFolios).map((_, i) => addr + i * fb);
+  const r = m.core.trace.record([BATCH_START_TP, FOLIO_MOVED_TP, "mm_migrate_pages_batch_end"]);
+  movePagesCall(m, mm, addrs, 0, nrFolios, 1);
+  r.stop();
+  const lat = firstFolioLatencies(r.records);
+  t.is(lat.length, 4, "2048 4K folios in batches of 512");
+  const ends = r.records.filter((x) => x.name === "mm_migrate_pages_batch_end").map((x) => x.ts);
+  const starts = r.records.filter((x) => x.name === BATCH_START_TP).map((x) => x.ts);
+  lat.forEach((l, i) => t.true(l > 0 && starts[i]! + l <= ends[i]!));
+});
