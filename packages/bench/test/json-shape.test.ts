@@ -21,5 +21,6 @@ test("seed records have exactly the three shapes of the issue, and cover every t
   t.is(count("throughput_by_folio_size"), 6 * 7);
   t.is(count("first_folio_latency_vanilla"), 12 + 7);
   t.is(count("first_folio_latency_offload"), 10 * 3 * 2);
-  t.is(out.results.find((r) => r.table === "throughput_by_folio_size" && r.config === "vanilla")!.channels, null);
+  const v = out.results.find((r) => r.table === "throughput_by_folio_size" && r.config === "vanilla");
+  t.is(v !== undefined && "channels" in v ? v.channels : "missing", null);
 });
