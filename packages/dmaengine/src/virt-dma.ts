@@ -1,5 +1,5 @@
-import { DMA_CTRL_REUSE, DMA_TRANS_NOERROR, DmaAsyncTxDescriptor, DmaChan, type DmaDevice, type DmaengineResult } from "./dmaengine.js";
-import { dmaCookieAssign, dmaCookieComplete, dmaengineDescGetCallbackInvoke, dmaCookieInit } from "./cookie.js";
+import { DMA_CTRL_REUSE, DmaAsyncTxDescriptor, DmaChan, type DmaDevice, type DmaengineResult } from "./dmaengine.js";
+import { DMA_RESULT_NOERROR, dmaCookieAssign, dmaCookieComplete, dmaengineDescGetCallbackInvoke, dmaCookieInit } from "./cookie.js";
 import type { DmaEngine } from "./registry.js";
 
 /**
@@ -73,8 +73,12 @@ function noSubmit(tx: DmaAsyncTxDescriptor): number {
 export class VirtDmaDesc extends DmaAsyncTxDescriptor implements ListNode {
   next: ListNode = this;
   prev: ListNode = this;
-  /** Result passed to callback_result (virt-dma initialises it to NOERROR at prep). */
-  readonly txResult: DmaengineResult = { result: DMA_TRANS_NOERROR, residue: 0 };
+  /**
+   * Result passed to callback_result; virt-dma initialises it to NOERROR at prep. It points at the
+   * shared frozen NOERROR record until a driver stores a failure (a fresh object), so the common case
+   * allocates nothing per descriptor.
+   */
+  txResult: DmaengineResult = DMA_RESULT_NOERROR;
   /** Bumped each time the descriptor is freed, so stale references (an in-flight hardware pointer) are detectable. */
   gen = 0;
   /** Whether it sits on a vchan list or in the driver's cache. */
@@ -135,8 +139,7 @@ export function vchanTxPrep(vc: VirtDmaChan, vd: VirtDmaDesc, flags: number): Vi
   vd.callback = null;
   vd.callbackResult = null;
   vd.callbackParam = null;
-  vd.txResult.result = DMA_TRANS_NOERROR;
-  vd.txResult.residue = 0;
+  vd.txResult = DMA_RESULT_NOERROR;
   vd.live = true;
   listAddTail(vd, vc.descAllocated);
   return vd;

@@ -90,6 +90,9 @@ class Flow {
   index = -1;
   readonly path = new Int32Array(FABRIC_MAX_PATH);
   n = 0;
+  /** Full-recompute scratch: the shared servers this flow crosses (with repeats). */
+  readonly sh: Server[] = [];
+  nsh = 0;
   bytes = 0;
   remaining = 0;
   rate = 0;
@@ -100,6 +103,8 @@ class Flow {
   done: EventFn | null = null;
   arg: unknown = undefined;
   frozen = false;
+  /** Level mode: the virtual byte count of the level at which this flow finishes. */
+  vFinish = 0;
   constructor(slot: number) {
     this.slot = slot;
   }
@@ -212,6 +217,7 @@ export class Fabric {
   setCapacity(server: number, capacityGBps: number): void {
     const s = this.serverAt(server);
     if (!(capacityGBps > 0) || !Number.isFinite(capacityGBps)) throw new RangeError(`fabric server "${s.name}": capacity must be a finite number of GB/s > 0, got ${capacityGBps}`);
+    if (this.level) this.exitLevel(null, this.core.sim.now);
     s.capacity = capacityGBps;
     for (const f of this.active) this.computeCap(f);
     this.rebuildDemand();
@@ -272,25 +278,30 @@ export class Fabric {
   cancel(token: number): number {
     const f = this.lookup(token);
     if (f === null) return -1;
-    const now = this.core.sim.now;
-    const moved = f.bytes - Math.max(0, f.remaining - f.rate * (now - f.last));
+    const moved = this.movedOf(f);
     this.detach(f);
     this.release(f);
     this.afterChange(null);
-    return Math.min(f.bytes, Math.max(0, Math.floor(moved)));
+    return moved;
   }
 
   /** Bytes a running flow has moved so far, or -1 if the token is stale. */
   bytesMoved(token: number): number {
     const f = this.lookup(token);
-    if (f === null) return -1;
-    return Math.min(f.bytes, Math.max(0, Math.floor(f.bytes - (f.remaining - f.rate * (this.core.sim.now - f.last)))));
+    return f === null ? -1 : this.movedOf(f);
   }
 
   /** Current rate of a running flow in GB/s, or -1 if the token is stale. */
   rateOf(token: number): number {
     const f = this.lookup(token);
-    return f === null ? -1 : f.rate;
+    if (f === null) return -1;
+    return this.level ? this.lvRate : f.rate;
+  }
+
+  private movedOf(f: Flow): number {
+    const now = this.core.sim.now;
+    const left = this.level ? f.vFinish - this.levelV(now) : f.remaining - f.rate * (now - f.last);
+    return Math.min(f.bytes, Math.max(0, Math.floor(f.bytes - Math.max(0, left))));
   }
 
   /** Flows running now. */
@@ -420,6 +431,7 @@ export class Fabric {
   }
 
   private setRate(f: Flow, rate: number, now: number): void {
+    this.settle(f, now);
     f.rate = rate;
     f.finishAt = f.remaining <= 0 ? now : now + Math.max(0, Math.ceil(f.remaining / rate - EPS));
   }
@@ -427,6 +439,10 @@ export class Fabric {
   /** Re-rate after a start (`added`) or a finish/cancel (`added` null), then move the timer. */
   private afterChange(added: Flow | null): void {
     const now = this.core.sim.now;
+    if (this.level) {
+      if (added !== null ? this.levelArrive(added, now) : this.levelDepart(now)) return;
+      this.exitLevel(added, now);
+    }
     if (this.nOver === 0 && !this.shaped) {
       // Every flow already runs at its cap; only the newcomer needs a rate.
       if (added !== null) {
@@ -437,7 +453,6 @@ export class Fabric {
       }
       return;
     }
-    this.settleAll();
     if (this.nOver === 0) {
       for (const f of this.active) if (f.rate !== f.cap) this.setRate(f, f.cap, now);
       this.shaped = false;
@@ -447,17 +462,26 @@ export class Fabric {
     this.armTimer(this.minFinish());
   }
 
-  /** Max-min fair rates by progressive filling over the servers the active flows cross. */
+  /**
+   * Max-min fair rates by progressive filling. Only servers shared by two or more flows take part: a
+   * server a flow has to itself is already in that flow's cap, which acts as its private limit.
+   */
   private fullRecompute(): void {
     this.fullRecomputes++;
     const now = this.core.sim.now;
     const stamp = ++this.stampNow;
     const touched = this.touchedScratch;
+    const servers = this.servers;
+    const active = this.active;
+    const nf = active.length;
     touched.length = 0;
-    for (const f of this.active) {
+    for (let k = 0; k < nf; k++) {
+      const f = active[k]!;
       f.frozen = false;
+      let nsh = 0;
       for (let i = 0; i < f.n; i++) {
-        const s = this.servers[f.path[i]!]!;
+        const s = servers[f.path[i]!]!;
+        if (s.nFlows < 2) continue;
         if (s.stamp !== stamp) {
           s.stamp = stamp;
           s.rem = s.capacity;
@@ -465,42 +489,172 @@ export class Fabric {
           touched.push(s);
         }
         s.unfrozen++;
+        f.sh[nsh++] = s;
       }
+      f.nsh = nsh;
     }
-    let left = this.active.length;
+    const nt = touched.length;
+    let left = nf;
     let anyShaped = false;
+    let iters = 0;
+    let allShaped = true;
+    let single: Server | null = null;
     while (left > 0) {
+      iters++;
       let best = Infinity;
-      for (const s of touched) if (s.unfrozen > 0) {
-        const share = s.rem / s.unfrozen;
-        if (share < best) best = share;
+      for (let k = 0; k < nt; k++) {
+        const s = touched[k]!;
+        if (s.unfrozen > 0) {
+          const share = s.rem / s.unfrozen;
+          if (share < best) best = share;
+        }
       }
-      for (const f of this.active) if (!f.frozen && f.maxRate < best) best = f.maxRate;
+      for (let k = 0; k < nf; k++) {
+        const f = active[k]!;
+        if (!f.frozen && f.cap < best) best = f.cap;
+      }
       const limit = best * (1 + EPS);
-      for (const s of touched) s.saturated = s.unfrozen > 0 && s.rem / s.unfrozen <= limit;
-      for (const f of this.active) {
+      let nsat = 0;
+      for (let k = 0; k < nt; k++) {
+        const s = touched[k]!;
+        s.saturated = s.unfrozen > 0 && s.rem / s.unfrozen <= limit;
+        if (s.saturated) {
+          nsat++;
+          single = s;
+        }
+      }
+      if (nsat !== 1) single = null;
+      const rate = best > 0 ? best : 1e-12;
+      for (let k = 0; k < nf; k++) {
+        const f = active[k]!;
         if (f.frozen) continue;
-        let hit = f.maxRate <= limit;
-        for (let i = 0; !hit && i < f.n; i++) hit = this.servers[f.path[i]!]!.saturated;
+        const sh = f.sh;
+        const nsh = f.nsh;
+        let hit = f.cap <= limit;
+        for (let i = 0; !hit && i < nsh; i++) hit = sh[i]!.saturated;
         if (!hit) continue;
         f.frozen = true;
         left--;
-        const rate = best > 0 ? best : 1e-12;
         if (rate < f.cap * (1 - EPS)) anyShaped = true;
+        else allShaped = false;
         if (rate !== f.rate || f.finishAt < now) this.setRate(f, rate, now);
-        for (let i = 0; i < f.n; i++) {
-          const s = this.servers[f.path[i]!]!;
+        for (let i = 0; i < nsh; i++) {
+          const s = sh[i]!;
           s.rem -= best;
           s.unfrozen--;
         }
       }
     }
     this.shaped = anyShaped;
+    // One level, one saturated server that every flow crosses once, nobody at its cap: from here on
+    // starts and finishes only change the level's rate (see levelArrive/levelDepart).
+    if (iters === 1 && allShaped && single !== null && single.nFlows === nf && nf > 1) this.enterLevel(single, now);
+  }
+
+  // ---- level mode: every active flow shares one bottleneck at one rate ----
+  // The level keeps a virtual byte clock V advancing at the level rate; a flow finishes when V
+  // reaches its vFinish, so a change of rate touches no flow.
+  private level = false;
+  private lvServer: Server | null = null;
+  private lvRate = 0;
+  private lvV = 0;
+  private lvT = 0;
+
+  private levelV(now: number): number {
+    return this.lvV + this.lvRate * (now - this.lvT);
+  }
+
+  private enterLevel(s: Server, now: number): void {
+    this.level = true;
+    this.lvServer = s;
+    this.lvRate = s.capacity / s.nFlows;
+    this.lvV = 0;
+    this.lvT = now;
+    for (const f of this.active) {
+      this.settle(f, now);
+      f.vFinish = f.remaining;
+    }
+  }
+
+  /** Leave level mode: give every flow (but a newcomer) its remaining bytes at the level rate. */
+  private exitLevel(added: Flow | null, now: number): void {
+    const v = this.levelV(now);
+    for (const f of this.active) {
+      if (f === added) continue;
+      f.remaining = Math.max(0, f.vFinish - v);
+      f.last = now;
+      f.rate = this.lvRate;
+      f.finishAt = now + Math.max(0, Math.ceil(f.remaining / f.rate - EPS));
+    }
+    if (added !== null) {
+      added.rate = 0;
+      added.last = now;
+    }
+    this.level = false;
+    this.lvServer = null;
+    this.shaped = true;
+  }
+
+  /** Set the level rate from the bottleneck's flow count; true if the single level still holds. */
+  private levelRerate(now: number, checkServers: readonly Server[] | null, extra: Flow | null): boolean {
+    const s = this.lvServer!;
+    if (s.nFlows !== this.active.length) return false;
+    const rate = s.capacity / s.nFlows;
+    let minCap = Infinity;
+    for (const f of this.active) if (f.cap < minCap) minCap = f.cap;
+    if (rate >= minCap * (1 - EPS)) return false;
+    if (extra !== null) {
+      for (let i = 0; i < extra.n; i++) {
+        const t = this.servers[extra.path[i]!]!;
+        if (t !== s && t.nFlows > 1 && t.nFlows * rate > t.capacity * (1 + EPS)) return false;
+      }
+    }
+    if (checkServers !== null) {
+      for (const t of checkServers) if (t !== s && t.nFlows > 1 && t.nFlows * rate > t.capacity * (1 + EPS)) return false;
+    }
+    this.lvV = this.levelV(now);
+    this.lvT = now;
+    this.lvRate = rate;
+    return true;
+  }
+
+  private levelArrive(f: Flow, now: number): boolean {
+    const s = this.lvServer!;
+    let crosses = 0;
+    for (let i = 0; i < f.n; i++) if (this.servers[f.path[i]!] === s) crosses++;
+    if (crosses !== 1) return false;
+    const stamp = this.stampNow;
+    for (let i = 0; i < f.n; i++) {
+      const t = this.servers[f.path[i]!]!;
+      if (t.nFlows > 1 && t.stamp !== stamp) {
+        t.stamp = stamp;
+        this.touchedScratch.push(t);
+      }
+    }
+    // A lower rate cannot oversubscribe a server the newcomer does not cross, so only its path is checked.
+    if (!this.levelRerate(now, null, f)) return false;
+    f.vFinish = this.lvV + f.bytes;
+    this.armTimer(this.minFinish());
+    return true;
+  }
+
+  private levelDepart(now: number): boolean {
+    if (this.active.length < 2) return false;
+    // A higher rate may oversubscribe any shared server still in use: check them all.
+    if (!this.levelRerate(now, this.touchedScratch, null)) return false;
+    this.armTimer(this.minFinish());
+    return true;
   }
 
   private readonly touchedScratch: Server[] = [];
 
   private minFinish(): number {
+    if (this.level) {
+      let mv = Infinity;
+      for (const f of this.active) if (f.vFinish < mv) mv = f.vFinish;
+      if (mv === Infinity) return Infinity;
+      return this.lvT + Math.max(0, Math.ceil((mv - this.lvV) / this.lvRate - EPS));
+    }
     let m = Infinity;
     for (const f of this.active) if (f.finishAt < m) m = f.finishAt;
     return m;
@@ -523,10 +677,15 @@ export class Fabric {
     this.timerAt = Infinity;
     const now = this.core.sim.now;
     let nDone = 0;
+    const level = this.level;
     for (let i = this.active.length - 1; i >= 0; i--) {
       const f = this.active[i]!;
-      if (f.finishAt > now) continue;
-      this.settle(f, now);
+      if (level) {
+        if (this.lvT + Math.max(0, Math.ceil((f.vFinish - this.lvV) / this.lvRate - EPS)) > now) continue;
+      } else {
+        if (f.finishAt > now) continue;
+        this.settle(f, now);
+      }
       for (let k = 0; k < f.n; k++) this.servers[f.path[k]!]!.bytes += f.bytes;
       this.doneFns[nDone] = f.done;
       this.doneArgs[nDone] = f.arg;

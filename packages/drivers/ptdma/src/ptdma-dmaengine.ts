@@ -216,7 +216,8 @@ export class PtDmaDevice extends DmaDevice {
     const visible = this.pt.switches.errorsVisibleToClient && d.status === DMA_ERROR;
     if (visible) {
       (this.chan.errorCookies ??= new Set()).add(d.cookie);
-      d.txResult.result = ptErrorIsRead(d.hwError) ? DMA_TRANS_READ_FAILED : ptErrorIsWrite(d.hwError) ? DMA_TRANS_WRITE_FAILED : DMA_TRANS_ABORTED;
+      const result = ptErrorIsRead(d.hwError) ? DMA_TRANS_READ_FAILED : ptErrorIsWrite(d.hwError) ? DMA_TRANS_WRITE_FAILED : DMA_TRANS_ABORTED;
+      d.txResult = { result, residue: 0 };
     }
     if (this.callbackContext !== "hardirq") {
       vchanCookieComplete(d);

@@ -253,9 +253,17 @@ export class PtdmaFunction {
     throw new RangeError(`${this.name}: MMIO write of unknown PTDMA register offset 0x${off.toString(16)}`);
   }
 
+  /** Ring size in bytes from CONTROL.Q_SIZE, cached per CONTROL value. */
   private ringBytes(): number {
-    return Q_DESC_SIZE * 2 ** (((this.control & CMD_Q_SIZE_MASK) >>> CMD_Q_SIZE_SHIFT) + 1);
+    if (this.rbControl !== this.control) {
+      this.rbControl = this.control;
+      this.rbBytes = Q_DESC_SIZE << (((this.control & CMD_Q_SIZE_MASK) >>> CMD_Q_SIZE_SHIFT) + 1);
+    }
+    return this.rbBytes;
   }
+
+  private rbControl = -1;
+  private rbBytes = 0;
 
   /** Start fetching at HEAD if running, idle and the ring is not empty. */
   private kick(doorbell: boolean): void {
