@@ -14,6 +14,9 @@ import {
 } from "./mm-types.js";
 import { PAGE_SIZE, PMD_ORDER } from "./physmem.js";
 import { tlbFlushMmRange } from "./rmap.js";
+import { doAnonymousReadFault, dropHugeZeroPmd, isHugeZeroPmd, splitHugeZeroPmd } from "./huge-zero.js";
+import { hugetlbAnonFault, hugetlbWpFault, isPrivateHugetlb } from "./hugetlb-fault.js";
+import { devicePrivateFault } from "./memremap.js";
 
 const PMD_SIZE = 1 << 21;
 
@@ -180,8 +183,11 @@ export class MemoryManager {
     return 0;
   }
 
-  /** Mirrors mlock()/munlock(): mark VMAs VM_LOCKED, fault pages in and set PG_mlocked. */
-  mlockRange(mm: MmStruct, addr: number, len: number, lock: boolean): number {
+  /**
+   * Mirrors mlock()/mlock2()/munlock(): mark VMAs VM_LOCKED, fault pages in (not with MLOCK_ONFAULT) and
+   * set PG_mlocked on what is mapped.
+   */
+  mlockRange(mm: MmStruct, addr: number, len: number, lock: boolean, onFault = false): number {
     const vmas = this.vmasForRange(mm, addr, len);
     if (typeof vmas === "number") return vmas;
     const end = addr + alignUp(len, PAGE_SIZE);
@@ -189,8 +195,9 @@ export class MemoryManager {
       if (lock) v.flags |= VM.LOCKED;
       else v.flags &= ~VM.LOCKED;
     }
-    if (lock) {
-      const r = this.populate(mm, addr, end - addr, false);
+    if (lock && !onFault) {
+      // populate_vma_page_range(): FOLL_WRITE for private writable mappings, so they get real pages.
+      const r = this.populate(mm, addr, end - addr, true);
       if (r < 0) return r;
     }
     const f = this.m.folios;
@@ -253,8 +260,9 @@ export class MemoryManager {
       for (let a = s; a < e; a += PAGE_SIZE) {
         const pmdI = (a - v.pmdBase) >> 21;
         let pfn = -1;
-        if (v.pmdBits[pmdI]! & PTE.PRESENT) pfn = v.pmdPfn[pmdI]!;
-        else {
+        if (v.pmdBits[pmdI]! & PTE.PRESENT) {
+          if (!isHugeZeroPmd(v.pmdBits[pmdI]!)) pfn = v.pmdPfn[pmdI]!;
+        } else {
           const i = (a - v.start) / PAGE_SIZE;
           if (v.pteBits[i]! & PTE.PRESENT && !(v.pteBits[i]! & PTE.SPECIAL)) pfn = v.ptePfn[i]!;
         }
@@ -304,6 +312,7 @@ export class MemoryManager {
   splitHugePmd(v: Vma, pmdI: number): void {
     const bits = v.pmdBits[pmdI]!;
     if (bits === 0) return;
+    if (isHugeZeroPmd(bits)) return splitHugeZeroPmd(this.m, v, pmdI);
     const pfn = v.pmdPfn[pmdI]!;
     const base = v.pmdBase + pmdI * PMD_SIZE;
     const first = (base - v.start) / PAGE_SIZE;
@@ -331,7 +340,7 @@ export class MemoryManager {
       const base = v.pmdBase + pmdI * PMD_SIZE;
       if (base < s || base + PMD_SIZE > e) this.splitHugePmd(v, pmdI);
       else {
-        if (bits & PTE.PRESENT) this.unmapFolioRef(v.pmdPfn[pmdI]!, 1);
+        if (bits & PTE.PRESENT && !isHugeZeroPmd(bits)) this.unmapFolioRef(v.pmdPfn[pmdI]!, 1);
         v.pmdBits[pmdI] = 0;
         v.pmdPfn[pmdI] = -1;
       }
@@ -397,6 +406,11 @@ export class MemoryManager {
         return VM_FAULT.MIGRATION_WAIT;
       }
       if (!write || pb & PTE.WRITE) return 0;
+      if (isHugeZeroPmd(pb)) {
+        dropHugeZeroPmd(this.m, v, pmdI);
+        return this.handleMmFault(mm, addr, write, populate);
+      }
+      if ((v.flags & VM.HUGETLB) !== 0) return hugetlbWpFault(this.m, v, pmdI);
       // Write to a read-only PMD: split to PTEs and handle the COW on the 4 KiB page.
       this.splitHugePmd(v, pmdI);
     }
@@ -407,6 +421,7 @@ export class MemoryManager {
       return VM_FAULT.MIGRATION_WAIT;
     }
     if (bits & PTE.HWPOISON) return VM_FAULT.HWPOISON;
+    if (bits & PTE.DEVICE_PRIVATE) return devicePrivateFault(this.m, v, i);
     if (bits & PTE.SWAP) {
       const r = this.m.swap.swapIn(v, i);
       if (r < 0) return VM_FAULT.OOM;
@@ -419,6 +434,7 @@ export class MemoryManager {
       }
       return this.doWpPage(v, i);
     }
+    if (isPrivateHugetlb(v) && v.file !== null && v.file.name === "anon_hugepage") return hugetlbAnonFault(this.m, v, addr);
     if (v.file !== null) return this.doFileFault(v, addr, write);
     return this.doAnonymousPage(v, addr, write);
   }
@@ -426,14 +442,9 @@ export class MemoryManager {
   /** Mirrors do_anonymous_page() and do_huge_pmd_anonymous_page(). */
   private doAnonymousPage(v: Vma, addr: number, write: boolean): number {
     const m = this.m;
-    const i = (addr - v.start) / PAGE_SIZE;
     if (this.prepareAnonVma(v) < 0) return VM_FAULT.OOM;
-    if (!write && (v.flags & VM.HUGEPAGE) === 0 && this.allowedAnonOrders(v) === 0) {
-      // Read fault: map the shared zero page (no reference or mapcount is taken on it).
-      v.ptePfn[i] = m.zeroPfn;
-      v.pteBits[i] = PTE.PRESENT | PTE.SPECIAL;
-      return 0;
-    }
+    // Read fault: the huge zero page or the zero page, whatever mTHP orders are enabled.
+    if (!write) return doAnonymousReadFault(m, v, addr, (this.allowedAnonOrders(v) & (1 << PMD_ORDER)) !== 0);
     const nid = m.mem.cpuToNode(m.current.cpu);
     const orders = this.allowedAnonOrders(v);
     for (let order = PMD_ORDER; order >= 0; order--) {
@@ -541,7 +552,7 @@ export class MemoryManager {
       v.pteBits[i] = bits | PTE.WRITE | PTE.DIRTY | PTE.YOUNG;
       return 0;
     }
-    if (folio >= 0 && f.isAnon(folio) && !f.isLarge(folio) && f.refcount[folio] === 1 && f.mapcount[folio] === 1 && !f.test(folio, PG.swapcache)) {
+    if (folio >= 0 && f.isAnon(folio) && !f.isLarge(folio) && f.refcount[folio] === 1 && f.mapcount[folio] === 1 && !f.test(folio, PG.swapcache | PG.ksm)) {
       f.flags[pfn]! |= PG.anonExclusive;
       v.pteBits[i] = bits | PTE.WRITE | PTE.DIRTY | PTE.YOUNG;
       return 0;
@@ -638,7 +649,7 @@ export class MemoryManager {
     const nr = 1 << order;
     if (space.kind === "file") for (let k = 0; k < nr; k++) m.mem.fillPages(folio + k, 1, filePattern(space.id, start + k));
     else m.mem.zeroPages(folio, nr);
-    f.flags[folio]! |= PG.uptodate | (space.kind === "shmem" ? PG.swapbacked : 0);
+    f.flags[folio]! |= PG.uptodate | (space.kind === "shmem" ? PG.swapbacked : 0) | (hugetlb ? PG.hugetlbMigratable : 0);
     f.mapping[folio] = space.id;
     f.index[folio] = start;
     // The allocation reference becomes the page cache's; a large folio holds one per page.
@@ -656,7 +667,7 @@ export class MemoryManager {
     for (let p = 0; p < src.pmdBits.length; p++) {
       const bits = src.pmdBits[p]!;
       if (bits === 0) continue;
-      if (bits & PTE.PRESENT) {
+      if (bits & PTE.PRESENT && !isHugeZeroPmd(bits)) {
         const folio = src.pmdPfn[p]!;
         if (cow && f.isAnon(folio)) {
           src.pmdBits[p] = bits & ~PTE.WRITE;

@@ -24,6 +24,8 @@ export const PTE = {
   SWAP: 1 << 10,
   /** Non-present hwpoison entry. */
   HWPOISON: 1 << 11,
+  /** Non-present device-private entry; the pfn field names the ZONE_DEVICE page (memremap.ts). */
+  DEVICE_PRIVATE: 1 << 12,
 } as const;
 
 export const PROT_NONE = 0;

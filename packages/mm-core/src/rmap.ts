@@ -12,6 +12,7 @@ import { PG } from "./folio.js";
 import type { Machine, Task } from "./machine.js";
 import { PTE, VM, type MmStruct, type Vma } from "./mm-types.js";
 import { PAGE_SIZE } from "./physmem.js";
+import { ksmRmapFirst, ksmRmapVmas } from "./ksm.js";
 
 const PMD_SIZE = 1 << 21;
 const NO_VMAS: Vma[] = [];
@@ -21,6 +22,7 @@ export function rmapVmas(m: Machine, folio: number): Vma[] {
   const f = m.folios;
   const id = f.mapping[folio]!;
   if (id === 0) return NO_VMAS;
+  if (f.test(folio, PG.ksm)) return ksmRmapVmas(m, folio);
   if (f.isAnon(folio)) return m.anonVmas[id]?.vmas ?? NO_VMAS;
   return m.spaces[id]?.immap ?? NO_VMAS;
 }
@@ -104,10 +106,12 @@ export function tryToMigrate(m: Machine, folio: number, batchFlush: boolean): vo
   const nr = 1 << f.order[folio]!;
   const index = f.index[folio]!;
   const task = m.current;
+  const ksm = f.test(folio, PG.ksm);
   for (let vi = 0; vi < vmas.length; vi++) {
     if (f.mapcount[folio] === 0) return;
     const v = vmas[vi]!;
-    const first = index - v.pgoff; // page number of the head within the VMA (may be out of range)
+    // Page number of the head within the VMA (may be out of range); a KSM folio's is per mapping.
+    const first = ksm ? ksmRmapFirst(m, vmas, vi) : index - v.pgoff;
     // PMD mapping of a PMD-sized folio.
     if (nr >= 512) {
       const addr = v.start + first * PAGE_SIZE;
@@ -173,9 +177,10 @@ export function removeMigrationPtes(m: Machine, src: number, dst: number): void 
   const nr = 1 << f.order[src]!;
   const index = f.index[dst]!;
   const anon = f.isAnon(dst);
+  const ksm = f.test(dst, PG.ksm);
   for (let vi = 0; vi < vmas.length; vi++) {
     const v = vmas[vi]!;
-    const first = index - v.pgoff;
+    const first = ksm ? ksmRmapFirst(m, vmas, vi) : index - v.pgoff;
     if (nr >= 512) {
       const addr = v.start + first * PAGE_SIZE;
       if (addr >= v.start && addr + PMD_SIZE <= v.end && addr % PMD_SIZE === 0) {
@@ -230,8 +235,11 @@ export function folioMapcountByMm(m: Machine, folio: number): number {
   const f = m.folios;
   const nr = 1 << f.order[folio]!;
   const seen = new Set<number>();
-  for (const v of rmapVmas(m, folio)) {
-    const first = f.index[folio]! - v.pgoff;
+  const vmas = rmapVmas(m, folio);
+  const ksm = f.test(folio, PG.ksm);
+  for (let vi = 0; vi < vmas.length; vi++) {
+    const v = vmas[vi]!;
+    const first = ksm ? ksmRmapFirst(m, vmas, vi) : f.index[folio]! - v.pgoff;
     for (let k = Math.max(0, -first); k < Math.min(nr, v.pages - first); k++) {
       const addr = v.start + (first + k) * PAGE_SIZE;
       const pmdI = (addr - v.pmdBase) >> 21;
