@@ -44,13 +44,15 @@ if (process.env.PHASES) {
   m.core.trace.on("migrate_offload_copy_end", () => { copyWall += performance.now() - cs; });
 }
 const v0 = m.sim.now;
+const c0 = process.cpuUsage();
 const t0 = performance.now();
 const rc = migratePages(m, list, (src) => allocMigrationTarget(m, src, { nid: 1, thisNode: true }), null, MIGRATE_SYNC, MR.SYSCALL);
 const wall = performance.now() - t0;
+const cpu = process.cpuUsage(c0);
 const virt = (m.sim.now - v0) / 1e9;
 const st = lastMigrateStats(m)!;
 console.log(JSON.stringify({
-  channels, folioKiB, folios: list.length === 0 ? len / (folioKiB * 1024) : undefined, rc, wallMs: Math.round(wall),
+  channels, folioKiB, folios: list.length === 0 ? len / (folioKiB * 1024) : undefined, rc, wallMs: Math.round(wall), cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   virtualS: virt, GBps: +(len / 1e9 / virt).toFixed(2), succeeded: st.nr_succeeded, foliosMigrated: dcbm.foliosMigrated,
   foliosFailures: dcbm.foliosFailures, events: m.sim.eventsRun, copyWallMs: Math.round(copyWall),
 }));

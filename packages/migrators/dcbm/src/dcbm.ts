@@ -453,14 +453,28 @@ export class Dcbm {
       sgFreeTable(w.srcSgt);
       return ret;
     }
+    // sg_set_folio() for each pair. The first entry goes through sgSetPage()'s argument checks; the
+    // rest are written straight into the table's arrays, because a 1 GiB batch of 4 KiB folios is
+    // half a million entries and head pfns of allocated folios cannot fail those checks.
     const order = this.m.folios.order;
+    const sp = w.srcSgt.pfn, sl = w.srcSgt.length, so = w.srcSgt.offset;
+    const dp = w.dstSgt.pfn, dl = w.dstSgt.length, doff = w.dstSgt.offset;
+    sgSetPage(w.srcSgt, 0, src[pos]!, PAGE_SIZE << order[src[pos]!]!, 0);
+    sgSetPage(w.dstSgt, 0, dst[pos]!, PAGE_SIZE << order[dst[pos]!]!, 0);
+    let bytes = 0;
     for (let i = 0; i < nr; i++) {
       const s = src[pos + i]!;
       const d = dst[pos + i]!;
-      sgSetPage(w.srcSgt, i, s, PAGE_SIZE << order[s]!, 0);
-      sgSetPage(w.dstSgt, i, d, PAGE_SIZE << order[d]!, 0);
-      this.stats.bytes += PAGE_SIZE << order[s]!;
+      const sb = PAGE_SIZE << order[s]!;
+      sp[i] = s;
+      sl[i] = sb;
+      so[i] = 0;
+      dp[i] = d;
+      dl[i] = PAGE_SIZE << order[d]!;
+      doff[i] = 0;
+      bytes += sb;
     }
+    this.stats.bytes += bytes;
     const dev = dmaengineGetDmaDevice(w.chan!);
     ret = dmaMapSgtable(dev, w.srcSgt, DMA_TO_DEVICE, SG_ATTRS);
     if (ret !== 0) {
