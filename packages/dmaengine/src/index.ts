@@ -38,6 +38,7 @@ export {
   dmaSetMaskAndCoherent, dmaGetMaxSegSize, dmaSetMaxSegSize, dmaAllocCoherent, dmaFreeCoherent,
 } from "./dma-mapping.js";
 export { DmaEngine } from "./registry.js";
+export { MmioMeter } from "./mmio.js";
 export { DMAENGINE_PARAMS } from "./params.js";
 export { SoftDmaDevice } from "./soft-dma.js";
 export { dmatestRun } from "./dmatest.js";

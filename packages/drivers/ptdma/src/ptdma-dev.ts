@@ -1,5 +1,5 @@
-import { Cost, type Tracepoint } from "@mmemu/kernel";
-import { dmaAllocCoherent, type DmaCoherent, type DmaEngine } from "@mmemu/dmaengine";
+import type { Tracepoint } from "@mmemu/kernel";
+import { MmioMeter, dmaAllocCoherent, type DmaCoherent, type DmaEngine } from "@mmemu/dmaengine";
 import {
   CMD_CLK_GATE_CONFIG, CMD_CLK_GATE_CTL_OFFSET, CMD_CONFIG_OFFSET, CMD_CONFIG_REQID, CMD_CONFIG_VHB_EN,
   CMD_DESC_DW0_VAL, CMD_QUEUE_PRIO, CMD_QUEUE_PRIO_OFFSET, CMD_Q_ABORT_BASE, CMD_Q_CONTROL_BASE,
@@ -71,10 +71,7 @@ export class PtDevice {
   tdataGen = 0;
   /** Set by the glue after registration. */
   dma!: PtDmaDevice;
-  private pendingWrites = 0;
-  private pendingReads = 0;
-  private readonly tpMmioW: Tracepoint<{ dev: string; reg: number; value: number }>;
-  private readonly tpMmioR: Tracepoint<{ dev: string; reg: number; value: number }>;
+  private readonly mmio: MmioMeter;
   private readonly tpStale: Tracepoint<{ dev: string }>;
   private readonly irqBound: (arg: unknown) => void;
 
@@ -85,8 +82,7 @@ export class PtDevice {
     this.name = hw.name;
     this.switches = switches;
     const t = engine.core.trace;
-    this.tpMmioW = t.define("mmio_write");
-    this.tpMmioR = t.define("mmio_read");
+    this.mmio = new MmioMeter(engine, hw.name);
     this.tpStale = t.define("ptdma_stale_completion");
     this.irqBound = () => this.irqHandler();
 
@@ -117,28 +113,19 @@ export class PtDevice {
   /** iowrite32() to the BAR. */
   iowrite32(off: number, value: number): void {
     this.stats.mmioWrites++;
-    if (!this.engine.core.sim.inEvent) this.pendingWrites++;
-    if (this.tpMmioW.enabled) this.tpMmioW.emit({ dev: this.name, reg: off, value: value >>> 0 });
+    this.mmio.write(off, value >>> 0);
     this.hw.mmioWrite(off, value);
   }
 
   /** ioread32() from the BAR. */
   ioread32(off: number): number {
     this.stats.mmioReads++;
-    if (!this.engine.core.sim.inEvent) this.pendingReads++;
-    const v = this.hw.mmioRead(off);
-    if (this.tpMmioR.enabled) this.tpMmioR.emit({ dev: this.name, reg: off, value: v });
-    return v;
+    return this.mmio.read(off, this.hw.mmioRead(off));
   }
 
   /** Charge the task for the MMIO it did in the entry point that is returning. */
   flushCharges(): void {
-    const w = this.pendingWrites;
-    const r = this.pendingReads;
-    this.pendingWrites = 0;
-    this.pendingReads = 0;
-    if (w > 0) this.engine.chargeTask(Cost.MMIO_WRITE, w);
-    if (r > 0) this.engine.chargeTask(Cost.MMIO_READ, r);
+    this.mmio.flush();
   }
 
   /** Mirrors pt_core_disable_queue_interrupts(). */
