@@ -1,0 +1,265 @@
+/**
+ * move_pages(2): mirrors kernel_move_pages(), find_mm_struct(), do_pages_move(), add_folio_for_migration()
+ * and __add_folio_for_migration(), move_pages_and_store_status(), do_move_pages_to_node(),
+ * store_status(), do_pages_stat() and do_pages_stat_array() in mm/migrate.c, with the version
+ * differences of KernelFeatures (version.ts).
+ *
+ * Kernel return convention: a value >= 0, or -errno. The `pages`, `nodes` and `status` arguments are
+ * user addresses in the *caller's* address space (0 is NULL); the addresses inside `pages` are
+ * interpreted in the *target's*. The per-entry path allocates nothing: arrays are read one user page at
+ * a time, folios are queued on one FolioList, lookups return numbers.
+ */
+import { Cost, EACCES, EBUSY, EFAULT, EINVAL, ENODEV, EPERM, ESRCH } from "@mmemu/kernel";
+import {
+  allocMigrationTarget, FolioList, isolateFolioToList, MAX_NUMNODES, migratePages, MIGRATE_SYNC, MR, PG,
+  PMD_ORDER, putbackMovablePages, type Machine, type MmStruct,
+} from "@mmemu/mm-core";
+import { CAP, capable } from "./cred.js";
+import type { NodeMask } from "./cpuset.js";
+import { folioSharedForMove, followUserPage, vmaMigratable, walkResult } from "./folio-walk.js";
+import { PTRACE_MODE_READ_REALCREDS, ptraceMayAccess } from "./ptrace.js";
+import type { TaskStruct, TaskTable } from "./sched.js";
+import { UserAccess, UserArrayReader } from "./uaccess.js";
+import { MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, NUMA_NO_NODE } from "./uapi.js";
+
+/** DO_PAGES_STAT_CHUNK_NR: stat mode copies pointers and statuses 16 at a time. */
+export const DO_PAGES_STAT_CHUNK_NR = 16;
+
+/** What find_mm_struct() hands back: the target mm and the nodes its cpuset allows. */
+interface TargetMm {
+  readonly mm: MmStruct;
+  readonly taskNodes: NodeMask;
+}
+
+/**
+ * Mirrors find_mm_struct(): pid 0 is the caller (its own cpuset, no checks); otherwise the task with that
+ * id, which must pass the ptrace READ_REALCREDS check (-EPERM) and the LSM's task_movememory hook, and
+ * must have an mm (-EINVAL for kernel threads and exited tasks). The allowed nodes are the target
+ * task's cpuset mems.
+ */
+export function findMmStruct(tasks: TaskTable, current: TaskStruct, pid: number): TargetMm | number {
+  if (pid === 0) {
+    if (current.mm === null) return -EINVAL;
+    return { mm: current.mm, taskNodes: tasks.cpusetMemsAllowed(current) };
+  }
+  const task = tasks.findTaskByVpid(pid);
+  if (task === null) return -ESRCH;
+  if (!ptraceMayAccess(tasks, current, task, PTRACE_MODE_READ_REALCREDS)) return -EPERM;
+  const lsm = tasks.taskMovememory(current, task);
+  if (lsm !== 0) return lsm;
+  const taskNodes = tasks.cpusetMemsAllowed(task);
+  const mm = tasks.getTaskMm(task);
+  if (mm === null) return -EINVAL;
+  return { mm, taskNodes };
+}
+
+/**
+ * Mirrors kernel_move_pages() (SYSCALL_DEFINE6(move_pages)): check flags (-EINVAL), MPOL_MF_MOVE_ALL's
+ * CAP_SYS_NICE in the initial user namespace (-EPERM), find the target, then move (`nodes` non-NULL) or
+ * report (`nodes` NULL). `count` is the raw unsigned long.
+ */
+export function kernelMovePages(
+  tasks: TaskTable, current: TaskStruct, pid: number, count: number,
+  pages: number, nodes: number, status: number, flags: number,
+): number {
+  const m = tasks.m;
+  m.charge(Cost.SYSCALL, 1);
+  return tasks.withCurrent(current, () => {
+    if ((flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) !== 0) return -EINVAL;
+    if ((flags & MPOL_MF_MOVE_ALL) !== 0 && !capable(current.cred, CAP.SYS_NICE)) return -EPERM;
+    const target = findMmStruct(tasks, current, pid);
+    if (typeof target === "number") return target;
+    const ctx = new MovePagesCall(tasks, current, target.mm);
+    if (nodes !== 0) return ctx.doPagesMove(target.taskNodes, count, pages, nodes, status, flags);
+    return ctx.doPagesStat(count, pages, status);
+  });
+}
+
+/** The state of one move_pages call (one allocation per call, none per entry). */
+class MovePagesCall {
+  private readonly m: Machine;
+  private readonly ua: UserAccess;
+  private readonly list = new FolioList(64);
+  /** Nodes the caller's own cpuset lets it allocate on (the __GFP_HARDWALL part of the allocation). */
+  private readonly callerMems: NodeMask;
+  private targetNode = 0;
+  private readonly getNew = (src: number): number => this.allocTarget(src);
+
+  constructor(
+    private readonly tasks: TaskTable,
+    current: TaskStruct,
+    private readonly mm: MmStruct,
+  ) {
+    this.m = tasks.m;
+    this.ua = new UserAccess(tasks.m, current.ctx);
+    this.callerMems = tasks.cpusetMemsAllowed(current);
+  }
+
+  /**
+   * Mirrors do_pages_move(): walk the entries, batch consecutive QUEUED ones by target node, flush a
+   * batch when the node changes, after a non-queued entry, and at the end or on a fatal error.
+   */
+  doPagesMove(taskNodes: NodeMask, nrPages: number, pages: number, nodes: number, status: number, flags: number): number {
+    const m = this.m;
+    const memory = this.tasks.nodeMemory;
+    const migrateAll = (flags & MPOL_MF_MOVE_ALL) !== 0;
+    const pagesR = new UserArrayReader(this.ua, pages, 8);
+    const nodesR = new UserArrayReader(this.ua, nodes, 4);
+    m.charge(Cost.LRU_CACHE_DISABLE, 1);
+    let currentNode = NUMA_NO_NODE;
+    let start = 0;
+    let err = 0;
+    let i = 0;
+    for (i = 0; i < nrPages; i++) {
+      err = -EFAULT;
+      const p = pagesR.get(i);
+      if (pagesR.fault) break;
+      const node = nodesR.get(i);
+      if (nodesR.fault) break;
+      err = -ENODEV;
+      if (node < 0 || node >= MAX_NUMNODES) break;
+      if (memory[node] === 0) break;
+      err = -EACCES;
+      if (taskNodes[node] === 0) break;
+      if (currentNode === NUMA_NO_NODE) {
+        currentNode = node;
+        start = i;
+      } else if (node !== currentNode) {
+        err = this.movePagesAndStoreStatus(currentNode, status, start, i, nrPages);
+        if (err !== 0) return err;
+        start = i;
+        currentNode = node;
+      }
+      // Errors in the page lookup or isolation are not fatal: they are reported in status.
+      err = this.addFolioForMigration(p, currentNode, migrateAll);
+      if (err > 0) continue;
+      // Already on the target node (0): report the node, otherwise the error.
+      err = this.ua.putInts(status, i, 1, err !== 0 ? err : currentNode);
+      if (err !== 0) break;
+      err = this.movePagesAndStoreStatus(currentNode, status, start, i, nrPages);
+      if (err !== 0) {
+        // Entry i was accounted for (its status is written).
+        if (err > 0) err--;
+        return err;
+      }
+      currentNode = NUMA_NO_NODE;
+    }
+    // out_flush: queued entries are still migrated; a fatal error is not overwritten.
+    const err1 = this.movePagesAndStoreStatus(currentNode, status, start, i, nrPages);
+    if (err >= 0) err = err1;
+    return err;
+  }
+
+  /**
+   * Mirrors add_folio_for_migration() + __add_folio_for_migration(): 1 = queued, 0 = already on `node`,
+   * else -errno for status.
+   */
+  private addFolioForMigration(addr: number, node: number, migrateAll: boolean): number {
+    const m = this.m;
+    const f = m.folios;
+    const features = this.tasks.features;
+    m.charge(Cost.PAGE_LOOKUP, 1);
+    const v = this.mm.findVma(addr);
+    if (v === null || !vmaMigratable(v)) return -EFAULT;
+    const folio = followUserPage(m, features, v, addr);
+    if (folio < 0) return folio;
+    if (m.mem.nodeOfPfn[folio] === node) return 0;
+    const page = walkResult.page;
+    if (!migrateAll && folioSharedForMove(m, features, folio, page)) return -EACCES;
+    // Before 6.7 a hugetlb page could only be named by its head address.
+    if (features.hugetlbTailEacces && f.test(folio, PG.hugetlb) && page !== folio) return -EACCES;
+    return isolateFolioToList(m, folio, this.list) ? 1 : -EBUSY;
+  }
+
+  /**
+   * Mirrors move_pages_and_store_status(): migrate the pending batch; on success write `node` for
+   * entries [start, i); a positive result also counts the entries never examined (nrPages - i).
+   */
+  private movePagesAndStoreStatus(node: number, status: number, start: number, i: number, nrPages: number): number {
+    if (this.list.empty) return 0;
+    let err = this.doMovePagesToNode(node);
+    if (err !== 0) {
+      if (err > 0) err += nrPages - i;
+      return err;
+    }
+    return this.ua.putInts(status, start, i - start, node);
+  }
+
+  /**
+   * Mirrors do_move_pages_to_node(): migrate_pages(MIGRATE_SYNC, MR_SYSCALL) with targets allocated on
+   * `node` only; anything left is put back.
+   */
+  private doMovePagesToNode(node: number): number {
+    const m = this.m;
+    this.targetNode = node;
+    const err = migratePages(m, this.list, this.getNew, null, MIGRATE_SYNC, MR.SYSCALL);
+    if (err !== 0) putbackMovablePages(m, this.list);
+    this.list.clear();
+    return err;
+  }
+
+  /**
+   * alloc_migration_target() with GFP_HIGHUSER_MOVABLE | __GFP_THISNODE: the caller's cpuset must allow
+   * the node (the allocation is made in the caller's context), nothing falls back to another node, and a
+   * hugetlb target comes from the node's pool or else a fresh huge page on that node.
+   */
+  private allocTarget(src: number): number {
+    const m = this.m;
+    const nid = this.targetNode;
+    if (this.callerMems[nid] === 0) return -1;
+    const dst = allocMigrationTarget(m, src, { nid, thisNode: true });
+    if (dst >= 0 || !m.folios.test(src, PG.hugetlb)) return dst;
+    return allocFreshHugetlbFolio(m, nid);
+  }
+
+  /**
+   * Mirrors do_pages_stat(): 16 pointers are copied in, looked up, and 16 statuses copied out; a copy
+   * that faults ends the call with -EFAULT (earlier chunks stay written).
+   */
+  doPagesStat(nrPages: number, pages: number, status: number): number {
+    const m = this.m;
+    const features = this.tasks.features;
+    const CH = DO_PAGES_STAT_CHUNK_NR;
+    const inBuf = new Uint8Array(CH * 8);
+    const inView = new DataView(inBuf.buffer);
+    const outBuf = new Uint8Array(CH * 4);
+    const outView = new DataView(outBuf.buffer);
+    let left = nrPages;
+    let offset = 0;
+    while (left > 0) {
+      const chunkNr = Math.min(left, CH);
+      if (this.ua.copyFromUser(inBuf, 0, pages + offset * 8, chunkNr * 8) !== 0) break;
+      // do_pages_stat_array(): under the mmap lock, one lookup per entry.
+      for (let k = 0; k < chunkNr; k++) {
+        m.charge(Cost.PAGE_LOOKUP, 1);
+        const addr = inView.getUint32(k * 8 + 4, true) * 4294967296 + inView.getUint32(k * 8, true);
+        const v = this.mm.findVma(addr);
+        let err = -EFAULT;
+        if (v !== null) {
+          const folio = followUserPage(m, features, v, addr);
+          err = folio < 0 ? folio : m.mem.nodeOfPfn[folio]!;
+        }
+        outView.setInt32(k * 4, err, true);
+      }
+      if (this.ua.copyToUser(status + offset * 4, outBuf, 0, chunkNr * 4) !== 0) break;
+      offset += chunkNr;
+      left -= chunkNr;
+    }
+    return left > 0 ? -EFAULT : 0;
+  }
+}
+
+/**
+ * Mirrors alloc_migrate_hugetlb_folio() for a node whose hugetlb pool is empty: a fresh huge page from
+ * that node's buddy allocator. mmemu keeps it in the node's pool afterwards (the kernel's temporary
+ * surplus accounting is not modelled). Returns the folio or -1.
+ */
+export function allocFreshHugetlbFolio(m: Machine, nid: number): number {
+  const pfn = m.folioAlloc(nid, PMD_ORDER, true);
+  if (pfn < 0) return -1;
+  m.folios.set(pfn, PG.hugetlb);
+  m.folios.clear(pfn, PG.largeRmappable);
+  m.hugetlbFree[nid] ??= [];
+  m.hugetlbTotal[nid] = (m.hugetlbTotal[nid] ?? 0) + 1;
+  return pfn;
+}

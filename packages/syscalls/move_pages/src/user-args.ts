@@ -1,0 +1,80 @@
+/**
+ * Helpers that play the user-space side of a syscall: place argument arrays (pointers, ints, node
+ * bitmaps) in a process's memory and read results back, through the same page tables and faults as any
+ * user access. Used by tests, the scenario runner and the package README; not kernel code.
+ */
+import { MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, alignUp } from "@mmemu/mm-core";
+import type { TaskStruct, TaskTable } from "./sched.js";
+import { UserAccess } from "./uaccess.js";
+
+/** mmap a private read-write anonymous region of at least `bytes` bytes in the task's mm; its address. */
+export function mmapUserArea(tasks: TaskTable, task: TaskStruct, bytes: number): number {
+  if (task.mm === null) throw new Error(`task ${task.pid} has no address space`);
+  const len = alignUp(Math.max(1, bytes), PAGE_SIZE);
+  const addr = tasks.m.memory.mmap(task.mm, { len, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS });
+  if (addr < 0) throw new Error(`mmap of ${len} bytes failed with ${addr}`);
+  return addr;
+}
+
+/**
+ * Store little-endian values of `size` bytes at `addr` as the task would. Entries whose bytes cannot be
+ * written (unmapped, read-only) are skipped: they are exactly the ones a syscall would find unreadable.
+ * Returns the number of entries written.
+ */
+export function writeUserArray(tasks: TaskTable, task: TaskStruct, addr: number, values: ArrayLike<number | bigint>, size: 4 | 8): number {
+  const ua = new UserAccess(tasks.m, task.ctx);
+  const n = values.length;
+  const buf = new Uint8Array(Math.min(n, PAGE_SIZE) * size + size);
+  const view = new DataView(buf.buffer);
+  let written = 0;
+  let i = 0;
+  // One copy per run of entries inside one page keeps a 262,144-entry array cheap to place.
+  while (i < n) {
+    const a = addr + i * size;
+    const room = Math.max(1, Math.floor((PAGE_SIZE - (a % PAGE_SIZE)) / size));
+    const run = Math.min(n - i, room);
+    for (let k = 0; k < run; k++) {
+      const v = values[i + k]!;
+      if (size === 4) view.setInt32(k * 4, Number(v), true);
+      else view.setBigUint64(k * 8, BigInt.asUintN(64, BigInt(v)), true);
+    }
+    if (ua.copyToUser(a, buf, 0, run * size) === 0) written += run;
+    else {
+      for (let k = 0; k < run; k++) if (ua.copyToUser(a + k * size, buf, k * size, size) === 0) written++;
+    }
+    i += run;
+  }
+  return written;
+}
+
+/** Read `n` little-endian signed 32-bit ints at `addr` as the task would; null for an unreadable one. */
+export function readUserInts(tasks: TaskTable, task: TaskStruct, addr: number, n: number): Array<number | null> {
+  const ua = new UserAccess(tasks.m, task.ctx);
+  const out: Array<number | null> = new Array(n);
+  const buf = new Uint8Array(PAGE_SIZE + 4);
+  const view = new DataView(buf.buffer);
+  let i = 0;
+  while (i < n) {
+    const a = addr + i * 4;
+    const room = Math.max(1, Math.floor((PAGE_SIZE - (a % PAGE_SIZE)) / 4));
+    const run = Math.min(n - i, room);
+    if (ua.copyFromUser(buf, 0, a, run * 4) === 0) {
+      for (let k = 0; k < run; k++) out[i + k] = view.getInt32(k * 4, true);
+    } else {
+      for (let k = 0; k < run; k++) out[i + k] = ua.copyFromUser(buf, 0, a + k * 4, 4) === 0 ? view.getInt32(0, true) : null;
+    }
+    i += run;
+  }
+  return out;
+}
+
+/** A node bitmap as unsigned longs (what migrate_pages and mbind read): bit n set for each node. */
+export function nodeBitmapLongs(nodes: readonly number[], maxnode: number): bigint[] {
+  const longs = new Array<bigint>(Math.max(1, Math.ceil(maxnode / 64))).fill(0n);
+  for (const n of nodes) {
+    const w = Math.floor(n / 64);
+    if (w >= longs.length) throw new RangeError(`node ${n} does not fit in a ${maxnode}-bit mask`);
+    longs[w] = longs[w]! | (1n << BigInt(n % 64));
+  }
+  return longs;
+}
