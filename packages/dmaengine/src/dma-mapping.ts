@@ -171,9 +171,12 @@ export class DmaMapService {
 
   /** @internal count pages of [phys, phys+len) as mapped (+1) or unmapped (-1). */
   refPages(phys: number, len: number, delta: 1 | -1): number {
+    return this.refPfns(Math.floor(phys / PAGE_SIZE), Math.floor((phys + len - 1) / PAGE_SIZE), delta);
+  }
+
+  /** @internal as refPages, for pfns first..last (small integers: no boxing on the hot path). */
+  refPfns(first: number, last: number, delta: 1 | -1): number {
     const c = this.counts();
-    const first = Math.floor(phys / PAGE_SIZE);
-    const last = Math.floor((phys + len - 1) / PAGE_SIZE);
     for (let p = first; p <= last; p++) {
       const v = c[p]! + delta;
       if (v < 0) throw new Error(`DMA unmap of pfn ${p}, which has no live mapping (double unmap?)`);
@@ -342,11 +345,12 @@ export class DmaMapService {
         if (phys + sgt.length[i]! > dev.dmaLimit) return this.failMap(dev, sgt, dir, -EIO);
       }
       for (let i = 0; i < n; i++) {
-        const phys = sgt.pfn[i]! * PAGE_SIZE + sgt.offset[i]!;
+        const pfn = sgt.pfn[i]!;
+        const off = sgt.offset[i]!;
         const len = sgt.length[i]!;
-        sgt.dmaAddress[i] = phys;
+        sgt.dmaAddress[i] = pfn * PAGE_SIZE + off;
         sgt.dmaLength[i] = len;
-        pages += this.refPages(phys, len, 1);
+        pages += this.refPfns(pfn, pfn + Math.floor((off + len - 1) / PAGE_SIZE), 1);
       }
       sgt.nents = n;
     } else {
@@ -426,7 +430,10 @@ export class DmaMapService {
       dev.iovaLen.splice(i0, n);
       this.charge(Cost.IOMMU_MAP_PAGE, pages);
     } else {
-      for (let i = 0; i < n; i++) pages += this.refPages(sgt.dmaAddress[i]!, sgt.dmaLength[i]!, -1);
+      for (let i = 0; i < n; i++) {
+        const pfn = sgt.pfn[i]!;
+        pages += this.refPfns(pfn, pfn + Math.floor((sgt.offset[i]! + sgt.length[i]! - 1) / PAGE_SIZE), -1);
+      }
     }
     sgt.mappedBy = null;
     sgt.mappedDir = -1;

@@ -152,15 +152,20 @@ export class DmaAsyncTxDescriptor {
   /** DMA_PREP_* / DMA_CTRL_* flags given at prep. */
   flags = 0;
   chan: DmaChan;
-  /** The provider's tx_submit (vchan_tx_submit for virt-dma drivers). */
-  txSubmit: (tx: DmaAsyncTxDescriptor) => number;
   callback: DmaAsyncTxCallback | null = null;
   callbackResult: DmaAsyncTxCallbackResult | null = null;
   callbackParam: unknown = null;
 
-  constructor(chan: DmaChan, txSubmit: (tx: DmaAsyncTxDescriptor) => number) {
+  constructor(chan: DmaChan) {
     this.chan = chan;
-    this.txSubmit = txSubmit;
+  }
+
+  /**
+   * The provider's tx_submit: assign a cookie and queue the descriptor. A method rather than a
+   * per-descriptor pointer, so descriptors stay small; virt-dma descriptors use vchan_tx_submit().
+   */
+  txSubmit(): number {
+    throw new Error(`tx_submit on ${this.chan.name}: this descriptor type has no submit operation`);
   }
 }
 
@@ -296,7 +301,7 @@ export function dmaenginePrepDmaInterrupt(chan: DmaChan, flags: number): DmaAsyn
 /** Mirrors dmaengine_submit(): hand the descriptor to the engine; returns its cookie (< 0 on error). */
 export function dmaengineSubmit(tx: DmaAsyncTxDescriptor): number {
   const e = engineOf(tx.chan);
-  const cookie = tx.txSubmit(tx);
+  const cookie = tx.txSubmit();
   if (e.tpSubmit.enabled) e.tpSubmit.emit({ chan: tx.chan.name, cookie });
   e.chargeTask(Cost.DMA_SUBMIT, 1);
   return cookie;

@@ -24,18 +24,18 @@ export class MmioMeter {
     this.tpR = engine.core.trace.define("mmio_read");
   }
 
-  /** Count one write of `value` to register `reg`. */
+  /** Count one write of `value` (a u32, possibly passed as a signed int32) to register `reg`. */
   write(reg: number, value: number): void {
     this.writes++;
     if (!this.engine.core.sim.inEvent) this.pendingWrites++;
-    if (this.tpW.enabled) this.tpW.emit({ dev: this.dev, reg, value });
+    if (this.tpW.enabled) this.tpW.emit({ dev: this.dev, reg, value: value >>> 0 });
   }
 
   /** Count one read of register `reg` that returned `value`; returns `value`. */
   read(reg: number, value: number): number {
     this.reads++;
     if (!this.engine.core.sim.inEvent) this.pendingReads++;
-    if (this.tpR.enabled) this.tpR.emit({ dev: this.dev, reg, value });
+    if (this.tpR.enabled) this.tpR.emit({ dev: this.dev, reg, value: value >>> 0 });
     return value;
   }
 

@@ -14,10 +14,10 @@ export class SgTable {
   origNents = 0;
   /** Mapped DMA segments (nents), 0 while unmapped. */
   nents = 0;
-  /** Page frame of each entry. */
-  pfn: Float64Array = new Float64Array(0);
+  /** Page frame of each entry (page frames stay below 2^31). */
+  pfn: Int32Array = new Int32Array(0);
   /** Byte offset into the first page of each entry. */
-  offset: Float64Array = new Float64Array(0);
+  offset: Int32Array = new Int32Array(0);
   /** Length in bytes of each entry. */
   length: Float64Array = new Float64Array(0);
   /** sg_dma_address() of each mapped segment. */
@@ -46,8 +46,8 @@ export function sgAllocTable(sgt: SgTable, nents: number): number {
   if (!Number.isInteger(nents) || nents < 1 || nents > SG_MAX_ENTRIES) return -EINVAL;
   if (sgt.mappedBy !== null) return -EINVAL;
   if (sgt.pfn.length < nents) {
-    sgt.pfn = new Float64Array(nents);
-    sgt.offset = new Float64Array(nents);
+    sgt.pfn = new Int32Array(nents);
+    sgt.offset = new Int32Array(nents);
     sgt.length = new Float64Array(nents);
     sgt.dmaAddress = new Float64Array(nents);
     sgt.dmaLength = new Float64Array(nents);
@@ -68,7 +68,7 @@ export function sgFreeTable(sgt: SgTable): void {
 /** Mirrors sg_set_page(): entry `i` covers `len` bytes from `offset` into page `pfn`. */
 export function sgSetPage(sgt: SgTable, i: number, pfn: number, len: number, offset: number): void {
   if (!Number.isInteger(i) || i < 0 || i >= sgt.origNents) throw new RangeError(`sg_set_page: entry ${i} is outside the table (0..${sgt.origNents - 1})`);
-  if (!Number.isInteger(pfn) || pfn < 0) throw new RangeError(`sg_set_page: pfn must be a non-negative integer, got ${pfn}`);
+  if (!Number.isInteger(pfn) || pfn < 0 || pfn > 0x7fffffff) throw new RangeError(`sg_set_page: pfn must be an integer in 0..2^31-1, got ${pfn}`);
   if (!Number.isInteger(len) || len < 1 || len > 0xffffffff) throw new RangeError(`sg_set_page: length must be an integer in 1..2^32-1 bytes, got ${len}`);
   if (!Number.isInteger(offset) || offset < 0 || offset >= PAGE_SIZE) throw new RangeError(`sg_set_page: offset must be an integer in 0..${PAGE_SIZE - 1}, got ${offset}`);
   sgt.pfn[i] = pfn;

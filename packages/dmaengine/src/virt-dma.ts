@@ -65,10 +65,6 @@ export function listCount(head: ListHead): number {
   return n;
 }
 
-function noSubmit(tx: DmaAsyncTxDescriptor): number {
-  throw new Error(`tx_submit on ${tx.chan.name}: descriptor was not prepared with vchan_tx_prep`);
-}
-
 /** Mirrors struct virt_dma_desc: the tx plus its list node and result. */
 export class VirtDmaDesc extends DmaAsyncTxDescriptor implements ListNode {
   next: ListNode = this;
@@ -79,13 +75,25 @@ export class VirtDmaDesc extends DmaAsyncTxDescriptor implements ListNode {
    * allocates nothing per descriptor.
    */
   txResult: DmaengineResult = DMA_RESULT_NOERROR;
-  /** Bumped each time the descriptor is freed, so stale references (an in-flight hardware pointer) are detectable. */
+  /**
+   * Odd while the descriptor is live (prepared, on a vchan list), even while it sits in the driver's
+   * cache; it changes at every prep and free, so a stale reference (an in-flight hardware pointer)
+   * is detectable by comparing generations.
+   */
   gen = 0;
-  /** Whether it sits on a vchan list or in the driver's cache. */
-  live = false;
 
   constructor(chan: DmaChan) {
-    super(chan, noSubmit);
+    super(chan);
+  }
+
+  /** Whether the descriptor is prepared and not yet freed. */
+  get live(): boolean {
+    return (this.gen & 1) === 1;
+  }
+
+  /** Mirrors vchan_tx_submit(). */
+  override txSubmit(): number {
+    return vchanTxSubmit(this);
   }
 }
 
@@ -135,12 +143,11 @@ export function vchanTxPrep(vc: VirtDmaChan, vd: VirtDmaDesc, flags: number): Vi
   vd.chan = vc;
   vd.flags = flags;
   vd.cookie = 0;
-  vd.txSubmit = vchanTxSubmit;
   vd.callback = null;
   vd.callbackResult = null;
   vd.callbackParam = null;
   vd.txResult = DMA_RESULT_NOERROR;
-  vd.live = true;
+  if ((vd.gen & 1) === 0) vd.gen++;
   listAddTail(vd, vc.descAllocated);
   return vd;
 }
@@ -202,8 +209,7 @@ export function vchanVdescFini(vd: VirtDmaDesc): void {
     return;
   }
   listDel(vd);
-  vd.live = false;
-  vd.gen++;
+  if ((vd.gen & 1) === 1) vd.gen++;
   vc.descFree(vd);
 }
 
@@ -241,8 +247,7 @@ export function vchanDmaDescFreeList(vc: VirtDmaChan, head: ListHead): void {
   while (!listEmpty(head)) {
     const vd = head.next as VirtDmaDesc;
     listDel(vd);
-    vd.live = false;
-    vd.gen++;
+    if ((vd.gen & 1) === 1) vd.gen++;
     vd.cookie = 0;
     vc.descFree(vd);
   }

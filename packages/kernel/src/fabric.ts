@@ -111,6 +111,8 @@ class Flow {
 }
 
 const SLOT_BITS = 2 ** 20;
+/** Tokens carry the low 10 bits of the slot's generation, so they stay small integers (no boxing). */
+const GEN_MASK = 0x3ff;
 const EPS = 1e-9;
 
 export class Fabric {
@@ -345,7 +347,7 @@ export class Fabric {
 
   private lookup(token: number): Flow | null {
     const f = this.flows[token % SLOT_BITS];
-    if (f === undefined || f.index < 0 || f.gen !== Math.floor(token / SLOT_BITS)) return null;
+    if (f === undefined || f.index < 0 || (f.gen & GEN_MASK) !== Math.floor(token / SLOT_BITS)) return null;
     return f;
   }
 
@@ -370,7 +372,7 @@ export class Fabric {
     this.active.push(f);
     for (let i = 0; i < f.n; i++) this.addDemand(this.servers[f.path[i]!]!, f.cap, 1);
     this.afterChange(f);
-    return f.gen * SLOT_BITS + f.slot;
+    return (f.gen & GEN_MASK) * SLOT_BITS + f.slot;
   }
 
   private computeCap(f: Flow): void {

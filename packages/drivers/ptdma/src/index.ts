@@ -10,7 +10,7 @@ export {
   INT_EMPTY_QUEUE, SUPPORTED_INTERRUPTS, CMD_DESC_DW0_VAL, PT_ENGINE_PASSTHRU,
   PT_ERR_ILLEGAL_ENGINE, PT_ERR_ILLEGAL_BUFFER_LENGTH, PT_ERR_IDMA0_AXI_SLVERR, PT_ERR_IDMA0_AXI_DECERR,
   PT_ERR_ODMA0_AXI_SLVERR, PT_ERR_ODMA0_AXI_DECERR,
-  cmdQError, qSizeVal, ptErrorName, ptErrorIsRead, ptErrorIsWrite, encodePtdmaDesc, decodePtdmaDesc,
+  cmdQError, qSizeVal, ptErrorName, ptErrorIsRead, ptErrorIsWrite, encodePtdmaDesc, encodePtdmaDescWords, decodePtdmaDesc,
 } from "./ptdma-regs.js";
 export { PTDMA_PARAMS, PTDMA_DEFAULT_SWITCHES, ptdmaParams, ptdmaSwitches } from "./ptdma-params.js";
 export { PtdmaFunction, ptdmaFaults } from "./ptdma-hw.js";

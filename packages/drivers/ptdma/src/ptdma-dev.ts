@@ -6,7 +6,7 @@ import {
   CMD_Q_HEAD_LO_BASE, CMD_Q_INTERRUPT_STATUS_BASE, CMD_Q_INT_ENABLE_BASE, CMD_Q_INT_STATUS_BASE, CMD_Q_LEN,
   CMD_Q_RUN, CMD_Q_SIZE_SHIFT, CMD_Q_STATUS_BASE, CMD_Q_STATUS_INCR, CMD_Q_TAIL_LO_BASE, CMD_REQID_CONFIG_OFFSET,
   CMD_TIMEOUT_DISABLE, CMD_TIMEOUT_OFFSET, INT_ERROR, Q_DESC_SIZE, SUPPORTED_INTERRUPTS, cmdQError,
-  encodePtdmaDesc, ptErrorName, qSizeVal,
+  encodePtdmaDescWords, ptErrorName, qSizeVal,
 } from "./ptdma-regs.js";
 import type { PtdmaFunction } from "./ptdma-hw.js";
 import type { PtdmaSwitches } from "./ptdma-params.js";
@@ -113,8 +113,8 @@ export class PtDevice {
   /** iowrite32() to the BAR. */
   iowrite32(off: number, value: number): void {
     this.stats.mmioWrites++;
-    this.mmio.write(off, value >>> 0);
-    this.hw.mmioWrite(off, value);
+    this.mmio.write(off, value | 0);
+    this.hw.mmioWrite(off, value | 0);
   }
 
   /** ioread32() from the BAR. */
@@ -148,9 +148,9 @@ export class PtDevice {
     this.iowrite32(CMD_Q_STATUS_INCR + CMD_Q_CONTROL_BASE, this.cmdQ.qcontrol & ~CMD_Q_RUN);
   }
 
-  /** The low 32 bits of the ring slot `qidx` (the software tail). */
+  /** The low 32 bits of the ring slot `qidx` (the software tail), as a signed int32 like the registers. */
   tailAddr(): number {
-    return (this.cmdQ.qdmaTail + this.cmdQ.qidx * Q_DESC_SIZE) % 0x1_0000_0000;
+    return ((this.cmdQ.qdmaTail % 0x1_0000_0000) + this.cmdQ.qidx * Q_DESC_SIZE) | 0;
   }
 
   /**
@@ -163,7 +163,7 @@ export class PtDevice {
     q.totalPtOps++;
     if (intEn) this.enableQueueInterrupts();
     else this.disableQueueInterrupts();
-    encodePtdmaDesc(q.qbase.view, q.qidx * Q_DESC_SIZE, CMD_DESC_DW0_VAL, desc.len, desc.src, desc.dst);
+    encodePtdmaDescWords(q.qbase.view, q.qidx * Q_DESC_SIZE, CMD_DESC_DW0_VAL, desc.len, desc.srcLo, desc.srcHi, desc.dstLo, desc.dstHi);
     q.qidx = (q.qidx + 1) % CMD_Q_LEN;
     this.iowrite32(CMD_Q_STATUS_INCR + CMD_Q_TAIL_LO_BASE, this.tailAddr());
     this.startQueue();

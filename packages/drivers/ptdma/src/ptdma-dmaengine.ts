@@ -23,15 +23,21 @@ import type { PtDevice } from "./ptdma-dev.js";
 
 /** Mirrors struct pt_dma_desc. */
 export class PtDmaDesc extends VirtDmaDesc {
-  src = 0;
-  dst = 0;
+  // 48-bit DMA addresses split as the descriptor stores them (low dword as a signed int32, high 16
+  // bits), so the fields stay small integers rather than boxed doubles.
+  srcLo = 0;
+  srcHi = 0;
+  dstLo = 0;
+  dstHi = 0;
   len = 0;
   /** issued_to_hw */
   issuedToHw = false;
   /** The driver's own DMA_IN_PROGRESS / DMA_COMPLETE / DMA_ERROR. */
   status = DMA_IN_PROGRESS;
   /** This descriptor's DMA_PREP_INTERRUPT (used by the corrected int_en switch). */
-  wantsIrq = false;
+  get wantsIrq(): boolean {
+    return (this.flags & DMA_PREP_INTERRUPT) !== 0;
+  }
   /** The hardware error code that completed it, 0 if none. */
   hwError = 0;
 }
@@ -81,7 +87,6 @@ export class PtDmaDevice extends DmaDevice {
     vchanTxPrep(this.chan, d, flags);
     const want = (flags & DMA_PREP_INTERRUPT) !== 0;
     this.pt.cmdQ.intEn = want;
-    d.wantsIrq = want;
     d.issuedToHw = false;
     d.status = DMA_IN_PROGRESS;
     d.hwError = 0;
@@ -91,18 +96,18 @@ export class PtDmaDevice extends DmaDevice {
   /** Mirrors pt_prep_dma_memcpy(); the length is an unsigned int, so sizes of 4 GiB and more wrap (spec 1.10). */
   override devicePrepDmaMemcpy(_chan: DmaChan, dst: number, src: number, len: number, flags: number): DmaAsyncTxDescriptor | null {
     const d = this.allocDesc(flags);
-    d.src = src;
-    d.dst = dst;
-    d.len = len % 0x1_0000_0000;
+    d.srcLo = src | 0;
+    d.srcHi = Math.floor(src / 0x1_0000_0000) & 0xffff;
+    d.dstLo = dst | 0;
+    d.dstHi = Math.floor(dst / 0x1_0000_0000) & 0xffff;
+    d.len = len | 0;
     return d;
   }
 
   /** Mirrors pt_prep_dma_interrupt(): a descriptor with no copy parameters (a zero-length passthru). */
   override devicePrepDmaInterrupt(_chan: DmaChan, flags: number): DmaAsyncTxDescriptor | null {
     const d = this.allocDesc(flags);
-    d.src = 0;
-    d.dst = 0;
-    d.len = 0;
+    d.srcLo = d.srcHi = d.dstLo = d.dstHi = d.len = 0;
     return d;
   }
 

@@ -107,8 +107,9 @@ export class PtdmaFunction {
   clkGateCtl = 0;
   // Queue registers.
   control = 0;
-  tailLo = 0;
-  headLo = 0;
+  // HEAD/TAIL hold bus addresses above 2^31; they are kept as signed int32 so they stay small integers.
+  private tail32 = 0;
+  private head32 = 0;
   intEnable = 0;
   intStatus = 0;
   qStatus = 0;
@@ -157,6 +158,16 @@ export class PtdmaFunction {
     this.tpIrq = o.core.trace.define("ptdma_irq");
   }
 
+  /** CMD_Q_TAIL_LO as an unsigned value. */
+  get tailLo(): number {
+    return this.tail32 >>> 0;
+  }
+
+  /** CMD_Q_HEAD_LO as an unsigned value. */
+  get headLo(): number {
+    return this.head32 >>> 0;
+  }
+
   /** Connect the MSI vector to a handler (request_irq()). */
   requestIrq(handler: (arg: any) => void, arg: unknown): void {
     this.irqHandler = handler;
@@ -173,13 +184,13 @@ export class PtdmaFunction {
     return this.phase === HUNG;
   }
 
-  /** An MMIO read of the register at `off` from the BAR base. */
+  /** An MMIO read of the register at `off` from the BAR base; a u32 as a signed int32. */
   mmioRead(off: number): number {
     const q = off - CMD_Q_STATUS_INCR;
     switch (q) {
       case CMD_Q_CONTROL_BASE: return (this.halted ? (this.control & ~CMD_Q_RUN) | CMD_Q_HALT : this.control) >>> 0;
-      case CMD_Q_TAIL_LO_BASE: return this.tailLo;
-      case CMD_Q_HEAD_LO_BASE: return this.headLo;
+      case CMD_Q_TAIL_LO_BASE: return this.tail32;
+      case CMD_Q_HEAD_LO_BASE: return this.head32;
       case CMD_Q_INT_ENABLE_BASE: return this.intEnable;
       case CMD_Q_INTERRUPT_STATUS_BASE: return this.intStatus;
       case CMD_Q_STATUS_BASE: return this.qStatus;
@@ -203,7 +214,7 @@ export class PtdmaFunction {
 
   /** An MMIO write of `value` (a u32) to the register at `off`. */
   mmioWrite(off: number, value: number): void {
-    const v = value >>> 0;
+    const v = value | 0;
     const q = off - CMD_Q_STATUS_INCR;
     switch (q) {
       case CMD_Q_CONTROL_BASE:
@@ -214,15 +225,15 @@ export class PtdmaFunction {
         }
         return;
       case CMD_Q_TAIL_LO_BASE: {
-        this.tailLo = v;
+        this.tail32 = v;
         const rb = this.ringBytes();
-        const queued = ((v - this.headLo + rb) % rb) / Q_DESC_SIZE;
+        const queued = (((v - this.head32) % rb) + rb) % rb / Q_DESC_SIZE;
         if (queued > this.stats.maxQueued) this.stats.maxQueued = queued;
         if ((this.control & CMD_Q_RUN) !== 0 && !this.halted) this.kick(true);
         return;
       }
       case CMD_Q_HEAD_LO_BASE:
-        this.headLo = v;
+        this.head32 = v;
         return;
       case CMD_Q_INT_ENABLE_BASE: {
         const before = this.intStatus & this.intEnable;
@@ -267,10 +278,10 @@ export class PtdmaFunction {
 
   /** Start fetching at HEAD if running, idle and the ring is not empty. */
   private kick(doorbell: boolean): void {
-    if (this.phase !== IDLE || this.halted || (this.control & CMD_Q_RUN) === 0 || this.headLo === this.tailLo) return;
+    if (this.phase !== IDLE || this.halted || (this.control & CMD_Q_RUN) === 0 || this.head32 === this.tail32) return;
     this.phase = FETCH;
     const p = this.p;
-    const delay = (doorbell ? p.doorbell_to_fetch : 0) + p.desc_fetch + p.desc_setup;
+    const delay = (doorbell ? p.doorbell_to_fetch : this.wbDelay) + p.desc_fetch + p.desc_setup;
     this.pendingEvent = this.core.sim.schedule(delay, onFetched, this);
   }
 
@@ -278,7 +289,7 @@ export class PtdmaFunction {
   fetched(): void {
     this.pendingEvent = -1;
     if (this.phase !== FETCH) return;
-    const base = (this.control >>> 16) * 0x1_0000_0000 + this.headLo;
+    const base = (this.control >>> 16) * 0x1_0000_0000 + (this.head32 >>> 0);
     let ring = this.ring;
     if (ring === null || base < ring.busAddr || base + Q_DESC_SIZE > ring.busAddr + ring.size) ring = this.ring = this.map.coherentAt(base);
     if (ring === null) {
@@ -287,7 +298,7 @@ export class PtdmaFunction {
       return;
     }
     const d = decodePtdmaDesc(ring.view, base - ring.busAddr, this.cur);
-    if (this.tpFetch.enabled) this.tpFetch.emit({ dev: this.name, head: this.headLo, len: d.length });
+    if (this.tpFetch.enabled) this.tpFetch.emit({ dev: this.name, head: this.head32 >>> 0, len: d.length });
     this.errCode = 0;
     const engine = (d.dw0 >>> 20) & 0xf;
     const fn = (d.dw0 >>> 5) & 0x7fff;
@@ -324,7 +335,12 @@ export class PtdmaFunction {
     this.flowToken = this.fabric.startTransfer(this.copyBytes, srcNode, dstNode, this.engineServer, this.quadrantServer, onCopied, this);
   }
 
-  /** @internal the fabric moved the last byte: the data lands now. */
+  /**
+   * @internal the fabric moved the last byte: the data lands now and the descriptor retires. The
+   * completion write-back (HEAD, INTERRUPT_STATUS) is folded into the delays that follow it — the MSI
+   * and the next fetch start `completion_writeback` later — which saves an event per descriptor; a
+   * poller can see the latch that much early.
+   */
   copied(): void {
     if (this.phase !== COPY) return;
     this.flowToken = -1;
@@ -333,21 +349,16 @@ export class PtdmaFunction {
     if (moved < this.copyBytes && this.errCode === 0) this.errCode = PT_ERR_ODMA0_AXI_DECERR;
     this.stats.bytes += moved;
     this.phase = WRITEBACK;
-    this.pendingEvent = this.core.sim.schedule(this.p.completion_writeback, onWriteback, this);
+    this.retire(this.errCode, this.p.completion_writeback);
   }
 
-  /** @internal the descriptor retires: HEAD advances, INTERRUPT_STATUS latches. */
-  writtenBack(): void {
-    this.pendingEvent = -1;
-    if (this.phase !== WRITEBACK) return;
-    this.retire(this.errCode);
-  }
-
-  private retire(code: number): void {
+  private retire(code: number, writeback = 0): void {
+    // The ring is aligned to its size, so advancing wraps within the low bits.
     const rb = this.ringBytes();
-    const baseLo = this.headLo - (this.headLo % rb);
-    this.headLo = (baseLo + ((this.headLo - baseLo + Q_DESC_SIZE) % rb)) >>> 0;
+    const h = this.head32;
+    this.head32 = (h & ~(rb - 1)) | ((h + Q_DESC_SIZE) & (rb - 1));
     this.phase = IDLE;
+    this.wbDelay = writeback;
     if (code !== 0) {
       this.stats.errors++;
       this.qStatus = (this.qStatus & ~0x3f) | code;
@@ -361,10 +372,14 @@ export class PtdmaFunction {
     if (this.faults.spuriousIrq.armed && this.faults.spuriousIrq.shouldFail()) {
       this.stats.msiSpurious++;
       if (this.tpIrq.enabled) this.tpIrq.emit({ dev: this.name, kind: "spurious" });
-      this.core.sim.schedule(2 * this.p.msi_latency + this.handlerEntry(), onMsi, this);
+      this.core.sim.schedule(writeback + 2 * this.p.msi_latency + this.handlerEntry(), onMsi, this);
     }
     this.kick(false);
+    this.wbDelay = 0;
   }
+
+  /** Write-back time still to elapse after a retire (added to the MSI and the next fetch). */
+  private wbDelay = 0;
 
   private latch(bits: number): void {
     const before = this.intStatus & this.intEnable;
@@ -385,7 +400,7 @@ export class PtdmaFunction {
     }
     this.stats.msiSent++;
     if (this.tpIrq.enabled) this.tpIrq.emit({ dev: this.name, kind: "raise" });
-    this.core.sim.schedule(this.p.msi_latency + this.handlerEntry(), onMsi, this);
+    this.core.sim.schedule(this.wbDelay + this.p.msi_latency + this.handlerEntry(), onMsi, this);
   }
 
   /** @internal the MSI reached the CPU: run the registered handler. */
@@ -416,10 +431,6 @@ function onFetched(hw: PtdmaFunction): void {
 
 function onCopied(hw: PtdmaFunction): void {
   hw.copied();
-}
-
-function onWriteback(hw: PtdmaFunction): void {
-  hw.writtenBack();
 }
 
 function onMsi(hw: PtdmaFunction): void {

@@ -144,6 +144,18 @@ export function encodePtdmaDesc(view: DataView, off: number, dw0: number, length
   view.setUint32(off + 28, 0, true);
 }
 
+/** The same from the split address words (low dword, high 16 bits) the driver keeps. */
+export function encodePtdmaDescWords(view: DataView, off: number, dw0: number, length: number, srcLo: number, srcHi: number, dstLo: number, dstHi: number): void {
+  view.setInt32(off, dw0 | 0, true);
+  view.setInt32(off + 4, length | 0, true);
+  view.setInt32(off + 8, srcLo, true);
+  view.setInt32(off + 12, srcHi & 0xffff, true);
+  view.setInt32(off + 16, dstLo, true);
+  view.setInt32(off + 20, dstHi & 0xffff, true);
+  view.setInt32(off + 24, 0, true);
+  view.setInt32(off + 28, 0, true);
+}
+
 /** Read a descriptor back into `out` (no allocation). */
 export function decodePtdmaDesc(view: DataView, off: number, out: PtdmaDesc): PtdmaDesc {
   out.dw0 = view.getUint32(off, true);
