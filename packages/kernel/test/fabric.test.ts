@@ -106,3 +106,28 @@ test("many flows on a shared link converge to equal shares (full recompute path)
   t.true(ends.every((x) => x === 16384));
   t.true(fabric.fullRecomputes > 0);
 });
+
+test("arrivals and departures on one bottleneck (level mode) give exact processor-sharing times", (t) => {
+  const { core, fabric } = twoSockets({ xsocket_link_bw: 9, node_mem_bw: 1000 });
+  const ends: number[] = [];
+  const engs = [0, 1, 2].map((i) => fabric.addServer(`e${i}`, 14));
+  fabric.startTransfer(9000, 0, 1, engs[0]!, -1, timed(core, ends, 0));
+  core.sim.schedule(500, () => fabric.startTransfer(9000, 0, 1, engs[1]!, -1, timed(core, ends, 1)));
+  core.sim.schedule(1000, () => fabric.startTransfer(9000, 0, 1, engs[2]!, -1, timed(core, ends, 2)));
+  core.sim.run();
+  t.deepEqual(ends, [1750, 2750, 3000]);
+});
+
+test("a flow capped below the fair share leaves the rest to the others, then they speed up", (t) => {
+  const { core, fabric } = twoSockets({ xsocket_link_bw: 10, node_mem_bw: 1000 });
+  const ends: number[] = [];
+  const a = fabric.addServer("a", 14);
+  const b = fabric.addServer("b", 14);
+  const c = fabric.addServer("c", 2);
+  fabric.startTransfer(10_000, 0, 1, a, -1, timed(core, ends, 0));
+  fabric.startTransfer(10_000, 0, 1, b, -1, timed(core, ends, 1));
+  fabric.startTransfer(2000, 0, 1, c, -1, timed(core, ends, 2));
+  core.sim.run();
+  // C runs at its cap of 2 and ends at 1000; A and B share the other 8 (4 each), then 5 each.
+  t.deepEqual(ends, [2200, 2200, 1000]);
+});
