@@ -1,11 +1,11 @@
 import test from "ava";
 import { MR, PAGE_SIZE, lastMigrateStats } from "@mmemu/mm-core";
 import { Dcbm } from "@mmemu/dcbm";
-import { corruptPages, foliosOf, migrateRange, pagesOffNode, anon, scenario } from "./scenario.js";
+import { corruptPages, foliosOf, migrateRange, movePagesRange, pagesOffNode, anon, scenario } from "./scenario.js";
 
 /**
  * Issue 4's end-to-end check: folios of every size move with 1, 4 and 16 PTDMA channels through
- * migrate_pages(MR_SYSCALL) — the path move_pages(2) takes — with dcbm copying every batch, the
+ * move_pages(2) and through migrate_pages(MR_SYSCALL) directly, with dcbm copying every batch, the
  * data verified page by page, the folio sizes kept, and dcbm's counters exact.
  */
 const SIZES = [
@@ -18,9 +18,9 @@ const SIZES = [
 ];
 const BYTES = 4 << 20;
 
-for (const size of SIZES) {
+for (const via of ["move_pages", "migrate_pages"] as const) for (const size of SIZES) {
   for (const channels of [1, 4, 16]) {
-    test(`${size.name} folios, ${channels} channel${channels > 1 ? "s" : ""}: migrate_pages(MR_SYSCALL) moves 4 MiB through dcbm intact`, (t) => {
+    test(`${via}: ${size.name} folios, ${channels} channel${channels > 1 ? "s" : ""}: 4 MiB move through dcbm intact`, (t) => {
       const s = scenario();
       const m = s.em.m;
       if (size.order > 0) m.memory.anonThp[size.order] = "always";
@@ -34,7 +34,13 @@ for (const size of SIZES) {
       const batches: number[] = [];
       const off = m.core.trace.on("dcbm_batch_begin", (r) => batches.push(r.fields["nr_chan"] as number));
       const t0 = m.sim.now;
-      t.is(migrateRange(s, addr, BYTES, 1, undefined, MR.SYSCALL), 0);
+      if (via === "move_pages") {
+        const { ret, status } = movePagesRange(s, addr, BYTES, 1);
+        t.is(ret, 0);
+        t.deepEqual([...new Set(status)], [1], "every entry's status is the target node");
+      } else {
+        t.is(migrateRange(s, addr, BYTES, 1, undefined, MR.SYSCALL), 0);
+      }
       off();
       t.true(m.sim.now > t0, "the copy took virtual time");
       t.is(corruptPages(s, addr, BYTES), 0, "every page's contents arrived");

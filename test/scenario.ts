@@ -9,19 +9,26 @@ import {
   type MigrateMode, type MmStruct,
 } from "@mmemu/mm-core";
 import { createMachine, loadProfile, type EmulatedMachine } from "@mmemu/timing";
+import {
+  kernelMovePages, MPOL_MF_MOVE, mmapUserArea, readUserInts, TaskTable, writeUserArray, type TaskStruct,
+} from "@mmemu/move-pages";
 
 export interface Scenario {
   em: EmulatedMachine;
+  /** The machine's task table, and one unprivileged process on CPU 0 whose memory the scenarios use. */
+  tasks: TaskTable;
+  p: TaskStruct;
   mm: MmStruct;
   checker: InvariantChecker;
 }
 
 export function scenario(opts: { pagesPerNode?: number; collectViolations?: boolean } = {}): Scenario {
   const em = createMachine(loadProfile("zen3-ptdma"), { pagesPerNode: opts.pagesPerNode ?? 1 << 13 });
-  const mm = em.m.createMm();
-  em.m.current = em.m.createTask(mm, 0);
+  const tasks = new TaskTable(em.m, { kernelVersion: "mainline" });
+  const p = tasks.createProcess({ uid: 1000, name: "mover" });
+  em.m.current = p.ctx;
   const checker = new InvariantChecker(em.m, { throwOnViolation: !opts.collectViolations });
-  return { em, mm, checker };
+  return { em, tasks, p, mm: p.mm!, checker };
 }
 
 export function pattern(addr: number): number {
@@ -55,6 +62,30 @@ export function migrateRange(s: Scenario, addr: number, bytes: number, nid: numb
   const rc = migratePages(m, list, (src) => allocMigrationTarget(m, src, { nid, thisNode: true }), null, mode, reason);
   if (rc !== 0) putbackMovablePages(m, list);
   return rc;
+}
+
+/**
+ * move_pages(0, n, pages, nodes, status, MPOL_MF_MOVE) from the process itself, one address per folio
+ * (the head page's: more addresses in one large folio would find it already isolated), every entry
+ * asking for `nid`. The arrays live in the process's own memory. Returns the syscall's result and the
+ * status array it wrote.
+ */
+export function movePagesRange(s: Scenario, addr: number, bytes: number, nid: number): { ret: number; status: Array<number | null> } {
+  const m = s.em.m;
+  const addrs: number[] = [];
+  for (let a = addr; a < addr + bytes; ) {
+    const f = m.folios.folioOf(m.memory.translate(s.mm, a));
+    addrs.push(a);
+    a += PAGE_SIZE << m.folios.order[f]!;
+  }
+  const n = addrs.length;
+  const pagesArr = mmapUserArea(s.tasks, s.p, n * 8);
+  const nodesArr = mmapUserArea(s.tasks, s.p, n * 4);
+  const statusArr = mmapUserArea(s.tasks, s.p, n * 4);
+  writeUserArray(s.tasks, s.p, pagesArr, addrs, 8);
+  writeUserArray(s.tasks, s.p, nodesArr, addrs.map(() => nid), 4);
+  const ret = kernelMovePages(s.tasks, s.p, 0, n, pagesArr, nodesArr, statusArr, MPOL_MF_MOVE);
+  return { ret, status: readUserInts(s.tasks, s.p, statusArr, n) };
 }
 
 /** Pages of the range whose contents differ from their pattern (page-digest comparison). */

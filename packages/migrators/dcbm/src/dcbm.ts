@@ -110,10 +110,17 @@ function dmaCompletionCallback(work: DmaWork): void {
   if (--work.pending === 0) work.done.complete();
 }
 
-/** The checkResults form: callback_result records a failed transfer before counting down. */
+/**
+ * The checkResults form: callback_result records a failed transfer and wakes the waiter at once,
+ * because an engine that stops its queue on an error (SDXI) will never call back for the rest.
+ */
 function dmaCompletionCallbackResult(work: DmaWork, res: DmaengineResult): void {
-  if (res.result !== DMA_TRANS_NOERROR) work.failed = true;
-  if (--work.pending === 0) work.done.complete();
+  if (res.result !== DMA_TRANS_NOERROR && !work.failed) {
+    work.failed = true;
+    work.done.complete();
+    return;
+  }
+  if (--work.pending === 0 && !work.failed) work.done.complete();
 }
 
 const SG_ATTRS = DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_KERNEL_MAPPING;
