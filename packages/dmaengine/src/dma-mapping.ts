@@ -305,7 +305,17 @@ export class DmaMapService {
 
   /** The coherent buffer holding bus address `bus`, or null. */
   coherentAt(bus: number): DmaCoherent | null {
-    for (const b of this.coherent) if (bus >= b.busAddr && bus < b.busAddr + b.size) return b;
+    // Buffers are handed out at increasing bus addresses, so the list is sorted: binary search.
+    const list = this.coherent;
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const b = list[mid]!;
+      if (bus < b.busAddr) hi = mid - 1;
+      else if (bus >= b.busAddr + b.size) lo = mid + 1;
+      else return b;
+    }
     return null;
   }
 

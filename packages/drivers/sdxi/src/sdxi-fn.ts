@@ -229,52 +229,63 @@ export class SdxiFunction {
 
   /** Look a context up through L2 → L1 → CXT_CTL and cache it; null if any level is not valid. */
   private loadCxt(id: number): Cxt | null {
-    const l2 = this.view(this.cxtL2, 4096);
+    const l2 = this.at(this.cxtL2, 4096);
+    const l2Off = this.vo;
     if (l2 === null) return null;
-    const e2 = rd64(l2.view, l2.off + (id >>> 7) * 8);
+    const e2 = rd64(l2, l2Off + (id >>> 7) * 8);
     if ((e2 & 1) === 0) return null;
-    const l1 = this.view(Math.floor(e2 / 4096) * 4096, 4096);
+    const l1 = this.at(Math.floor(e2 / 4096) * 4096, 4096);
+    const l1Off = this.vo;
     if (l1 === null) return null;
-    const o1 = l1.off + (id & 0x7f) * 32;
-    const ctlPtr = rd64(l1.view, o1);
-    const akey = rd64(l1.view, o1 + 8);
+    const o1 = l1Off + (id & 0x7f) * 32;
+    const ctlPtr = rd64(l1, o1);
+    const akey = rd64(l1, o1 + 8);
     if ((ctlPtr & 1) === 0) return null;
-    const ctl = this.view(Math.floor(ctlPtr / 64) * 64, 64);
+    const ctl = this.at(Math.floor(ctlPtr / 64) * 64, 64);
+    const ctlOff = this.vo;
     if (ctl === null) return null;
-    const ringPtr = rd64(ctl.view, ctl.off);
+    const ringPtr = rd64(ctl, ctlOff);
     if ((ringPtr & 1) === 0) return null;
     const c = new Cxt(this, id);
     c.ringBase = Math.floor(ringPtr / 64) * 64;
-    c.ringSize = ctl.view.getUint32(ctl.off + 8, true);
-    c.stsPtr = Math.floor(rd64(ctl.view, ctl.off + 16) / 16) * 16;
-    c.wiPtr = Math.floor(rd64(ctl.view, ctl.off + 24) / 8) * 8;
+    c.ringSize = ctl.getUint32(ctlOff + 8, true);
+    c.stsPtr = Math.floor(rd64(ctl, ctlOff + 16) / 16) * 16;
+    c.wiPtr = Math.floor(rd64(ctl, ctlOff + 24) / 8) * 8;
     c.akeyPtr = Math.floor(akey / 4096) * 4096;
     c.ring = this.map.coherentAt(c.ringBase);
     if (c.ring === null || c.ringSize === 0) return null;
     c.retired = new Uint8Array(c.ringSize);
     for (let i = 0; i < c.ringSize; i++) c.ops.push(new Op(c));
-    const sts = this.view(c.stsPtr, 16);
+    const sts = this.at(c.stsPtr, 16);
+    const stsOff = this.vo;
     if (sts !== null) {
-      c.readIndex = c.cursor = rd64(sts.view, sts.off + 8);
+      c.readIndex = c.cursor = rd64(sts, stsOff + 8);
     }
     this.cxts[id] = c;
     return c;
   }
 
-  private view(bus: number, len: number): { view: DataView; off: number } | null {
+  /** Offset into the DataView the last {@link at} call returned (no object per access). */
+  private vo = 0;
+
+  /** The coherent buffer view holding [bus, bus+len), with the offset left in `vo`; null if unmapped. */
+  private at(bus: number, len: number): DataView | null {
     const b = this.map.coherentAt(bus);
     if (b === null || bus + len > b.busAddr + b.size) return null;
-    return { view: b.view, off: bus - b.busAddr };
+    this.vo = bus - b.busAddr;
+    return b.view;
   }
 
   private cxtState(c: Cxt): number {
-    const s = this.view(c.stsPtr, 16);
-    return s === null ? SDXI_CXT_ERR_FN : s.view.getUint8(s.off) & 0xf;
+    const s = this.at(c.stsPtr, 16);
+    const sOff = this.vo;
+    return s === null ? SDXI_CXT_ERR_FN : s.getUint8(sOff) & 0xf;
   }
 
   private setCxtState(c: Cxt, state: number): void {
-    const s = this.view(c.stsPtr, 16);
-    if (s !== null) s.view.setUint8(s.off, (s.view.getUint8(s.off) & 0xf0) | state);
+    const s = this.at(c.stsPtr, 16);
+    const sOff = this.vo;
+    if (s !== null) s.setUint8(sOff, (s.getUint8(sOff) & 0xf0) | state);
   }
 
   private schedulePump(c: Cxt, delay: number): void {
@@ -287,8 +298,9 @@ export class SdxiFunction {
   pump(c: Cxt): void {
     c.pumpScheduled = false;
     if (c.stopped || this.gsv !== SDXI_GSV_ACTIVE || this.cxtState(c) !== SDXI_CXT_RUN) return;
-    const wi = this.view(c.wiPtr, 8);
-    const writeIndex = wi === null ? 0 : rd64(wi.view, wi.off);
+    const wi = this.at(c.wiPtr, 8);
+    const wiOff = this.vo;
+    const writeIndex = wi === null ? 0 : rd64(wi, wiOff);
     const limit = Math.min(writeIndex, c.doorbell);
     const ring = c.ring!;
     while (c.cursor < limit && c.inflight < this.maxInflight) {
@@ -364,8 +376,9 @@ export class SdxiFunction {
     }
     if (op.type === SDXI_GRP_INTR && op.subtype === SDXI_INTR) {
       // pump() left the AKey index in `len`.
-      const a = this.view(c.akeyPtr + op.len * 16, 16);
-      const w = a === null ? 0 : a.view.getUint32(a.off, true);
+      const a = this.at(c.akeyPtr + op.len * 16, 16);
+    const aOff = this.vo;
+      const w = a === null ? 0 : a.getUint32(aOff, true);
       if ((w & 3) !== 3) {
         this.fail(op, SDXI_STEP_AKEY, 0);
         return;
@@ -423,19 +436,21 @@ export class SdxiFunction {
     if (c.stopped) return;
     const err = op.errStep !== 0;
     if (op.csb !== 0) {
-      const b = this.view(op.csb, 32);
+      const b = this.at(op.csb, 32);
+    const bOff = this.vo;
       if (b !== null) {
-        const sig = rd64(b.view, b.off);
-        if (sig > 0) wr64(b.view, b.off, sig - 1); // never below 0 (spec 5.8)
-        if (err) b.view.setUint32(b.off + 8, (b.view.getUint32(b.off + 8, true) | SDXI_CST_ER) >>> 0, true);
+        const sig = rd64(b, bOff);
+        if (sig > 0) wr64(b, bOff, sig - 1); // never below 0 (spec 5.8)
+        if (err) b.setUint32(bOff + 8, (b.getUint32(bOff + 8, true) | SDXI_CST_ER) >>> 0, true);
       }
     }
     if (op.index > c.readIndex) this.stats.outOfOrderCompletions++;
     c.retired[op.index % c.ringSize] = 1;
     c.inflight--;
     while (c.readIndex < c.cursor && c.retired[c.readIndex % c.ringSize] === 1) c.readIndex++;
-    const sts = this.view(c.stsPtr, 16);
-    if (sts !== null) wr64(sts.view, sts.off + 8, c.readIndex);
+    const sts = this.at(c.stsPtr, 16);
+    const stsOff = this.vo;
+    if (sts !== null) wr64(sts, stsOff + 8, c.readIndex);
     if (err) {
       this.stats.errors++;
       // Data-access faults are reported and the context goes on (reaction "informative"); any other
@@ -455,7 +470,8 @@ export class SdxiFunction {
     if (this.tpErr.enabled) this.tpErr.emit({ fn: this.name, cxt: c.id, index: op.index, step: op.errStep });
     if ((this.errCfg & 1) === 0) return;
     const entries = ((this.errCfg >>> 1) & 0x1f) * 64;
-    const log = this.view(Math.floor(this.errCfg / 4096) * 4096, entries * SDXI_ERRLOG_ENT_SIZE);
+    const log = this.at(Math.floor(this.errCfg / 4096) * 4096, entries * SDXI_ERRLOG_ENT_SIZE);
+    const logOff = this.vo;
     if (log === null || entries === 0) {
       this.errSts |= 1 << 3;
       return;
@@ -464,11 +480,11 @@ export class SdxiFunction {
       this.errSts |= SDXI_ERR_STS_OVF;
       return;
     }
-    const o = log.off + (this.errWrt % entries) * SDXI_ERRLOG_ENT_SIZE;
-    for (let i = 0; i < SDXI_ERRLOG_ENT_SIZE; i += 4) log.view.setUint32(o + i, 0, true);
-    log.view.setUint32(o, (1 | (op.errStep << 8)) >>> 0, true);
-    log.view.setUint32(o + 4, (0b011 | (op.errSub << 8) | ((stop ? SDXI_RE_CXT_STOP : 0) << 12) | (c.id << 16)) >>> 0, true);
-    wr64(log.view, o + 8, op.index);
+    const o = logOff + (this.errWrt % entries) * SDXI_ERRLOG_ENT_SIZE;
+    for (let i = 0; i < SDXI_ERRLOG_ENT_SIZE; i += 4) log.setUint32(o + i, 0, true);
+    log.setUint32(o, (1 | (op.errStep << 8)) >>> 0, true);
+    log.setUint32(o + 4, (0b011 | (op.errSub << 8) | ((stop ? SDXI_RE_CXT_STOP : 0) << 12) | (c.id << 16)) >>> 0, true);
+    wr64(log, o + 8, op.index);
     this.errWrt++;
     this.errSts |= SDXI_ERR_STS_STS;
     if ((this.errCtl & 1) !== 0) this.raise(0);
