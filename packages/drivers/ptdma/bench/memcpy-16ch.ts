@@ -6,6 +6,7 @@
  *
  *   pnpm --filter @mmemu/ptdma bench            (or: npx tsx bench/memcpy-16ch.ts [folios] [channels])
  */
+import { loadavg } from "node:os";
 import { Fabric, KernelCore } from "@mmemu/kernel";
 import { PhysMem } from "@mmemu/mm-core";
 import { DmaEngine } from "@mmemu/dmaengine";
@@ -54,4 +55,5 @@ console.log(`  descriptors/s  ${Math.round(nFolios / (r.wallMs / 1000)).toLocale
 console.log(`  sim events     ${r.events.toLocaleString("en-US")}`);
 console.log(`  virtual time   ${(r.virtNs / 1e6).toFixed(3)} ms -> ${(bytes / r.virtNs).toFixed(2)} GB/s emulated`);
 console.log(`  verified       ${r.ok ? "yes" : "NO"}`);
+console.log(`  host load      ${loadavg()[0]!.toFixed(2)} (1-min average; wall time grows with other work on the machine)`);
 if (!runs.every((x) => x.ok)) process.exitCode = 1;
