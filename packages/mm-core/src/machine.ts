@@ -363,7 +363,11 @@ export class Machine {
 
 /** Hooks other layers install into a machine (static_call-like slots). */
 export interface MachineHooks {
-  /** The copy-offload static call and key (mm/migrate_copy_offload.c); null when no migrator is registered. */
+  /**
+   * The copy-offload static key and call (mm/migrate_copy_offload.c), installed by the offload core;
+   * null without it (a kernel built without CONFIG_MIGRATION_COPY_OFFLOAD). Whether a batch is offered
+   * is the hook's doBatch(): key enabled and reason eligible.
+   */
   offload: OffloadHook | null;
 }
 

@@ -518,7 +518,8 @@ function migrateFolioMove(ctx: Ctx, src: number, dst: number, ret: FolioList, al
   const anonVma = MemMap.migrateInfoAnonVma(info);
   // __migrate_folio_extract() clears the word; V6's copied mark is read from it as it goes.
   f.migrateInfo[dst] = 0;
-  const copied = alreadyCopied || (info & FOLIO_CONTENT_COPIED) !== 0;
+  // V5 passes the batch's all-or-nothing decision; V6 trusts only the per-folio mark the copier set.
+  const copied = alreadyCopied || (m.settings.offloadSemantics === "v6" && (info & FOLIO_CONTENT_COPIED) !== 0);
   m.charge(Cost.FOLIO_MOVE, 1);
   let rc: number;
   if (f.test(src, PG.movableOps)) {
