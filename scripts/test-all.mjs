@@ -24,7 +24,7 @@ if (tsc.code !== 0) {
   console.log("tests: 0 passed, 1 failed");
   process.exit(1);
 }
-const res = await run("pnpm", ["-r", "--workspace-concurrency=1", "run", "test"]);
+const res = await run("pnpm", ["-r", "--no-bail", "--workspace-concurrency=1", "run", "test"]);
 let passed = 0;
 let failed = 0;
 for (const m of res.out.matchAll(/^\s*(\d+) tests? passed/gm)) passed += Number(m[1]);
