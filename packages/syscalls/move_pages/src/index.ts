@@ -26,7 +26,7 @@ export { UserAccess, UserArrayReader, accessOk, TASK_SIZE_MAX } from "./uaccess.
 export { followUserPage, lookupUserPage, folioSharedForMove, vmaMigratable, walkResult } from "./folio-walk.js";
 export { kernelMovePages, findMmStruct, allocFreshHugetlbFolio, DO_PAGES_STAT_CHUNK_NR } from "./move-pages.js";
 export { kernelMigratePages, getNodes, doMigratePages, nodeRemap } from "./mempolicy.js";
-export { mmapUserArea, writeUserArray, readUserInts, nodeBitmapLongs } from "./user-args.js";
+export { mmapUserArea, writeUserArray, readUserInts, nodeBitmapLongs, UserArgArena } from "./user-args.js";
 
 export type { SyscallResult } from "./uapi.js";
 export type { KernelVersion, KernelFeatures, SharedTest } from "./version.js";

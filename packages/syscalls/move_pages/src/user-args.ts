@@ -47,6 +47,42 @@ export function writeUserArray(tasks: TaskTable, task: TaskStruct, addr: number,
   return written;
 }
 
+/**
+ * A task's argument area: one large private mapping made on first use, handed out page by page, so the
+ * arrays of successive calls never land in holes a caller made on purpose (munmap'd test pages).
+ */
+export class UserArgArena {
+  private next = 0;
+  private end = 0;
+
+  constructor(
+    private readonly tasks: TaskTable,
+    private readonly task: TaskStruct,
+    /** Bytes mapped at a time. @default 4 MiB */
+    private readonly chunk = 1 << 22,
+  ) {}
+
+  /** Room for `bytes` bytes (page aligned); its user address. */
+  alloc(bytes: number): number {
+    const need = alignUp(Math.max(1, bytes), PAGE_SIZE);
+    if (this.next + need > this.end) {
+      const len = Math.max(this.chunk, need);
+      this.next = mmapUserArea(this.tasks, this.task, len);
+      this.end = this.next + len;
+    }
+    const a = this.next;
+    this.next += need;
+    return a;
+  }
+
+  /** Store `values` (entries of `size` bytes) in fresh room; their address. */
+  place(values: ArrayLike<number | bigint>, size: 4 | 8): number {
+    const a = this.alloc(values.length * size);
+    writeUserArray(this.tasks, this.task, a, values, size);
+    return a;
+  }
+}
+
 /** Read `n` little-endian signed 32-bit ints at `addr` as the task would; null for an unreadable one. */
 export function readUserInts(tasks: TaskTable, task: TaskStruct, addr: number, n: number): Array<number | null> {
   const ua = new UserAccess(tasks.m, task.ctx);

@@ -6,7 +6,7 @@ import {
   Machine, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE, type MmapArgs,
 } from "@mmemu/mm-core";
 import {
-  kernelMigratePages, kernelMovePages, mmapUserArea, nodeBitmapLongs, readUserInts, TaskTable, writeUserArray,
+  kernelMigratePages, kernelMovePages, nodeBitmapLongs, readUserInts, TaskTable, UserArgArena,
   type KernelVersion, type ProcessOptions, type TaskStruct,
 } from "../src/index.js";
 
@@ -98,26 +98,16 @@ export function movePages(w: World, caller: TaskStruct, pid: number, addrs: numb
   return { ret, status: sa === 0 ? [] : readUserInts(w.tasks, caller, sa, n) };
 }
 
-const arenas = new WeakMap<TaskStruct, { next: number; end: number }>();
-const ARENA = 1 << 22;
+const arenas = new WeakMap<TaskStruct, UserArgArena>();
 
 /**
- * Put values in a fresh piece of the task's argument arena (a large private mapping made on first use,
- * so argument arrays never land in holes a test made on purpose); its address.
+ * Put values in the task's argument arena (so argument arrays never land in holes a test made on
+ * purpose); their address.
  */
 export function placeArray(w: World, task: TaskStruct, values: ArrayLike<number | bigint>, size: 4 | 8): number {
-  const bytes = Math.max(1, values.length) * size;
   let ar = arenas.get(task);
-  if (ar === undefined || ar.next + bytes > ar.end) {
-    const len = Math.max(ARENA, bytes + PAGE_SIZE);
-    const base = mmapUserArea(w.tasks, task, len);
-    ar = { next: base, end: base + len };
-    arenas.set(task, ar);
-  }
-  const a = ar.next;
-  ar.next += Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
-  writeUserArray(w.tasks, task, a, values, size);
-  return a;
+  if (ar === undefined) arenas.set(task, (ar = new UserArgArena(w.tasks, task)));
+  return ar.place(values, size);
 }
 
 /** migrate_pages(pid, maxnode, old, new) with node lists placed in the caller's memory. */

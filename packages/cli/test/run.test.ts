@@ -1,0 +1,118 @@
+/** `mmemu run`: tables, --json records, exit statuses and error messages (no stack traces). */
+import test from "ava";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { buildProgram, runCommand, type Output } from "../src/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "mmemu-cli-"));
+const example = fileURLToPath(new URL("../../../examples/scenarios/ltp-move_pages04.json", import.meta.url));
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+function capture(): Output & { stdout: string; stderr: string } {
+  const o = { stdout: "", stderr: "", out: (s: string) => void (o.stdout += s), err: (s: string) => void (o.stderr += s) };
+  return o;
+}
+
+function scenarioFile(name: string, obj: unknown): string {
+  const p = join(dir, name);
+  writeFileSync(p, typeof obj === "string" ? obj : JSON.stringify(obj));
+  return p;
+}
+
+const failing = {
+  version: 1, name: "wrong expectation",
+  machine: { nodes: [{ id: 0, memory: "16MiB" }, { id: 1, memory: "16MiB" }] },
+  processes: [{ name: "p" }],
+  steps: [
+    { op: "mmap", process: "p", as: "b", len: "1p" },
+    { op: "move_pages", process: "p", pages: ["b"], nodes: [1], expect: { status: [1] } },
+  ],
+};
+
+test("a passing scenario prints a table with one row per step and exits 0", (t) => {
+  const o = capture();
+  t.is(runCommand([example], {}, o), 0);
+  t.regex(o.stdout, /move_pages\(0, 4, 4 addrs, \[1,1,1,1\], status, MOVE\)/);
+  t.regex(o.stdout, /status \[1, -ENOENT, -EFAULT, -EFAULT\]/);
+  t.regex(o.stdout, /PASS: 10 steps, 0 failed/);
+  t.is(o.stderr, "");
+});
+
+test("--json prints one record per step plus a summary, with ret, errno and status", (t) => {
+  const o = capture();
+  t.is(runCommand([example], { json: true }, o), 0);
+  const lines = o.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.is(lines.length, 11);
+  const mp = lines.find((l) => l.op === "move_pages")!;
+  t.deepEqual(mp.status, [1, -2, -14, -14]);
+  t.is(mp.ret, 0);
+  t.is(mp.errno, 0);
+  t.is(mp.errnoName, null);
+  t.true(mp.ok);
+  t.deepEqual(lines.at(-1), { ...lines.at(-1), summary: true, ok: true, steps: 10, failed: 0 });
+});
+
+test("--json errno fields for a failing call", (t) => {
+  const f = scenarioFile("enodev.json", { ...failing, steps: [failing.steps[0], { op: "move_pages", process: "p", pages: ["b"], nodes: [9], expect: { ret: -1, errno: "ENODEV" } }] });
+  const o = capture();
+  t.is(runCommand([f], { json: true }, o), 0);
+  const rec = JSON.parse(o.stdout.split("\n")[1]!) as Record<string, unknown>;
+  t.is(rec.ret, -1);
+  t.is(rec.errno, 19);
+  t.is(rec.errnoName, "ENODEV");
+});
+
+test("a mismatch is listed and the exit status is 1", (t) => {
+  const o = capture();
+  t.is(runCommand([scenarioFile("fail.json", failing)], {}, o), 1);
+  t.regex(o.stdout, /step 1 \(move_pages\): status\[0\] is -2 \(-ENOENT\), expected 1/);
+  t.regex(o.stdout, /FAIL: 2 steps, 1 failed/);
+});
+
+test("an invalid scenario is rejected with paths, nothing runs, exit 2", (t) => {
+  const bad = scenarioFile("bad.json", { ...failing, steps: [{ op: "mmap", process: "p", as: "b", len: "1 parsec" }] });
+  const o = capture();
+  t.is(runCommand([example, bad], {}, o), 2);
+  t.is(o.stdout, "", "not even the valid file ran");
+  t.regex(o.stderr, /bad\.json: invalid scenario\n {2}steps\[0\]\.len: a size like/);
+});
+
+test("a missing file and bad --kernel are clear errors", (t) => {
+  const o = capture();
+  t.is(runCommand([join(dir, "nope.json")], {}, o), 2);
+  t.regex(o.stderr, /nope\.json: invalid scenario\n {2}cannot read the file: ENOENT/);
+  const o2 = capture();
+  t.is(runCommand([example], { kernel: "5.4" }, o2), 2);
+  t.regex(o2.stderr, /--kernel 5\.4: expected one of 6\.1, 6\.12, mainline/);
+});
+
+test("--kernel overrides the scenario's kernel", (t) => {
+  const o = capture();
+  t.is(runCommand([example], { kernel: "6.1" }, o), 1, "move_pages04's mainline expectation fails on 6.1");
+  t.regex(o.stdout, /status\[1\] is -14 \(-EFAULT\), expected -ENOENT/);
+});
+
+test("--trace prints tracepoints in ftrace format", (t) => {
+  const o = capture();
+  runCommand([example], { trace: true }, o);
+  t.regex(o.stdout, /mm_migrate_pages: succeeded=1 /);
+});
+
+test("the run command is registered on the program", (t) => {
+  const p = buildProgram();
+  t.deepEqual(p.commands.map((c) => c.name()), ["run"]);
+});
+
+test("the real executable: exit statuses and no stack trace on errors", (t) => {
+  const ok = spawnSync(process.execPath, ["--import", "tsx", main, "run", example], { encoding: "utf8" });
+  t.is(ok.status, 0);
+  const bad = spawnSync(process.execPath, ["--import", "tsx", main, "run", join(dir, "missing.json")], { encoding: "utf8" });
+  t.is(bad.status, 2);
+  t.notRegex(bad.stderr, /\n\s+at /, "no stack trace");
+  const usage = spawnSync(process.execPath, ["--import", "tsx", main, "run"], { encoding: "utf8" });
+  t.not(usage.status, 0);
+  t.regex(usage.stderr, /missing required argument 'scenario'/);
+});

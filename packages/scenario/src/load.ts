@@ -1,0 +1,97 @@
+/**
+ * Reading a scenario: JSON or YAML text -> zod schema -> the checks the schema cannot express (names
+ * defined before use, address expressions, CPUs and nodes that exist). Any problem rejects the whole
+ * file before anything runs, with the path of the offending field and what was expected there.
+ */
+import { readFileSync } from "node:fs";
+import yaml from "js-yaml";
+import { ScenarioSchema, type Scenario } from "./schema.js";
+import { checkScenario } from "./check.js";
+
+/** A scenario that cannot be run; `problems` are "path: what was expected" lines. */
+export class ScenarioError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${file}: invalid scenario\n  ${problems.join("\n  ")}`);
+    this.name = "ScenarioError";
+  }
+}
+
+/** JSON path of a zod issue path: steps[3].pages[1]. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += out === "" ? String(p) : `.${String(p)}`;
+  }
+  return out === "" ? "(top level)" : out;
+}
+
+/** Parse scenario text (JSON, or YAML when `yamlText`) and validate it; throws ScenarioError. */
+export function parseScenario(text: string, file = "<scenario>", yamlText = /\.ya?ml$/i.test(file)): Scenario {
+  let raw: unknown;
+  try {
+    raw = yamlText ? yaml.safeLoad(text) : JSON.parse(text);
+  } catch (e) {
+    throw new ScenarioError(file, [`not valid ${yamlText ? "YAML" : "JSON"}: ${(e as Error).message.split("\n")[0]}`]);
+  }
+  return validateScenario(raw, file);
+}
+
+/** Validate an already-parsed object; throws ScenarioError. */
+export function validateScenario(raw: unknown, file = "<scenario>"): Scenario {
+  const r = ScenarioSchema.safeParse(raw);
+  if (!r.success) throw new ScenarioError(file, r.error.issues.flatMap((i) => describeIssue(i, [])));
+  const problems = checkScenario(r.data);
+  if (problems.length > 0) throw new ScenarioError(file, problems);
+  return r.data;
+}
+
+/** Read and validate a scenario file (.json, .yaml or .yml); throws ScenarioError. */
+export function loadScenarioFile(path: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ScenarioError(path, [`cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+  }
+  return parseScenario(text, path);
+}
+
+interface Issue {
+  readonly code: string;
+  readonly message: string;
+  readonly path: ReadonlyArray<PropertyKey>;
+  readonly keys?: readonly string[];
+  readonly errors?: ReadonlyArray<readonly Issue[]>;
+}
+
+/**
+ * One issue as "path: problem" lines. A value that matches no alternative of a union is reported by the
+ * alternative it got furthest into (["MOVE", "FAST"] is an array with a bad element, not "not a number").
+ */
+function describeIssue(i: Issue, prefix: ReadonlyArray<PropertyKey>): string[] {
+  const path = [...prefix, ...i.path];
+  if (i.code === "invalid_union" && i.errors !== undefined && i.errors.length > 0) {
+    let best: readonly Issue[] | null = null;
+    let bestDepth = -1;
+    for (const branch of i.errors) {
+      if (branch.length === 0) continue;
+      const shallowTypeMiss = branch.every((b) => b.path.length === 0 && b.code === "invalid_type");
+      const depth = shallowTypeMiss ? -0.5 : Math.max(...branch.map((b) => b.path.length));
+      if (depth > bestDepth) {
+        best = branch;
+        bestDepth = depth;
+      }
+    }
+    if (best !== null && bestDepth >= 0) return best.flatMap((b) => describeIssue(b, path));
+  }
+  return [`${formatPath(path)}: ${issueText(i)}`];
+}
+
+function issueText(i: { message: string; code: string; keys?: readonly string[] | undefined }): string {
+  if (i.code === "unrecognized_keys" && i.keys) return `unknown field${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${k}"`).join(", ")}`;
+  return i.message.replace(/^Invalid input: /, "");
+}

@@ -1,0 +1,28 @@
+/** Every scenario in examples/scenarios must load and meet all of its expectations (CI runs them here). */
+import test from "ava";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadScenarioFile, runScenario } from "../src/index.js";
+
+const dir = fileURLToPath(new URL("../../../examples/scenarios/", import.meta.url));
+const files = readdirSync(dir).filter((f) => /\.(json|ya?ml)$/.test(f)).sort();
+
+test("the examples directory holds a scenario for every LTP move_pages test and selftest case", (t) => {
+  for (const n of ["01", "02", "03", "04", "05", "06", "07", "09", "10", "11", "12"]) t.true(files.includes(`ltp-move_pages${n}.json`), `move_pages${n}`);
+  for (const c of ["private_anon", "shared_anon", "private_anon_thp", "shared_anon_thp", "private_anon_htlb", "shared_anon_htlb"]) {
+    t.true(files.includes(`selftest-migration-${c}.json`), c);
+  }
+  t.true(files.includes("move-1g-4k.json"));
+});
+
+for (const f of files) {
+  test(`example ${f} passes`, (t) => {
+    const s = loadScenarioFile(join(dir, f));
+    const r = runScenario(s);
+    const problems = r.steps.flatMap((rec) => rec.mismatches.map((m) => `step ${rec.index} (${rec.op}): ${m}`));
+    if (r.error !== undefined) problems.push(r.error);
+    t.deepEqual(problems, []);
+    t.true(r.ok);
+  });
+}
