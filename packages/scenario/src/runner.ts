@@ -451,14 +451,19 @@ function execStep(w: World, st: ScenarioStep, scope: ExprScope): Outcome {
   }
 }
 
-/** Expand a pages list to addresses (bigint, exact) and the default count. */
-function pageAddresses(st: Extract<ScenarioStep, { op: "move_pages" }>, scope: ExprScope): bigint[] | null {
+/**
+ * Expand a pages list to the values to store (exact: bigints for raw 64-bit values, numbers for a
+ * range, which stays below 2^53), or null for a raw pointer.
+ */
+function pageAddresses(st: Extract<ScenarioStep, { op: "move_pages" }>, scope: ExprScope): ArrayLike<number | bigint> | null {
   const p = st.pages;
   if (Array.isArray(p)) return p.map((e) => evalAddr(e, scope));
   if ("range" in p) {
-    const base = evalAddr(p.range, scope);
-    const stride = BigInt(parseSize(p.stride));
-    return Array.from({ length: p.count }, (_, k) => base + BigInt(k) * stride);
+    const base = evalAddrNumber(p.range, scope);
+    const stride = parseSize(p.stride);
+    const out = new Float64Array(p.count);
+    for (let k = 0; k < p.count; k++) out[k] = base + k * stride;
+    return out;
   }
   return null;
 }

@@ -81,8 +81,8 @@ export function followUserPage(m: Machine, features: KernelFeatures, v: Vma, add
     page = pfn;
   }
   const folio = f.folioOf(page);
-  if (f.test(folio, PG.zero)) return -EFAULT;
-  if (f.test(folio, PG.zoneDevice)) return -ENOENT;
+  const flags = f.flags[folio]!;
+  if ((flags & (PG.zero | PG.zoneDevice)) !== 0) return (flags & PG.zero) !== 0 ? -EFAULT : -ENOENT;
   walkResult.page = page;
   return folio;
 }

@@ -12,7 +12,7 @@
 import { Cost, EACCES, EBUSY, EFAULT, EINVAL, ENODEV, EPERM, ESRCH } from "@mmemu/kernel";
 import {
   allocMigrationTarget, FolioList, isolateFolioToList, MAX_NUMNODES, migratePages, MIGRATE_SYNC, MR, PG,
-  PMD_ORDER, putbackMovablePages, type Machine, type MmStruct,
+  PMD_ORDER, putbackMovablePages, type Machine, type MmStruct, type Vma,
 } from "@mmemu/mm-core";
 import { CAP, capable } from "./cred.js";
 import type { NodeMask } from "./cpuset.js";
@@ -83,6 +83,8 @@ class MovePagesCall {
   /** Nodes the caller's own cpuset lets it allocate on (the __GFP_HARDWALL part of the allocation). */
   private readonly callerMems: NodeMask;
   private targetNode = 0;
+  private lastVma: Vma | null = null;
+  private lastVmaEvents = -1;
   private readonly getNew = (src: number): number => this.allocTarget(src);
 
   constructor(
@@ -159,7 +161,14 @@ class MovePagesCall {
     const f = m.folios;
     const features = this.tasks.features;
     m.charge(Cost.PAGE_LOOKUP, 1);
-    const v = this.mm.findVma(addr);
+    // vma_lookup(); consecutive entries usually fall in the same VMA, so the last one is tried first.
+    // Only an event (another thread) could have changed the VMAs since it was found.
+    let v = this.lastVma;
+    if (v === null || addr < v.start || addr >= v.end || this.lastVmaEvents !== m.sim.eventsRun) {
+      v = this.mm.findVma(addr);
+      this.lastVma = v;
+      this.lastVmaEvents = m.sim.eventsRun;
+    }
     if (v === null || !vmaMigratable(v)) return -EFAULT;
     const folio = followUserPage(m, features, v, addr);
     if (folio < 0) return folio;

@@ -36,7 +36,11 @@ export function writeUserArray(tasks: TaskTable, task: TaskStruct, addr: number,
     for (let k = 0; k < run; k++) {
       const v = values[i + k]!;
       if (size === 4) view.setInt32(k * 4, Number(v), true);
-      else view.setBigUint64(k * 8, BigInt.asUintN(64, BigInt(v)), true);
+      else if (typeof v === "number" && v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) {
+        // The common case (user addresses) without a bigint per entry.
+        view.setUint32(k * 8, v % 4294967296, true);
+        view.setUint32(k * 8 + 4, Math.floor(v / 4294967296), true);
+      } else view.setBigUint64(k * 8, BigInt.asUintN(64, BigInt(v)), true);
     }
     if (ua.copyToUser(a, buf, 0, run * size) === 0) written += run;
     else {

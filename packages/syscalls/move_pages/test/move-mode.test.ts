@@ -1,7 +1,10 @@
 /** Spec §5 (move mode: validation, classification, batching, flushes), §5.5 worked examples, §7, §8. */
 import test from "ava";
 import { EACCES, EBUSY, EFAULT, ENODEV, ENOENT, ENOMEM } from "@mmemu/kernel";
-import { MAP_ANONYMOUS, MAP_PRIVATE, MAX_NUMNODES, PAGE_SIZE, PROT_READ, patternDigest } from "@mmemu/mm-core";
+import {
+  FolioList, folioTrylock, folioUnlock, isolateFolioToList, MAP_ANONYMOUS, MAP_PRIVATE, MAX_NUMNODES, PAGE_SIZE, patternDigest,
+  PROT_READ, putbackMovablePages, removeMigrationPtes, tryToMigrate,
+} from "@mmemu/mm-core";
 import { kernelMovePages, MPOL_MF_MOVE, nodeMaskOf, writeUserArray } from "../src/index.js";
 import { mmap, movePages, nodeOf, placeArray, SENTINEL, touch, world, type World } from "./world.js";
 
@@ -206,4 +209,24 @@ test("the status array is written through the caller's page tables (arrays in em
   t.true(frame >= 0, "the untouched status page was faulted in by the kernel's write");
   t.is(new DataView(w.m.mem.read(frame * PAGE_SIZE + 12, 4).buffer).getInt32(0, true), 1);
   t.not(w.m.mem.digest(frame), patternDigest(0));
+});
+
+test("a page under migration by someone else: -ENOENT at its migration entry, -EBUSY while only isolated", (t) => {
+  const w = world();
+  const [a, b] = pages(w, 2) as [number, number];
+  const m = w.m;
+  const fa = m.folios.folioOf(m.memory.translate(w.p.mm!, a));
+  const fb = m.folios.folioOf(m.memory.translate(w.p.mm!, b));
+  // Another migration has isolated both and has already replaced a's PTE with a migration entry.
+  const list = new FolioList();
+  t.true(isolateFolioToList(m, fa, list));
+  t.true(isolateFolioToList(m, fb, list));
+  t.true(folioTrylock(m, fa));
+  tryToMigrate(m, fa, false);
+  t.deepEqual(movePages(w, w.p, 0, [a, b], null, MPOL_MF_MOVE), { ret: 0, status: [-ENOENT, 0] });
+  t.deepEqual(movePages(w, w.p, 0, [a, b], [1, 1], MPOL_MF_MOVE), { ret: 0, status: [-ENOENT, -EBUSY] });
+  removeMigrationPtes(m, fa, fa);
+  folioUnlock(m, fa);
+  putbackMovablePages(m, list);
+  t.deepEqual(movePages(w, w.p, 0, [a, b], [1, 1], MPOL_MF_MOVE), { ret: 0, status: [1, 1] });
 });
