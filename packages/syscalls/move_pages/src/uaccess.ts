@@ -27,6 +27,8 @@ export class UserAccess {
   gen = 0;
   private readonly scratch = new Uint8Array(PAGE_SIZE);
   private readonly scratchView = new DataView(this.scratch.buffer);
+  /** The first int of scratch: a single status write allocates no view. */
+  private readonly scratchInt = this.scratch.subarray(0, 4);
 
   constructor(
     readonly m: Machine,
@@ -123,7 +125,7 @@ export class UserAccess {
       if (pfn < 0) return -EFAULT;
       for (let k = 0; k < n; k++) sv.setInt32(k * 4, value, true);
       this.gen++;
-      this.m.mem.write(pfn * PAGE_SIZE + off, n * 4 === PAGE_SIZE ? this.scratch : this.scratch.subarray(0, n * 4));
+      this.m.mem.write(pfn * PAGE_SIZE + off, n === 1 ? this.scratchInt : n * 4 === PAGE_SIZE ? this.scratch : this.scratch.subarray(0, n * 4));
       i += n;
     }
     return 0;
