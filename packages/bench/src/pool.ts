@@ -1,7 +1,7 @@
 /**
  * Points run in parallel on a piscina worker pool (one thread per core by default). Workers load the
- * TypeScript sources through tsx. Results come back in submission order whatever the finishing order,
- * so output is deterministic.
+ * TypeScript sources as ES modules through tsx (see worker-entry.mjs for why not as CommonJS). Results
+ * come back in submission order whatever the finishing order, so output is deterministic.
  */
 import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
@@ -16,8 +16,10 @@ export class PointPool {
 
   constructor(threads = availableParallelism()) {
     this.pool = new Piscina({
-      filename: new URL("./worker.ts", import.meta.url).href,
-      execArgv: ["--import", "tsx"],
+      // No `--import tsx` here: the entry registers tsx's ESM hooks, and the CommonJS hook would
+      // only let piscina's require() of the entry load the emulator as CommonJS again.
+      filename: new URL("./worker-entry.mjs", import.meta.url).href,
+      execArgv: [],
       minThreads: Math.max(1, threads),
       maxThreads: Math.max(1, threads),
       idleTimeout: 60_000,
