@@ -87,6 +87,9 @@ function describeIssue(i: Issue, prefix: ReadonlyArray<PropertyKey>): string[] {
       }
     }
     if (best !== null && bestDepth >= 0) return best.flatMap((b) => describeIssue(b, path));
+    // Every alternative failed on the type of the value itself: list what would have been accepted.
+    const expected = [...new Set(i.errors.flat().map((b) => (b as { expected?: string }).expected).filter((x) => x !== undefined))];
+    if (expected.length > 0) return [`${formatPath(path)}: expected ${expected.join(" or ")}`];
   }
   return [`${formatPath(path)}: ${issueText(i)}`];
 }

@@ -52,6 +52,7 @@ test("schema errors give the path and the expectation", (t) => {
   t.regex(unknownOp[0]!, /^steps\[1\]\.op: Invalid discriminator value\. Expected 'mmap' \| /);
   t.deepEqual(problems(withSteps({ op: "sleep", ns: 5, nanos: 3 })), ['steps[1]: unknown field "nanos"']);
   t.deepEqual(problems({ ...base, processes: [] }), ["processes: Too small: expected array to have >=1 items"]);
+  t.deepEqual(problems(withSteps({ op: "move_pages", process: "p", pages: ["buf", null], nodes: null })), ["steps[1].pages[1]: expected number or string"]);
 });
 
 test("references are checked in step order: labels, processes, files, pins, activities, variables", (t) => {

@@ -156,6 +156,7 @@ export class UserArrayReader {
   private readonly tmp = new Uint8Array(8);
   private readonly tmpView = new DataView(this.tmp.buffer);
   private readonly wordsPerEntry: number;
+  private readonly sim: { readonly eventsRun: number };
 
   constructor(
     private readonly ua: UserAccess,
@@ -165,12 +166,12 @@ export class UserArrayReader {
     readonly size: 4 | 8,
   ) {
     this.wordsPerEntry = size >> 2;
+    this.sim = ua.m.sim;
   }
 
   /** Entry i; for size 8 the unsigned 64-bit value as a number (exact below 2^53), for size 4 a signed int. */
   get(i: number): number {
-    const ua = this.ua;
-    if (i >= this.lo && i < this.hi && this.stampGen === ua.gen && this.stampEvents === ua.m.sim.eventsRun) {
+    if (i >= this.lo && i < this.hi && this.stampGen === this.ua.gen && this.stampEvents === this.sim.eventsRun) {
       this.fault = false;
       const w = this.wordBase + (i - this.lo) * this.wordsPerEntry;
       if (this.wordsPerEntry === 1) return this.words[w]! | 0;
