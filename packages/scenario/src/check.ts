@@ -126,10 +126,6 @@ function checkStep(c: Ctx, scope: Scope, st: ScenarioStep, at: string): void {
   const pid = (v: number | string) => {
     if (typeof v === "string") proc(v, "pid");
   };
-  const label = (name: string, field: string) => {
-    scope.labels.add(name);
-    void field;
-  };
   switch (st.op) {
     case "mmap":
       proc(st.process);
@@ -140,7 +136,7 @@ function checkStep(c: Ctx, scope: Scope, st: ScenarioStep, at: string): void {
       if (st.file !== undefined && !c.files.has(st.file)) out.push(`${at}.file: unknown file "${st.file}" (files: ${known(c.files)})`);
       if (st.flags.includes("HUGETLB") && st.file !== undefined) out.push(`${at}.flags: HUGETLB mappings are anonymous here (no hugetlbfs files)`);
       if (!st.flags.includes("ANONYMOUS") && st.file === undefined) out.push(`${at}.file: a mapping without ANONYMOUS needs a file`);
-      label(st.as, "as");
+      scope.labels.add(st.as);
       break;
     case "munmap": case "mprotect": case "mlock": case "munlock": case "madvise":
       proc(st.process);
@@ -201,7 +197,7 @@ function checkStep(c: Ctx, scope: Scope, st: ScenarioStep, at: string): void {
       proc(st.process);
       size(st.len, "len");
       if (!c.nodes.get(st.node)) out.push(`${at}.node: node ${st.node} has no memory to map`);
-      label(st.as, "as");
+      scope.labels.add(st.as);
       break;
     case "move_pages": {
       proc(st.process);

@@ -14,11 +14,11 @@ import {
 import {
   capByName, capMask, capset, CAP_FULL_SET, kernelMigratePages, kernelMovePages, makeCred, nodeBitmapLongs, nodeMaskOf,
   readUserInts, setresgid, setresuid, SUID_DUMP_DISABLE, SUID_DUMP_USER, TaskTable, toUser, UserAccess, UserArgArena,
-  writeUserArray, MPOL_MF_LAZY, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, type Cred, type TaskStruct,
+  writeUserArray, MPOL_MF_LAZY, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, type Cred, type TaskStruct, type ThreadGroup,
 } from "@mmemu/move-pages";
 import { Activity } from "./activity.js";
 import { scenarioCosts } from "./costs.js";
-import { checkField, checkRet, checkStatus, describeStatus } from "./expect.js";
+import { checkField, checkRet, checkStatus, describeStatus, errnoOf } from "./expect.js";
 import { evalAddr, evalAddrNumber, parseSize, type ExprScope } from "./expr.js";
 import type { DataExpectation, PageExpectation, Scenario, ScenarioStep, SyscallExpectation } from "./schema.js";
 
@@ -93,6 +93,7 @@ class World {
   readonly activities = new Map<string, Activity>();
   readonly checker: InvariantChecker | null;
   private readonly arenas = new Map<TaskStruct, UserArgArena>();
+  private readonly lsmDenied = new Map<ThreadGroup, number>();
 
   constructor(s: Scenario) {
     const mc = s.machine;
@@ -114,6 +115,11 @@ class World {
     m.settings.nrMaxBatchedMigration = mc.nrMaxBatchedMigration;
     this.checker = mc.check ? new InvariantChecker(m, { throwOnViolation: false }) : null;
     this.tasks = new TaskTable(m, { kernelVersion: s.kernel, firstPid: 1000 });
+    // security_task_movememory(): the processes an LSM policy protects.
+    this.tasks.taskMovememory = (_current, target) => {
+      const e = this.lsmDenied.get(target.group);
+      return e === undefined ? 0 : -e;
+    };
     for (const f of s.files) this.files.set(f.name, m.createAddressSpace(f.kind === "memfd" ? `memfd:${f.name}` : f.name, f.kind === "memfd" ? "shmem" : "file", Math.ceil(parseSize(f.size) / PAGE_SIZE)));
     for (const p of s.processes) {
       if (p.kernelThread) {
@@ -135,6 +141,7 @@ class World {
         ...(p.cpuset !== undefined ? { cpuset: tasks.createCpuset(p.name, nodeMaskOf(p.cpuset)) } : {}),
       });
       this.procs.set(p.name, main);
+      if (p.lsmMovememory !== undefined) this.lsmDenied.set(main.group, errnoOf(p.lsmMovememory));
       for (const t of p.threads) {
         this.procs.set(t.name, tasks.createThread(main, {
           name: t.name, cpu: t.cpu, ...(t.pid !== undefined ? { pid: t.pid } : {}),

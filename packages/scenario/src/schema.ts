@@ -81,6 +81,7 @@ const ProcessSchema = z.object({
   cpu: z.number().int().min(0).default(0),
   cpuset: NodeList.optional().describe("cpuset mems (default: every node)"),
   dumpable: z.boolean().default(true),
+  lsmMovememory: ErrnoName.optional().describe("an LSM denies task_movememory on this process with this errno (SELinux: EACCES)"),
   threads: z.array(ThreadSchema).default([]).describe("threads besides the main one"),
 }).strict();
 

@@ -5,7 +5,7 @@
  * zombie, release_task() reaping it, find_task_by_vpid(), get_task_mm(), prctl(PR_SET_DUMPABLE) and
  * commit_creds(). Each task runs kernel code in the context of an mm-core Task (its CPU and TLB batch).
  */
-import { EINVAL, ESRCH } from "@mmemu/kernel";
+import { EINVAL } from "@mmemu/kernel";
 import type { Machine, MmStruct, Task } from "@mmemu/mm-core";
 import { CAP_FULL_SET, credChangeDropsDumpable, makeCred, UserNamespace, type Cred } from "./cred.js";
 import { Cpuset, guaranteeOnlineMems, nodeStatesMemory, type NodeMask } from "./cpuset.js";
@@ -322,10 +322,5 @@ export class TaskTable {
     } finally {
       this.m.current = prev;
     }
-  }
-
-  /** Look a pid up for a caller-facing API: the task, or -ESRCH. */
-  lookup(pid: number): TaskStruct | number {
-    return this.findTaskByVpid(pid) ?? -ESRCH;
   }
 }
