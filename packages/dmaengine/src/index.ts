@@ -33,7 +33,7 @@ export {
 export { SgTable, SG_MAX_ENTRIES, sgAllocTable, sgFreeTable, sgSetPage, sgPhys, sgDmaAddress, sgDmaLen } from "./scatterlist.js";
 export {
   DMA_BIDIRECTIONAL, DMA_TO_DEVICE, DMA_FROM_DEVICE, DMA_NONE, DMA_ATTR_WEAK_ORDERING, DMA_ATTR_WRITE_COMBINE,
-  DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_SKIP_CPU_SYNC, DMA_MAPPING_ERROR,
+  DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_SKIP_CPU_SYNC, DMA_MAPPING_ERROR, IOMMU_HUGE_PAGE,
   Device, DmaMapService, dmaMapSgtable, dmaUnmapSgtable, dmaMapPage, dmaUnmapPage, dmaMappingError,
   dmaSetMaskAndCoherent, dmaGetMaxSegSize, dmaSetMaxSegSize, dmaAllocCoherent, dmaFreeCoherent,
 } from "./dma-mapping.js";
