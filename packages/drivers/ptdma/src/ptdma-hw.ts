@@ -123,6 +123,8 @@ export class PtdmaFunction {
   private flowToken = -1;
   private readonly cur: PtdmaDesc = { dw0: 0, length: 0, src: 0, dst: 0, srcMem: 0, dstMem: 0 };
   private copyBytes = 0;
+  /** Translation stall of the current descriptor (IOTLB misses x iotlb_miss), in ns. */
+  private xlat = 0;
   private errCode = 0;
   private ring: DmaCoherent | null = null;
   private irqHandler: ((arg: any) => void) | null = null;
@@ -323,6 +325,10 @@ export class PtdmaFunction {
       return;
     }
     this.copyBytes = d.length;
+    // IOTLB misses: one page walk per IOMMU page touched on each side (a streaming copy reuses none).
+    this.xlat = this.p.iotlb_miss > 0 && d.length > 0
+      ? (this.map.iotlbPages(this.dev, d.src, d.length) + this.map.iotlbPages(this.dev, d.dst, d.length)) * this.p.iotlb_miss
+      : 0;
     if (this.faults.busFault.armed && d.length > 0 && this.faults.busFault.shouldFail()) {
       const k = this.busFaultAfter ?? this.rng.below(Math.ceil(d.length / 64)) * 64;
       this.copyBytes = Math.min(Math.max(0, Math.floor(k)), d.length - 1);
@@ -339,7 +345,9 @@ export class PtdmaFunction {
    * @internal the fabric moved the last byte: the data lands now and the descriptor retires. The
    * completion write-back (HEAD, INTERRUPT_STATUS) is folded into the delays that follow it — the MSI
    * and the next fetch start `completion_writeback` later — which saves an event per descriptor; a
-   * poller can see the latch that much early.
+   * poller can see the latch that much early. The engine's translation stalls (`xlat`, spread through
+   * the transfer in the hardware) are folded in the same way: the engine holds no bandwidth while
+   * it waits for a page walk, so charging them after the last beat gives the same descriptor time.
    */
   copied(): void {
     if (this.phase !== COPY) return;
@@ -349,7 +357,7 @@ export class PtdmaFunction {
     if (moved < this.copyBytes && this.errCode === 0) this.errCode = PT_ERR_ODMA0_AXI_DECERR;
     this.stats.bytes += moved;
     this.phase = WRITEBACK;
-    this.retire(this.errCode, this.p.completion_writeback);
+    this.retire(this.errCode, this.p.completion_writeback + this.xlat);
   }
 
   private retire(code: number, writeback = 0): void {
