@@ -61,9 +61,19 @@ export const CPU_COST_PARAMS = {
     source: U,
   },
   tlb_flush_ipi: {
-    unit: "ns", default: 15_000, min: 0, max: 10_000_000,
-    doc: "A shootdown that sends IPIs: flush_tlb_multi() sending and waiting for the slowest target, which may have to leave a deep C-state (per flush).",
-    source: "[D] vanilla first-folio latency of one 4K folio is ~24 us while its copy and bookkeeping take ~1 us; fitted.",
+    unit: "ns", default: 3000, min: 0, max: 10_000_000,
+    doc: "A shootdown that sends IPIs: flush_tlb_multi() sending and waiting for the slowest target's acknowledgement, with the targets awake or in a shallow C-state (per flush; see ipi_deep_exit).",
+    source: "[D] 2M dcbm batches do one immediate PMD flush per folio (512 per GiB) and still reach 65 GB/s at 16 channels with first-folio latency 14.1 ms, so back-to-back shootdowns cost a few us; fitted.",
+  },
+  ipi_deep_exit: {
+    unit: "ns", default: 20_000, min: 0, max: 1_000_000,
+    doc: "Extra wait of a shootdown whose target CPUs had been idle long enough to enter the deep C-state (CC6): the IPI waits for the core to power up (per flush that finds them there; see ipi_deep_after).",
+    source: "[D] vanilla first-folio latency of one 4K folio is ~24 us while its unmap, copy and move take ~1 us, and a single 2M folio's (194 us) exceeds the later batches' (173 us) by about as much; fitted.",
+  },
+  ipi_deep_after: {
+    unit: "ns", default: 1_000_000, min: 0, max: 1_000_000_000,
+    doc: "Idle time after which the CPUs this machine's shootdowns target (the benchmark's other mm CPU) are in the deep C-state: a shootdown less than this after the previous one finds them shallow. The idle governor picks the deep state only when it predicts a long idle, which a CPU woken by IPIs every few hundred us does not.",
+    source: "[U] on the order of the deep state's target residency (hundreds of us on EPYC's ACPI C2); any value between the 2M vanilla batch interval (~190 us) and a few ms gives the same published cells. Not fitted.",
   },
   tlb_flush_ipi_cpu: {
     unit: "ns", default: 300, min: 0, max: 1_000_000,
@@ -177,7 +187,7 @@ export const CPU_COST_PARAMS = {
   },
   iommu_map_page: {
     unit: "ns", default: 40, min: 0, max: 100_000,
-    doc: "IOMMU page-table update while mapping or unmapping for DMA, including its share of IOTLB invalidation (per 4 KiB page).",
+    doc: "IOMMU page-table update while mapping or unmapping for DMA, including its share of IOTLB invalidation (per IOMMU page: 4 KiB, or 2 MiB where a folio is mapped with a 2 MiB page).",
     source: U,
   },
   dma_callback: {

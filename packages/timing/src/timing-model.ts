@@ -8,7 +8,7 @@
  * is carried to the next charge. So the clock after any sequence of charges is exactly
  * floor(sum(units x price) / 2^20) ns, independent of how the work was split into charges.
  */
-import { COST_NAMES, NR_COST_KINDS, type CostKind, type CostMeter } from "@mmemu/kernel";
+import { Cost, COST_NAMES, NR_COST_KINDS, type CostKind, type CostMeter } from "@mmemu/kernel";
 import { pricingOf, type CpuCostName } from "./cpu-costs.js";
 
 /** Fixed-point scale: prices are integers in units of 2^-20 ns. */
@@ -34,11 +34,25 @@ export class TimingModel implements CostMeter {
   private carry = 0;
   /** Whole nanoseconds advanced since creation. */
   advanced = 0;
+  /** Deep C-state exit added to a shootdown (fixed point), and the idle time after which it applies. */
+  private readonly deepExitFx: number;
+  private readonly deepAfter: number;
+  /** When the previous shootdown ended (the targets' last wake-up). */
+  private lastIpiAt = -Infinity;
+  /** Shootdowns that found their targets in the deep C-state. */
+  deepWakeups = 0;
 
   constructor(
-    private readonly sim: { advance(ns: number): void },
+    private readonly sim: { readonly now: number; advance(ns: number): void },
     cpu: Readonly<Record<CpuCostName, number>>,
   ) {
+    const exit = cpu.ipi_deep_exit;
+    const after = cpu.ipi_deep_after;
+    if (typeof exit !== "number" || !Number.isFinite(exit) || typeof after !== "number" || !(after >= 0)) {
+      throw new RangeError("timing: cpu.ipi_deep_exit and cpu.ipi_deep_after must be finite numbers");
+    }
+    this.deepExitFx = Math.round(exit * PRICE_SCALE);
+    this.deepAfter = after;
     for (let k = 0; k < NR_COST_KINDS; k++) {
       const p = pricingOf(k as CostKind);
       if (p === undefined) continue;
@@ -55,6 +69,10 @@ export class TimingModel implements CostMeter {
   }
 
   charge(kind: CostKind, units: number): void {
+    if (kind === Cost.TLB_FLUSH_IPI && units > 0) {
+      this.shootdown(units);
+      return;
+    }
     this.units[kind]! += units;
     const p = this.price[kind]!;
     if (p === 0 || units === 0) return;
@@ -69,6 +87,23 @@ export class TimingModel implements CostMeter {
       }
     }
     this.step(fx);
+  }
+
+  /**
+   * A shootdown with IPIs (Cost.TLB_FLUSH_IPI): its price, plus `ipi_deep_exit` when the targets have
+   * been idle for `ipi_deep_after` or longer since the previous shootdown woke them (C-state residency).
+   */
+  private shootdown(units: number): void {
+    const k = Cost.TLB_FLUSH_IPI;
+    this.units[k]! += units;
+    let fx = Math.round(units * this.price[k]!);
+    if (this.deepExitFx > 0 && this.sim.now - this.lastIpiAt >= this.deepAfter) {
+      fx += this.deepExitFx;
+      this.deepWakeups++;
+    }
+    this.fxByKind[k]! += fx;
+    this.step(fx);
+    this.lastIpiAt = this.sim.now;
   }
 
   private step(fx: number): void {

@@ -62,3 +62,25 @@ test("a huge single charge stays exact", (t) => {
   const fx = 2 ** 40 * Math.round(tm.nsPerUnit(Cost.CPU_COPY_BYTE) * PRICE_SCALE);
   t.is(sim.now, Math.floor(fx / PRICE_SCALE));
 });
+
+test("a shootdown pays the deep C-state exit only when its targets have been idle long enough", (t) => {
+  const sim = new Sim();
+  const c = { ...cpu, tlb_flush_ipi: 2000, ipi_deep_exit: 20_000, ipi_deep_after: 500_000 };
+  const tm = new TimingModel(sim, c);
+  tm.charge(Cost.TLB_FLUSH_IPI, 1); // targets idle since boot: deep
+  t.is(sim.now, 22_000);
+  tm.charge(Cost.TLB_FLUSH_IPI, 1); // right after: shallow
+  t.is(sim.now, 24_000);
+  sim.advance(499_999);
+  tm.charge(Cost.TLB_FLUSH_IPI, 1);
+  t.is(sim.now, 24_000 + 499_999 + 2000, "just under the residency: still shallow");
+  sim.advance(500_000);
+  const before = sim.now;
+  tm.charge(Cost.TLB_FLUSH_IPI, 1);
+  t.is(sim.now - before, 22_000, "idle for the residency: deep again");
+  t.is(tm.deepWakeups, 2);
+  t.is(tm.breakdown().find((l) => l.kind === "TLB_FLUSH_IPI")!.ns, 4 * 2000 + 2 * 20_000);
+  const off = new TimingModel(new Sim(), { ...c, ipi_deep_exit: 0 });
+  off.charge(Cost.TLB_FLUSH_IPI, 1);
+  t.is(off.deepWakeups, 0);
+});
