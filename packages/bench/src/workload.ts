@@ -1,14 +1,17 @@
 /**
  * One benchmark point, as the published runs did it: a process with `totalBytes` of anonymous memory
- * in folios of one size on node 0 calls move_pages() to move it to node 1, `perCall` folios (one
- * address per folio) per call, and the throughput is bytes moved over the virtual time of the calls.
- * The first-folio latency of every migrate_pages_batch() call is taken from tracepoints.
+ * in folios of one size on node 0 calls move_pages(2) (@mmemu/move-pages) to move it to node 1,
+ * `perCall` folios (one address per folio, kernel-migration.md 1.10) per call, and the throughput is
+ * bytes moved over the virtual time of the calls. The pages, nodes and status arrays live in the
+ * process's memory, written before the first call. The first-folio latency of every
+ * migrate_pages_batch() call is taken from tracepoints.
  */
 import {
   allocMigrationTarget, FolioList, isolateFolioToList, MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, MIGRATE_SYNC,
   migratePages, MR, PAGE_SIZE, PROT_READ, PROT_WRITE, putbackMovablePages, type Machine,
 } from "@mmemu/mm-core";
 import { Cost } from "@mmemu/kernel";
+import { kernelMovePages, mmapUserArea, MPOL_MF_MOVE, readUserInts, TaskTable, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
 import { createMachine, type HardwareProfile, type EmulatedMachine } from "@mmemu/timing";
 import { median, probeFirstFolio } from "./first-folio.js";
 import { attachOffload } from "./offload.js";
@@ -62,27 +65,73 @@ export interface PointResult {
   readonly wallMs: number;
 }
 
+/** A machine with the benchmark process, its populated memory and its move_pages() arrays. */
+export interface PreparedPoint {
+  readonly em: EmulatedMachine;
+  readonly m: Machine;
+  readonly mm: ReturnType<Machine["createMm"]>;
+  /** The process (a root task on node 0's first CPU) and its task table. */
+  readonly tasks: TaskTable;
+  readonly proc: TaskStruct;
+  /** Start of the folios' mapping, bytes mapped, folios and bytes per folio. */
+  readonly addr: number;
+  readonly bytes: number;
+  readonly nrFolios: number;
+  readonly fb: number;
+  /** User addresses of the pages (one pointer per folio), nodes (all 1) and status arrays. */
+  readonly pagesArg: number;
+  readonly nodesArg: number;
+  readonly statusArg: number;
+}
+
 /** Build a machine and a populated process for a point. */
-export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}) {
+export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}): PreparedPoint {
   const fb = folioBytes(spec.folioSize);
   const nrFolios = Math.floor(spec.totalBytes / fb);
   if (nrFolios < 1) throw new RangeError(`point: totalBytes ${spec.totalBytes} is less than one ${spec.folioSize} folio`);
   const bytes = nrFolios * fb;
-  const pagesPerNode = Math.ceil(bytes / PAGE_SIZE) + (1 << 13);
+  // The folios, the three argument arrays (16 bytes per folio) and slack for page tables and rings.
+  const pagesPerNode = Math.ceil(bytes / PAGE_SIZE) + Math.ceil((16 * nrFolios) / PAGE_SIZE) + (1 << 13);
   const em = createMachine(profile, { pagesPerNode, seed: opts.seed ?? 1, dma: spec.config === "dcbm" });
   const m = em.m;
   m.settings.nrMaxBatchedMigration = spec.batchPages ?? 512;
   const order = FOLIO_SIZES[spec.folioSize];
   if (order > 0) m.memory.anonThp[order] = "always";
-  const mm = m.createMm();
   const node0Cpus = cpusOfNode(m, 0);
-  const task = m.createTask(mm, node0Cpus[0]!);
-  for (let i = 1; i <= (opts.otherMmCpus ?? 1) && i < node0Cpus.length; i++) m.createTask(mm, node0Cpus[i]!);
-  m.current = task;
+  const tasks = new TaskTable(m);
+  const proc = tasks.createProcess({ name: "bench", cpu: node0Cpus[0]! });
+  for (let i = 1; i <= (opts.otherMmCpus ?? 1) && i < node0Cpus.length; i++) tasks.createThread(proc, { cpu: node0Cpus[i]! });
+  const mm = proc.mm!;
+  m.current = proc.ctx;
   const addr = m.memory.mmap(mm, { len: bytes, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE });
   if (addr < 0) throw new Error(`point: mmap of ${bytes} bytes failed (${addr})`);
+  // The arrays are written by the process before it calls, so they are populated (no faults in the call).
+  const pagesArg = mmapUserArea(tasks, proc, 8 * nrFolios);
+  const nodesArg = mmapUserArea(tasks, proc, 4 * nrFolios);
+  const statusArg = mmapUserArea(tasks, proc, 4 * nrFolios);
+  const ptrs = new Float64Array(nrFolios);
+  for (let i = 0; i < nrFolios; i++) ptrs[i] = addr + i * fb;
+  tasks.withCurrent(proc, () => {
+    writeUserArray(tasks, proc, pagesArg, ptrs, 8);
+    writeUserArray(tasks, proc, nodesArg, new Int32Array(nrFolios).fill(1), 4);
+    writeUserArray(tasks, proc, statusArg, new Int32Array(nrFolios), 4);
+  });
+  m.current = proc.ctx;
   if (spec.config === "dcbm") attachOffload(em, spec.channels ?? 1);
-  return { em, m, mm, addr, bytes, nrFolios, fb };
+  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg };
+}
+
+/**
+ * move_pages(0, to - from, &pages[from], &nodes[from], &status[from], MPOL_MF_MOVE) by the benchmark
+ * process: folios from..to-1 to node 1. Returns the syscall's result (0 when every folio moved).
+ */
+export function movePages(pp: PreparedPoint, from: number, to: number): number {
+  return kernelMovePages(pp.tasks, pp.proc, 0, to - from, pp.pagesArg + 8 * from, pp.nodesArg + 4 * from, pp.statusArg + 4 * from, MPOL_MF_MOVE);
+}
+
+/** The status array entries from..to-1 as the process reads them back. */
+export function readStatus(pp: PreparedPoint, from: number, to: number): Array<number | null> {
+  return pp.tasks.withCurrent(pp.proc, () => readUserInts(pp.tasks, pp.proc, pp.statusArg + 4 * from, to - from));
 }
 
 function cpusOfNode(m: Machine, nid: number): number[] {
@@ -92,10 +141,10 @@ function cpusOfNode(m: Machine, nid: number): number[] {
 }
 
 /**
- * Stand-in for the move_pages(2) syscall until @mmemu/move-pages lands, keeping the per-call
- * semantics of spec kernel-migration.md 1.10 for this workload (every entry valid, all to one node):
- * lru_cache_disable() for the call, each entry looked up and its folio isolated, one migrate_pages()
- * of the gathered list with MIGRATE_SYNC and MR_SYSCALL, putback of what failed.
+ * The former stand-in for move_pages(2), kept for comparison (it charges the same costs as the real
+ * syscall for this workload, without the user arrays): lru_cache_disable() for the call, each entry
+ * looked up and its folio isolated, one migrate_pages() of the gathered list with MIGRATE_SYNC and
+ * MR_SYSCALL, putback of what failed.
  */
 export function movePagesCall(m: Machine, mm: ReturnType<Machine["createMm"]>, addrs: Float64Array, from: number, to: number, node: number): number {
   m.charge(Cost.SYSCALL, 1);
@@ -117,22 +166,23 @@ export function movePagesCall(m: Machine, mm: ReturnType<Machine["createMm"]>, a
 
 /** Run one point on a profile. Deterministic: the same profile, spec and seed give the same result. */
 export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}): PointResult {
-  const { em, m, mm, addr, bytes, nrFolios, fb } = preparePoint(profile, spec, opts);
-  return runPrepared(em, mm, addr, bytes, nrFolios, fb, spec);
+  return runPrepared(preparePoint(profile, spec, opts), spec);
 }
 
-function runPrepared(em: EmulatedMachine, mm: ReturnType<Machine["createMm"]>, addr: number, bytes: number, nrFolios: number, fb: number, spec: PointSpec): PointResult {
-  const m = em.m;
-  const addrs = new Float64Array(nrFolios);
-  for (let i = 0; i < nrFolios; i++) addrs[i] = addr + i * fb;
+function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
+  const { m, bytes, nrFolios } = pp;
   const perCall = Math.max(1, Math.min(spec.perCall ?? nrFolios, nrFolios));
   const probe = probeFirstFolio(m.core.trace);
   const t0 = m.sim.now;
   const w0 = performance.now();
   let calls = 0;
   for (let i = 0; i < nrFolios; i += perCall) {
-    const rc = movePagesCall(m, mm, addrs, i, Math.min(nrFolios, i + perCall), 1);
-    if (rc !== 0) throw new Error(`move_pages: ${rc} folios not migrated (${spec.config} ${spec.folioSize})`);
+    const to = Math.min(nrFolios, i + perCall);
+    const rc = movePages(pp, i, to);
+    if (rc !== 0) {
+      const bad = readStatus(pp, i, to).filter((st) => st !== 1).slice(0, 5);
+      throw new Error(`move_pages: returned ${rc} (${spec.config} ${spec.folioSize}); statuses other than node 1: ${bad.join(", ")}`);
+    }
     calls++;
   }
   const wallMs = performance.now() - w0;

@@ -1,6 +1,6 @@
 import test from "ava";
 import { loadProfile } from "@mmemu/timing";
-import { preparePoint, movePagesCall, runPoint, type PointSpec } from "../src/index.js";
+import { preparePoint, movePages, runPoint, type PointSpec } from "../src/index.js";
 
 const p = loadProfile("zen3-ptdma-base");
 const specs: PointSpec[] = [
@@ -19,10 +19,9 @@ test("same profile, spec and seed give bit-identical results", (t) => {
 
 test("same seed gives bit-identical traces", (t) => {
   const traceOf = () => {
-    const { m, mm, addr, nrFolios, fb } = preparePoint(p, specs[1]!, { seed: 3 });
-    const addrs = new Float64Array(nrFolios).map((_, i) => addr + i * fb);
-    const r = m.core.trace.record("*");
-    movePagesCall(m, mm, addrs, 0, nrFolios, 1);
+    const pp = preparePoint(p, specs[1]!, { seed: 3 });
+    const r = pp.m.core.trace.record("*");
+    movePages(pp, 0, pp.nrFolios);
     r.stop();
     return JSON.stringify(r.records);
   };

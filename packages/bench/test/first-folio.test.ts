@@ -1,7 +1,7 @@
 import test from "ava";
 import type { TraceRecord } from "@mmemu/kernel";
 import { loadProfile } from "@mmemu/timing";
-import { firstFolioLatencies, median, preparePoint, movePagesCall, BATCH_START_TP, FOLIO_MOVED_TP } from "../src/index.js";
+import { firstFolioLatencies, median, preparePoint, movePages, BATCH_START_TP, FOLIO_MOVED_TP } from "../src/index.js";
 
 const rec = (name: string, ts: number): TraceRecord => ({ name, ts, fields: {} });
 
@@ -19,10 +19,10 @@ test("latency runs from each batch start to the first folio moved after it", (t)
 
 test("from a recorded emulator trace: one latency per batch, positive, bounded by the batch", (t) => {
   const p = loadProfile("zen3-ptdma-base");
-  const { m, mm, addr, nrFolios, fb } = preparePoint(p, { config: "vanilla", channels: null, folioSize: "4K", totalBytes: 2048 * 4096, batchPages: 512 });
-  const addrs = new Float64Array(nrFolios).map((_, i) => addr + i * fb);
+  const pp = preparePoint(p, { config: "vanilla", channels: null, folioSize: "4K", totalBytes: 2048 * 4096, batchPages: 512 });
+  const m = pp.m;
   const r = m.core.trace.record([BATCH_START_TP, FOLIO_MOVED_TP, "mm_migrate_pages_batch_end"]);
-  movePagesCall(m, mm, addrs, 0, nrFolios, 1);
+  t.is(movePages(pp, 0, pp.nrFolios), 0);
   r.stop();
   const lat = firstFolioLatencies(r.records);
   t.is(lat.length, 4, "2048 4K folios in batches of 512");
