@@ -62,6 +62,8 @@ export interface RunOptions {
   readonly onStep?: (rec: StepRecord) => void;
   /** Called with each tracepoint line (ftrace text format) while the scenario runs. */
   readonly onTrace?: (line: string) => void;
+  /** Called right before each move_pages/migrate_pages call (benchmarks collect garbage here). */
+  readonly beforeSyscall?: () => void;
 }
 
 const PROT_BITS: Record<string, number> = { NONE: PROT_NONE, READ: PROT_READ, WRITE: PROT_WRITE, EXEC: PROT_EXEC };
@@ -92,6 +94,8 @@ class World {
   readonly pins = new Map<string, number>();
   readonly activities = new Map<string, Activity>();
   readonly checker: InvariantChecker | null;
+  /** RunOptions.beforeSyscall */
+  beforeSyscall: (() => void) | undefined;
   private readonly arenas = new Map<TaskStruct, UserArgArena>();
   private readonly lsmDenied = new Map<ThreadGroup, number>();
 
@@ -169,6 +173,7 @@ class World {
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const t0 = performance.now();
   const w = new World(s);
+  w.beforeSyscall = opts.beforeSyscall;
   const records: StepRecord[] = [];
   let error: string | undefined;
   let stopTrace: (() => void) | null = null;
@@ -398,7 +403,10 @@ function execStep(w: World, st: ScenarioStep, scope: ExprScope): Outcome {
         if (!Array.isArray(v)) return A((v as { raw: number | string }).raw);
         return w.arena(t).place(nodeBitmapLongs(v as number[], Math.max(64, Math.min(maxnode, 1 << 15))), 8);
       };
-      const r = kernelMigratePages(w.tasks, t, pid, maxnode, place(st.old), place(st.new));
+      const oldPtr = place(st.old);
+      const newPtr = place(st.new);
+      w.beforeSyscall?.();
+      const r = kernelMigratePages(w.tasks, t, pid, maxnode, oldPtr, newPtr);
       const desc = (v: readonly number[] | { raw: number | string }) => (Array.isArray(v) ? `{${v.join(",")}}` : String((v as { raw: unknown }).raw));
       return retOutcome(`migrate_pages(${pid}, ${st.maxnode}, ${desc(st.old)}, ${desc(st.new)})`, r, st.expect, vars);
     }
@@ -504,6 +512,7 @@ function movePagesStep(w: World, st: Extract<ScenarioStep, { op: "move_pages" }>
   const fill = st.statusFill;
   const statusPtr = st.status === "auto" ? place(new Int32Array(Math.max(n, 1)).fill(fill), 4, st.statusAt) : A(st.status.raw);
   const flags = bits(st.flags, MOVE_BITS);
+  w.beforeSyscall?.();
   const t0 = performance.now();
   const kret = kernelMovePages(w.tasks, t, pid, count, pagesPtr, nodesPtr, statusPtr, flags);
   const syscallMs = performance.now() - t0;
