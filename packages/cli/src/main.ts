@@ -6,9 +6,10 @@
  */
 import { Command } from "commander";
 import { registerRunCommand } from "./commands/run.js";
+import { registerBenchCommands } from "./commands/bench.js";
 
 /** Every command, in the order `mmemu --help` lists them. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands];
 
 export function buildProgram(): Command {
   const program = new Command()

@@ -103,7 +103,7 @@ test("--trace prints tracepoints in ftrace format", (t) => {
 
 test("the run command is registered on the program", (t) => {
   const p = buildProgram();
-  t.deepEqual(p.commands.map((c) => c.name()), ["run"]);
+  t.is(p.commands[0]!.name(), "run", "first of the registered commands (bench.test.ts checks the others)");
 });
 
 test("the real executable: exit statuses and no stack trace on errors", (t) => {
