@@ -11,8 +11,9 @@
  *    parameter), then the DMA/fabric/mapping parameters against the dcbm cells with the CPU fixed.
  *  - Optimiser: coordinate descent in log space within each parameter's declared range. Each sweep
  *    tries every free parameter multiplied and divided by the current step factor, keeping a change
- *    only when it lowers the objective (ties keep the old value); a sweep with no improvement halves
- *    the log step. It stops when the step is below 0.5% or the evaluation budget is spent.
+ *    only when it lowers the objective (ties keep the old value) and repeating an improving step
+ *    while it keeps improving; a sweep with no improvement halves the log step. It stops when the
+ *    step is below 0.5% or the evaluation budget is spent.
  */
 import { getParam, paramSpec, withParams, type HardwareProfile } from "@mmemu/timing";
 import { measurementCells, type Cell, type Measurements } from "./measurements.js";
@@ -39,6 +40,8 @@ export interface CalibrateOptions {
   readonly onImprove?: (p: HardwareProfile) => void;
   /** Largest run (folios) used while fitting. @default 16384 */
   readonly maxFolios?: number;
+  /** Stages to run, in order. @default ["cpu", "dma"] */
+  readonly stages?: readonly ("cpu" | "dma")[];
 }
 
 export interface CellEval {
@@ -105,7 +108,12 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
     { name: "cpu", params: free.filter((f) => !isDmaParam(f)), cells: cells.filter((c) => c.config === "vanilla") },
     { name: "dma", params: free.filter(isDmaParam), cells: cells.filter((c) => c.config === "dcbm") },
   ];
+  const wanted = new Set(o.stages ?? ["cpu", "dma"]);
   for (const stage of stages) {
+    if (!wanted.has(stage.name as "cpu" | "dma")) {
+      log(`stage ${stage.name}: not requested`);
+      continue;
+    }
     if (stage.params.length === 0 || stage.cells.length === 0) {
       log(`stage ${stage.name}: skipped (${stage.params.length} parameters, ${stage.cells.length} cells)`);
       continue;
@@ -123,27 +131,31 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
       let improved = false;
       for (const path of stage.params) {
         const spec = paramSpec(path);
-        const cur = getParam(profile, path);
         for (const dir of [1, -1]) {
-          if (used >= budget) break;
-          // Parameters at 0 start from a small fraction of their range instead of staying at 0.
-          const from = cur > 0 ? cur : Math.max(spec.min, spec.max * 1e-4);
-          let next = Math.exp(Math.log(from) + dir * step);
-          next = Math.min(spec.max, Math.max(spec.min, next));
-          if (spec.integer === true) next = Math.round(next);
-          next = Number(next.toPrecision(6));
-          if (next === cur) continue;
-          const trial = withParams(profile, { [path]: next });
-          const obj = await evalProfile(trial);
-          used++;
-          if (obj < best) {
+          // A step that improves is repeated in the same direction while it keeps improving.
+          let moved = false;
+          for (;;) {
+            if (used >= budget) break;
+            const cur = getParam(profile, path);
+            // Parameters at 0 start from a small fraction of their range instead of staying at 0.
+            const from = cur > 0 ? cur : Math.max(spec.min, spec.max * 1e-4);
+            let next = Math.exp(Math.log(from) + dir * step);
+            next = Math.min(spec.max, Math.max(spec.min, next));
+            if (spec.integer === true) next = Math.round(next);
+            next = Number(next.toPrecision(6));
+            if (next === cur) break;
+            const trial = withParams(profile, { [path]: next });
+            const obj = await evalProfile(trial);
+            used++;
+            if (!(obj < best)) break;
             best = obj;
             profile = trial;
             improved = true;
+            moved = true;
             log(`  ${path} ${cur} -> ${next}: objective ${obj.toFixed(5)} (evaluation ${used})`);
             o.onImprove?.(profile);
-            break;
           }
+          if (moved) break;
         }
       }
       if (!improved) step /= 2;

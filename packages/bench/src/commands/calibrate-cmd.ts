@@ -10,9 +10,13 @@ export function calibrateCommand(): Command {
     .option("--out <file>", "write the fitted profile here")
     .option("--max-evals <n>", "evaluation budget per stage", "150")
     .option("--threads <n>", "worker threads")
-    .action(async (o: { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string }) => {
+    .option("--stages <list>", "stages to run, in order: cpu (vanilla cells), dma (dcbm cells)", "cpu,dma")
+    .action(async (o: { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; stages: string }) => {
+      const stages = o.stages.split(",").map((x) => x.trim());
+      for (const st of stages) if (st !== "cpu" && st !== "dma") throw new Error(`--stages: unknown stage "${st}" (cpu, dma)`);
       process.exitCode = await runCalibrateCommand({
         measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals),
+        stages: stages as ("cpu" | "dma")[],
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: Number(o.threads) } : {}),
       }, process.argv.slice(2));
     });

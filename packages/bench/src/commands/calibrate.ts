@@ -19,6 +19,7 @@ export interface CalibrateArgs {
   readonly maxEvals?: number;
   readonly threads?: number;
   readonly seed?: number;
+  readonly stages?: readonly ("cpu" | "dma")[];
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
@@ -31,6 +32,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
       base, measurements: ms, pool, configs: new Set(["vanilla", "dcbm"]),
       workload: { seed: a.seed ?? 1 },
       ...(a.maxEvals !== undefined ? { maxEvals: a.maxEvals } : {}),
+      ...(a.stages !== undefined ? { stages: a.stages } : {}),
       log: (l) => console.log(l),
       onImprove: (p) => {
         if (a.out) writeFileSync(`${a.out}.partial`, JSON.stringify({ ...profileToFile(p), name: "checkpoint" }, null, 1) + "\n");
