@@ -20,6 +20,12 @@ export class Tlbs {
   private readonly victim: Int32Array;
   /** Valid entries per CPU, so flushing an empty TLB (the common case in bulk runs) costs nothing. */
   private readonly valid: Int32Array;
+  /**
+   * Lowest and highest virtual page filled on each CPU since its TLB was last empty: a ranged flush
+   * outside them (unmapping pages this CPU never touched) costs nothing either.
+   */
+  private readonly loVpn: Float64Array;
+  private readonly hiVpn: Float64Array;
   /** Full or ranged flushes performed on each CPU (statistics). */
   readonly flushes: Float64Array;
 
@@ -32,6 +38,8 @@ export class Tlbs {
     this.writable = new Uint8Array(n);
     this.victim = new Int32Array(nrCpus);
     this.valid = new Int32Array(nrCpus);
+    this.loVpn = new Float64Array(nrCpus).fill(Infinity);
+    this.hiVpn = new Float64Array(nrCpus).fill(-Infinity);
     this.flushes = new Float64Array(nrCpus);
   }
 
@@ -64,6 +72,8 @@ export class Tlbs {
     }
     this.mmId[slot] = mm;
     this.vpn[slot] = vpn;
+    if (vpn < this.loVpn[cpu]!) this.loVpn[cpu] = vpn;
+    if (vpn > this.hiVpn[cpu]!) this.hiVpn[cpu] = vpn;
     this.pfn[slot] = pfn;
     this.writable[slot] = writable ? 1 : 0;
   }
@@ -87,12 +97,14 @@ export class Tlbs {
     if (this.valid[cpu] === 0) return;
     this.mmId.fill(-1, cpu * TLB_ENTRIES, (cpu + 1) * TLB_ENTRIES);
     this.valid[cpu] = 0;
+    this.loVpn[cpu] = Infinity;
+    this.hiVpn[cpu] = -Infinity;
   }
 
   /** Drop the translations of [vpnStart, vpnEnd) of an mm on one CPU (flush_tlb_mm_range). */
   flushRange(cpu: number, mm: number, vpnStart: number, vpnEnd: number): void {
     this.flushes[cpu]!++;
-    if (this.valid[cpu] === 0) return;
+    if (this.valid[cpu] === 0 || vpnEnd <= this.loVpn[cpu]! || vpnStart > this.hiVpn[cpu]!) return;
     const base = cpu * TLB_ENTRIES;
     for (let i = base; i < base + TLB_ENTRIES; i++) {
       if (this.mmId[i] === mm && this.vpn[i]! >= vpnStart && this.vpn[i]! < vpnEnd) {
