@@ -67,9 +67,13 @@ export class Device {
   readonly dma: DmaMapService;
   // IOMMU domain: mapped IOVA ranges sorted by start (the bump allocator appends in order).
   nextIova: number;
-  readonly iovaStart: number[] = [];
-  readonly iovaPhys: number[] = [];
-  readonly iovaLen: number[] = [];
+  // The first `iovaCount` slots of these typed arrays are the live ranges (they grow by doubling),
+  // so mapping and unmapping a 1 GiB batch (a range per 4 KiB page) allocate and box nothing.
+  iovaStart = new Float64Array(16);
+  iovaPhys = new Float64Array(16);
+  iovaLen = new Float64Array(16);
+  /** Live IOVA ranges. */
+  iovaCount = 0;
   /** Live mappings (tables and pages). */
   liveMappings = 0;
 
@@ -205,9 +209,12 @@ export class DmaMapService {
 
   /** @internal record an IOVA → phys range. */
   addRange(dev: Device, iova: number, phys: number, len: number): void {
-    dev.iovaStart.push(iova);
-    dev.iovaPhys.push(phys);
-    dev.iovaLen.push(len);
+    const i = dev.iovaCount;
+    if (i === dev.iovaStart.length) growRanges(dev);
+    dev.iovaStart[i] = iova;
+    dev.iovaPhys[i] = phys;
+    dev.iovaLen[i] = len;
+    dev.iovaCount = i + 1;
   }
 
   /** @internal drop the range starting at `iova`; returns its phys and length through lk*, false if none. */
@@ -216,16 +223,14 @@ export class DmaMapService {
     if (i < 0 || dev.iovaStart[i] !== iova) return false;
     this.lkPhys = dev.iovaPhys[i]!;
     this.lkAvail = dev.iovaLen[i]!;
-    dev.iovaStart.splice(i, 1);
-    dev.iovaPhys.splice(i, 1);
-    dev.iovaLen.splice(i, 1);
+    dropRanges(dev, i, 1);
     return true;
   }
 
   private findRange(dev: Device, iova: number): number {
     const s = dev.iovaStart;
     let lo = 0;
-    let hi = s.length - 1;
+    let hi = dev.iovaCount - 1;
     let ans = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
@@ -275,7 +280,7 @@ export class DmaMapService {
     const end = bus + len;
     let a = bus;
     let n = 0;
-    while (a < end && i < starts.length) {
+    while (a < end && i < dev.iovaCount) {
       const s = starts[i]!;
       if (s >= end) break;
       const e = s + lens[i]!;
@@ -315,17 +320,67 @@ export class DmaMapService {
       this.mem.copyPhys(dst, src, len);
       return len;
     }
+    // A transfer crosses the mapped ranges of each side in order (a table's entries are mapped at
+    // increasing IOVAs), so each side keeps the index of its current range and tries the next one
+    // before searching: one binary search per side instead of one per 4 KiB chunk. A chunk that
+    // continues a run physically on both sides, where the run ends on a page boundary on both, is
+    // copied with it in one copyPhys() (which splits at the same page boundaries, so the pages land
+    // the same), and a fault copies what preceded it first.
+    const starts = dev.iovaStart;
+    const lens = dev.iovaLen;
+    const physs = dev.iovaPhys;
+    let si = -1;
+    let di = -1;
+    let runDst = 0;
+    let runSrc = 0;
+    let runLen = 0;
+    /** The run ends on a page boundary on both sides (kept as it grows: a float modulo per run, not per chunk). */
+    let runEndsOnPage = false;
     let done = 0;
     while (done < len) {
-      if (!this.lookup(dev, src + done)) return this.iommuFault(dev, src + done, false, done);
-      const sPhys = this.lkPhys;
-      const sAvail = this.lkAvail;
-      if (!this.lookup(dev, dst + done)) return this.iommuFault(dev, dst + done, true, done);
-      const chunk = Math.min(len - done, sAvail, this.lkAvail);
-      this.mem.copyPhys(this.lkPhys, sPhys, chunk);
+      const s = src + done;
+      si = this.rangeFrom(dev, s, si);
+      if (si < 0) return this.faultAfterRun(dev, runDst, runSrc, runLen, s, false, done);
+      const d = dst + done;
+      di = this.rangeFrom(dev, d, di);
+      if (di < 0) return this.faultAfterRun(dev, runDst, runSrc, runLen, d, true, done);
+      const sOff = s - starts[si]!;
+      const dOff = d - starts[di]!;
+      const chunk = Math.min(len - done, lens[si]! - sOff, lens[di]! - dOff);
+      const sPhys = physs[si]! + sOff;
+      const dPhys = physs[di]! + dOff;
+      if (runLen > 0 && runEndsOnPage && runSrc + runLen === sPhys && runDst + runLen === dPhys) {
+        runLen += chunk;
+        runEndsOnPage = chunk % PAGE_SIZE === 0;
+      } else {
+        if (runLen > 0) this.mem.copyPhys(runDst, runSrc, runLen);
+        runDst = dPhys;
+        runSrc = sPhys;
+        runLen = chunk;
+        runEndsOnPage = (sPhys + chunk) % PAGE_SIZE === 0 && (dPhys + chunk) % PAGE_SIZE === 0;
+      }
       done += chunk;
     }
+    if (runLen > 0) this.mem.copyPhys(runDst, runSrc, runLen);
     return done;
+  }
+
+  /** An IOMMU fault part way through a copy: the bytes before it land, then the fault is reported. */
+  private faultAfterRun(dev: Device, runDst: number, runSrc: number, runLen: number, iova: number, write: boolean, done: number): number {
+    if (runLen > 0) this.mem.copyPhys(runDst, runSrc, runLen);
+    return this.iommuFault(dev, iova, write, done);
+  }
+
+  /** The range holding `bus`, trying range `hint` and the one after it before a binary search; -1 if none. */
+  private rangeFrom(dev: Device, bus: number, hint: number): number {
+    if (hint >= 0) {
+      const starts = dev.iovaStart;
+      for (let i = hint; i <= hint + 1 && i < dev.iovaCount; i++) {
+        const st = starts[i]!;
+        if (st <= bus && bus < st + dev.iovaLen[i]!) return i;
+      }
+    }
+    return this.findRange(dev, bus);
   }
 
   private iommuFault(dev: Device, iova: number, write: boolean, done: number): number {
@@ -479,14 +534,12 @@ export class DmaMapService {
           segOff = 0;
         }
         const iova = sgt.dmaAddress[seg]! + segOff;
-        if (i0 < 0 || dev.iovaStart[i0 + i] !== iova) throw new Error(`dma_unmap_sgtable(${dev.name}): no IOVA mapping at 0x${iova.toString(16)}`);
+        if (i0 < 0 || i0 + i >= dev.iovaCount || dev.iovaStart[i0 + i] !== iova) throw new Error(`dma_unmap_sgtable(${dev.name}): no IOVA mapping at 0x${iova.toString(16)}`);
         pages += this.refPages(dev.iovaPhys[i0 + i]!, dev.iovaLen[i0 + i]!, -1);
         ioPages += iommuPagesOf(iova, dev.iovaPhys[i0 + i]!, dev.iovaLen[i0 + i]!);
         segOff += sgt.length[i]!;
       }
-      dev.iovaStart.splice(i0, n);
-      dev.iovaPhys.splice(i0, n);
-      dev.iovaLen.splice(i0, n);
+      dropRanges(dev, i0, n);
       this.charge(Cost.IOMMU_MAP_PAGE, ioPages);
     } else {
       for (let i = 0; i < n; i++) {
@@ -553,6 +606,27 @@ export class DmaMapService {
     this.stats.pagesUnmapped += pages;
     this.charge(Cost.DMA_MAP_ENTRY, 1);
   }
+}
+
+/** Double the capacity of a device's IOVA range arrays. */
+function growRanges(dev: Device): void {
+  const grow = (a: Float64Array) => {
+    const b = new Float64Array(a.length * 2);
+    b.set(a);
+    return b;
+  };
+  dev.iovaStart = grow(dev.iovaStart);
+  dev.iovaPhys = grow(dev.iovaPhys);
+  dev.iovaLen = grow(dev.iovaLen);
+}
+
+/** Remove ranges i..i+n-1 of a device, keeping the rest in order. */
+function dropRanges(dev: Device, i: number, n: number): void {
+  const end = dev.iovaCount;
+  dev.iovaStart.copyWithin(i, i + n, end);
+  dev.iovaPhys.copyWithin(i, i + n, end);
+  dev.iovaLen.copyWithin(i, i + n, end);
+  dev.iovaCount = end - n;
 }
 
 /** 4 KiB pages touched by [a, b), b > a. */

@@ -278,12 +278,15 @@ export class Machine {
     const nr = 1 << order;
     const hugetlb = (f.flags[folio]! & PG.hugetlb) !== 0;
     if (this.checker) this.checker.folioFreed(folio);
-    f.flags.fill(0, folio, folio + nr);
+    // A single page is cleared with plain stores: fill() is a builtin call, twice per freed 4 KiB folio.
+    if (nr === 1) f.flags[folio] = 0;
+    else f.flags.fill(0, folio, folio + nr);
     f.mapcount[folio] = 0;
     f.mapping[folio] = 0;
     f.migrateInfo[folio] = 0;
     f.order[folio] = 0;
-    this.mem.poisoned.fill(0, folio, folio + nr);
+    if (nr === 1) this.mem.poisoned[folio] = 0;
+    else this.mem.poisoned.fill(0, folio, folio + nr);
     if (hugetlb) {
       this.hugetlbFree[this.mem.nodeOfPfn[folio]!]!.push(folio);
       return;

@@ -157,6 +157,11 @@ export class MmStruct {
   vmas: Vma[] = [];
   /** CPUs that may cache this mm's translations (mm_cpumask). */
   readonly cpumask: Uint8Array;
+  /**
+   * The same bytes as 32-bit words (the buffer is padded to whole words with zeroes), so that
+   * set_tlb_ubc_flush_pending(), run for every PTE a migration unmaps, ors the mask in a word at a time.
+   */
+  readonly cpumaskWords: Uint32Array;
   /** Batched PTE clears not yet flushed (mm->tlb_flush_batched). */
   tlbFlushBatched = false;
   /** Users (mm_users) and references (mm_count). */
@@ -170,7 +175,9 @@ export class MmStruct {
     readonly id: number,
     nrCpus: number,
   ) {
-    this.cpumask = new Uint8Array(nrCpus);
+    const buf = new ArrayBuffer((nrCpus + 3) & ~3);
+    this.cpumask = new Uint8Array(buf, 0, nrCpus);
+    this.cpumaskWords = new Uint32Array(buf);
   }
 
   /** find_vma_intersection(addr, addr+1): the VMA containing addr, or null (binary search). */

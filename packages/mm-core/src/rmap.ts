@@ -37,8 +37,11 @@ function shouldDeferFlush(mm: MmStruct, task: Task): boolean {
 /** Mirrors set_tlb_ubc_flush_pending(): remember to flush the mm's CPUs before anyone copies. */
 function setTlbUbcFlushPending(mm: MmStruct, task: Task, dirty: boolean): void {
   const ubc = task.tlbUbc;
-  const mask = mm.cpumask;
-  for (let cpu = 0; cpu < mask.length; cpu++) if (mask[cpu] !== 0) ubc.cpumask[cpu] = 1;
+  // cpumask_or(): a word at a time (a CPU's byte in the batch becomes non-zero iff it is in either).
+  const to = ubc.cpumaskWords;
+  const from = mm.cpumaskWords;
+  const n = Math.min(to.length, from.length);
+  for (let w = 0; w < n; w++) to[w]! |= from[w]!;
   ubc.flushRequired = true;
   if (dirty) ubc.writable = true;
   mm.tlbFlushBatched = true;

@@ -139,8 +139,12 @@ export class TlbUnmapBatch {
   writable = false;
   /** CPUs to flush (arch_tlbflush_unmap_batch.cpumask) x86 flushes all user translations on them. */
   readonly cpumask: Uint8Array;
+  /** The same bytes as 32-bit words, zero-padded (see MmStruct.cpumaskWords). */
+  readonly cpumaskWords: Uint32Array;
 
   constructor(nrCpus: number) {
-    this.cpumask = new Uint8Array(nrCpus);
+    const buf = new ArrayBuffer((nrCpus + 3) & ~3);
+    this.cpumask = new Uint8Array(buf, 0, nrCpus);
+    this.cpumaskWords = new Uint32Array(buf);
   }
 }
