@@ -11,6 +11,14 @@
 /** Entries per CPU (an L1 dTLB is 64 entries on Zen 3). */
 export const TLB_ENTRIES = 64;
 
+/** Buckets of each CPU's counting filter over its cached virtual pages. */
+const FILTER_BUCKETS = 1024;
+
+function bucket(vpn: number): number {
+  const v = vpn | 0;
+  return (v ^ (v >>> 10)) & (FILTER_BUCKETS - 1);
+}
+
 export class Tlbs {
   readonly nrCpus: number;
   private readonly mmId: Int32Array;
@@ -21,11 +29,10 @@ export class Tlbs {
   /** Valid entries per CPU, so flushing an empty TLB (the common case in bulk runs) costs nothing. */
   private readonly valid: Int32Array;
   /**
-   * Lowest and highest virtual page filled on each CPU since its TLB was last empty: a ranged flush
-   * outside them (unmapping pages this CPU never touched) costs nothing either.
+   * Per CPU, how many cached entries hash to each bucket of their virtual page: flushing a page no
+   * entry hashes to (migration unmapping page after page) costs one lookup instead of a full scan.
    */
-  private readonly loVpn: Float64Array;
-  private readonly hiVpn: Float64Array;
+  private readonly cached: Uint8Array;
   /** Full or ranged flushes performed on each CPU (statistics). */
   readonly flushes: Float64Array;
 
@@ -38,8 +45,7 @@ export class Tlbs {
     this.writable = new Uint8Array(n);
     this.victim = new Int32Array(nrCpus);
     this.valid = new Int32Array(nrCpus);
-    this.loVpn = new Float64Array(nrCpus).fill(Infinity);
-    this.hiVpn = new Float64Array(nrCpus).fill(-Infinity);
+    this.cached = new Uint8Array(nrCpus * FILTER_BUCKETS);
     this.flushes = new Float64Array(nrCpus);
   }
 
@@ -69,11 +75,11 @@ export class Tlbs {
       slot = base + this.victim[cpu]!;
       this.victim[cpu] = (this.victim[cpu]! + 1) % TLB_ENTRIES;
       if (this.mmId[slot] === -1) this.valid[cpu]!++;
+      else this.cached[cpu * FILTER_BUCKETS + bucket(this.vpn[slot]!)]!--;
+      this.cached[cpu * FILTER_BUCKETS + bucket(vpn)]!++;
     }
     this.mmId[slot] = mm;
     this.vpn[slot] = vpn;
-    if (vpn < this.loVpn[cpu]!) this.loVpn[cpu] = vpn;
-    if (vpn > this.hiVpn[cpu]!) this.hiVpn[cpu] = vpn;
     this.pfn[slot] = pfn;
     this.writable[slot] = writable ? 1 : 0;
   }
@@ -87,6 +93,7 @@ export class Tlbs {
       if (this.mmId[i] === mm) {
         this.mmId[i] = -1;
         this.valid[cpu]!--;
+        this.cached[cpu * FILTER_BUCKETS + bucket(this.vpn[i]!)]!--;
       }
     }
   }
@@ -97,19 +104,24 @@ export class Tlbs {
     if (this.valid[cpu] === 0) return;
     this.mmId.fill(-1, cpu * TLB_ENTRIES, (cpu + 1) * TLB_ENTRIES);
     this.valid[cpu] = 0;
-    this.loVpn[cpu] = Infinity;
-    this.hiVpn[cpu] = -Infinity;
+    this.cached.fill(0, cpu * FILTER_BUCKETS, (cpu + 1) * FILTER_BUCKETS);
   }
 
   /** Drop the translations of [vpnStart, vpnEnd) of an mm on one CPU (flush_tlb_mm_range). */
   flushRange(cpu: number, mm: number, vpnStart: number, vpnEnd: number): void {
     this.flushes[cpu]!++;
-    if (this.valid[cpu] === 0 || vpnEnd <= this.loVpn[cpu]! || vpnStart > this.hiVpn[cpu]!) return;
+    if (this.valid[cpu] === 0) return;
+    if (vpnEnd - vpnStart <= 8) {
+      let maybe = false;
+      for (let v = vpnStart; v < vpnEnd && !maybe; v++) maybe = this.cached[cpu * FILTER_BUCKETS + bucket(v)] !== 0;
+      if (!maybe) return;
+    }
     const base = cpu * TLB_ENTRIES;
     for (let i = base; i < base + TLB_ENTRIES; i++) {
       if (this.mmId[i] === mm && this.vpn[i]! >= vpnStart && this.vpn[i]! < vpnEnd) {
         this.mmId[i] = -1;
         this.valid[cpu]!--;
+        this.cached[cpu * FILTER_BUCKETS + bucket(this.vpn[i]!)]!--;
       }
     }
   }
