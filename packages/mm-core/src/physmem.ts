@@ -168,11 +168,12 @@ export class PhysMem {
     let s = srcAddr;
     let left = len;
     while (left > 0) {
-      const dOff = d % PAGE_SIZE;
-      const sOff = s % PAGE_SIZE;
+      // Page numbers by exact division (addresses past 2^31 are doubles, where % is a slow fmod call).
+      const dp = Math.floor(d / PAGE_SIZE);
+      const sp = Math.floor(s / PAGE_SIZE);
+      const dOff = d - dp * PAGE_SIZE;
+      const sOff = s - sp * PAGE_SIZE;
       const chunk = Math.min(left, PAGE_SIZE - dOff, PAGE_SIZE - sOff);
-      const dp = (d - dOff) / PAGE_SIZE;
-      const sp = (s - sOff) / PAGE_SIZE;
       if (chunk === PAGE_SIZE) this.copyPage(dp, sp);
       else this.materialise(dp).set(this.pageBytes(sp).subarray(sOff, sOff + chunk), dOff);
       d += chunk;
