@@ -111,7 +111,9 @@ export class Tlbs {
   flushRange(cpu: number, mm: number, vpnStart: number, vpnEnd: number): void {
     this.flushes[cpu]!++;
     if (this.valid[cpu] === 0) return;
-    if (vpnEnd - vpnStart <= 8) {
+    if (vpnEnd - vpnStart === 1) {
+      if (this.cached[cpu * FILTER_BUCKETS + bucket(vpnStart)] === 0) return;
+    } else if (vpnEnd - vpnStart <= 8) {
       let maybe = false;
       for (let v = vpnStart; v < vpnEnd && !maybe; v++) maybe = this.cached[cpu * FILTER_BUCKETS + bucket(v)] !== 0;
       if (!maybe) return;

@@ -18,7 +18,7 @@ import type { KernelFeatures } from "./version.js";
 
 const PMD_SIZE = 1 << 21;
 
-/** Side results of the last {@link followUserPage}: the VMA and the exact page the address selects. */
+/** Side results of the last lookup: the VMA ({@link lookupUserPage}) and the exact page the address selects. */
 export const walkResult = { vma: null as Vma | null, page: -1 };
 
 /** Mirrors vma_migratable() (mm/mempolicy.c): not VM_IO/VM_PFNMAP (mmemu has no DAX or odd hstates). */
@@ -46,13 +46,13 @@ function noPageTable(v: Vma): number {
  */
 export function followUserPage(m: Machine, features: KernelFeatures, v: Vma, addr: number): number {
   const f = m.folios;
-  walkResult.vma = v;
   walkResult.page = -1;
   const dump = features.followPageDump;
   // 6.1 [R]: follow_page() does not return pages of a PROT_NONE mapping.
   const protNone = features.protNoneNotFound && (v.flags & (VM.READ | VM.WRITE | VM.EXEC)) === 0;
   const rel = addr - v.pmdBase;
-  const pmdI = Math.floor(rel / PMD_SIZE);
+  // Integer division by truncation: a VMA spans far fewer than 2^31 PMDs or pages.
+  const pmdI = (rel / PMD_SIZE) | 0;
   const pb = v.pmdBits[pmdI]!;
   let page: number;
   if (pb !== 0) {
@@ -64,10 +64,10 @@ export function followUserPage(m: Machine, features: KernelFeatures, v: Vma, add
     const head = v.pmdPfn[pmdI]!;
     if (pb & PTE.SPECIAL || f.test(head, PG.zero)) return -EFAULT; // the huge zero page
     if (protNone) return -ENOENT;
-    page = head + Math.floor((rel % PMD_SIZE) / PAGE_SIZE);
+    page = head + (((rel % PMD_SIZE) / PAGE_SIZE) | 0);
   } else {
     if ((v.flags & VM.HUGETLB) !== 0) return dump ? noPageTable(v) : -ENOENT;
-    const i = Math.floor((addr - v.start) / PAGE_SIZE);
+    const i = ((addr - v.start) / PAGE_SIZE) | 0;
     const bits = v.pteBits[i]!;
     if (bits === 0) return dump ? noPageTable(v) : -ENOENT;
     if ((bits & PTE.PRESENT) === 0) return -ENOENT; // swap, migration, hwpoison, device-private entries
