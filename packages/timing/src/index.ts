@@ -9,7 +9,7 @@ export {
   profileToFile, getParam, paramSpec, withParams,
 } from "./profile.js";
 export { loadProfile, profilePath, PROFILES_DIR, builtinProfileNames } from "./profiles.js";
-export { createMachine, DEFAULT_PAGES_PER_NODE } from "./machine-builder.js";
+export { createMachine, DEFAULT_PAGES_PER_NODE, NODE_ALIGN_PAGES } from "./machine-builder.js";
 
 export type { CpuCostName, CostPricing } from "./cpu-costs.js";
 export type { CostBreakdownLine } from "./timing-model.js";

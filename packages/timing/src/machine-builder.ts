@@ -12,7 +12,7 @@ import type { HardwareProfile } from "./profile.js";
 import { TimingModel } from "./timing-model.js";
 
 export interface CreateMachineOptions {
-  /** Emulated memory per node in 4 KiB pages. @default 1 GiB + 64 MiB worth of pages */
+  /** Emulated memory per node in 4 KiB pages, rounded up to NODE_ALIGN_PAGES. @default 1 GiB + 64 MiB worth of pages */
   readonly pagesPerNode?: number;
   /** PRNG seed. @default 1 */
   readonly seed?: number;
@@ -36,8 +36,13 @@ export interface EmulatedMachine {
 /** Pages per node that hold 1 GiB of workload plus page tables, rings and slack. */
 export const DEFAULT_PAGES_PER_NODE = (1 << 18) + (1 << 14);
 
+/** Node sizes are rounded up to this many pages (4 MiB, a MAX_ORDER block) so every node starts aligned. */
+export const NODE_ALIGN_PAGES = 1024;
+
 export function createMachine(profile: HardwareProfile, opts: CreateMachineOptions = {}): EmulatedMachine {
-  const pages = opts.pagesPerNode ?? DEFAULT_PAGES_PER_NODE;
+  // Real nodes start on a memory-section boundary, so a 2 MiB folio is 2 MiB aligned physically (and
+  // can be mapped with a 2 MiB IOMMU page); an odd node size would shift every later node's pfns.
+  const pages = Math.ceil((opts.pagesPerNode ?? DEFAULT_PAGES_PER_NODE) / NODE_ALIGN_PAGES) * NODE_ALIGN_PAGES;
   const m = new Machine({
     nodes: profile.topology.nodes.map((n) => ({ id: n.id, pages, cpus: n.cpus })),
     seed: opts.seed ?? 1,

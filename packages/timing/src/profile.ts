@@ -80,6 +80,12 @@ export interface HardwareProfile {
   readonly fabric: Readonly<Values<typeof FABRIC_PARAMS>>;
   /** Parameters calibration may change, as "section.name" (e.g. "ptdma.chan_bw"). */
   readonly free: readonly string[];
+  /**
+   * Where calibration may move a free parameter on this machine, by "section.name": the plausible
+   * physical range [min, max] (inside the parameter's declared range, which stays what a profile may
+   * set). A free parameter without an entry may move over its whole declared range.
+   */
+  readonly bounds: Readonly<Record<string, readonly [number, number]>>;
   readonly calibration?: ProfileCalibration;
 }
 
@@ -114,6 +120,7 @@ export const ProfileFileSchema = z.object({
   ptdma: numbers.default({}),
   fabric: numbers.default({}),
   free: z.array(z.string()).default([]),
+  bounds: z.record(z.string(), z.tuple([z.number(), z.number()])).default({}),
   calibration: z.object({
     measurements: z.string(),
     command: z.string(),
@@ -160,6 +167,12 @@ export function profileProblems(input: unknown): string[] {
       problems.push(`free: "${f}" does not name a parameter (expected section.name with section one of ${PROFILE_SECTIONS.join(", ")})`);
     }
   }
+  for (const [f, [lo, hi]] of Object.entries(p.bounds)) {
+    const [section, name] = f.split(".");
+    const spec = (PROFILE_TABLES as Record<string, ParamTable>)[section ?? ""]?.[name ?? ""];
+    if (spec === undefined) problems.push(`bounds: "${f}" does not name a parameter`);
+    else if (!(lo <= hi) || lo < spec.min || hi > spec.max) problems.push(`bounds.${f}: [${lo}, ${hi}] must be an interval inside the declared range [${spec.min}, ${spec.max}]`);
+  }
   return problems;
 }
 
@@ -179,6 +192,7 @@ export function resolveProfile(input: unknown): HardwareProfile {
     ptdma: { ...paramDefaults(PTDMA_PARAMS), ...(p.ptdma as Record<string, number>) } as HardwareProfile["ptdma"],
     fabric: { ...paramDefaults(FABRIC_PARAMS), ...(p.fabric as Record<string, number>) } as HardwareProfile["fabric"],
     free: p.free,
+    bounds: p.bounds as Record<string, readonly [number, number]>,
     ...(p.calibration ? { calibration: p.calibration } : {}),
   };
   return freeze(out, true);
@@ -219,6 +233,7 @@ export function profileToFile(p: HardwareProfile): ProfileFile {
     ptdma: diff(PTDMA_PARAMS, p.ptdma),
     fabric: diff(FABRIC_PARAMS, p.fabric),
     free: [...p.free],
+    bounds: Object.fromEntries(Object.entries(p.bounds).map(([k, v]) => [k, [v[0], v[1]] as [number, number]])),
     ...(p.calibration ? { calibration: { ...p.calibration } } : {}),
   };
 }

@@ -50,3 +50,13 @@ test("a profile round-trips through its file form", (t) => {
   const again = resolveProfile(JSON.parse(JSON.stringify(profileToFile(base))));
   t.deepEqual(again, base);
 });
+
+test("fit bounds must name a parameter and lie inside its declared range", (t) => {
+  const file = profileToFile(base);
+  t.deepEqual(profileProblems({ ...file, bounds: { "ptdma.chan_bw": [8, 20] } }), []);
+  const problems = profileProblems({ ...file, bounds: { "ptdma.chan_bw": [8, 500], "cpu.nope": [1, 2], "cpu.syscall": [5, 1] } });
+  t.true(problems.some((p) => p.startsWith("bounds.ptdma.chan_bw:") && p.includes("[0.1, 200]")), problems.join("\n"));
+  t.true(problems.some((p) => p.startsWith('bounds: "cpu.nope"')));
+  t.true(problems.some((p) => p.startsWith("bounds.cpu.syscall:")));
+  t.deepEqual(base.bounds["cpu.cpu_copy_bw"], [6, 20], "the shipped base declares plausible ranges");
+});
