@@ -10,7 +10,7 @@
  */
 import { PG } from "./folio.js";
 import type { Machine, MigrationObserver } from "./machine.js";
-import { PTE } from "./mm-types.js";
+import { PTE, VM } from "./mm-types.js";
 import { PAGE_SIZE } from "./physmem.js";
 
 export class InvariantViolation extends Error {
@@ -127,6 +127,7 @@ export class InvariantChecker implements MigrationObserver {
           if (bits === 0) continue;
           const pfn = v.pmdPfn[p]!;
           if (bits & PTE.PRESENT) {
+            if (bits & PTE.SPECIAL) continue; // the huge zero page: no reference, no mapcount
             if (!f.test(pfn, PG.allocated)) note(`mm ${mm.id}: PMD maps free frame ${pfn}`);
             counted.set(pfn, (counted.get(pfn) ?? 0) + 1);
           } else if (bits & PTE.MIGRATION && !f.test(pfn, PG.locked)) note(`mm ${mm.id}: PMD migration entry to unlocked folio ${pfn}`);
@@ -138,7 +139,9 @@ export class InvariantChecker implements MigrationObserver {
           const addr = (v.start + i * PAGE_SIZE).toString(16);
           if (bits & PTE.PRESENT) {
             if (bits & PTE.SPECIAL) {
-              if (pfn !== m.zeroPfn) note(`mm ${mm.id} 0x${addr}: special PTE to ${pfn}, not the zero page`);
+              // vm_normal_page() is NULL for these: the zero pages and raw PFN mappings (VM_PFNMAP).
+              const zero = pfn === m.zeroPfn || f.test(f.folioOf(pfn), PG.zero);
+              if (!zero && (v.flags & VM.PFNMAP) === 0) note(`mm ${mm.id} 0x${addr}: special PTE to ${pfn} outside a VM_PFNMAP mapping and not a zero page`);
               continue;
             }
             if (!f.test(pfn, PG.allocated)) {

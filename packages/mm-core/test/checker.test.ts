@@ -53,3 +53,16 @@ test("between migrations nothing stays locked, isolated or pending a flush", (t)
   t.is(migrateTo(w, list, 1), 0);
   t.deepEqual(quiet.checkQuiescent(), []);
 });
+
+test("zero pages and raw PFN mappings are special PTEs the audit accepts", (t) => {
+  const w = world();
+  w.m.memory.anonThp[9] = "always";
+  const { mmapPfnRange, PROT_READ: R } = all;
+  const addr = w.m.memory.mmap(w.mm, { len: 4 << 20, prot: R, flags: all.MAP_PRIVATE | all.MAP_ANONYMOUS });
+  t.is(w.m.memory.handleMmFault(w.mm, addr, false), 0, "read fault maps the huge zero page");
+  t.is(w.m.memory.handleMmFault(w.mm, addr + (2 << 20) + PAGE_SIZE, false), 0);
+  t.true(mmapPfnRange(w.m, w.mm, 2 * PAGE_SIZE, R, 1) > 0);
+  t.deepEqual(w.checker.checkAll(), []);
+});
+
+import * as all from "../src/index.js";
