@@ -117,9 +117,9 @@ export function tryToMigrate(m: Machine, folio: number, batchFlush: boolean): vo
     const first = ksm ? ksmRmapFirst(m, vmas, vi) : index - v.pgoff;
     // PMD mapping of a PMD-sized folio.
     if (nr >= 512) {
-      const addr = v.start + first * PAGE_SIZE;
-      if (addr >= v.start && addr + PMD_SIZE <= v.end && addr % PMD_SIZE === 0) {
-        const pmdI = (addr - v.pmdBase) >> 21;
+      const pmdI = pmdSlotOf(v, first);
+      if (pmdI >= 0) {
+        const addr = v.pmdBase + pmdI * PMD_SIZE;
         const bits = v.pmdBits[pmdI]!;
         if (bits & PTE.PRESENT && v.pmdPfn[pmdI] === folio) {
           // set_pmd_migration_entry()
@@ -185,9 +185,9 @@ export function removeMigrationPtes(m: Machine, src: number, dst: number): void 
     const v = vmas[vi]!;
     const first = ksm ? ksmRmapFirst(m, vmas, vi) : index - v.pgoff;
     if (nr >= 512) {
-      const addr = v.start + first * PAGE_SIZE;
-      if (addr >= v.start && addr + PMD_SIZE <= v.end && addr % PMD_SIZE === 0) {
-        const pmdI = (addr - v.pmdBase) >> 21;
+      const pmdI = pmdSlotOf(v, first);
+      if (pmdI >= 0) {
+        const addr = v.pmdBase + pmdI * PMD_SIZE;
         const bits = v.pmdBits[pmdI]!;
         if (bits & PTE.MIGRATION && v.pmdPfn[pmdI] === src) {
           // remove_migration_pmd()
@@ -223,6 +223,16 @@ export function removeMigrationPtes(m: Machine, src: number, dst: number): void 
       m.charge(Cost.PTE_REMAP, restored);
     }
   }
+}
+
+/**
+ * The PMD slot that maps a PMD-sized folio whose head is page `first` of the VMA, or -1 when that 2 MiB
+ * range is not PMD-aligned inside the VMA (then only PTEs can map it).
+ */
+function pmdSlotOf(v: Vma, first: number): number {
+  const addr = v.start + first * PAGE_SIZE;
+  if (addr < v.start || addr + PMD_SIZE > v.end || addr % PMD_SIZE !== 0) return -1;
+  return (addr - v.pmdBase) >> 21;
 }
 
 /** The present bits rebuilt from a migration entry (old unless young; dirty only if the folio is). */
