@@ -11,6 +11,7 @@ import { PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
 import { fidelity, formatSeedTables, runSeed } from "../seed.js";
 import { runSpeed } from "../speed.js";
+import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 
 export const DEFAULT_PROFILE = "zen3-ptdma";
@@ -53,6 +54,32 @@ export function benchCommand(): Command {
           console.log(`wrote ${o.json}`);
         }
         if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);
+      } finally {
+        bar.stop();
+        await pool.close();
+      }
+    });
+  bench.command("predict")
+    .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M")
+    .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
+    .option("--seed <n>", "PRNG seed", "1")
+    .option("--threads <n>", "worker threads (default: one per core)")
+    .action(async (o: { profile: string; seed: string; threads?: string }) => {
+      const profile = loadProfile(o.profile);
+      const pool = new PointPool(o.threads ? Number(o.threads) : undefined);
+      const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+      let started = false;
+      try {
+        const { rows, results } = await runPredict(pool, profile, Number(o.seed), (done, total) => {
+          if (!started) {
+            bar.start(total, 0);
+            started = true;
+          }
+          bar.update(done);
+        });
+        bar.stop();
+        console.log(`profile ${profile.name}`);
+        console.log(formatPredict(rows, results));
       } finally {
         bar.stop();
         await pool.close();
