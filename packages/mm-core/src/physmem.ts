@@ -63,6 +63,8 @@ export class PhysMem {
   private readonly bytes = new Map<number, Uint8Array>();
   /** Pages whose contents raise a machine check on read (hardware poison), 1 = poisoned. */
   readonly poisoned: Uint8Array;
+  /** Node id of each CPU (cpu_to_node() without a search: every anonymous fault asks it). */
+  private readonly nodeOfCpu: Int32Array;
 
   constructor(nodes: readonly MemNodeConfig[]) {
     if (nodes.length === 0) throw new Error("machine: at least one NUMA node is required");
@@ -87,6 +89,8 @@ export class PhysMem {
     if (pfn === 0) throw new Error("machine: at least one node must have memory");
     if (pfn >= 0x7fffffff) throw new Error(`machine: ${pfn} pages is more than the emulator's 2^31 page frames`);
     this.nodes = out;
+    this.nodeOfCpu = new Int32Array(cpu);
+    for (const n of out) for (const c of n.cpus) this.nodeOfCpu[c] = n.id;
     this.totalPages = pfn;
     this.nodeOfPfn = new Uint16Array(pfn);
     for (const n of out) this.nodeOfPfn.fill(n.id, n.startPfn, n.startPfn + n.nrPages);
@@ -109,7 +113,7 @@ export class PhysMem {
 
   /** Node id of the CPU. */
   cpuToNode(cpu: number): number {
-    for (const n of this.nodes) if (n.cpus.includes(cpu)) return n.id;
+    if (Number.isInteger(cpu) && cpu >= 0 && cpu < this.nodeOfCpu.length) return this.nodeOfCpu[cpu]!;
     throw new RangeError(`no CPU ${cpu}`);
   }
 
@@ -153,7 +157,9 @@ export class PhysMem {
 
   /** Fill whole pages with a repeating little-endian 32-bit pattern: a recognisable whole-page write. */
   fillPages(pfn: number, nr: number, pattern: number): void {
-    this.pattern.fill(pattern >>> 0, pfn, pfn + nr);
+    // One page (every 4 KiB fault zeroes one) is a plain store rather than a fill() builtin call.
+    if (nr === 1) this.pattern[pfn] = pattern >>> 0;
+    else this.pattern.fill(pattern >>> 0, pfn, pfn + nr);
     if (this.bytes.size > 0) for (let i = 0; i < nr; i++) this.dropBytes(pfn + i);
   }
 
