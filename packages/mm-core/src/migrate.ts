@@ -442,8 +442,7 @@ function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioL
         rc = -EBUSY;
         break out;
       }
-      // folio_wait_writeback(): writeback completes in virtual time (a scenario ends it).
-      m.sim.runUntil(() => !f.test(src, PG.writeback), undefined, `folio_wait_writeback(${src})`);
+      folioWaitWriteback(m, src);
     }
     if (f.isAnon(src) && !f.test(src, PG.ksm)) {
       // folio_get_anon_vma(): keep the anon_vma alive while the folio is unmapped.
@@ -470,6 +469,15 @@ function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioL
   migrateFolioUndoSrc(m, src, (state & FOLIO_WAS_MAPPED) !== 0, anonVma, locked, rc === -EAGAIN ? null : ret);
   migrateFolioUndoDst(m, dst, dstLocked, ctx.putNew);
   return rc;
+}
+
+/**
+ * folio_wait_writeback(): writeback completes in virtual time (a scenario ends it). A function of its
+ * own so that migrateFolioUnmap() captures nothing in a closure: a captured variable would make it
+ * allocate a context object on every call, once per folio.
+ */
+function folioWaitWriteback(m: Machine, folio: number): void {
+  m.sim.runUntil(() => !m.folios.test(folio, PG.writeback), undefined, `folio_wait_writeback(${folio})`);
 }
 
 /**
