@@ -465,18 +465,23 @@ export class DmaMapService {
       sgt.nents = n;
     } else {
       let total = 0;
-      for (let i = 0; i < n; i++) total += Math.ceil((sgt.offset[i]! + sgt.length[i]!) / PAGE_SIZE) * PAGE_SIZE;
+      for (let i = 0; i < n; i++) total += pageRoundUp(sgt.offset[i]! + sgt.length[i]!);
       const base = this.allocIova(dev, total);
       if (base < 0) return this.failMap(dev, sgt, dir, -ENOMEM);
+      if (dev.iovaCount + n > dev.iovaStart.length) growRanges(dev, dev.iovaCount + n);
       let cursor = base;
       let seg = -1;
+      // The segment boundary window [winStart, winEnd) of the current segment: a merge must end
+      // inside it (the same test as comparing both ends' floor(x / seg_boundary), without dividing).
+      let winStart = 0;
+      let winEnd = 0;
       let ioPages = 0;
       for (let i = 0; i < n; i++) {
         const off = sgt.offset[i]!;
         const len = sgt.length[i]!;
         const phys = sgt.pfn[i]! * PAGE_SIZE + off;
         const iova = cursor + off;
-        cursor += Math.ceil((off + len) / PAGE_SIZE) * PAGE_SIZE;
+        cursor += pageRoundUp(off + len);
         this.addRange(dev, iova, phys, len);
         pages += this.refPages(phys, len, 1);
         ioPages += iommuPagesOf(iova, phys, len);
@@ -485,7 +490,8 @@ export class DmaMapService {
           const segLen = sgt.dmaLength[seg]!;
           const contiguous = segStart + segLen === iova;
           const fits = segLen + len <= dev.maxSegSize;
-          const sameWindow = Math.floor(segStart / dev.segBoundary) === Math.floor((iova + len - 1) / dev.segBoundary);
+          const last = iova + len - 1;
+          const sameWindow = last >= winStart && last < winEnd;
           if (contiguous && fits && sameWindow) {
             sgt.dmaLength[seg] = segLen + len;
             continue;
@@ -494,6 +500,8 @@ export class DmaMapService {
         seg++;
         sgt.dmaAddress[seg] = iova;
         sgt.dmaLength[seg] = len;
+        winStart = Math.floor(iova / dev.segBoundary) * dev.segBoundary;
+        winEnd = winStart + dev.segBoundary;
       }
       sgt.nents = seg + 1;
       this.charge(Cost.IOMMU_MAP_PAGE, ioPages);
@@ -608,10 +616,11 @@ export class DmaMapService {
   }
 }
 
-/** Double the capacity of a device's IOVA range arrays. */
-function growRanges(dev: Device): void {
+/** Grow a device's IOVA range arrays: at least double, and to `need` ranges if that is more. */
+function growRanges(dev: Device, need = 0): void {
+  const size = Math.max(dev.iovaStart.length * 2, need);
   const grow = (a: Float64Array) => {
-    const b = new Float64Array(a.length * 2);
+    const b = new Float64Array(size);
     b.set(a);
     return b;
   };
@@ -627,6 +636,11 @@ function dropRanges(dev: Device, i: number, n: number): void {
   dev.iovaPhys.copyWithin(i, i + n, end);
   dev.iovaLen.copyWithin(i, i + n, end);
   dev.iovaCount = end - n;
+}
+
+/** `bytes` rounded up to whole pages (a non-negative integer; a mask where it stays in int32 range). */
+function pageRoundUp(bytes: number): number {
+  return bytes <= 0x7fff_f000 ? ((bytes + PAGE_SIZE - 1) & -PAGE_SIZE) : Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
 }
 
 /** 4 KiB pages touched by [a, b), b > a. */
