@@ -11,6 +11,8 @@ import {
   ptErrorIsRead, ptErrorIsWrite, ptErrorName,
 } from "./ptdma-regs.js";
 import type { PtDevice } from "./ptdma-dev.js";
+import { ptdmaFaults } from "./ptdma-hw.js";
+import type { FaultPoint } from "@mmemu/kernel";
 
 /**
  * The dmaengine glue of drivers/dma/amd/ptdma/ptdma-dmaengine.c (spec 1.11): one private channel
@@ -59,6 +61,7 @@ export class PtDmaDevice extends DmaDevice {
   private inflight = 0;
   private lastHead = 0;
   private readonly cache: DescCache<PtDmaDesc>;
+  private readonly descAllocFault: FaultPoint;
 
   /** Mirrors pt_dmaengine_register() up to dma_async_device_register(). */
   constructor(pt: PtDevice) {
@@ -78,11 +81,16 @@ export class PtDmaDevice extends DmaDevice {
     this.chan = new PtDmaChan(this, (vd) => this.cache.release(vd as PtDmaDesc));
     const chan = this.chan;
     this.cache = new DescCache(() => new PtDmaDesc(chan));
+    this.descAllocFault = ptdmaFaults(pt.engine.core).descAlloc;
     vchanInit(this.chan, this);
   }
 
-  /** Mirrors pt_alloc_dma_desc(): note the device-wide int_en written at every prep. */
-  private allocDesc(flags: number): PtDmaDesc {
+  /**
+   * Mirrors pt_alloc_dma_desc(): a GFP_NOWAIT allocation that can fail (fault point ptdma.desc_alloc),
+   * and the device-wide int_en written at every prep.
+   */
+  private allocDesc(flags: number): PtDmaDesc | null {
+    if (this.descAllocFault.armed && this.descAllocFault.shouldFail()) return null;
     const d = this.cache.alloc();
     vchanTxPrep(this.chan, d, flags);
     const want = (flags & DMA_PREP_INTERRUPT) !== 0;
@@ -96,6 +104,7 @@ export class PtDmaDevice extends DmaDevice {
   /** Mirrors pt_prep_dma_memcpy(); the length is an unsigned int, so sizes of 4 GiB and more wrap (spec 1.10). */
   override devicePrepDmaMemcpy(_chan: DmaChan, dst: number, src: number, len: number, flags: number): DmaAsyncTxDescriptor | null {
     const d = this.allocDesc(flags);
+    if (d === null) return null;
     d.srcLo = src | 0;
     d.srcHi = Math.floor(src / 0x1_0000_0000) & 0xffff;
     d.dstLo = dst | 0;
@@ -107,6 +116,7 @@ export class PtDmaDevice extends DmaDevice {
   /** Mirrors pt_prep_dma_interrupt(): a descriptor with no copy parameters (a zero-length passthru). */
   override devicePrepDmaInterrupt(_chan: DmaChan, flags: number): DmaAsyncTxDescriptor | null {
     const d = this.allocDesc(flags);
+    if (d === null) return null;
     d.srcLo = d.srcHi = d.dstLo = d.dstHi = d.len = 0;
     return d;
   }

@@ -48,6 +48,8 @@ export interface PtdmaFaults {
   readonly hang: FaultPoint;
   /** The completion MSI is dropped; INTERRUPT_STATUS stays latched. */
   readonly lostIrq: FaultPoint;
+  /** The glue's descriptor allocation fails (kmem_cache GFP_NOWAIT in pt_alloc_dma_desc): prep returns NULL. */
+  readonly descAlloc: FaultPoint;
   /** An extra MSI arrives after a completion (the handler finds INTERRUPT_STATUS clear). */
   readonly spuriousIrq: FaultPoint;
 }
@@ -61,6 +63,7 @@ export function ptdmaFaults(core: KernelCore): PtdmaFaults {
     hang: f.define("ptdma.hang", "PTDMA engine stops making progress on a descriptor: HEAD frozen, no interrupt"),
     lostIrq: f.define("ptdma.lost_irq", "PTDMA completion MSI dropped (INTERRUPT_STATUS stays latched)"),
     spuriousIrq: f.define("ptdma.spurious_irq", "an extra PTDMA MSI after a completion"),
+    descAlloc: f.define("ptdma.desc_alloc", "pt_alloc_dma_desc() fails its GFP_NOWAIT allocation: device_prep_dma_memcpy() returns NULL"),
   };
 }
 

@@ -134,3 +134,19 @@ test("the fallback warning is ratelimited: 10 per 5 s, then 'callbacks suppresse
   t.is(log.grep("falling back to CPU").length, 11);
   t.true(intact(r, addr, PAGE_SIZE));
 });
+
+test("PTDMA descriptor allocation failure at prep: -EIO, every channel released, CPU copy, no data lost", (t) => {
+  const r = rig({ channels: 4 });
+  const addr = anon(r, 16 * PAGE_SIZE);
+  // The third prep of the batch fails, as pt_alloc_dma_desc()'s GFP_NOWAIT allocation can.
+  r.m.core.faults.arm("ptdma.desc_alloc", { times: 1, space: 2 });
+  let rcs: number[] = [];
+  const pages = cpuCopied(r, () => { rcs = batchRc(r, () => t.is(migrateRange(r, addr, 16 * PAGE_SIZE, 1), 0)); });
+  t.deepEqual(rcs, [-EIO]);
+  t.is(pages, 16, "the whole batch is copied by the CPU (V5 all-or-nothing)");
+  t.true(intact(r, addr, 16 * PAGE_SIZE));
+  t.true(onNode(r, addr, 16 * PAGE_SIZE, 1));
+  t.is(r.dcbm.foliosFailures, 16);
+  nothingHeld(t, r);
+  t.deepEqual(r.checker.checkQuiescent(), []);
+});
