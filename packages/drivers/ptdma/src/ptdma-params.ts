@@ -26,7 +26,7 @@ export const PTDMA_PARAMS = {
   chan_bw: {
     unit: "GB/s", default: 14, min: 0.1, max: 200,
     doc: "Copy bandwidth of one engine alone; the engine is a fabric server of this capacity.",
-    source: "spec 1.13: dcbm 1 channel moves 2 MiB folios at 12.6 GB/s end to end, so the engine copies at >13 GB/s [D].",
+    source: "[D] spec 1.13: dcbm 1 channel moves 2 MiB folios at 12.6 GB/s end to end, so the engine copies at >13 GB/s; with two engines per quadrant, 1 vs 2 channels (12.7 vs 14.4 GB/s) separate it from the quadrant's share.",
   },
   iotlb_miss: {
     unit: "ns", default: 150, min: 0, max: 10_000, integer: true,
@@ -41,7 +41,7 @@ export const PTDMA_PARAMS = {
   msi_latency: {
     unit: "ns", default: 300, min: 0, max: 1_000_000, integer: true,
     doc: "From the interrupt condition to the hard-IRQ handler's entry (MSI write, APIC, entry code).",
-    source: "spec 5.4 msi_latency 700 ns (range 500-3000), lowered toward the 1-channel 4K calibration point [U].",
+    source: "[U] spec 5.4 msi_latency 700 ns (range 500-3000). With the handler's MMIO reads it makes the serial per-descriptor round trip the 1-channel rates need: 64 KiB descriptors (4K..64K folios) at ~3 GB/s and 2 MiB at 12.7 GB/s imply several us between descriptors beyond the copy and the IOTLB walks.",
   },
   irq_handler_fixed: {
     unit: "ns", default: 100, min: 0, max: 100_000, integer: true,
@@ -51,7 +51,7 @@ export const PTDMA_PARAMS = {
   mmio_read_latency: {
     unit: "ns", default: 150, min: 0, max: 10_000, integer: true,
     doc: "One non-posted MMIO read as seen by the IRQ handler (it does three before the callback).",
-    source: "spec 5.4 mmio_read_latency 500 ns (range 300-1000), lowered toward the 4K calibration point [U].",
+    source: "[U] spec 5.4 mmio_read_latency 500 ns (range 300-1000); a non-posted read of a register of the I/O die. Part of the per-descriptor round trip with msi_latency (the data cannot tell the two apart).",
   },
   mmio_write_cost: {
     unit: "ns", default: 50, min: 0, max: 10_000, integer: true,
