@@ -2,7 +2,8 @@
  * `mmemu bench seed [--profile NAME] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
  * `mmemu bench speed [--profile NAME] [--no-seed]`
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { loadProfile } from "@mmemu/timing";
@@ -50,6 +51,7 @@ export function benchCommand(): Command {
         }
         console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
         if (o.json) {
+          mkdirSync(dirname(o.json), { recursive: true });
           writeFileSync(o.json, JSON.stringify(run.json, null, 1) + "\n");
           console.log(`wrote ${o.json}`);
         }
