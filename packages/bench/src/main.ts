@@ -11,4 +11,10 @@ const program = new Command("mmemu-bench");
 program.addCommand(benchCommand());
 program.addCommand(calibrateCommand());
 program.addCommand(tuneBatchCommand());
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // Bad input gets one clear line, not a stack trace (as the mmemu CLI does).
+  process.stderr.write(`mmemu-bench: ${(e as Error).message}\n`);
+  process.exitCode = 2;
+}

@@ -3,13 +3,18 @@
  * parameters to a measurements file and write the fitted profile (see ../calibrate.ts for the method).
  */
 import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { loadProfile, profileToFile } from "@mmemu/timing";
 import { calibrate } from "../calibrate.js";
 import { readMeasurements } from "../measurements.js";
 import { PointPool } from "../pool.js";
 import { formatCellErrors } from "../tables.js";
 
-export const DEFAULT_MEASUREMENTS = "../shared/calibration/zen3-ptdma-v5.json";
+/**
+ * The published measurements of the series' V5 posting (a copy of shared/calibration/zen3-ptdma-v5.json
+ * kept in the package, so the seed benchmark and calibration work from any directory and any clone).
+ */
+export const DEFAULT_MEASUREMENTS = fileURLToPath(new URL("../../data/zen3-ptdma-v5.json", import.meta.url));
 
 export interface CalibrateArgs {
   readonly measurements: string;
