@@ -11,17 +11,27 @@ import type { PointTask } from "./worker.js";
 
 export type PoolResult = PointResult & { peakRssMB: number };
 
+/** The --threads option: absent means one worker per core; otherwise a whole number from 1 to 256. */
+export function parseThreads(text: string | undefined): number {
+  if (text === undefined) return availableParallelism();
+  if (!/^\d+$/.test(text)) throw new RangeError(`--threads must be a whole number from 1 to 256, got "${text}"`);
+  return Number(text);
+}
+
 export class PointPool {
   private readonly pool: Piscina;
 
   constructor(threads = availableParallelism()) {
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new RangeError(`--threads must be a whole number from 1 to 256, got ${threads}`);
+    }
     this.pool = new Piscina({
       // No `--import tsx` here: the entry registers tsx's ESM hooks, and the CommonJS hook would
       // only let piscina's require() of the entry load the emulator as CommonJS again.
       filename: new URL("./worker-entry.mjs", import.meta.url).href,
       execArgv: [],
-      minThreads: Math.max(1, threads),
-      maxThreads: Math.max(1, threads),
+      minThreads: threads,
+      maxThreads: threads,
       idleTimeout: 60_000,
     });
   }

@@ -8,7 +8,7 @@ import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { loadProfile } from "@mmemu/timing";
 import { readMeasurements } from "../measurements.js";
-import { PointPool } from "../pool.js";
+import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
 import { fidelity, formatSeedTables, runSeed } from "../seed.js";
 import { runSpeed } from "../speed.js";
@@ -31,7 +31,7 @@ export function benchCommand(): Command {
       const profile = loadProfile(o.profile);
       const seed = Number(o.seed);
       const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
-      const pool = new PointPool(o.threads ? Number(o.threads) : undefined);
+      const pool = new PointPool(parseThreads(o.threads));
       const bar = new cliProgress.SingleBar({ format: "seed {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
       try {
@@ -68,7 +68,7 @@ export function benchCommand(): Command {
     .option("--threads <n>", "worker threads (default: one per core)")
     .action(async (o: { profile: string; seed: string; threads?: string }) => {
       const profile = loadProfile(o.profile);
-      const pool = new PointPool(o.threads ? Number(o.threads) : undefined);
+      const pool = new PointPool(parseThreads(o.threads));
       const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
       try {

@@ -1,6 +1,7 @@
 /** The commander form of `mmemu calibrate`. */
 import { Command } from "commander";
 import { DEFAULT_MEASUREMENTS, runCalibrateCommand } from "./calibrate.js";
+import { parseThreads } from "../pool.js";
 
 export function calibrateCommand(): Command {
   return new Command("calibrate")
@@ -17,7 +18,7 @@ export function calibrateCommand(): Command {
       process.exitCode = await runCalibrateCommand({
         measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals),
         stages: stages as ("cpu" | "dma")[],
-        ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: Number(o.threads) } : {}),
+        ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
       }, process.argv.slice(2));
     });
 }
