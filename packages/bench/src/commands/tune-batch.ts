@@ -33,8 +33,13 @@ export function tuneBatchCommand(): Command {
     .action(async (o: { folio: string; channels: string; budgetUs: string; profile: string }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
+      // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
+      if (!/^\d+$/.test(o.channels) || Number(o.channels) < 1 || Number(o.channels) > 16) {
+        throw new Error(`--channels must be a whole number from 1 to 16 (dcbm's nr_dma_chan), got "${o.channels}"`);
+      }
       const ch = Number(o.channels);
       const budget = Number(o.budgetUs);
+      if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
       const profile = loadProfile(o.profile);
       const pool = new PointPool();
       try {
