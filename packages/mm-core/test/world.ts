@@ -1,4 +1,8 @@
-/** Shared set-up for mm-core tests: a real machine with two nodes and a process on it. */
+/**
+ * Shared set-up for mm-core tests: a real machine with two nodes and a process on it. Other packages use
+ * @mmemu/test-support for the same helpers; mm-core cannot (that package depends on mm-core, and
+ * TypeScript project references may not form a cycle).
+ */
 import { UniformCosts } from "@mmemu/kernel";
 import {
   allocMigrationTarget, FolioList, InvariantChecker, isolateFolioToList, Machine, MAP_ANONYMOUS, MAP_POPULATE,

@@ -1,10 +1,7 @@
 /** A machine with PTDMA engines and dcbm loaded, for dcbm's tests. */
 import { Fabric } from "@mmemu/kernel";
-import {
-  allocMigrationTarget, FolioList, InvariantChecker, isolateFolioToList, Machine, MAP_ANONYMOUS, MAP_POPULATE,
-  MAP_PRIVATE, MIGRATE_SYNC, migratePages, MR, PAGE_SIZE, patternDigest, PROT_READ, PROT_WRITE, putbackMovablePages,
-  type MmStruct,
-} from "@mmemu/mm-core";
+import { InvariantChecker, Machine, MIGRATE_SYNC, MR, type MmStruct } from "@mmemu/mm-core";
+import { migrateRange as sharedMigrateRange } from "@mmemu/test-support";
 import { DmaEngine, type IommuMode } from "@mmemu/dmaengine";
 import { createPtdmaEngines, ZEN3_2S_PTDMA_PLACEMENTS, type PtdmaEngine, type PtdmaSwitches } from "@mmemu/ptdma";
 import { migrateOffloadInit, type OffloadSeries } from "@mmemu/offload-api";
@@ -54,39 +51,9 @@ export function rig(o: RigOptions = {}): Rig {
   return { m, mm, dma, pts, dcbm, checker };
 }
 
-export function pattern(addr: number): number {
-  return (Math.imul(addr / PAGE_SIZE, 2246822519) ^ 0xdc8b) >>> 0 || 5;
-}
+export { mapAnon as anon, pagePattern as pattern, intact, onNode } from "@mmemu/test-support";
 
-/** mmap + populate anonymous memory on node 0 (the task runs on CPU 0), every page patterned. */
-export function anon(r: Rig, bytes: number): number {
-  const addr = r.m.memory.mmap(r.mm, { len: bytes, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE });
-  if (addr < 0) throw new Error(`mmap failed: ${addr}`);
-  for (let a = addr; a < addr + bytes; a += PAGE_SIZE) r.m.mem.fillPages(r.m.memory.translate(r.mm, a), 1, pattern(a));
-  return addr;
-}
-
-/** move_pages-style migration of a range to `nid` (MIGRATE_SYNC, MR_SYSCALL); failures put back. */
+/** move_pages-style migration of a range to `nid` (MIGRATE_SYNC, `reason`); failures put back. */
 export function migrateRange(r: Rig, addr: number, bytes: number, nid: number, reason: number = MR.SYSCALL): number {
-  const list = new FolioList();
-  for (let a = addr; a < addr + bytes; a += PAGE_SIZE) {
-    const folio = r.m.folios.folioOf(r.m.memory.translate(r.mm, a));
-    if (!list.includes(folio)) isolateFolioToList(r.m, folio, list);
-  }
-  const rc = migratePages(r.m, list, (src) => allocMigrationTarget(r.m, src, { nid, thisNode: true }), null, MIGRATE_SYNC, reason);
-  if (rc !== 0) putbackMovablePages(r.m, list);
-  return rc;
-}
-
-export function intact(r: Rig, addr: number, bytes: number): boolean {
-  for (let a = addr; a < addr + bytes; a += PAGE_SIZE) {
-    const pfn = r.m.memory.translate(r.mm, a);
-    if (pfn < 0 || r.m.mem.digest(pfn) !== patternDigest(pattern(a))) return false;
-  }
-  return true;
-}
-
-export function onNode(r: Rig, addr: number, bytes: number, nid: number): boolean {
-  for (let a = addr; a < addr + bytes; a += PAGE_SIZE) if (r.m.mem.nodeOfPfn[r.m.memory.translate(r.mm, a)] !== nid) return false;
-  return true;
+  return sharedMigrateRange(r, addr, bytes, nid, MIGRATE_SYNC, reason);
 }
