@@ -20,5 +20,7 @@ export type { PredictRow } from "./predict.js";
 export { benchCommand } from "./commands/bench.js";
 export { calibrateCommand } from "./commands/calibrate-cmd.js";
 export { tuneBatchCommand, recommendBatch } from "./commands/tune-batch.js";
+export { profileCommand, loadProfileWith, parseSets, paramRows, formatParamsMarkdown, formatParamsText } from "./commands/profile.js";
+export type { ParamRow } from "./commands/profile.js";
 export type { SeedOutput, SeedRun } from "./seed.js";
 export type { TuneRow } from "./commands/tune-batch.js";

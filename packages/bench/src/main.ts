@@ -6,11 +6,13 @@ import { Command } from "commander";
 import { benchCommand } from "./commands/bench.js";
 import { calibrateCommand } from "./commands/calibrate-cmd.js";
 import { tuneBatchCommand } from "./commands/tune-batch.js";
+import { profileCommand } from "./commands/profile.js";
 
 const program = new Command("mmemu-bench");
 program.addCommand(benchCommand());
 program.addCommand(calibrateCommand());
 program.addCommand(tuneBatchCommand());
+program.addCommand(profileCommand());
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

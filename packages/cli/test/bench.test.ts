@@ -4,7 +4,7 @@ import { buildProgram } from "../src/index.js";
 test("bench, calibrate and tune-batch are registered with their options", (t) => {
   const program = buildProgram();
   const names = program.commands.map((c) => c.name());
-  for (const n of ["run", "bench", "calibrate", "tune-batch"]) t.true(names.includes(n), `${n} in ${names.join(", ")}`);
+  for (const n of ["run", "bench", "calibrate", "tune-batch", "profile"]) t.true(names.includes(n), `${n} in ${names.join(", ")}`);
   const bench = program.commands.find((c) => c.name() === "bench")!;
   t.deepEqual(bench.commands.map((c) => c.name()).sort(), ["predict", "seed", "speed"]);
   const cal = program.commands.find((c) => c.name() === "calibrate")!;
@@ -17,4 +17,50 @@ test("bad tune-batch and bench arguments are refused with the argument named, be
   await t.throwsAsync(run(["tune-batch", "--folio", "2M", "--channels", "4", "--budget-us", "abc"]), { message: /--budget-us must be a positive number of microseconds, got "abc"/ });
   await t.throwsAsync(run(["tune-batch", "--folio", "3M", "--channels", "4", "--budget-us", "500"]), { message: /--folio must be one of 4K, 16K/ });
   await t.throwsAsync(run(["bench", "seed", "--threads", "0x"]), { message: /--threads must be a whole number from 1 to 256, got "0x"/ });
+});
+
+/** Run the CLI in-process and collect what it prints. */
+async function capture(args: string[]): Promise<string> {
+  const lines: string[] = [];
+  const orig = console.log;
+  console.log = (...a: unknown[]) => void lines.push(a.join(" "));
+  try {
+    await buildProgram().exitOverride().parseAsync(["node", "mmemu", ...args]);
+  } finally {
+    console.log = orig;
+  }
+  return lines.join("\n");
+}
+
+test("profile show lists every parameter with its value; --set changes one, and the shipped fit's free parameters show their ranges", async (t) => {
+  const shown = await capture(["profile", "show", "zen3-ptdma"]);
+  t.regex(shown, /^cpu\.cpu_copy_bw\s+\S+\s+12\s+GB\/s\s+6\.\.20/m);
+  t.regex(shown, /^cpu\.syscall\s+1000\s+1000\s+ns\s+fixed$/m);
+  const varied = await capture(["profile", "show", "zen3-ptdma", "--set", "ptdma.chan_bw=19.5", "--set", "cpu.syscall=700"]);
+  t.regex(varied, /^ptdma\.chan_bw\s+19\.5\*/m);
+  t.regex(varied, /^cpu\.syscall\s+700\*/m);
+  t.regex(varied, /^profile zen3-ptdma\+ptdma\.chan_bw=19\.5,cpu\.syscall=700:/m);
+  const md = await capture(["profile", "show", "--markdown"]);
+  t.regex(md, /^\| `ptdma\.chan_bw` \| GB\/s \| [0-9.]+ \*\*fit\*\* \| /m);
+});
+
+test("profile derive writes a variant that loads with the value set; bad --set assignments are refused by name", async (t) => {
+  const { mkdtempSync, readFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const out = join(mkdtempSync(join(tmpdir(), "mmemu-profile-")), "fast.json");
+  await capture(["profile", "derive", "zen3-ptdma", "--set", "ptdma.chan_bw=20", "--out", out, "--name", "zen3-fast"]);
+  const shown = await capture(["profile", "show", out]);
+  t.regex(shown, /^profile zen3-fast: /m);
+  t.regex(shown, /^ptdma\.chan_bw\s+20\*/m);
+  const ipi = (text: string) => /^cpu\.tlb_flush_ipi\s+(\S+)/m.exec(text)?.[1];
+  t.is(ipi(shown), ipi(await capture(["profile", "show", "zen3-ptdma"])), "the rest is the base's");
+  t.false("calibration" in JSON.parse(readFileSync(out, "utf8")), "a variant is not the base's calibration output");
+  const run = (args: string[]) => buildProgram().exitOverride().parseAsync(["node", "mmemu", ...args]);
+  await t.throwsAsync(run(["profile", "show", "--set", "ptdma.chan_bww=20"]), { message: /--set "ptdma.chan_bww=20": no parameter "ptdma.chan_bww"/ });
+  await t.throwsAsync(run(["profile", "show", "--set", "ptdma.chan_bw=fast"]), { message: /--set "ptdma.chan_bw=fast": "fast" is not a number/ });
+  await t.throwsAsync(run(["profile", "show", "--set", "chan_bw"]), { message: /expected section.name=value/ });
+  await t.throwsAsync(run(["profile", "show", "--set", "ptdma.chan_bw=-3"]), { message: /chan_bw/ });
+  await t.throwsAsync(run(["profile", "derive", "zen3-ptdma", "--out", out]), { message: /at least one --set/ });
+  await t.throwsAsync(run(["bench", "seed", "--set", "cpu.nope=1"]), { message: /no parameter "cpu.nope"/ });
 });

@@ -1,12 +1,11 @@
 /**
- * `mmemu bench seed [--profile NAME] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
+ * `mmemu bench seed [--profile NAME] [--set section.name=value ...] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
  * `mmemu bench speed [--profile NAME] [--no-seed]`
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command } from "commander";
 import cliProgress from "cli-progress";
-import { loadProfile } from "@mmemu/timing";
 import { readMeasurements } from "../measurements.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
@@ -14,6 +13,7 @@ import { fidelity, formatSeedTables, runSeed } from "../seed.js";
 import { runSpeed } from "../speed.js";
 import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
+import { loadProfileWith, setOption } from "./profile.js";
 
 export const DEFAULT_PROFILE = "zen3-ptdma";
 
@@ -22,13 +22,14 @@ export function benchCommand(): Command {
   bench.command("seed")
     .description("regenerate the published move_pages() tables on a profile, with the published value and error beside each cell")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
+    .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--measurements <file>", "published figures to compare against", DEFAULT_MEASUREMENTS)
     .option("--report <dir>", "write report.md, report.html and SVG charts")
     .option("--json <file>", "write { profile, seed, version, results }")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: { profile: string; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
-      const profile = loadProfile(o.profile);
+    .action(async (o: { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+      const profile = loadProfileWith(o.profile, o.set);
       const seed = Number(o.seed);
       const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
       const pool = new PointPool(parseThreads(o.threads));
@@ -64,10 +65,11 @@ export function benchCommand(): Command {
   bench.command("predict")
     .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
+    .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: { profile: string; seed: string; threads?: string }) => {
-      const profile = loadProfile(o.profile);
+    .action(async (o: { profile: string; set?: string[]; seed: string; threads?: string }) => {
+      const profile = loadProfileWith(o.profile, o.set);
       const pool = new PointPool(parseThreads(o.threads));
       const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
@@ -90,9 +92,10 @@ export function benchCommand(): Command {
   bench.command("speed")
     .description("wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs, and the whole seed benchmark's wall time")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
+    .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
-    .action(async (o: { profile: string; seed: boolean }) => {
-      await runSpeed(loadProfile(o.profile), o.seed);
+    .action(async (o: { profile: string; set?: string[]; seed: boolean }) => {
+      await runSpeed(loadProfileWith(o.profile, o.set), o.seed);
     });
   return bench;
 }

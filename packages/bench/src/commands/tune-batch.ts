@@ -4,7 +4,7 @@
  * latency stays inside the budget, printing the whole curve.
  */
 import { Command } from "commander";
-import { loadProfile } from "@mmemu/timing";
+import { loadProfileWith, setOption } from "./profile.js";
 import { PointPool } from "../pool.js";
 import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
 import { FOLIO_SIZE_NAMES, type FolioSizeName } from "../workload.js";
@@ -30,7 +30,8 @@ export function tuneBatchCommand(): Command {
     .requiredOption("--channels <n>", "DMA channels (1..16)")
     .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
-    .action(async (o: { folio: string; channels: string; budgetUs: string; profile: string }) => {
+    .addOption(setOption())
+    .action(async (o: { folio: string; channels: string; budgetUs: string; profile: string; set?: string[] }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
       // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
@@ -40,7 +41,7 @@ export function tuneBatchCommand(): Command {
       const ch = Number(o.channels);
       const budget = Number(o.budgetUs);
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
-      const profile = loadProfile(o.profile);
+      const profile = loadProfileWith(o.profile, o.set);
       const pool = new PointPool();
       try {
         const specs = SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch));
