@@ -1,6 +1,6 @@
 import test from "ava";
 import { loadProfile, withParams } from "@mmemu/timing";
-import { calibrate, PointPool, runPoint, vanillaLatencySpec, type Measurements } from "../src/index.js";
+import { calibrate, objectiveOf, PointPool, runPoint, vanillaLatencySpec, type Cell, type Measurements } from "../src/index.js";
 
 test("the fit recovers known parameters from measurements the emulator itself generated", async (t) => {
   const base = loadProfile("zen3-ptdma-base");
@@ -26,4 +26,19 @@ test("the fit recovers known parameters from measurements the emulator itself ge
   } finally {
     await pool.close();
   }
+});
+
+test("the objective penalises the relative error beyond 22% the same way for under- and overestimates", (t) => {
+  const cell = (value: number) => ({ table: "throughput_by_folio_size", metric: "GBps", config: "vanilla", folioSize: "4K", value }) as unknown as Cell;
+  const at = (rel: number) => objectiveOf([{ cell: cell(10), emulated: 10 * (1 + rel), error: rel }]);
+  // Inside 22% only the log term counts; beyond it the hinge dominates.
+  t.true(Math.abs(at(0.2) - Math.log(1.2) ** 2) < 1e-12);
+  t.true(Math.abs(at(-0.2) - Math.log(0.8) ** 2) < 1e-12);
+  const hinge = (rel: number) => at(rel) - Math.log(1 + rel) ** 2;
+  t.true(Math.abs(hinge(0.25) - hinge(-0.25)) < 1e-12, "a 25% miss costs the same hinge either way");
+  t.true(Math.abs(hinge(0.25) - 100 * 0.03 ** 2) < 1e-12);
+  // One cell 30% off costs more than the same total error spread over three cells 10% off.
+  const three = objectiveOf([0.1, 0.1, 0.1].map((r) => ({ cell: cell(10), emulated: 10 * (1 + r), error: r })));
+  const one = objectiveOf([0.3, 0, 0].map((r) => ({ cell: cell(10), emulated: 10 * (1 + r), error: r })));
+  t.true(one > 3 * three, `${one} vs ${three}`);
 });

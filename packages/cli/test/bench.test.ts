@@ -17,6 +17,7 @@ test("bad tune-batch and bench arguments are refused with the argument named, be
   await t.throwsAsync(run(["tune-batch", "--folio", "2M", "--channels", "4", "--budget-us", "abc"]), { message: /--budget-us must be a positive number of microseconds, got "abc"/ });
   await t.throwsAsync(run(["tune-batch", "--folio", "3M", "--channels", "4", "--budget-us", "500"]), { message: /--folio must be one of 4K, 16K/ });
   await t.throwsAsync(run(["bench", "seed", "--threads", "0x"]), { message: /--threads must be a whole number from 1 to 256, got "0x"/ });
+  await t.throwsAsync(run(["calibrate", "--stages", "cpu,gpu"]), { message: /--stages: unknown stage "gpu" \(cpu, dma, joint\)/ });
 });
 
 /** Run the CLI in-process and collect what it prints. */

@@ -78,6 +78,10 @@ export const Cost = {
   IOMMU_MAP_PAGE: 33,
   /** A DMA completion callback run by the dmaengine core or a driver (per callback). */
   DMA_CALLBACK: 34,
+  /** prep_compound_tail(): a large folio's tail struct page initialised at allocation (per tail page). */
+  PREP_COMPOUND_TAIL: 35,
+  /** free_tail_page_prepare(): a large folio's tail struct page checked and cleared at free (per tail page). */
+  FREE_TAIL_PAGE: 36,
 } as const;
 
 export type CostKind = (typeof Cost)[keyof typeof Cost];

@@ -4,7 +4,7 @@
  * (alloc, get, put, free) and LRU isolation live here because every other part needs them; they mirror
  * mm/page_alloc.c, mm/swap.c (folio_put, folio_add_lru) and mm/vmscan.c (folio_isolate_lru).
  */
-import { KernelCore, WaitQueue, type CostMeter, type CostKind, type FaultPoint } from "@mmemu/kernel";
+import { Cost, KernelCore, WaitQueue, type CostMeter, type CostKind, type FaultPoint } from "@mmemu/kernel";
 import { MemMap, PG } from "./folio.js";
 import { AddressSpace, AnonVma, MmStruct } from "./mm-types.js";
 import { PageAllocator } from "./page-alloc.js";
@@ -209,6 +209,8 @@ export class Machine {
     }
     if (pfn < 0) return -1;
     this.prepFolio(pfn, order);
+    // prep_compound_page() writes every tail struct page: what makes a large folio's allocation grow with its size.
+    if (order > 0) this.charge(Cost.PREP_COMPOUND_TAIL, (1 << order) - 1);
     return pfn;
   }
 
@@ -288,9 +290,11 @@ export class Machine {
     if (nr === 1) this.mem.poisoned[folio] = 0;
     else this.mem.poisoned.fill(0, folio, folio + nr);
     if (hugetlb) {
-      this.hugetlbFree[this.mem.nodeOfPfn[folio]!]!.push(folio);
+      this.hugetlbFree[this.mem.nodeOfPfn[folio]!]!.push(folio); // free_huge_folio(): back to the pool, still compound
       return;
     }
+    // free_pages_prepare() checks and clears every tail struct page (free_tail_page_prepare()).
+    if (nr > 1) this.charge(Cost.FREE_TAIL_PAGE, nr - 1);
     this.alloc.free(folio, order);
   }
 

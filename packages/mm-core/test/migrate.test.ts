@@ -1,5 +1,5 @@
 import test from "ava";
-import { EAGAIN, ENOMEM } from "@mmemu/kernel";
+import { Cost, EAGAIN, ENOMEM, UniformCosts } from "@mmemu/kernel";
 import {
   FolioList, MIGRATE_ASYNC, MIGRATE_SYNC, MR, PAGE_SIZE, PG, PTE, lastMigrateStats, migratePages,
   allocMigrationTarget, putbackMovablePages, MAP_SHARED, MAP_ANONYMOUS, MAP_POPULATE, PROT_READ, PROT_WRITE,
@@ -205,6 +205,27 @@ test("large folios: a 64K mTHP and a PMD-mapped 2M THP migrate whole, mappings a
   t.is(w.m.folios.mapcount[n2m], 1);
   t.true(intact(w, a64, 64 * 1024) && intact(w, a2m, 2 << 20));
   t.deepEqual(w.checker.checkQuiescent(), []);
+});
+
+test("large folios cost their tail struct pages: prep_compound_page() at allocation, free_tail_page_prepare() at free", (t) => {
+  const w = world({ timed: true });
+  const meter = w.m.core.cost as UniformCosts;
+  w.m.memory.anonThp[4] = "always";
+  w.m.memory.anonThp[9] = "always";
+  const a64 = anon(w, 64 * 1024);
+  const a2m = anon(w, 2 << 20);
+  const a4k = anon(w, PAGE_SIZE);
+  t.deepEqual([a64, a2m, a4k].map((a) => w.m.folios.order[w.m.memory.translate(w.mm, a)]), [4, 9, 0]);
+  const list = isolate(w, a4k, PAGE_SIZE);
+  isolate(w, a64, 64 * 1024).spliceTailInto(list);
+  isolate(w, a2m, 2 << 20).spliceTailInto(list);
+  const prep0 = meter.units[Cost.PREP_COMPOUND_TAIL]!;
+  const free0 = meter.units[Cost.FREE_TAIL_PAGE]!;
+  t.is(migrateTo(w, list, 1), 0);
+  // Two destinations with 15 and 511 tail pages were prepared and the two sources freed; the 4K folio has none.
+  t.is(meter.units[Cost.PREP_COMPOUND_TAIL]! - prep0, 15 + 511);
+  t.is(meter.units[Cost.FREE_TAIL_PAGE]! - free0, 15 + 511);
+  t.true(intact(w, a4k, PAGE_SIZE) && intact(w, a64, 64 * 1024) && intact(w, a2m, 2 << 20));
 });
 
 test("a partially mapped large folio is split and its pieces migrate; counted as one failure and one split", (t) => {

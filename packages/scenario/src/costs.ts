@@ -33,6 +33,8 @@ export const SIMPLE_COSTS: Readonly<Partial<Record<keyof typeof Cost, number>>> 
   FOLIO_SPLIT: 2000,
   FOLIO_UNDO: 200,
   PAGE_FAULT: 500,
+  PREP_COMPOUND_TAIL: 5,
+  FREE_TAIL_PAGE: 5,
 };
 
 export class TableCosts implements CostMeter {

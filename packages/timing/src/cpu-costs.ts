@@ -195,6 +195,16 @@ export const CPU_COST_PARAMS = {
     doc: "A DMA completion callback (dcbm's is a counter decrement and complete()) (per callback).",
     source: "spec 5.4 callback_cost 100 ns [U].",
   },
+  prep_compound_tail: {
+    unit: "ns", default: 10, min: 0, max: 10_000,
+    doc: "prep_compound_page() writing one tail struct page of a new large folio (compound_head, flags): one 64-byte memmap line, mostly a cache miss, streamed (per tail page; a 2 MiB folio has 511).",
+    source: "[D] a 2 MiB folio's 511 tail struct pages are 32 KiB of memmap, streamed by one core at ~5-15 GB/s: 2-6 us, so 4-12 ns per tail page (the fit's plausible range); fitted.",
+  },
+  free_tail_page: {
+    unit: "ns", default: 10, min: 0, max: 10_000,
+    doc: "free_pages_prepare() checking and clearing one tail struct page of a large folio being freed (free_tail_page_prepare(), flags): one memmap line (per tail page).",
+    source: "[D] as prep_compound_tail; bounded above by the published dcbm 16-channel 2M run, which spends only ~4.7 us per folio after its first one moved (65.1 GB/s with 14.1 ms first-folio latency); fitted.",
+  },
 } as const satisfies ParamTable;
 
 export type CpuCostName = keyof typeof CPU_COST_PARAMS;
@@ -245,6 +255,8 @@ export const COST_PRICING: Readonly<Record<string, CostPricing>> = {
   PAGE_FAULT: { param: "page_fault", per: "ns" },
   IOMMU_MAP_PAGE: { param: "iommu_map_page", per: "ns" },
   DMA_CALLBACK: { param: "dma_callback", per: "ns" },
+  PREP_COMPOUND_TAIL: { param: "prep_compound_tail", per: "ns" },
+  FREE_TAIL_PAGE: { param: "free_tail_page", per: "ns" },
 };
 
 /** Cost kinds of @mmemu/kernel that no parameter prices (they cost nothing until one is declared). */

@@ -1,6 +1,7 @@
 /** The commander form of `mmemu calibrate`. */
 import { Command } from "commander";
 import { DEFAULT_MEASUREMENTS, runCalibrateCommand } from "./calibrate.js";
+import { CALIBRATE_STAGES, type CalibrateStage } from "../calibrate.js";
 import { parseThreads } from "../pool.js";
 
 export function calibrateCommand(): Command {
@@ -11,13 +12,15 @@ export function calibrateCommand(): Command {
     .option("--out <file>", "write the fitted profile here")
     .option("--max-evals <n>", "evaluation budget per stage", "150")
     .option("--threads <n>", "worker threads")
-    .option("--stages <list>", "stages to run, in order: cpu (vanilla cells), dma (dcbm cells)", "cpu,dma")
+    .option("--stages <list>", "stages to run, in order: cpu (vanilla cells), dma (dcbm cells), joint (everything)", CALIBRATE_STAGES.join(","))
     .action(async (o: { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; stages: string }) => {
       const stages = o.stages.split(",").map((x) => x.trim());
-      for (const st of stages) if (st !== "cpu" && st !== "dma") throw new Error(`--stages: unknown stage "${st}" (cpu, dma)`);
+      for (const st of stages) {
+        if (!(CALIBRATE_STAGES as readonly string[]).includes(st)) throw new Error(`--stages: unknown stage "${st}" (${CALIBRATE_STAGES.join(", ")})`);
+      }
       process.exitCode = await runCalibrateCommand({
         measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals),
-        stages: stages as ("cpu" | "dma")[],
+        stages: stages as CalibrateStage[],
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
       }, process.argv.slice(2));
     });

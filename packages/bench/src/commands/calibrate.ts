@@ -3,9 +3,10 @@
  * parameters to a measurements file and write the fitted profile (see ../calibrate.ts for the method).
  */
 import { writeFileSync } from "node:fs";
+import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadProfile, profileToFile } from "@mmemu/timing";
-import { calibrate } from "../calibrate.js";
+import { calibrate, type CalibrateStage } from "../calibrate.js";
 import { readMeasurements } from "../measurements.js";
 import { PointPool } from "../pool.js";
 import { formatCellErrors } from "../tables.js";
@@ -24,7 +25,7 @@ export interface CalibrateArgs {
   readonly maxEvals?: number;
   readonly threads?: number;
   readonly seed?: number;
-  readonly stages?: readonly ("cpu" | "dma")[];
+  readonly stages?: readonly CalibrateStage[];
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
@@ -51,9 +52,11 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
     const out = {
       ...file,
       name,
-      description: base.description.replace(/ Uncalibrated starting point[^.]*\.[^.]*\./, "") + ` Fitted by mmemu calibrate from ${base.name}.`,
+      // A refit of a fitted profile says so once, naming the profile it started from.
+      description: base.description.replace(/ Uncalibrated starting point[^.]*\.[^.]*\./, "").replace(/ Fitted by mmemu calibrate from [^ ]*\.$/, "") + ` Fitted by mmemu calibrate from ${base.name}.`,
       calibration: {
-        measurements: a.measurements,
+        // Relative to where the command ran (the repository root in the docs), so the file names no host path.
+        measurements: relative(process.cwd(), resolve(a.measurements)),
         command: `pnpm mmemu ${argv.join(" ")}`,
         base: base.name,
         cells: r.cells.length,
