@@ -74,7 +74,7 @@ export interface CalibrateResult {
 
 /** Which stage a parameter belongs to: DMA-side parameters only move the dcbm cells. */
 export function isDmaParam(path: string): boolean {
-  return path.startsWith("ptdma.") || path.startsWith("fabric.") || path.startsWith("dmaengine.") ||
+  return path.startsWith("ptdma.") || path.startsWith("sdxi.") || path.startsWith("fabric.") || path.startsWith("dmaengine.") ||
     /^cpu\.(dma_|iommu_|mmio_|offload_|completion_)/.test(path);
 }
 

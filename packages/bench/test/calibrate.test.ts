@@ -42,3 +42,26 @@ test("the objective penalises the relative error beyond 22% the same way for und
   const one = objectiveOf([0.3, 0, 0].map((r) => ({ cell: cell(10), emulated: 10 * (1 + r), error: r })));
   t.true(one > 3 * three, `${one} vs ${three}`);
 });
+
+test("an SDXI machine: dcbm copies through the SDXI functions, and the fit recovers the functions' bandwidth from its measurements", async (t) => {
+  const base = loadProfile("example-sdxi");
+  // dcbm takes channels in registration order, so 4 channels are the four contexts of sdxi0, which
+  // share its data mover: the copy rate follows sdxi.chan_bw.
+  const spec = { config: "dcbm" as const, channels: 4, folioSize: "2M" as const, totalBytes: 64 << 20, batchPages: 262144 };
+  const slow = runPoint(base, spec);
+  const fast = runPoint(withParams(base, { "sdxi.chan_bw": 28 }), spec);
+  t.true(fast.GBps > slow.GBps * 1.5, `doubling sdxi.chan_bw: ${slow.GBps} -> ${fast.GBps} GB/s`);
+  const truth = withParams(base, { "sdxi.chan_bw": 21.5 });
+  const rate = (ch: number) => ({ mean: runPoint(truth, { config: "dcbm", channels: ch, folioSize: "2M", totalBytes: 2 ** 30, batchPages: 262144 }).GBps });
+  const ms: Measurements = {
+    tables: { throughput_by_folio_size: { folio_sizes: ["2M"], dcbm: { "1": [rate(1)], "8": [rate(8)] } } },
+  } as Measurements;
+  const pool = new PointPool(2);
+  try {
+    const r = await calibrate({ base, measurements: ms, pool, configs: new Set(["dcbm"]), free: ["sdxi.chan_bw"], maxEvals: 40 });
+    t.true(Math.abs(r.profile.sdxi.chan_bw / 21.5 - 1) < 0.03, `sdxi.chan_bw ${r.profile.sdxi.chan_bw}`);
+    t.is(r.cells.length, 2);
+  } finally {
+    await pool.close();
+  }
+});

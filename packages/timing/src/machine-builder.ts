@@ -1,13 +1,14 @@
 /**
  * Assemble an emulated machine from a hardware profile: the mm-core Machine with the profile's NUMA
  * nodes and CPUs, the TimingModel as its cost meter, the fabric's shared bandwidth servers, the
- * dmaengine core and the PTDMA engines at their placements. Memory is sized to the workload (a real
+ * dmaengine core, the PTDMA engines at their placements and the SDXI functions on their nodes. Memory is sized to the workload (a real
  * node's hundreds of GiB are not needed to move 1 GiB).
  */
 import { Fabric } from "@mmemu/kernel";
 import { Machine } from "@mmemu/mm-core";
 import { DmaEngine } from "@mmemu/dmaengine";
 import { createPtdmaEngines, type PtdmaEngine } from "@mmemu/ptdma";
+import { createSdxiFunctions, type SdxiEngine } from "@mmemu/sdxi";
 import type { HardwareProfile } from "./profile.js";
 import { TimingModel } from "./timing-model.js";
 
@@ -16,7 +17,7 @@ export interface CreateMachineOptions {
   readonly pagesPerNode?: number;
   /** PRNG seed. @default 1 */
   readonly seed?: number;
-  /** Probe the DMA engines (dmaengine core, PTDMA functions). @default true */
+  /** Probe the DMA engines (dmaengine core, PTDMA engines, SDXI functions). @default true */
   readonly dma?: boolean;
   /** Use only the first `maxEngines` PTDMA engines of the profile. @default all */
   readonly maxEngines?: number;
@@ -31,6 +32,7 @@ export interface EmulatedMachine {
   /** null when built with `dma: false`. */
   readonly dmaengine: DmaEngine | null;
   readonly ptdma: readonly PtdmaEngine[];
+  readonly sdxi: readonly SdxiEngine[];
 }
 
 /** Pages per node that hold 1 GiB of workload plus page tables, rings and slack. */
@@ -56,6 +58,7 @@ export function createMachine(profile: HardwareProfile, opts: CreateMachineOptio
   });
   let dmaengine: DmaEngine | null = null;
   let ptdma: PtdmaEngine[] = [];
+  let sdxi: SdxiEngine[] = [];
   if (opts.dma !== false) {
     dmaengine = new DmaEngine({ core: m.core, mem: m.mem, params: profile.dmaengine });
     const placements = profile.topology.ptdma.slice(0, opts.maxEngines ?? profile.topology.ptdma.length);
@@ -65,6 +68,15 @@ export function createMachine(profile: HardwareProfile, opts: CreateMachineOptio
       });
       for (const e of ptdma) e.hw.dev.maxSegSize = profile.iommu.max_seg_size;
     }
+    // Probed after the PTDMA engines, so dma_request_chan_by_mask() hands out PTDMA channels first
+    // on a machine with both (as PCI enumeration order would decide on real hardware).
+    if (profile.topology.sdxi.length > 0) {
+      sdxi = createSdxiFunctions({
+        core: m.core, engine: dmaengine, fabric, nodes: profile.topology.sdxi.map((f) => f.node),
+        dmaChannels: profile.topology.sdxi_dma_channels, params: profile.sdxi, iommu: profile.iommu.mode,
+      });
+      for (const e of sdxi) e.fn.dev.maxSegSize = profile.iommu.max_seg_size;
+    }
   }
-  return { profile, m, timing, fabric, dmaengine, ptdma };
+  return { profile, m, timing, fabric, dmaengine, ptdma, sdxi };
 }

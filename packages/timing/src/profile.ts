@@ -1,7 +1,7 @@
 /**
  * Hardware profiles: immutable data describing one machine for the emulator — topology, CPU-side
- * costs, dmaengine software costs, the IOMMU, the PTDMA engines' timing and placement, and the shared
- * bandwidth servers of the fabric. Every number is a declared parameter (unit, default, range, source)
+ * costs, dmaengine software costs, the IOMMU, the PTDMA engines' and SDXI functions' timing and
+ * placement, and the shared bandwidth servers of the fabric. Every number is a declared parameter (unit, default, range, source)
  * of one of the tables below; a profile file only lists what differs from the defaults.
  *
  * Profiles are frozen (immer); a variant is derived in one line:
@@ -12,6 +12,7 @@ import { z } from "zod";
 import { checkParams, FABRIC_PARAMS, paramDefaults, type ParamTable } from "@mmemu/kernel";
 import { DMAENGINE_PARAMS } from "@mmemu/dmaengine";
 import { PTDMA_PARAMS } from "@mmemu/ptdma";
+import { SDXI_PARAMS } from "@mmemu/sdxi";
 import { CPU_COST_PARAMS } from "./cpu-costs.js";
 
 /** The parameter tables a profile's sections are checked against, by section name. */
@@ -19,6 +20,7 @@ export const PROFILE_TABLES = {
   cpu: CPU_COST_PARAMS,
   dmaengine: DMAENGINE_PARAMS,
   ptdma: PTDMA_PARAMS,
+  sdxi: SDXI_PARAMS,
   fabric: FABRIC_PARAMS,
 } as const satisfies Record<string, ParamTable>;
 
@@ -44,6 +46,11 @@ export interface ProfileEngine {
   readonly quadrant: number;
 }
 
+/** Where one SDXI function sits (its NUMA node); functions are probed in this order, after the PTDMA engines. */
+export interface ProfileSdxiFunction {
+  readonly node: number;
+}
+
 /** What the calibration that produced a profile recorded (written by `mmemu calibrate`). */
 export interface ProfileCalibration {
   /** The measurements file, as given. */
@@ -67,6 +74,10 @@ export interface HardwareProfile {
     readonly nodes: readonly ProfileNode[];
     /** PTDMA engines in PCI enumeration order (dma_request_chan_by_mask() hands them out in this order). */
     readonly ptdma: readonly ProfileEngine[];
+    /** SDXI functions (drivers/dma/sdxi), registered after the PTDMA engines. */
+    readonly sdxi: readonly ProfileSdxiFunction[];
+    /** The sdxi driver's `dma_channels` module parameter: channels (client contexts) per function. */
+    readonly sdxi_dma_channels: number;
   };
   readonly iommu: {
     /** How device addresses reach memory: "off", "passthrough" or "translate" (IOVA mapping, segment merging). */
@@ -77,6 +88,7 @@ export interface HardwareProfile {
   readonly cpu: Readonly<Values<typeof CPU_COST_PARAMS>>;
   readonly dmaengine: Readonly<Values<typeof DMAENGINE_PARAMS>>;
   readonly ptdma: Readonly<Values<typeof PTDMA_PARAMS>>;
+  readonly sdxi: Readonly<Values<typeof SDXI_PARAMS>>;
   readonly fabric: Readonly<Values<typeof FABRIC_PARAMS>>;
   /** Parameters calibration may change, as "section.name" (e.g. "ptdma.chan_bw"). */
   readonly free: readonly string[];
@@ -110,6 +122,8 @@ export const ProfileFileSchema = z.object({
       mem_gib: z.number().positive(),
     }).strict()).min(1),
     ptdma: z.array(z.object({ node: z.number().int().min(0), quadrant: z.number().int().min(0).max(3) }).strict()).default([]),
+    sdxi: z.array(z.object({ node: z.number().int().min(0) }).strict()).default([]),
+    sdxi_dma_channels: z.number().int().min(1).max(64).default(1),
   }).strict(),
   iommu: z.object({
     mode: z.enum(["off", "passthrough", "translate"]),
@@ -118,6 +132,7 @@ export const ProfileFileSchema = z.object({
   cpu: numbers.default({}),
   dmaengine: numbers.default({}),
   ptdma: numbers.default({}),
+  sdxi: numbers.default({}),
   fabric: numbers.default({}),
   free: z.array(z.string()).default([]),
   bounds: z.record(z.string(), z.tuple([z.number(), z.number()])).default({}),
@@ -160,6 +175,9 @@ export function profileProblems(input: unknown): string[] {
   p.topology.ptdma.forEach((e, i) => {
     if (!ids.has(e.node)) problems.push(`topology.ptdma.${i}.node: node ${e.node} is not in topology.nodes`);
   });
+  p.topology.sdxi.forEach((e, i) => {
+    if (!ids.has(e.node)) problems.push(`topology.sdxi.${i}.node: node ${e.node} is not in topology.nodes`);
+  });
   for (const f of p.free) {
     const [section, name, extra] = f.split(".");
     const table = (PROFILE_TABLES as Record<string, ParamTable>)[section ?? ""];
@@ -185,11 +203,12 @@ export function resolveProfile(input: unknown): HardwareProfile {
   const out: HardwareProfile = {
     name: p.name,
     description: p.description,
-    topology: { nodes: p.topology.nodes, ptdma: p.topology.ptdma },
+    topology: { nodes: p.topology.nodes, ptdma: p.topology.ptdma, sdxi: p.topology.sdxi, sdxi_dma_channels: p.topology.sdxi_dma_channels },
     iommu: p.iommu,
     cpu: { ...paramDefaults(CPU_COST_PARAMS), ...(p.cpu as Record<string, number>) } as HardwareProfile["cpu"],
     dmaengine: { ...paramDefaults(DMAENGINE_PARAMS), ...(p.dmaengine as Record<string, number>) } as HardwareProfile["dmaengine"],
     ptdma: { ...paramDefaults(PTDMA_PARAMS), ...(p.ptdma as Record<string, number>) } as HardwareProfile["ptdma"],
+    sdxi: { ...paramDefaults(SDXI_PARAMS), ...(p.sdxi as Record<string, number>) } as HardwareProfile["sdxi"],
     fabric: { ...paramDefaults(FABRIC_PARAMS), ...(p.fabric as Record<string, number>) } as HardwareProfile["fabric"],
     free: p.free,
     bounds: p.bounds as Record<string, readonly [number, number]>,
@@ -226,11 +245,17 @@ export function profileToFile(p: HardwareProfile): ProfileFile {
   return {
     name: p.name,
     description: p.description,
-    topology: { nodes: p.topology.nodes.map((n) => ({ ...n })), ptdma: p.topology.ptdma.map((e) => ({ ...e })) },
+    topology: {
+      nodes: p.topology.nodes.map((n) => ({ ...n })),
+      ptdma: p.topology.ptdma.map((e) => ({ ...e })),
+      // Only machines with SDXI functions say so, so PTDMA-only files stay as they were.
+      ...(p.topology.sdxi.length > 0 ? { sdxi: p.topology.sdxi.map((e) => ({ ...e })), sdxi_dma_channels: p.topology.sdxi_dma_channels } : {}),
+    },
     iommu: { ...p.iommu },
     cpu: diff(CPU_COST_PARAMS, p.cpu),
     dmaengine: diff(DMAENGINE_PARAMS, p.dmaengine),
     ptdma: diff(PTDMA_PARAMS, p.ptdma),
+    ...(Object.keys(diff(SDXI_PARAMS, p.sdxi)).length > 0 ? { sdxi: diff(SDXI_PARAMS, p.sdxi) } : {}),
     fabric: diff(FABRIC_PARAMS, p.fabric),
     free: [...p.free],
     bounds: Object.fromEntries(Object.entries(p.bounds).map(([k, v]) => [k, [v[0], v[1]] as [number, number]])),
