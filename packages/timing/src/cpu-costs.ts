@@ -198,7 +198,7 @@ export const CPU_COST_PARAMS = {
   prep_compound_tail: {
     unit: "ns", default: 10, min: 0, max: 10_000,
     doc: "prep_compound_page() writing one tail struct page of a new large folio (compound_head, flags): one 64-byte memmap line, mostly a cache miss, streamed (per tail page; a 2 MiB folio has 511).",
-    source: "[D] a 2 MiB folio's 511 tail struct pages are 32 KiB of memmap, streamed by one core at ~5-15 GB/s: 2-6 us, so 4-12 ns per tail page (the fit's plausible range); fitted.",
+    source: "[D] a 2 MiB folio's 511 tail struct pages are 32 KiB of memmap, streamed by one core at ~5-15 GB/s: 2-6 us, 4-12 ns per tail page, less where the lines are already cached (the fit's plausible range is 2-12 ns); fitted.",
   },
   free_tail_page: {
     unit: "ns", default: 10, min: 0, max: 10_000,

@@ -1,8 +1,8 @@
 /**
  * Assemble an emulated machine from a hardware profile: the mm-core Machine with the profile's NUMA
  * nodes and CPUs, the TimingModel as its cost meter, the fabric's shared bandwidth servers, the
- * dmaengine core, the PTDMA engines at their placements and the SDXI functions on their nodes. Memory is sized to the workload (a real
- * node's hundreds of GiB are not needed to move 1 GiB).
+ * dmaengine core, the PTDMA engines at their placements and the SDXI functions on their nodes. Memory
+ * is sized to the workload (a real node's hundreds of GiB are not needed to move 1 GiB).
  */
 import { Fabric } from "@mmemu/kernel";
 import { Machine } from "@mmemu/mm-core";
