@@ -464,24 +464,9 @@ export class Dcbm {
     // rest are written straight into the table's arrays, because a 1 GiB batch of 4 KiB folios is
     // half a million entries and head pfns of allocated folios cannot fail those checks.
     const order = this.m.folios.order;
-    const sp = w.srcSgt.pfn, sl = w.srcSgt.length, so = w.srcSgt.offset;
-    const dp = w.dstSgt.pfn, dl = w.dstSgt.length, doff = w.dstSgt.offset;
     sgSetPage(w.srcSgt, 0, src[pos]!, PAGE_SIZE << order[src[pos]!]!, 0);
     sgSetPage(w.dstSgt, 0, dst[pos]!, PAGE_SIZE << order[dst[pos]!]!, 0);
-    let bytes = 0;
-    for (let i = 0; i < nr; i++) {
-      const s = src[pos + i]!;
-      const d = dst[pos + i]!;
-      const sb = PAGE_SIZE << order[s]!;
-      sp[i] = s;
-      sl[i] = sb;
-      so[i] = 0;
-      dp[i] = d;
-      dl[i] = PAGE_SIZE << order[d]!;
-      doff[i] = 0;
-      bytes += sb;
-    }
-    this.stats.bytes += bytes;
+    this.stats.bytes += fillSgPairs(w.srcSgt, w.dstSgt, src, dst, pos, nr, order);
     const dev = dmaengineGetDmaDevice(w.chan!);
     ret = dmaMapSgtable(dev, w.srcSgt, DMA_TO_DEVICE, SG_ATTRS);
     if (ret !== 0) {
@@ -644,4 +629,29 @@ export class Dcbm {
     if (this.tpFallback.enabled) this.tpFallback.emit({ ret, nr_folios: n });
     return ret;
   }
+}
+
+/**
+ * The sg_set_folio() loop of setup_sg_tables() for entries 0..nr-1 (the pairs at pos..pos+nr-1),
+ * written straight into the tables' arrays; returns the source bytes. A function of its own so the
+ * JIT optimises the loop on its own: inside setupSgTables a long first batch had it compiled on stack
+ * replacement before the code after it had ever run, and that code deoptimised on every call.
+ */
+function fillSgPairs(srcSgt: SgTable, dstSgt: SgTable, src: Int32Array, dst: Int32Array, pos: number, nr: number, order: Uint8Array): number {
+  const sp = srcSgt.pfn, sl = srcSgt.length, so = srcSgt.offset;
+  const dp = dstSgt.pfn, dl = dstSgt.length, doff = dstSgt.offset;
+  let bytes = 0;
+  for (let i = 0; i < nr; i++) {
+    const s = src[pos + i]!;
+    const d = dst[pos + i]!;
+    const sb = PAGE_SIZE << order[s]!;
+    sp[i] = s;
+    sl[i] = sb;
+    so[i] = 0;
+    dp[i] = d;
+    dl[i] = PAGE_SIZE << order[d]!;
+    doff[i] = 0;
+    bytes += sb;
+  }
+  return bytes;
 }
