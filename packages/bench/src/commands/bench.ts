@@ -13,9 +13,9 @@ import { fidelity, formatSeedTables, runSeed } from "../seed.js";
 import { runSpeed } from "../speed.js";
 import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
-import { loadProfileWith, setOption } from "./profile.js";
+import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 
-export const DEFAULT_PROFILE = "zen3-ptdma";
+export { DEFAULT_PROFILE };
 
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");

@@ -9,6 +9,9 @@ import { dirname } from "node:path";
 import { Command, Option } from "commander";
 import { builtinProfileNames, deriveProfile, getParam, loadProfile, paramSpec, PROFILE_SECTIONS, PROFILE_TABLES, profileToFile, withParams, type HardwareProfile } from "@mmemu/timing";
 
+/** The profile every command uses unless told otherwise: the calibrated machine of the published runs. */
+export const DEFAULT_PROFILE = "zen3-ptdma";
+
 /** commander collector for repeatable `--set section.name=value`. */
 export function collectSet(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -141,7 +144,7 @@ export function profileCommand(): Command {
     });
   cmd.command("show")
     .description("every parameter of a profile: value, default, unit and calibration range (--markdown: the docs' tables with meaning and source)")
-    .argument("[profile]", "profile name or file", "zen3-ptdma")
+    .argument("[profile]", "profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--markdown", "print the Markdown tables of docs/timing.md")
     .action((name: string, o: { set?: string[]; markdown?: boolean }) => {

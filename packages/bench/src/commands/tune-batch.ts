@@ -4,11 +4,10 @@
  * latency stays inside the budget, printing the whole curve.
  */
 import { Command } from "commander";
-import { loadProfileWith, setOption } from "./profile.js";
+import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { PointPool } from "../pool.js";
 import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
 import { FOLIO_SIZE_NAMES, type FolioSizeName } from "../workload.js";
-import { DEFAULT_PROFILE } from "./bench.js";
 
 export interface TuneRow {
   readonly N: number;
