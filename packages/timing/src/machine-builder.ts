@@ -1,11 +1,11 @@
 /**
  * Assemble an emulated machine from a hardware profile: the mm-core Machine with the profile's NUMA
- * nodes and CPUs, the TimingModel as its cost meter, the fabric's shared bandwidth servers, the
- * dmaengine core, the PTDMA engines at their placements and the SDXI functions on their nodes. Memory
+ * nodes and CPUs, the TimingModel as its cost meter, the platform (the fabric's shared bandwidth
+ * servers and the IOMMU), the dmaengine core, the PTDMA engines at their placements and the SDXI functions on their nodes. Memory
  * is sized to the workload (a real node's hundreds of GiB are not needed to move 1 GiB).
  */
-import { Fabric } from "@mmemu/kernel";
 import { Machine } from "@mmemu/mm-core";
+import { Fabric, Iommu } from "@mmemu/platform";
 import { DmaEngine } from "@mmemu/dmaengine";
 import { createPtdmaEngines, type PtdmaEngine } from "@mmemu/ptdma";
 import { createSdxiFunctions, type SdxiEngine } from "@mmemu/sdxi";
@@ -60,7 +60,8 @@ export function createMachine(profile: HardwareProfile, opts: CreateMachineOptio
   let ptdma: PtdmaEngine[] = [];
   let sdxi: SdxiEngine[] = [];
   if (opts.dma !== false) {
-    dmaengine = new DmaEngine({ core: m.core, mem: m.mem, params: profile.dmaengine });
+    const iommu = new Iommu(m.core, m.mem);
+    dmaengine = new DmaEngine({ core: m.core, mem: m.mem, iommu, params: profile.dmaengine });
     const placements = profile.topology.ptdma.slice(0, opts.maxEngines ?? profile.topology.ptdma.length);
     if (placements.length > 0) {
       ptdma = createPtdmaEngines({

@@ -9,7 +9,8 @@
  */
 import { produce, freeze } from "immer";
 import { z } from "zod";
-import { checkParams, FABRIC_PARAMS, paramDefaults, type ParamTable } from "@mmemu/kernel";
+import { checkParams, paramDefaults, type ParamTable } from "@mmemu/kernel";
+import { FABRIC_PARAMS } from "@mmemu/platform";
 import { DMAENGINE_PARAMS } from "@mmemu/dmaengine";
 import { PTDMA_PARAMS } from "@mmemu/ptdma";
 import { SDXI_PARAMS } from "@mmemu/sdxi";

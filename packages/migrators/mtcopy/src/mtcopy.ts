@@ -1,8 +1,9 @@
 import {
   checkParams, Cost, EAGAIN, EINVAL, ENOENT, ENOMEM, paramDefaults,
-  type Fabric, type FaultPoint, type ParamTable, type ParamValues, type Tracepoint,
+  type FaultPoint, type ParamTable, type ParamValues, type Tracepoint,
 } from "@mmemu/kernel";
 import { FOLIO_CONTENT_COPIED, PAGE_SIZE, type Machine } from "@mmemu/mm-core";
+import type { Fabric } from "@mmemu/platform";
 import {
   kernelLog, kstrtoint, kstrtouint, migrateOffloadInit, migrateOffloadOf, migrateOffloadRegister,
   migrateOffloadUnregister, Module, type KernelLog, type Migrator,
