@@ -24,7 +24,7 @@ export function iommuDmaMapSg(map: DmaMapService, dev: Device, sgt: SgTable): nu
   const dom = dev.domain;
   let total = 0;
   for (let i = 0; i < n; i++) total += pageRoundUp(sgt.offset[i]! + sgt.length[i]!);
-  const base = dom.iovad.alloc(total, dev.dmaLimit);
+  const base = dev.iovad.alloc(total, dev.dmaLimit);
   if (base < 0) return -ENOMEM;
   dom.reserve(n);
   let pages = 0;
@@ -97,7 +97,7 @@ export function iommuDmaUnmapSg(map: DmaMapService, dev: Device, sgt: SgTable): 
 /** Mirrors iommu_dma_map_page(): the IOVA of [phys, phys + size) at `offset` into its page, or -1 when IOVA space runs out. */
 export function iommuDmaMapPage(map: DmaMapService, dev: Device, phys: number, offset: number, size: number): number {
   const dom = dev.domain;
-  const base = dom.iovad.alloc(offset + size, dev.dmaLimit);
+  const base = dev.iovad.alloc(offset + size, dev.dmaLimit);
   if (base < 0) return -1;
   const bus = base + offset;
   dom.map(bus, phys, size);

@@ -61,6 +61,8 @@ export class Device implements DmaMaster {
   readonly dma: DmaMapService;
   /** The IOMMU domain (iommu_get_dma_domain()); used only when `iommu` is "translate". */
   readonly domain: IommuDomain;
+  /** The IOVA space of the domain's DMA cookie (iommu_dma_cookie.iovad), which dma-iommu allocates from. */
+  readonly iovad: IovaDomain;
   /** Live mappings (tables and pages). */
   liveMappings = 0;
 
@@ -80,7 +82,8 @@ export class Device implements DmaMaster {
     if (!isPow2(this.segBoundary) || this.segBoundary < PAGE_SIZE) throw new RangeError(`device ${name}: segBoundary must be a power of two >= ${PAGE_SIZE}, got ${this.segBoundary}`);
     const iovaBase = opts.iovaBase ?? 1 << 20;
     if (!Number.isInteger(iovaBase) || iovaBase % PAGE_SIZE !== 0 || iovaBase <= 0) throw new RangeError(`device ${name}: iovaBase must be a positive multiple of ${PAGE_SIZE}, got ${opts.iovaBase}`);
-    this.domain = new IommuDomain(new IovaDomain(iovaBase));
+    this.domain = new IommuDomain();
+    this.iovad = new IovaDomain(iovaBase);
   }
 }
 

@@ -1,5 +1,4 @@
 import { PAGE_SIZE } from "@mmemu/mm-core";
-import type { IovaDomain } from "./iova.js";
 
 /** The largest IOMMU page modelled (a 2 MiB leaf PDE): see iotlbPages(). */
 export const IOMMU_HUGE_PAGE = 2 * 1024 * 1024;
@@ -12,8 +11,6 @@ export const IOMMU_HUGE_PAGE = 2 * 1024 * 1024;
  * Which IOMMU pages (leaves) a range takes is {@link iommuPagesOf}.
  */
 export class IommuDomain {
-  /** The domain's IOVA allocator (the kernel hangs it off the domain's DMA cookie). */
-  readonly iovad: IovaDomain;
   // The first `iovaCount` slots of these typed arrays are the live ranges (they grow by doubling),
   // so mapping and unmapping a 1 GiB batch (a range per 4 KiB page) allocate and box nothing.
   iovaStart = new Float64Array(16);
@@ -25,10 +22,6 @@ export class IommuDomain {
   lkPhys = 0;
   /** ...and the bytes contiguous from there. */
   lkAvail = 0;
-
-  constructor(iovad: IovaDomain) {
-    this.iovad = iovad;
-  }
 
   /** Make room for `n` more ranges (one growth for a whole table instead of several). */
   reserve(n: number): void {
