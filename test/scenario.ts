@@ -31,7 +31,7 @@ export function scenario(opts: { pagesPerNode?: number; collectViolations?: bool
   return { em, tasks, p, mm: p.mm!, checker };
 }
 
-export function pattern(addr: number): number {
+function pattern(addr: number): number {
   return (Math.imul(addr / PAGE_SIZE, 2654435761) ^ 0x1e57) >>> 0 || 11;
 }
 

@@ -83,9 +83,9 @@ export function isDmaParam(path: string): boolean {
  * acceptance tolerance, which is stated on the relative error (so a 25% underestimate is as bad as a
  * 25% overestimate there, unlike in log space, where -25% is ln 0.75 = -0.29 and +25% is 0.22).
  */
-export const TOLERANCE_REL = 0.22;
+const TOLERANCE_REL = 0.22;
 /** Weight of the penalty on the part of a cell's relative error beyond {@link TOLERANCE_REL}. */
-export const TOLERANCE_WEIGHT = 100;
+const TOLERANCE_WEIGHT = 100;
 
 /**
  * Objective of a set of cell evaluations: the mean of l^2 + 100 max(0, |r| - 0.22)^2 with

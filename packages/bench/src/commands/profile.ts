@@ -13,7 +13,7 @@ import { builtinProfileNames, deriveProfile, getParam, loadProfile, paramSpec, P
 export const DEFAULT_PROFILE = "zen3-ptdma";
 
 /** commander collector for repeatable `--set section.name=value`. */
-export function collectSet(value: string, previous: string[] = []): string[] {
+function collectSet(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
@@ -96,7 +96,7 @@ export function paramRows(p: HardwareProfile): ParamRow[] {
 }
 
 /** A value as the docs print it: 4 significant digits, no exponent for ordinary magnitudes. */
-export function fmtValue(v: number): string {
+function fmtValue(v: number): string {
   if (v === 0 || (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e9)) return String(Number(v.toPrecision(4)));
   return v.toExponential(3);
 }
