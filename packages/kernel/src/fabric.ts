@@ -1,6 +1,6 @@
 import type { EventFn } from "./sim.js";
 import type { KernelCore } from "./kernel.js";
-import { checkParams, paramDefaults, type ParamTable, type ParamValues } from "./params.js";
+import { checkParams, defineParamSection, paramDefaults, type ParamTable, type ParamValues } from "./params.js";
 
 /**
  * Shared bandwidth as fluid fair-share servers (processor sharing, max-min fairness). Every resource
@@ -36,6 +36,9 @@ export const FABRIC_PARAMS = {
     source: "spec 5.4: 2 MiB CPU baseline at 10.9-11 GB/s end-to-end [D].",
   },
 } as const satisfies ParamTable;
+
+/** The fabric's profile section (declared here, with the model it times). */
+export const FABRIC_SECTION = defineParamSection("fabric", "Shared bandwidth servers: node memory controllers, the cross-socket link, I/O-die quadrants, the CPU copy rate", FABRIC_PARAMS);
 
 export type FabricParams = ParamValues<typeof FABRIC_PARAMS>;
 
