@@ -20,6 +20,7 @@ const LAYERS = [
   ["dmaengine", "offload-api", "syscalls/move_pages"],
   ["drivers/ptdma", "drivers/sdxi", "migrators/mtcopy", "migrators/dcbm"],
   ["timing"],
+  ["components"],
   ["scenario", "bench"],
   ["cli"],
   ["@test"],

@@ -39,7 +39,7 @@ export {
 } from "./dma-mapping.js";
 export { DmaEngine } from "./registry.js";
 export { MmioMeter } from "./mmio.js";
-export { DMAENGINE_PARAMS } from "./params.js";
+export { DMAENGINE_PARAMS, DMAENGINE_SECTION } from "./params.js";
 export { SoftDmaDevice } from "./soft-dma.js";
 export { dmatestRun } from "./dmatest.js";
 

@@ -1,4 +1,4 @@
-import type { ParamTable, ParamValues } from "@mmemu/kernel";
+import { defineParamSection, type ParamTable, type ParamValues } from "@mmemu/kernel";
 
 /** The fabric's physical parameters (profile section `fabric`). */
 export const FABRIC_PARAMS = {
@@ -23,5 +23,8 @@ export const FABRIC_PARAMS = {
     source: "spec 5.4: 2 MiB CPU baseline at 10.9-11 GB/s end-to-end [D].",
   },
 } as const satisfies ParamTable;
+
+/** The fabric's profile section (declared here, with the model it times). */
+export const FABRIC_SECTION = defineParamSection("fabric", "Shared bandwidth servers: node memory controllers, the cross-socket link, I/O-die quadrants, the CPU copy rate", FABRIC_PARAMS);
 
 export type FabricParams = ParamValues<typeof FABRIC_PARAMS>;

@@ -5,7 +5,7 @@
  */
 export { BandwidthServers, FABRIC_MAX_PATH } from "./fair-share.js";
 export { Fabric } from "./fabric.js";
-export { FABRIC_PARAMS } from "./fabric-params.js";
+export { FABRIC_PARAMS, FABRIC_SECTION } from "./fabric-params.js";
 export { IovaDomain } from "./iommu/iova.js";
 export { IommuDomain, IOMMU_HUGE_PAGE, iommuPagesOf } from "./iommu/io-pgtable.js";
 export { iotlbPages } from "./iommu/iotlb.js";

@@ -1,4 +1,4 @@
-import { checkParams, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/kernel";
+import { checkParams, defineParamSection, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/kernel";
 import type { CallbackContext } from "@mmemu/dmaengine";
 
 /**
@@ -59,6 +59,9 @@ export const PTDMA_PARAMS = {
     source: "spec 5.4 mmio_write_cost 100 ns [U].",
   },
 } as const satisfies ParamTable;
+
+/** PTDMA's profile section. */
+export const PTDMA_SECTION = defineParamSection("ptdma", "AMD PTDMA engines (drivers/dma/amd/ptdma): queue, descriptor and interrupt timing", PTDMA_PARAMS);
 
 export type PtdmaParams = ParamValues<typeof PTDMA_PARAMS>;
 export type PtdmaParamOverrides = Readonly<Partial<Record<keyof typeof PTDMA_PARAMS, number>>>;
