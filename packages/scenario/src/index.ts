@@ -8,6 +8,8 @@ export { ScenarioSchema, StepSchema, KernelVersionSchema, SCENARIO_FORMAT_VERSIO
 export { parseScenario, validateScenario, loadScenarioFile, ScenarioError, formatPath } from "./load.js";
 export { checkScenario } from "./check.js";
 export { runScenario, STATUS_REPORT_LIMIT } from "./runner.js";
+export { prepareScenarioDevices } from "./devices.js";
+export type { ScenarioDevices } from "./devices.js";
 export { parseSize, evalAddr, evalAddrNumber, exprNames, ADDRESS_CONSTANTS } from "./expr.js";
 export { TableCosts, SIMPLE_COSTS, scenarioCosts } from "./costs.js";
 export { Activity } from "./activity.js";

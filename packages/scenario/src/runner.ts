@@ -16,7 +16,10 @@ import {
   readUserInts, setresgid, setresuid, SUID_DUMP_DISABLE, SUID_DUMP_USER, TaskTable, toUser, UserAccess, UserArgArena,
   writeUserArray, MPOL_MF_LAZY, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, type Cred, type TaskStruct, type ThreadGroup,
 } from "@mmemu/move-pages";
+import { throwIfOops } from "@mmemu/components";
+import type { MigratorInstance } from "@mmemu/driver-kit";
 import { Activity } from "./activity.js";
+import { createScenarioMachine, loadScenarioMigrator, type ScenarioDevices } from "./devices.js";
 import { scenarioCosts } from "./costs.js";
 import { checkField, checkRet, checkStatus, describeStatus, errnoOf } from "./expect.js";
 import { evalAddr, evalAddrNumber, parseSize, type ExprScope } from "./expr.js";
@@ -64,6 +67,8 @@ export interface RunOptions {
   readonly onTrace?: (line: string) => void;
   /** Called right before each move_pages/migrate_pages call (benchmarks collect garbage here). */
   readonly beforeSyscall?: () => void;
+  /** The profile and components of a scenario with `machine.profile` (prepareScenarioDevices). */
+  readonly devices?: ScenarioDevices | null;
 }
 
 const PROT_BITS: Record<string, number> = { NONE: PROT_NONE, READ: PROT_READ, WRITE: PROT_WRITE, EXEC: PROT_EXEC };
@@ -96,21 +101,30 @@ class World {
   readonly checker: InvariantChecker | null;
   /** RunOptions.beforeSyscall */
   beforeSyscall: (() => void) | undefined;
+  /** The loaded migrator (machine.migrator), or null. */
+  readonly migrator: MigratorInstance | null = null;
+  /** Plug-in files loaded (a plug-in that throws is reported with its frames in these). */
+  readonly pluginFiles: readonly string[];
   private readonly arenas = new Map<TaskStruct, UserArgArena>();
   private readonly lsmDenied = new Map<ThreadGroup, number>();
 
-  constructor(s: Scenario) {
+  constructor(s: Scenario, devices: ScenarioDevices | null) {
     const mc = s.machine;
     const hugetlbPages: Record<number, number> = {};
     for (const [k, v] of Object.entries(mc.hugetlb)) hugetlbPages[Number(k)] = v;
-    this.m = new Machine({
+    if (mc.profile !== undefined && devices === null) throw new Error("machine.profile: the scenario's devices were not loaded (prepareScenarioDevices)");
+    const em = devices === null ? null : createScenarioMachine(s, devices, hugetlbPages);
+    this.m = em?.m ?? new Machine({
       nodes: mc.nodes.map((n) => ({ id: n.id, pages: parseSize(n.memory) / PAGE_SIZE, cpus: n.cpus })),
       seed: mc.seed,
       hugetlbPages,
     });
+    this.pluginFiles = devices?.components.files ?? [];
     const m = this.m;
-    const meter = scenarioCosts(m.sim, mc.timing);
-    if (meter !== null) m.core.cost = meter;
+    if (em === null) {
+      const meter = scenarioCosts(m.sim, mc.timing);
+      if (meter !== null) m.core.cost = meter;
+    }
     if (typeof mc.thp === "string") m.memory.anonThp[PMD_ORDER] = mc.thp;
     else {
       for (const [size, policy] of Object.entries(mc.thp.anon)) m.memory.anonThp[THP_ORDER[size]!] = policy;
@@ -153,6 +167,7 @@ class World {
         }));
       }
     }
+    if (em !== null && mc.migrator !== undefined) this.migrator = loadScenarioMigrator(s, devices!, em);
   }
 
   task(name: string): TaskStruct {
@@ -172,7 +187,7 @@ class World {
 /** Run a validated scenario. */
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const t0 = performance.now();
-  const w = new World(s);
+  const w = new World(s, opts.devices ?? null);
   w.beforeSyscall = opts.beforeSyscall;
   const records: StepRecord[] = [];
   let error: string | undefined;
@@ -184,6 +199,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const emit = (rec: StepRecord) => {
     records.push(rec);
     opts.onStep?.(rec);
+    throwIfOops(w.m, w.pluginFiles);
   };
   try {
     runSteps(w, s.steps, "", {}, emit);

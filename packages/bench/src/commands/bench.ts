@@ -14,12 +14,13 @@ import { runSpeed } from "../speed.js";
 import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
+import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 
 export { DEFAULT_PROFILE };
 
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
-  bench.command("seed")
+  componentOptions(bench.command("seed"))
     .description("regenerate the published move_pages() tables on a profile, with the published value and error beside each cell")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
@@ -28,11 +29,12 @@ export function benchCommand(): Command {
     .option("--report <dir>", "write report.md, report.html and SVG charts")
     .option("--json <file>", "write { profile, seed, version, results }")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
-      const profile = loadProfileWith(o.profile, o.set);
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+      const components = await componentsFrom(o);
+      const profile = loadProfileWith(o.profile, o.set, components.schema);
       const seed = Number(o.seed);
       const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
-      const pool = new PointPool(parseThreads(o.threads));
+      const pool = new PointPool(parseThreads(o.threads), components);
       const bar = new cliProgress.SingleBar({ format: "seed {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
       try {
@@ -62,15 +64,16 @@ export function benchCommand(): Command {
         await pool.close();
       }
     });
-  bench.command("predict")
+  componentOptions(bench.command("predict"))
     .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: { profile: string; set?: string[]; seed: string; threads?: string }) => {
-      const profile = loadProfileWith(o.profile, o.set);
-      const pool = new PointPool(parseThreads(o.threads));
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; threads?: string }) => {
+      const components = await componentsFrom(o);
+      const profile = loadProfileWith(o.profile, o.set, components.schema);
+      const pool = new PointPool(parseThreads(o.threads), components);
       const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
       try {
@@ -89,13 +92,14 @@ export function benchCommand(): Command {
         await pool.close();
       }
     });
-  bench.command("speed")
+  componentOptions(bench.command("speed"))
     .description("wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs, and the whole seed benchmark's wall time")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
-    .action(async (o: { profile: string; set?: string[]; seed: boolean }) => {
-      await runSpeed(loadProfileWith(o.profile, o.set), o.seed);
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: boolean }) => {
+      const components = await componentsFrom(o);
+      await runSpeed(loadProfileWith(o.profile, o.set, components.schema), o.seed, components);
     });
   return bench;
 }
