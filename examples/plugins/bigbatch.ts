@@ -7,8 +7,7 @@
  *   pnpm mmemu profile show --migrator ./bigbatch.ts --set bigbatch.min_folios=8
  */
 import {
-  defineMigrator, defineParamSection, kstrtobool, kstrtouint, migrateOffloadInit, migrateOffloadRegister,
-  migrateOffloadUnregister, moduleBeginUnload, Module, Cost, EINVAL, ENOENT, EOPNOTSUPP, FOLIO_CONTENT_COPIED,
+  defineMigrator, defineParamSection, kstrtouint, migrateOffloadInit, moduleBeginUnload, Module, offloadingAttribute, Cost, EINVAL, ENOENT, EOPNOTSUPP, FOLIO_CONTENT_COPIED,
   PAGE_SIZE, type Migrator,
 } from "@mmemu/driver-kit";
 
@@ -27,7 +26,6 @@ export default defineMigrator({
     const { m, fabric } = ctx;
     migrateOffloadInit(m);
     let minFolios = ctx.params.min_folios;
-    let enabled = false;
     const owner = new Module("bigbatch");
     const migrator: Migrator = {
       name: "BIGBATCH",
@@ -45,24 +43,16 @@ export default defineMigrator({
         return 0; // V4/V5: all copied
       },
     };
+    const offloading = offloadingAttribute(m, migrator);
     return {
       attrs: ["offloading", "min_folios"],
       sysfsRead(attr) {
-        if (attr === "offloading") return `${enabled ? 1 : 0}\n`;
+        if (attr === "offloading") return offloading.read();
         if (attr === "min_folios") return `${minFolios}\n`;
         return -ENOENT;
       },
       sysfsWrite(attr, buf) {
-        if (attr === "offloading") {
-          const v = kstrtobool(buf);
-          if (v < 0) return v;
-          if ((v === 1) !== enabled) {
-            const rc = v === 1 ? migrateOffloadRegister(m, migrator) : migrateOffloadUnregister(m, migrator);
-            if (rc < 0) return rc;
-            enabled = v === 1;
-          }
-          return buf.length;
-        }
+        if (attr === "offloading") return offloading.write(buf);
         if (attr === "min_folios") {
           const v = kstrtouint(buf, 0);
           if (v < 0) return v;

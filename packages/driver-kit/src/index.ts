@@ -12,7 +12,7 @@
  *   points, tracepoints, errno, costs;
  * - the memory a copy touches: folios and their nodes (mm-core).
  */
-export { defineEngine, defineMigrator, registerDriverKitResolution } from "./plugin.js";
+export { defineEngine, defineMigrator, offloadingAttribute, registerDriverKitResolution } from "./plugin.js";
 export type {
   EngineModule, EngineProbeContext, MachineContext, MigratorContext, MigratorInstance, MigratorModule, PluginModule,
 } from "./plugin.js";

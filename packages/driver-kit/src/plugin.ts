@@ -8,6 +8,7 @@
 import { register as moduleRegister } from "node:module";
 import type { Fabric, KernelCore, ParamSection, ParamTable, ParamValues } from "@mmemu/kernel";
 import type { Machine } from "@mmemu/mm-core";
+import { kstrtobool, migrateOffloadRegister, migrateOffloadUnregister, type Migrator } from "@mmemu/offload-api";
 import type { DmaEngine } from "@mmemu/dmaengine";
 import type { HardwareProfile } from "@mmemu/timing";
 
@@ -102,4 +103,28 @@ export function registerDriverKitResolution(): void {
   hookRegistered = true;
   const here = new URL("../register.mjs", import.meta.url).href;
   moduleRegister("./src/resolve-hook.mjs", here, { data: { parentURL: here } });
+}
+
+/**
+ * The `offloading` attribute of a migrator module, as dcbm's offloading_store() does it: kstrtobool,
+ * register the migrator on 1 and unregister it on 0 (a no-op when unchanged); bytes consumed or -errno.
+ */
+export function offloadingAttribute(m: Machine, migrator: Migrator): { readonly enabled: boolean; read(): string; write(buf: string): number } {
+  let enabled = false;
+  return {
+    get enabled() {
+      return enabled;
+    },
+    read: () => `${enabled ? 1 : 0}\n`,
+    write(buf: string): number {
+      const v = kstrtobool(buf);
+      if (v < 0) return v;
+      if ((v === 1) !== enabled) {
+        const rc = v === 1 ? migrateOffloadRegister(m, migrator) : migrateOffloadUnregister(m, migrator);
+        if (rc < 0) return rc;
+        enabled = v === 1;
+      }
+      return buf.length;
+    },
+  };
 }
