@@ -75,3 +75,20 @@ test("a plug-in engine's parameter is live in the worker: --set on its section c
     await pool.close();
   }
 });
+
+test("calibrate fits a plug-in engine's own parameter (declared by the plug-in, no edit to timing)", async (t) => {
+  const { calibrate } = await import("../src/index.js");
+  const { withParams } = await import("@mmemu/timing");
+  const c = await loadComponents({ engines: [new URL("../../../examples/plugins/xdma.ts", import.meta.url).pathname] });
+  const base = loadProfile("zen3-ptdma", c.schema);
+  const truth = withParams(base, { "xdma.chan_bw": 6.5 });
+  const rate = (ch: number) => ({ mean: runPoint(truth, { config: "dcbm", channels: ch, folioSize: "2M", totalBytes: 2 ** 30, batchPages: 262144 }, {}, c).GBps });
+  const ms = { tables: { throughput_by_folio_size: { folio_sizes: ["2M"], dcbm: { "1": [rate(1)], "2": [rate(2)] } } } };
+  const pool = new PointPool(2, c);
+  try {
+    const r = await calibrate({ base, measurements: ms as never, pool, configs: new Set(["dcbm"]), free: ["xdma.chan_bw"], maxEvals: 30, stages: ["dma"] });
+    t.true(Math.abs(r.profile.params.xdma!.chan_bw! / 6.5 - 1) < 0.03, `xdma.chan_bw ${r.profile.params.xdma!.chan_bw}`);
+  } finally {
+    await pool.close();
+  }
+});
