@@ -13,7 +13,7 @@ import {
 import { Cost } from "@mmemu/kernel";
 import { kernelMovePages, mmapUserArea, MPOL_MF_MOVE, readUserInts, TaskTable, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
 import type { HardwareProfile } from "@mmemu/timing";
-import { BUILTIN_COMPONENTS, createMachineWith, throwIfOops, type Components, type EmulatedMachine } from "@mmemu/components";
+import { BUILTIN_COMPONENTS, createMachineWith, pluginError, throwIfOops, type Components, type EmulatedMachine } from "@mmemu/components";
 import { median, probeFirstFolio } from "./first-folio.js";
 import { attachOffload } from "./offload.js";
 
@@ -185,7 +185,13 @@ function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
   let calls = 0;
   for (let i = 0; i < nrFolios; i += perCall) {
     const to = Math.min(nrFolios, i + perCall);
-    const rc = movePages(pp, i, to);
+    let rc: number;
+    try {
+      rc = movePages(pp, i, to);
+    } catch (e) {
+      // A device model's event (or anything of a plug-in's) threw: this point's machine is abandoned.
+      throw pluginError(e, "a plug-in, during move_pages");
+    }
     throwIfOops(m, pp.pluginFiles);
     if (rc !== 0) {
       const bad = readStatus(pp, i, to).filter((st) => st !== 1).slice(0, 5);

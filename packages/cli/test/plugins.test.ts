@@ -120,3 +120,18 @@ test("assignment 4's grader fails the starter and passes a solution, both outsid
   t.is(solved.status, 0, solved.stdout.slice(-2000));
   t.regex(solved.stdout, /# pass 3\n# fail 0/);
 });
+
+test("an engine whose device event throws stops the scenario at that step with the plug-in's own frames", async (t) => {
+  const f = join(tmp, "throwing-engine.ts");
+  writeFileSync(f, `import xdma from ${JSON.stringify(join(examples, "xdma.ts"))};
+import { defineEngine } from "@mmemu/driver-kit";
+export default defineEngine({ ...xdma, probe(ctx) {
+  const devs = xdma.probe(ctx) as Array<{ copied(c: unknown): void }>;
+  for (const d of devs) d.copied = function broken() { throw new RangeError("descriptor ring overrun"); };
+  return devs;
+} });
+`);
+  const o = capture();
+  t.is(await runCommand([join(examples, "xdma-dcbm.json")], { engine: [f] }, o), 1);
+  t.regex(o.stdout, /stopped: PluginError: .*RangeError: descriptor ring overrun \(the batch fell back to the CPU copy; the machine is consistent\)\n\s+at XdmaDevice\.broken \(.*throwing-engine\.ts:5:/);
+});

@@ -110,6 +110,25 @@ export function pluginFrames(e: unknown, files: readonly string[]): string[] {
   return stack.split("\n").filter((l) => /^\s+at /.test(l) && (files.some((f) => l.includes(f)) || urls.some((u) => l.includes(u))));
 }
 
+/** The root of this checkout: frames outside it (and outside node) are a plug-in's. */
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** Stack frames that are neither mmemu's nor node's: the plug-in's own, wherever its files live. */
+export function foreignFrames(e: unknown): string[] {
+  const stack = e instanceof Error && typeof e.stack === "string" ? e.stack : "";
+  return stack.split("\n").filter((l) => /^\s+at /.test(l) && !l.includes(REPO_ROOT) && !l.includes(pathToFileURL(REPO_ROOT).href) && /\//.test(l) && !l.includes("node:"));
+}
+
+/**
+ * A plug-in's exception (from a probe, a module_init, a device event) as one message with the
+ * plug-in's own stack frames; mmemu's own errors pass through unchanged.
+ */
+export function pluginError(e: unknown, what: string): unknown {
+  const frames = foreignFrames(e);
+  if (frames.length === 0 || e instanceof PluginError) return e;
+  return new PluginError(`${what} threw: ${describe(e)}\n${frames.join("\n")}`);
+}
+
 function describe(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }

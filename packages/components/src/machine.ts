@@ -11,6 +11,7 @@ import { DMAENGINE_SECTION, DmaEngine } from "@mmemu/dmaengine";
 import { CPU_COST_SECTION, TimingModel, type HardwareProfile } from "@mmemu/timing";
 import type { EngineModule } from "@mmemu/driver-kit";
 import { BUILTIN_ENGINES } from "./builtin.js";
+import { pluginError } from "./load.js";
 
 export interface CreateMachineOptions {
   /** Emulated memory per node in 4 KiB pages, rounded up to NODE_ALIGN_PAGES. @default 1 GiB + 64 MiB worth of pages */
@@ -65,7 +66,11 @@ export function createMachineWith(profile: HardwareProfile, engines: readonly En
     dmaengine = new DmaEngine({ core: m.core, mem: m.mem, params: sectionValues(profile.params, DMAENGINE_SECTION) });
     for (const e of engines) {
       const params = e.params === undefined ? {} : sectionValues(profile.params, e.params);
-      probed.set(e.name, e.probe({ m, core: m.core, fabric, profile, dmaengine, params, iommu: profile.iommu }));
+      try {
+        probed.set(e.name, e.probe({ m, core: m.core, fabric, profile, dmaengine, params, iommu: profile.iommu }));
+      } catch (err) {
+        throw pluginError(err, `engine ${e.name}: probe`);
+      }
     }
   }
   return { profile, m, timing, fabric, dmaengine, engines: probed };

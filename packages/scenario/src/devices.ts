@@ -5,7 +5,7 @@
  * Loading is asynchronous (plug-in files are imported), so it happens before the run.
  */
 import { sectionValues, errnoName } from "@mmemu/kernel";
-import { createMachineWith, loadComponents, type Components, type EmulatedMachine } from "@mmemu/components";
+import { createMachineWith, loadComponents, pluginError, type Components, type EmulatedMachine } from "@mmemu/components";
 import type { MigratorInstance } from "@mmemu/driver-kit";
 import { loadProfile, type HardwareProfile } from "@mmemu/timing";
 import { PAGE_SIZE } from "@mmemu/mm-core";
@@ -43,7 +43,12 @@ export function createScenarioMachine(s: Scenario, d: ScenarioDevices, hugetlbPa
 export function loadScenarioMigrator(s: Scenario, d: ScenarioDevices, em: EmulatedMachine): MigratorInstance {
   const mod = d.components.migrator;
   const params = mod.params === undefined ? {} : sectionValues(em.profile.params, mod.params);
-  const inst = mod.load({ m: em.m, core: em.m.core, fabric: em.fabric, profile: em.profile, dmaengine: em.dmaengine, params });
+  let inst: MigratorInstance;
+  try {
+    inst = mod.load({ m: em.m, core: em.m.core, fabric: em.fabric, profile: em.profile, dmaengine: em.dmaengine, params });
+  } catch (e) {
+    throw pluginError(e, `migrator ${mod.name}: load`);
+  }
   const write = (attr: string, value: string, at: string) => {
     if (!inst.attrs.includes(attr)) throw new Error(`${at}: ${mod.name} has no attribute "${attr}" (it has ${inst.attrs.join(", ")})`);
     const rc = inst.sysfsWrite(attr, `${value}\n`);

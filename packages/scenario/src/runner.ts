@@ -16,7 +16,7 @@ import {
   readUserInts, setresgid, setresuid, SUID_DUMP_DISABLE, SUID_DUMP_USER, TaskTable, toUser, UserAccess, UserArgArena,
   writeUserArray, MPOL_MF_LAZY, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, type Cred, type TaskStruct, type ThreadGroup,
 } from "@mmemu/move-pages";
-import { throwIfOops } from "@mmemu/components";
+import { foreignFrames, throwIfOops } from "@mmemu/components";
 import type { MigratorInstance } from "@mmemu/driver-kit";
 import { Activity } from "./activity.js";
 import { createScenarioMachine, loadScenarioMigrator, type ScenarioDevices } from "./devices.js";
@@ -240,7 +240,9 @@ function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars
     try {
       out = execStep(w, st, { labels: w.labels, vars });
     } catch (e) {
-      const msg = `${(e as Error).name}: ${(e as Error).message}`;
+      // A plug-in's exception keeps its own stack frames (the run stops; the machine is not reused).
+      const frames = foreignFrames(e);
+      const msg = `${(e as Error).name}: ${(e as Error).message}${frames.length > 0 ? `\n${frames.join("\n")}` : ""}`;
       emit({ index, op: st.op, ...(st.name ? { name: st.name } : {}), call: st.op, result: {}, ok: false, mismatches: [`the step threw ${msg}`], virtualNs: w.m.sim.now - v0, wallMs: performance.now() - t0 });
       throw new StopRun(`steps ${index} (${st.op}) threw ${msg}`);
     }
