@@ -14,6 +14,7 @@ import { runSpeed } from "../speed.js";
 import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
+import { BUILTIN_COMPONENTS } from "@mmemu/components";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 
 export { DEFAULT_PROFILE };
@@ -53,9 +54,12 @@ export function benchCommand(): Command {
             `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
         }
         console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
+        // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
+        const plugged = components !== BUILTIN_COMPONENTS;
+        if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
         if (o.json) {
           mkdirSync(dirname(o.json), { recursive: true });
-          writeFileSync(o.json, JSON.stringify(run.json, null, 1) + "\n");
+          writeFileSync(o.json, JSON.stringify(plugged ? { ...run.json, components: components.selection } : run.json, null, 1) + "\n");
           console.log(`wrote ${o.json}`);
         }
         if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);

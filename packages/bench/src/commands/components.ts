@@ -5,7 +5,7 @@
  * file; both are loaded and validated before anything runs.
  */
 import { Option, type Command } from "commander";
-import { BUILTIN_ENGINES, BUILTIN_MIGRATORS, loadComponents, type Components } from "@mmemu/components";
+import { BUILTIN_COMPONENTS, BUILTIN_ENGINES, BUILTIN_MIGRATORS, loadComponents, type Components } from "@mmemu/components";
 
 export interface ComponentFlags {
   readonly migrator?: string;
@@ -24,7 +24,8 @@ export function componentOptions(cmd: Command): Command {
     .addOption(new Option("--engine <name|file>", `a DMA engine driver to probe (repeatable; default every built-in: ${[...BUILTIN_ENGINES.keys()].join(", ")}) or a plug-in file`).argParser(collectSet));
 }
 
-/** Load what the flags select (built-ins by default). */
-export function componentsFrom(o: ComponentFlags): Promise<Components> {
+/** Load what the flags select (the shared BUILTIN_COMPONENTS when neither flag is given). */
+export async function componentsFrom(o: ComponentFlags): Promise<Components> {
+  if (o.migrator === undefined && o.engine === undefined) return BUILTIN_COMPONENTS;
   return loadComponents({ ...(o.migrator !== undefined ? { migrator: o.migrator } : {}), ...(o.engine !== undefined ? { engines: o.engine } : {}) });
 }
