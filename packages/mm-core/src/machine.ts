@@ -35,6 +35,12 @@ export interface MigrationSettings {
    * read; a retry re-copies).
    */
   offloadSemantics: "v5" | "v6";
+  /**
+   * migrate_pages() unmaps a batch, flushes the TLB once and then moves the batch (migrate_pages_batch(),
+   * Huang Ying's batched TLB flushing, after 6.1). false: the per-folio unmap_and_move() loop of 6.1, one
+   * flush per page and up to 10 passes over the list. @default true
+   */
+  migratePagesBatch: boolean;
 }
 
 /** Mirrors enum vm_event_item entries for migration (include/linux/vm_event_item.h). */
@@ -75,7 +81,7 @@ export class Machine {
   readonly anonVmas: AnonVma[] = [];
   readonly spaces: AddressSpace[] = [];
   readonly mms: MmStruct[] = [];
-  readonly settings: MigrationSettings = { nrMaxBatchedMigration: 512, offloadSemantics: "v5" };
+  readonly settings: MigrationSettings = { nrMaxBatchedMigration: 512, offloadSemantics: "v5", migratePagesBatch: true };
   readonly vmEvents: VmEvents = {
     pgmigrate_success: 0,
     pgmigrate_fail: 0,

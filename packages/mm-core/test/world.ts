@@ -77,3 +77,10 @@ export function intact(w: World, addr: number, bytes: number): boolean {
   }
   return true;
 }
+
+/** Leave a node with only order-0 free blocks: take every page, then free every other one. */
+export function fragment(w: World, nid: number): void {
+  const taken: number[] = [];
+  for (let p; (p = w.m.folioAlloc(nid, 0, true)) >= 0; ) taken.push(p);
+  for (const p of taken) if (p % 2 === 0) w.m.folioPut(p);
+}

@@ -147,6 +147,8 @@ export class TaskTable {
   constructor(m: Machine, opts: TaskTableOptions = {}) {
     this.m = m;
     this.features = kernelFeatures(opts.kernelVersion ?? "mainline");
+    // The migration core is the machine's: the version chooses it for every caller of migrate_pages().
+    m.settings.migratePagesBatch = this.features.migratePagesBatch;
     this.initUserNs = new UserNamespace(0, null, 0);
     this.nodeMemory = nodeStatesMemory(m);
     this.rootCpuset = new Cpuset("/", this.nodeMemory.slice(), null);
