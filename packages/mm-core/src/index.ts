@@ -8,6 +8,11 @@ export {
 } from "./physmem.js";
 export { PageAllocator } from "./page-alloc.js";
 export {
+  Zone, Watermarks, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, MAX_NR_ZONES, ZONE_NAMES,
+  WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR,
+  calculateMinFreeKbytes, recommendedMinFreeKbytes, totalreservePages,
+} from "./zone.js";
+export {
   MemMap, PG, PG_MIGRATE_FLAGS, FOLIO_WAS_MAPPED, FOLIO_WAS_MLOCKED, FOLIO_ALREADY_COPIED, FOLIO_CONTENT_COPIED,
 } from "./folio.js";
 export { FolioList } from "./folio-list.js";

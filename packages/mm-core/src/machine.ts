@@ -8,6 +8,7 @@ import { Cost, KernelCore, WaitQueue, type CostMeter, type CostKind, type FaultP
 import { MemMap, PG } from "./folio.js";
 import { AddressSpace, AnonVma, MmStruct } from "./mm-types.js";
 import { PageAllocator } from "./page-alloc.js";
+import { Watermarks, WMARK_LOW, WMARK_MIN, ZONE_MOVABLE } from "./zone.js";
 import { PhysMem, PMD_ORDER, type MemNodeConfig } from "./physmem.js";
 import { Tlbs, TlbUnmapBatch } from "./tlb.js";
 import { MemoryManager } from "./memory-manager.js";
@@ -23,6 +24,12 @@ export interface MachineOptions {
   readonly costs?: CostMeter;
   /** Huge pages reserved per node for hugetlbfs (nr_hugepages), by node id. @default none */
   readonly hugetlbPages?: Readonly<Record<number, number>>;
+  /** ZONE_MOVABLE pages at the top of each node (movablecore=), by node id. @default none */
+  readonly movablePages?: Readonly<Record<number, number>>;
+  /** vm.min_free_kbytes as written by the user; omitted, the kernel's boot value for these zones. */
+  readonly minFreeKbytes?: number;
+  /** vm.watermark_scale_factor (1..3000). @default 10 */
+  readonly watermarkScaleFactor?: number;
 }
 
 /** Migration settings that the series and its testing patches turn into runtime knobs. */
@@ -122,13 +129,15 @@ export class Machine {
   readonly swap: SwapDevice;
   /** The invariant checker, when enabled (tests). */
   checker: MigrationObserver | null = null;
+  /** min_free_kbytes, watermark_scale_factor, lowmem_reserve_ratio and the zone watermarks they set. */
+  readonly watermarks: Watermarks;
   private nextIds = { anonVma: 1, space: 1, mm: 1, pid: 1 };
 
   constructor(opts: MachineOptions) {
     this.core = new KernelCore({ seed: opts.seed ?? 1, ...(opts.costs ? { costs: opts.costs } : {}) });
     this.mem = new PhysMem(opts.nodes);
     this.folios = new MemMap(this.mem);
-    this.alloc = new PageAllocator(this.mem);
+    this.alloc = new PageAllocator(this.mem, opts.movablePages);
     this.nrCpus = this.mem.nrCpus;
     this.tlbs = new Tlbs(this.nrCpus);
     const maxId = Math.max(...this.mem.nodes.map((n) => n.id)) + 1;
@@ -150,6 +159,12 @@ export class Machine {
     };
     this.hooks = { offload: null };
     this.memory = new MemoryManager(this);
+    this.watermarks = new Watermarks(this.alloc.zones, this.alloc.nodeZones);
+    this.watermarks.init({
+      khugepaged: this.memory.anonThp[PMD_ORDER] !== "never",
+      ...(opts.minFreeKbytes !== undefined ? { minFreeKbytes: opts.minFreeKbytes } : {}),
+      ...(opts.watermarkScaleFactor !== undefined ? { watermarkScaleFactor: opts.watermarkScaleFactor } : {}),
+    });
     this.swap = new SwapDevice(this);
     // The shared zero page, reserved at boot on the first node with memory.
     const first = this.mem.nodes.find((n) => n.nrPages > 0)!;
@@ -200,19 +215,18 @@ export class Machine {
   // ---- folio lifecycle --------------------------------------------------------------------------
 
   /**
-   * Allocate a folio of 2^order pages on `nid` (falling back to other nodes by id order unless
-   * `thisNode`). Mirrors folio_alloc()/__alloc_pages with __GFP_THISNODE. Returns the head pfn or -1.
+   * Allocate a folio of 2^order pages on `nid`, falling back to other nodes by id order unless
+   * `thisNode` (__GFP_THISNODE). Mirrors __alloc_pages(): the fast path takes a zone above its LOW
+   * watermark; the slow path (kswapd woken) one above MIN. Reclaim and compaction are not modelled, so
+   * below MIN (plus the lowmem reserve) the allocation fails, as on a node with nothing reclaimable;
+   * the OOM killer is never the answer here (callers see -1). `highestZoneIdx` is gfp_zone(): ZONE_MOVABLE
+   * for GFP_HIGHUSER_MOVABLE, ZONE_NORMAL for a migration target of a page outside ZONE_MOVABLE.
+   * Returns the head pfn or -1.
    */
-  folioAlloc(nid: number, order: number, thisNode: boolean): number {
+  folioAlloc(nid: number, order: number, thisNode: boolean, highestZoneIdx: number = ZONE_MOVABLE): number {
     if (this.faults.pageAlloc.armed && this.faults.pageAlloc.shouldFail()) return -1;
-    let pfn = this.alloc.alloc(nid, order);
-    if (pfn < 0 && !thisNode) {
-      for (const n of this.mem.nodes) {
-        if (n.id === nid) continue;
-        pfn = this.alloc.alloc(n.id, order);
-        if (pfn >= 0) break;
-      }
-    }
+    let pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_LOW, highestZoneIdx);
+    if (pfn < 0) pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_MIN, highestZoneIdx);
     if (pfn < 0) return -1;
     this.prepFolio(pfn, order);
     // prep_compound_page() writes every tail struct page: what makes a large folio's allocation grow with its size.

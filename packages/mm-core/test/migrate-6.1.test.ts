@@ -10,7 +10,7 @@ import {
   allocMigrationTarget, lastMigrateStats, MAP_ANONYMOUS, MAP_HUGETLB, MAP_POPULATE, MAP_SHARED, migratePages, MIGRATE_ASYNC,
   MIGRATE_SYNC, MR, PAGE_SIZE, PG, PROT_READ, PROT_WRITE, putbackMovablePages,
 } from "../src/index.js";
-import { anon, fragment, intact, isolate, migrateTo, nodeOf, world, type World } from "./world.js";
+import { anon, fillNode, minWmark, fragment, intact, isolate, migrateTo, nodeOf, world, type World } from "./world.js";
 
 function world61(opts: Parameters<typeof world>[0] = {}): World {
   const w = world(opts);
@@ -146,7 +146,8 @@ test("6.1: -ENOMEM for a large folio splits it; the pieces move in a second roun
 test("6.1: -ENOMEM for a base page stops the call; the folios after it stay on the list unmigrated", (t) => {
   const w = world61({ pages: 1 << 10 });
   const addr = anon(w, 40 * PAGE_SIZE);
-  while (w.m.alloc.nrFree(1) > 10) w.m.folioAlloc(1, 0, true);
+  // Only 10 pages above the MIN watermark remain: the fast path fails, the slow path gives those 10.
+  fillNode(w, 1, minWmark(w, 1) + 10);
   const list = isolate(w, addr, 40 * PAGE_SIZE);
   const rc = migratePages(w.m, list, (s) => allocMigrationTarget(w.m, s, { nid: 1, thisNode: true }), null, MIGRATE_SYNC, MR.SYSCALL);
   t.is(rc, -ENOMEM);

@@ -5,7 +5,7 @@ import {
   allocMigrationTarget, putbackMovablePages, MAP_SHARED, MAP_ANONYMOUS, MAP_POPULATE, PROT_READ, PROT_WRITE,
   FOLIO_CONTENT_COPIED,
 } from "../src/index.js";
-import { anon, fragment, intact, isolate, migrateTo, nodeOf, world } from "./world.js";
+import { anon, fillNode, minWmark, fragment, intact, isolate, migrateTo, nodeOf, world } from "./world.js";
 
 test("a 4K anonymous folio moves to the target node with its contents, refcount and mapcount", (t) => {
   const w = anon4k();
@@ -113,7 +113,8 @@ test("-ENOMEM: a full target node stops the call; what was unmapped is still mov
   const w = world({ pages: 1 << 10 });
   const addr = anon(w, 600 * PAGE_SIZE);
   // Fill node 1 so that only 10 pages remain.
-  while (w.m.alloc.nrFree(1) > 10) w.m.folioAlloc(1, 0, true);
+  // Only 10 pages above the MIN watermark remain: the fast path fails, the slow path gives those 10.
+  fillNode(w, 1, minWmark(w, 1) + 10);
   const list = isolate(w, addr, 600 * PAGE_SIZE);
   const rc = migratePages(w.m, list, (s) => allocMigrationTarget(w.m, s, { nid: 1, thisNode: true }), null, MIGRATE_ASYNC, MR.SYSCALL);
   t.is(rc, -ENOMEM);

@@ -7,7 +7,7 @@
 import { errnoName, formatTraceLine, EINVAL, ENOMEM } from "@mmemu/kernel";
 import {
   InvariantChecker, ksmScan, Machine, madvisePageout, makeDevicePrivateEntry, mapDeviceCoherentPage, mmapPfnRange,
-  patternDigest, PAGE_SIZE, PG, PMD_ORDER, PTE, alignUp,
+  patternDigest, PAGE_SIZE, PG, PMD_ORDER, PTE, alignUp, WMARK_HIGH, WMARK_LOW, WMARK_MIN,
   MAP_ANONYMOUS, MAP_FIXED, MAP_HUGETLB, MAP_LOCKED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
   PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE, type AddressSpace,
 } from "@mmemu/mm-core";
@@ -103,10 +103,14 @@ class World {
     const mc = s.machine;
     const hugetlbPages: Record<number, number> = {};
     for (const [k, v] of Object.entries(mc.hugetlb)) hugetlbPages[Number(k)] = v;
+    const movablePages: Record<number, number> = {};
+    for (const n of mc.nodes) movablePages[n.id] = Math.floor(parseSize(n.movable) / PAGE_SIZE);
     this.m = new Machine({
       nodes: mc.nodes.map((n) => ({ id: n.id, pages: parseSize(n.memory) / PAGE_SIZE, cpus: n.cpus })),
       seed: mc.seed,
       hugetlbPages,
+      movablePages,
+      watermarkScaleFactor: mc.vm.watermark_scale_factor,
     });
     const m = this.m;
     const meter = scenarioCosts(m.sim, mc.timing);
@@ -116,6 +120,10 @@ class World {
       for (const [size, policy] of Object.entries(mc.thp.anon)) m.memory.anonThp[THP_ORDER[size]!] = policy;
       m.memory.shmemOrder = mc.thp.shmem === "never" ? 0 : THP_ORDER[mc.thp.shmem]!;
     }
+    // Boot order: THP settings start khugepaged, which raises min_free_kbytes; a user's sysctl.conf then wins.
+    m.watermarks.khugepagedChanged(m.memory.anonThp[PMD_ORDER] !== "never");
+    m.watermarks.setLowmemReserveRatio(mc.vm.lowmem_reserve_ratio);
+    if (mc.vm.min_free_kbytes !== undefined) m.watermarks.setMinFreeKbytes(mc.vm.min_free_kbytes);
     m.settings.nrMaxBatchedMigration = mc.nrMaxBatchedMigration;
     this.checker = mc.check ? new InvariantChecker(m, { throwOnViolation: false }) : null;
     this.tasks = new TaskTable(m, { kernelVersion: s.kernel, firstPid: 1000 });
@@ -447,10 +455,24 @@ function execStep(w: World, st: ScenarioStep, scope: ExprScope): Outcome {
       if (e.minFree !== undefined && free < parseSize(e.minFree)) mismatches.push(`node ${st.node} has ${free} bytes free, expected at least ${parseSize(e.minFree)}`);
       if (e.maxFree !== undefined && free > parseSize(e.maxFree)) mismatches.push(`node ${st.node} has ${free} bytes free, expected at most ${parseSize(e.maxFree)}`);
       mismatches.push(...checkField("hugetlbFree", hugetlbFree, e.hugetlbFree));
-      return { call: `node ${st.node} meminfo`, result: { freeBytes: free, hugetlbFree, hugetlbTotal: m.hugetlbTotal[st.node] ?? 0 }, mismatches };
+      const marks = { min: m.alloc.nodeWatermark(st.node, WMARK_MIN) * PAGE_SIZE, low: m.alloc.nodeWatermark(st.node, WMARK_LOW) * PAGE_SIZE, high: m.alloc.nodeWatermark(st.node, WMARK_HIGH) * PAGE_SIZE };
+      for (const k of ["min", "low", "high"] as const) {
+        const want = e[k];
+        if (want !== undefined && marks[k] !== parseSize(want)) mismatches.push(`node ${st.node} ${k} watermark is ${marks[k]} bytes, expected ${parseSize(want)}`);
+      }
+      mismatches.push(...checkField("minFreeKbytes", m.watermarks.minFreeKbytes, e.minFreeKbytes));
+      const zones = (m.alloc.nodeZones[st.node] ?? []).filter((z) => z !== null).map((z) => ({
+        zone: z.name, managed: z.managed, free: z.free, min: z.mark(WMARK_MIN), low: z.mark(WMARK_LOW), high: z.mark(WMARK_HIGH),
+        lowmemReserve: Array.from(z.lowmemReserve),
+      }));
+      return {
+        call: `node ${st.node} meminfo`,
+        result: { freeBytes: free, hugetlbFree, hugetlbTotal: m.hugetlbTotal[st.node] ?? 0, minFreeKbytes: m.watermarks.minFreeKbytes, watermarkBytes: marks, zones },
+        mismatches,
+      };
     }
     case "fill_node": {
-      const leave = Math.floor(parseSize(st.leave) / PAGE_SIZE);
+      const leave = Math.floor(parseSize(st.leave) / PAGE_SIZE) + watermarkPages(m, st.node, st.above);
       const held: number[] = [];
       for (let p = m.alloc.alloc(st.node, 0); p >= 0; p = m.alloc.alloc(st.node, 0)) held.push(p);
       // Give back pages until `leave` are free: every other one when fragmenting, so no two are buddies.
@@ -459,7 +481,7 @@ function execStep(w: World, st: ScenarioStep, scope: ExprScope): Outcome {
         m.alloc.free(held[k]!, 0);
         freed++;
       }
-      return { call: `fill node ${st.node} leaving ${st.leave}${st.fragment ? " (fragmented)" : ""}`, result: { freeBytes: m.alloc.nrFree(st.node) * PAGE_SIZE }, mismatches: [] };
+      return { call: `fill node ${st.node} leaving ${st.leave}${st.above !== "none" ? ` above ${st.above}` : ""}${st.fragment ? " (fragmented)" : ""}`, result: { freeBytes: m.alloc.nrFree(st.node) * PAGE_SIZE }, mismatches: [] };
     }
     case "repeat":
       throw new Error("repeat is expanded by runSteps");
@@ -537,6 +559,12 @@ function movePagesStep(w: World, st: Extract<ScenarioStep, { op: "move_pages" }>
 
 function patternOf(p: number | string): number {
   return (typeof p === "number" ? p : parseInt(p, 16)) >>> 0;
+}
+
+/** The pages a node's zones keep free at a watermark ("none": 0). */
+function watermarkPages(m: Machine, nid: number, above: "none" | "min" | "low" | "high"): number {
+  if (above === "none") return 0;
+  return m.alloc.nodeWatermark(nid, above === "min" ? WMARK_MIN : above === "low" ? WMARK_LOW : WMARK_HIGH);
 }
 
 function hexBytes(s: string): Uint8Array {

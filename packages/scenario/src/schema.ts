@@ -32,6 +32,15 @@ const NodeSchema = z.object({
   id: NodeId.describe("node id (0..1023; ids may have gaps)"),
   memory: Size.describe("memory of the node; 0 makes a memoryless (CPU-only) node"),
   cpus: z.number().int().min(0).max(256).default(1).describe("CPUs on the node (numbered across nodes in order)"),
+  movable: Size.default(0).describe("ZONE_MOVABLE at the top of the node (movablecore=); the rest is DMA/DMA32/Normal by address"),
+}).strict();
+
+const VmSysctlSchema = z.object({
+  min_free_kbytes: z.number().int().min(0).max(2 ** 31 - 1).optional()
+    .describe("vm.min_free_kbytes as written by the user; omitted, the kernel's boot value (khugepaged raises it while THP is enabled)"),
+  watermark_scale_factor: z.number().int().min(1).max(3000).default(10).describe("vm.watermark_scale_factor (1/10000 of a zone between watermarks)"),
+  lowmem_reserve_ratio: z.tuple([z.number().int().min(0), z.number().int().min(0), z.number().int().min(0), z.number().int().min(0)])
+    .default([256, 256, 32, 0]).describe("vm.lowmem_reserve_ratio for DMA, DMA32, Normal, Movable"),
 }).strict();
 
 const TimingSchema = z.union([
@@ -54,6 +63,8 @@ const MachineSchema = z.object({
   seed: z.number().int().default(1),
   timing: TimingSchema.default("simple"),
   check: z.boolean().default(false).describe("attach mm-core's invariant checker"),
+  vm: VmSysctlSchema.default({ watermark_scale_factor: 10, lowmem_reserve_ratio: [256, 256, 32, 0] })
+    .describe("the /proc/sys/vm settings that size the zone watermarks and reserves"),
 }).strict();
 
 const CapName = z.string().regex(/^(CAP_)?[A-Z_]+$/, "a capability name like CAP_SYS_NICE");
@@ -261,10 +272,18 @@ const VmEvents = z.object({
 }).strict();
 const NodeInfo = z.object({
   op: z.literal("node_info"), ...common, node: NodeId,
-  expect: z.object({ minFree: Size.optional(), maxFree: Size.optional(), hugetlbFree: z.number().int().optional() }).strict().optional(),
+  expect: z.object({
+    minFree: Size.optional(), maxFree: Size.optional(), hugetlbFree: z.number().int().optional(),
+    min: Size.optional().describe("Σ of the node's zones' MIN watermarks"),
+    low: Size.optional().describe("Σ of the node's zones' LOW watermarks"),
+    high: Size.optional().describe("Σ of the node's zones' HIGH watermarks"),
+    minFreeKbytes: z.number().int().optional().describe("vm.min_free_kbytes (machine-wide)"),
+  }).strict().optional(),
 }).strict();
 const FillNode = z.object({
   op: z.literal("fill_node"), ...common, node: NodeId, leave: Size.default(0).describe("bytes to leave free"),
+  above: z.enum(["none", "min", "low", "high"]).default("none")
+    .describe("count `leave` above this watermark of the node's highest zone (what an allocation there may still take)"),
   fragment: z.boolean().default(false).describe("leave free memory only as scattered 4 KiB pages (no 2 MiB block)"),
 }).strict();
 
