@@ -15,10 +15,12 @@
 const LAYERS = [
   ["kernel"],
   ["mm-core"],
+  ["platform"],
   ["test-support"],
   ["dmaengine", "offload-api", "syscalls/move_pages"],
   ["drivers/ptdma", "drivers/sdxi", "migrators/mtcopy", "migrators/dcbm"],
   ["timing"],
+  ["components"],
   ["scenario", "bench"],
   ["cli"],
   ["@test"],
