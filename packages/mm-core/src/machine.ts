@@ -9,7 +9,8 @@ import { MemMap, PG } from "./folio.js";
 import { AddressSpace, AnonVma, MmStruct } from "./mm-types.js";
 import { PageAllocator } from "./page-alloc.js";
 import { Watermarks, WMARK_LOW, WMARK_MIN, ZONE_MOVABLE } from "./zone.js";
-import { PhysMem, PMD_ORDER, type MemNodeConfig } from "./physmem.js";
+import type { Mempolicy } from "./mempolicy.js";
+import { MAX_NUMNODES, PhysMem, PMD_ORDER, type MemNodeConfig } from "./physmem.js";
 import { Tlbs, TlbUnmapBatch } from "./tlb.js";
 import { MemoryManager } from "./memory-manager.js";
 import { SwapDevice } from "./swap.js";
@@ -65,6 +66,10 @@ export class Task {
   memalloc = false;
   /** current->tlb_ubc */
   readonly tlbUbc: TlbUnmapBatch;
+  /** current->mempolicy (set_mempolicy); null: MPOL_DEFAULT, the local node. */
+  mempolicy: Mempolicy | null = null;
+  /** current->il_prev: the node of the last interleaved allocation (MAX_NUMNODES - 1 after a reset). */
+  ilPrev = MAX_NUMNODES - 1;
   constructor(
     readonly pid: number,
     public mm: MmStruct | null,
@@ -221,12 +226,12 @@ export class Machine {
    * below MIN (plus the lowmem reserve) the allocation fails, as on a node with nothing reclaimable;
    * the OOM killer is never the answer here (callers see -1). `highestZoneIdx` is gfp_zone(): ZONE_MOVABLE
    * for GFP_HIGHUSER_MOVABLE, ZONE_NORMAL for a migration target of a page outside ZONE_MOVABLE.
-   * Returns the head pfn or -1.
+   * `nodemask` (a policy's nodes, by node id) limits every node tried. Returns the head pfn or -1.
    */
-  folioAlloc(nid: number, order: number, thisNode: boolean, highestZoneIdx: number = ZONE_MOVABLE): number {
+  folioAlloc(nid: number, order: number, thisNode: boolean, highestZoneIdx: number = ZONE_MOVABLE, nodemask: Uint8Array | null = null): number {
     if (this.faults.pageAlloc.armed && this.faults.pageAlloc.shouldFail()) return -1;
-    let pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_LOW, highestZoneIdx);
-    if (pfn < 0) pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_MIN, highestZoneIdx);
+    let pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_LOW, highestZoneIdx, nodemask);
+    if (pfn < 0) pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_MIN, highestZoneIdx, nodemask);
     if (pfn < 0) return -1;
     this.prepFolio(pfn, order);
     // prep_compound_page() writes every tail struct page: what makes a large folio's allocation grow with its size.

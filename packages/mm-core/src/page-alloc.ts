@@ -154,15 +154,15 @@ export class PageAllocator {
    * Mirrors get_page_from_freelist(): walk the zonelist — the preferred node's zones from
    * `highestZoneIdx` down, then (unless `thisNode`, __GFP_THISNODE) the other nodes' in id order — and
    * take the block from the first zone that passes its watermark `mark` (WMARK_LOW on the fast path,
-   * WMARK_MIN in the slow path). -1 when no zone can.
+   * WMARK_MIN in the slow path), skipping nodes outside `nodemask`. -1 when no zone can.
    */
-  getPageFromFreelist(nid: number, order: number, thisNode: boolean, mark: number, highestZoneIdx: number): number {
-    let pfn = this.allocFromNode(nid, order, mark, highestZoneIdx);
+  getPageFromFreelist(nid: number, order: number, thisNode: boolean, mark: number, highestZoneIdx: number, nodemask: Uint8Array | null = null): number {
+    let pfn = nodemask === null || nodemask[nid] ? this.allocFromNode(nid, order, mark, highestZoneIdx) : -1;
     if (pfn >= 0 || thisNode) return pfn;
     const nodes = this.mem.nodes;
     for (let i = 0; i < nodes.length; i++) {
       const other = nodes[i]!.id;
-      if (other === nid) continue;
+      if (other === nid || (nodemask !== null && !nodemask[other])) continue;
       pfn = this.allocFromNode(other, order, mark, highestZoneIdx);
       if (pfn >= 0) return pfn;
     }

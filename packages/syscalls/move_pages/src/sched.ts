@@ -201,6 +201,7 @@ export class TaskTable {
     if (of.mm === null) throw new Error(`task ${of.pid} has no mm to share`);
     const pid = this.allocPid(opts.pid);
     const t = new TaskStruct(pid, of.group, this.m.createTask(of.mm, opts.cpu ?? of.ctx.cpu), of.cred, opts.cpuset ?? of.cpuset, opts.name ?? of.comm);
+    t.ctx.mempolicy = of.ctx.mempolicy; // copy_process(): mpol_dup(current->mempolicy)
     of.group.threads.push(t);
     this.byPid.set(pid, t);
     return t;
@@ -230,6 +231,7 @@ export class TaskTable {
     this.mmSec.set(mm, { dumpable: psec.dumpable, userNs: psec.userNs });
     const group = new ThreadGroup(pid, parent.group);
     const t = new TaskStruct(pid, group, this.m.createTask(mm, opts.cpu ?? parent.ctx.cpu), parent.cred, parent.cpuset, opts.name ?? parent.comm);
+    t.ctx.mempolicy = parent.ctx.mempolicy; // copy_process(): mpol_dup(current->mempolicy)
     group.threads.push(t);
     this.byPid.set(pid, t);
     return t;

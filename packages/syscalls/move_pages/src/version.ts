@@ -36,12 +36,25 @@ export interface KernelFeatures {
    * Applied to the machine (`settings.migratePagesBatch`) by the TaskTable.
    */
   readonly migratePagesBatch: boolean;
+  /** MPOL_MAX: 6 before MPOL_WEIGHTED_INTERLEAVE (6.9), 7 after; a mode at or above it is -EINVAL. */
+  readonly mpolMax: number;
+  /** MPOL_F_NUMA_BALANCING is accepted with MPOL_PREFERRED_MANY as well as MPOL_BIND (6.10). */
+  readonly numaBalancingPreferredMany: boolean;
+  /**
+   * mbind's page scan counts every page it cannot queue and goes on (Hugh Dickins' rework, 6.7); before,
+   * with MPOL_MF_STRICT, an unmovable page ended the walk after its page table, and PTE migration
+   * entries were passed over.
+   */
+  readonly mbindCountsFailures: boolean;
 }
 
 const FEATURES: Readonly<Record<KernelVersion, KernelFeatures>> = {
-  "6.1": { version: "6.1", followPageDump: true, protNoneNotFound: true, hugetlbTailEacces: true, sharedTest: "page_mapcount", migratePagesBatch: false },
-  "6.12": { version: "6.12", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_likely_mapped_shared", migratePagesBatch: true },
-  mainline: { version: "mainline", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_maybe_mapped_shared", migratePagesBatch: true },
+  "6.1": { version: "6.1", followPageDump: true, protNoneNotFound: true, hugetlbTailEacces: true, sharedTest: "page_mapcount", migratePagesBatch: false,
+    mpolMax: 6, numaBalancingPreferredMany: false, mbindCountsFailures: false },
+  "6.12": { version: "6.12", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_likely_mapped_shared", migratePagesBatch: true,
+    mpolMax: 7, numaBalancingPreferredMany: true, mbindCountsFailures: true },
+  mainline: { version: "mainline", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_maybe_mapped_shared", migratePagesBatch: true,
+    mpolMax: 7, numaBalancingPreferredMany: true, mbindCountsFailures: true },
 };
 
 /** The feature set of a modelled kernel. */
