@@ -9,6 +9,7 @@ import { device, pfnmap } from "./device.js";
 import { inspect } from "./inspect.js";
 import { fill_node, node_info, sleep, vm_events } from "./machine.js";
 import { migrate_pages } from "./migrate_pages.js";
+import { get_mempolicy, mbind, set_mempolicy } from "./mempolicy.js";
 import { mmap } from "./mmap.js";
 import { move_pages } from "./move_pages.js";
 import { pin, unpin } from "./pin.js";
@@ -19,7 +20,7 @@ import { exit, fork, reap, thread } from "./tasks.js";
 export const OPS = {
   mmap, munmap, mprotect, mlock, munlock, madvise, ksm_scan, fork, exit, reap, thread, setresuid, setresgid, capset,
   prctl_set_dumpable, set_cpuset, write, read, touch, pin, unpin, device, pfnmap, move_pages, migrate_pages, inspect,
-  spawn, stop, sleep, vm_events, node_info, fill_node,
+  spawn, stop, sleep, vm_events, node_info, fill_node, mbind, set_mempolicy, get_mempolicy,
 } as const;
 
 export type OpName = keyof typeof OPS;
