@@ -11,8 +11,9 @@ export {
   Mempolicy, MPOL_DEFAULT, MPOL_PREFERRED, MPOL_BIND, MPOL_INTERLEAVE, MPOL_LOCAL, MPOL_PREFERRED_MANY,
   MPOL_WEIGHTED_INTERLEAVE, MPOL_MODE_NAMES, MPOL_F_STATIC_NODES, MPOL_F_RELATIVE_NODES, MPOL_F_NUMA_BALANCING,
   MPOL_MODE_FLAGS, NO_INTERLEAVE_INDEX, allocPagesMpol, getVmaPolicy, hugetlbAllocMpol, interleaveNid, interleaveNodes,
-  vmaAllocFolio, vmaInterleaveIndex,
+  vmaAllocFolio, vmaInterleaveIndex, mpolToStr, nodelistToStr,
 } from "./mempolicy.js";
+export { showNumaMap, showNumaMaps } from "./task-mmu.js";
 export {
   Zone, Watermarks, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, MAX_NR_ZONES, ZONE_NAMES,
   WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR,

@@ -140,3 +140,25 @@ export function hugetlbAllocMpol(m: Machine, pol: Mempolicy | null, ilx: number,
   if (folio < 0 && pol !== null && pol.mode === MPOL_PREFERRED_MANY) return hugetlbAllocMpol(m, null, ilx, task);
   return folio;
 }
+
+/** A node list in the kernel's %*pbl format: ascending, runs as ranges ("0-1,3"). */
+export function nodelistToStr(nodes: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < nodes.length; ) {
+    let j = i;
+    while (j + 1 < nodes.length && nodes[j + 1] === nodes[j]! + 1) j++;
+    parts.push(j === i ? String(nodes[i]) : `${nodes[i]}-${nodes[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+/** Mirrors mpol_to_str(): "default", "local", "prefer:1", "bind=static:0-1", "interleave:0-1", ... */
+export function mpolToStr(pol: Mempolicy | null): string {
+  if (pol === null) return "default";
+  let s: string = MPOL_MODE_NAMES[pol.mode]!;
+  if (pol.mode === MPOL_LOCAL) return s;
+  if (pol.flags & MPOL_F_STATIC_NODES) s += "=static";
+  else if (pol.flags & MPOL_F_RELATIVE_NODES) s += "=relative";
+  return `${s}:${nodelistToStr(pol.nodes)}`;
+}

@@ -25,6 +25,10 @@ export class World {
   readonly files = new Map<string, AddressSpace>();
   readonly labels = new Map<string, bigint>();
   readonly pins = new Map<string, number>();
+  /** The names in `pins` that hold a plain reference (FOLL_GET) rather than a pin. */
+  readonly gets = new Set<string>();
+  /** The recording started by trace_start, until trace_stop. */
+  trace: { stop(): void; readonly records: ReadonlyArray<{ name: string; fields: Record<string, unknown> }> } | null = null;
   readonly activities = new Map<string, Activity>();
   readonly checker: InvariantChecker | null;
   /** RunOptions.beforeSyscall */
