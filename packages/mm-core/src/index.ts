@@ -13,7 +13,11 @@ export {
   MPOL_MODE_FLAGS, NO_INTERLEAVE_INDEX, allocPagesMpol, getVmaPolicy, hugetlbAllocMpol, interleaveNid, interleaveNodes,
   vmaAllocFolio, vmaInterleaveIndex, mpolToStr, nodelistToStr,
 } from "./mempolicy.js";
-export { showNumaMap, showNumaMaps } from "./task-mmu.js";
+export { nodeReadMeminfo, nodeHugetlbCounters } from "./node-meminfo.js";
+export {
+  showNumaMap, showNumaMaps, pagemapEntry, PM_PFRAME_MASK, PM_SOFT_DIRTY, PM_MMAP_EXCLUSIVE, PM_UFFD_WP, PM_FILE, PM_SWAP,
+  PM_PRESENT,
+} from "./task-mmu.js";
 export {
   Zone, Watermarks, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, MAX_NR_ZONES, ZONE_NAMES,
   WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR,

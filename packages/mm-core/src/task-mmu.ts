@@ -1,5 +1,6 @@
 /**
- * What /proc/PID/numa_maps shows: mirrors show_numa_map() and gather_stats() of fs/proc/task_mmu.c.
+ * What /proc/PID/numa_maps and /proc/PID/pagemap show: mirrors show_numa_map() and gather_stats(), and
+ * the pagemap walk, of fs/proc/task_mmu.c. numa_maps:
  * One line per VMA: its start, its policy (the VMA's, else the task's), " file=" for file mappings,
  * " huge" for hugetlb, then, if any page is present, the counts (anon, dirty, mapped, mapmax,
  * swapcache, active, writeback), the pages per node and the page size. Only present normal pages count:
@@ -42,10 +43,12 @@ export function showNumaMap(m: Machine, v: Vma, task: Task): string {
   const md: NumaStats = { pages: 0, anon: 0, dirty: 0, mapmax: 0, swapcache: 0, active: 0, writeback: 0, node: new Map() };
   const pol = v.file?.sharedPolicyAt(v.pgoff) ?? v.policy ?? task.mempolicy;
   let line = `${v.start.toString(16).padStart(8, "0")} ${mpolToStr(pol)}`;
-  // Unlinked shmem objects (shared anonymous memory, memfd) print their path with " (deleted)".
-  if (v.file !== null && v.file.name !== "anon_hugepage") {
-    const unlinked = v.file.kind === "shmem" && (v.file.name === "dev/zero" || v.file.name.startsWith("memfd:"));
-    line += ` file=/${v.file.name}${unlinked ? " (deleted)" : ""}`;
+  // Unlinked objects (shared anonymous memory, anonymous hugetlb, memfd) print their path with
+  // " (deleted)"; seq_file_path() escapes newline, tab, '=' and space as octal.
+  if (v.file !== null) {
+    const name = v.file.name;
+    const unlinked = v.file.kind === "shmem" && (name === "dev/zero" || name === "anon_hugepage" || name.startsWith("memfd:"));
+    line += ` file=${`/${name}${unlinked ? " (deleted)" : ""}`.replace(/[\n\t= ]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`)}`;
   }
   if (hugetlb) line += " huge";
   if ((v.flags & VM.PFNMAP) === 0) {
@@ -84,4 +87,58 @@ export function showNumaMap(m: Machine, v: Vma, task: Task): string {
 /** /proc/PID/numa_maps of an address space as `task` sees it (its policy shows for VMAs without one). */
 export function showNumaMaps(m: Machine, mm: MmStruct, task: Task): string[] {
   return mm.vmas.map((v) => showNumaMap(m, v, task));
+}
+
+/** /proc/PID/pagemap bits (Documentation/admin-guide/mm/pagemap.rst). */
+export const PM_PFRAME_MASK = 2n ** 55n - 1n;
+export const PM_SOFT_DIRTY = 1n << 55n;
+export const PM_MMAP_EXCLUSIVE = 1n << 56n;
+export const PM_UFFD_WP = 1n << 57n;
+export const PM_FILE = 1n << 61n;
+export const PM_SWAP = 1n << 62n;
+export const PM_PRESENT = 1n << 63n;
+/** MAX_SWAPFILES_SHIFT: a swap entry's offset sits above the 5 type bits. */
+const MAX_SWAPFILES_SHIFT = 5n;
+
+/**
+ * Mirrors pte_to_pagemap_entry(), pagemap_pmd_range() and pagemap_hugetlb_range(): the 64-bit pagemap
+ * entry of the page at `addr`. The PFN (or swap type/offset) is shown only to a reader with
+ * CAP_SYS_ADMIN (`showPfn`); migration entries are swap entries. Every mmemu VMA carries VM_SOFTDIRTY
+ * (new VMAs do, and there is no clear_refs), so every address inside one reports soft-dirty; outside a
+ * VMA the entry is 0.
+ */
+export function pagemapEntry(m: Machine, mm: MmStruct, addr: number, showPfn: boolean): bigint {
+  const v = mm.findVma(addr);
+  if (v === null) return 0n;
+  const f = m.folios;
+  let flags = PM_SOFT_DIRTY;
+  let frame = 0n;
+  let page = -1;
+  const pmdI = (addr - v.pmdBase) >> 21;
+  const pb = v.pmdBits[pmdI]!;
+  const i = Math.floor((addr - v.start) / PAGE_SIZE);
+  const bits = pb !== 0 ? pb : v.pteBits[i]!;
+  if (bits & PTE.PRESENT) {
+    flags |= PM_PRESENT;
+    const pfn = pb !== 0 ? v.pmdPfn[pmdI]! + Math.floor((addr - (v.pmdBase + pmdI * (1 << 21))) / PAGE_SIZE) : v.ptePfn[i]!;
+    frame = BigInt(pfn);
+    if (!(bits & PTE.SPECIAL) && !f.test(f.folioOf(pfn), PG.zero)) page = pfn;
+    if (bits & PTE.UFFD_WP) flags |= PM_UFFD_WP;
+  } else if (bits & (PTE.SWAP | PTE.MIGRATION)) {
+    flags |= PM_SWAP;
+    // A swap entry shows (type 0, slot). A migration entry is a swap type of its own whose number
+    // depends on the kernel configuration; mmemu shows its frame as 0 rather than guess one.
+    frame = bits & PTE.MIGRATION ? 0n : BigInt(v.ptePfn[i]!) << MAX_SWAPFILES_SHIFT;
+    if (bits & PTE.UFFD_WP) flags |= PM_UFFD_WP;
+    if (bits & PTE.MIGRATION) page = pb !== 0 ? v.pmdPfn[pmdI]! : v.ptePfn[i]!;
+  }
+  if (page >= 0) {
+    const folio = f.folioOf(page);
+    if (!f.isAnon(folio)) flags |= PM_FILE;
+    // page_mapcount(page) == 1: exact for small folios and PMD mappings; a PTE-mapped large folio's share.
+    const nr = f.nrPages(folio);
+    const mapcount = nr === 1 || pb !== 0 ? f.mapcount[folio]! : Math.round(f.mapcount[folio]! / nr);
+    if ((flags & PM_PRESENT) !== 0n && mapcount === 1) flags |= PM_MMAP_EXCLUSIVE;
+  } else if (v.file !== null && (flags & PM_PRESENT) !== 0n) flags |= PM_FILE;
+  return flags | (showPfn ? frame & PM_PFRAME_MASK : 0n);
 }

@@ -1,6 +1,6 @@
 /** sleep, vm_events, node_info and fill_node: virtual time, counters and node memory. */
 import { z } from "zod";
-import { PAGE_SIZE, WMARK_HIGH, WMARK_LOW, WMARK_MIN, type Machine } from "@mmemu/mm-core";
+import { nodeHugetlbCounters, nodeReadMeminfo, PAGE_SIZE, WMARK_HIGH, WMARK_LOW, WMARK_MIN, type Machine } from "@mmemu/mm-core";
 import { checkField } from "../expect.js";
 import { parseSize } from "../expr.js";
 import { defineOp, type StepCheck } from "../op.js";
@@ -109,3 +109,25 @@ function watermarkPages(m: Machine, nid: number, above: "none" | "min" | "low" |
   if (above === "none") return 0;
   return m.alloc.nodeWatermark(nid, above === "min" ? WMARK_MIN : above === "low" ? WMARK_LOW : WMARK_HIGH);
 }
+
+export const node_meminfo = defineOp({
+  schema: z.object({
+    op: z.literal("node_meminfo"), ...common, node: NodeId,
+    expect: z.object({
+      lines: z.array(z.string()).optional().describe("lines that must appear exactly, e.g. \"Node 1 HugePages_Free:      1\""),
+      nr_hugepages: z.number().int().optional(), free_hugepages: z.number().int().optional(), surplus_hugepages: z.number().int().optional(),
+    }).strict().optional(),
+  }).strict(),
+  check(c, st) {
+    checkNode(c, st.node);
+  },
+  run(w, st) {
+    const lines = nodeReadMeminfo(w.m, st.node);
+    const h = nodeHugetlbCounters(w.m, st.node);
+    const e = st.expect ?? {};
+    const mismatches: string[] = [];
+    for (const l of e.lines ?? []) if (!lines.includes(l)) mismatches.push(`no line "${l}" in node ${st.node}'s meminfo`);
+    for (const k of ["nr_hugepages", "free_hugepages", "surplus_hugepages"] as const) mismatches.push(...checkField(k, h[k], e[k]));
+    return { call: `cat /sys/devices/system/node/node${st.node}/meminfo`, result: { lines, ...h }, mismatches };
+  },
+});
