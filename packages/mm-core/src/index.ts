@@ -15,7 +15,7 @@ export {
 } from "./mempolicy.js";
 export { nodeReadMeminfo, nodeHugetlbCounters } from "./node-meminfo.js";
 export {
-  showNumaMap, showNumaMaps, pagemapEntry, PM_PFRAME_MASK, PM_SOFT_DIRTY, PM_MMAP_EXCLUSIVE, PM_UFFD_WP, PM_FILE, PM_SWAP,
+  showNumaMap, showNumaMaps, smapsFields, smapsLines, pagemapEntry, PM_PFRAME_MASK, PM_SOFT_DIRTY, PM_MMAP_EXCLUSIVE, PM_UFFD_WP, PM_FILE, PM_SWAP,
   PM_PRESENT,
 } from "./task-mmu.js";
 export {
@@ -68,4 +68,5 @@ export { mapDeviceCoherentPage, makeDevicePrivateEntry } from "./memremap.js";
 export { mmapPfnRange } from "./pfnmap.js";
 export { madvisePageout } from "./pageout.js";
 export type { CheckerOptions } from "./checker.js";
+export type { SmapsFields } from "./task-mmu.js";
 export type { KsmScanResult } from "./ksm.js";

@@ -142,3 +142,88 @@ export function pagemapEntry(m: Machine, mm: MmStruct, addr: number, showPfn: bo
   } else if (v.file !== null && (flags & PM_PRESENT) !== 0n) flags |= PM_FILE;
   return flags | (showPfn ? frame & PM_PFRAME_MASK : 0n);
 }
+
+/** The /proc/PID/smaps fields mmemu can count, in kB, for one VMA. */
+export interface SmapsFields {
+  Size: number;
+  KernelPageSize: number;
+  MMUPageSize: number;
+  Rss: number;
+  Pss: number;
+  Shared_Clean: number;
+  Shared_Dirty: number;
+  Private_Clean: number;
+  Private_Dirty: number;
+  Anonymous: number;
+  AnonHugePages: number;
+  Shared_Hugetlb: number;
+  Private_Hugetlb: number;
+  Swap: number;
+  Locked: number;
+}
+
+/**
+ * Mirrors smap_gather_stats() / smaps_account() of fs/proc/task_mmu.c for the fields above: each present
+ * page counts in Rss, in Shared_* when mapped more than once (Pss gets size / mapcount) and in Private_*
+ * otherwise, dirty when the PTE or the folio is; anonymous pages in Anonymous, PMD-mapped THPs also in
+ * AnonHugePages; hugetlb pages only in *_Hugetlb; swap entries in Swap; Locked is the Pss of a VM_LOCKED
+ * VMA. Per-page mapcounts of PTE-mapped large folios are their folio's spread over its pages.
+ */
+export function smapsFields(m: Machine, v: Vma): SmapsFields {
+  const f = m.folios;
+  const hugetlb = (v.flags & VM.HUGETLB) !== 0;
+  const out: SmapsFields = {
+    Size: (v.end - v.start) / 1024, KernelPageSize: hugetlb ? 2048 : 4, MMUPageSize: hugetlb ? 2048 : 4, Rss: 0, Pss: 0,
+    Shared_Clean: 0, Shared_Dirty: 0, Private_Clean: 0, Private_Dirty: 0, Anonymous: 0, AnonHugePages: 0,
+    Shared_Hugetlb: 0, Private_Hugetlb: 0, Swap: 0, Locked: 0,
+  };
+  let pss = 0;
+  const account = (folio: number, kb: number, mapcount: number, dirty: boolean, pmd: boolean) => {
+    if (hugetlb) {
+      if (mapcount >= 2) out.Shared_Hugetlb += kb;
+      else out.Private_Hugetlb += kb;
+      return;
+    }
+    out.Rss += kb;
+    if (f.isAnon(folio)) {
+      out.Anonymous += kb;
+      if (pmd) out.AnonHugePages += kb;
+    }
+    if (mapcount >= 2) {
+      pss += kb / mapcount;
+      if (dirty) out.Shared_Dirty += kb;
+      else out.Shared_Clean += kb;
+    } else {
+      pss += kb;
+      if (dirty) out.Private_Dirty += kb;
+      else out.Private_Clean += kb;
+    }
+  };
+  if ((v.flags & VM.PFNMAP) === 0) {
+    for (let p = 0; p < v.pmdBits.length; p++) {
+      const pb = v.pmdBits[p]!;
+      if ((pb & PTE.PRESENT) === 0) continue;
+      const folio = v.pmdPfn[p]!;
+      if (f.test(folio, PG.zero)) continue;
+      account(folio, 2048, f.mapcount[folio]!, (pb & PTE.DIRTY) !== 0 || f.test(folio, PG.dirty), true);
+    }
+    for (let i = 0; i < v.pteBits.length; i++) {
+      const bits = v.pteBits[i]!;
+      if (bits & PTE.SWAP) out.Swap += 4;
+      if ((bits & PTE.PRESENT) === 0 || bits & PTE.SPECIAL) continue;
+      const folio = f.folioOf(v.ptePfn[i]!);
+      if (f.test(folio, PG.zero | PG.zoneDevice)) continue;
+      const nr = f.nrPages(folio);
+      const mapcount = nr === 1 ? f.mapcount[folio]! : Math.max(1, Math.round(f.mapcount[folio]! / nr));
+      account(folio, 4, mapcount, (bits & PTE.DIRTY) !== 0 || f.test(folio, PG.dirty), false);
+    }
+  }
+  out.Pss = Math.floor(pss);
+  if (v.flags & VM.LOCKED) out.Locked = out.Pss;
+  return out;
+}
+
+/** The smaps field lines as show_smap() prints them: the name padded to 16 columns, the value to 8, " kB". */
+export function smapsLines(fields: SmapsFields): string[] {
+  return Object.entries(fields).map(([k, val]) => `${`${k}:`.padEnd(16)}${String(val).padStart(8)} kB`);
+}

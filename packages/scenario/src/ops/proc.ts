@@ -1,6 +1,6 @@
-/** numa_maps: /proc/PID/numa_maps in the kernel's format, checked line by line. */
+/** numa_maps and smaps: /proc/PID/numa_maps lines and /proc/PID/smaps fields in the kernel's formats. */
 import { z } from "zod";
-import { showNumaMap } from "@mmemu/mm-core";
+import { showNumaMap, smapsFields, smapsLines, type SmapsFields } from "@mmemu/mm-core";
 import { evalAddrNumber } from "../expr.js";
 import { defineOp } from "../op.js";
 import { Addr, common, proc } from "../schema-types.js";
@@ -34,5 +34,34 @@ export const numa_maps = defineOp({
       if (got !== e.line) mismatches.push(`numa_maps of ${e.addr}: "${got}", expected "${e.line}"`);
     }
     return { call: `cat /proc/${t.pid}/numa_maps`, result: { lines }, mismatches };
+  },
+});
+
+const SMAPS_FIELDS = [
+  "Size", "KernelPageSize", "MMUPageSize", "Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty",
+  "Anonymous", "AnonHugePages", "Shared_Hugetlb", "Private_Hugetlb", "Swap", "Locked",
+] as const;
+
+export const smaps = defineOp({
+  schema: z.object({
+    op: z.literal("smaps"), ...common, ...proc, addr: Addr.describe("an address in the VMA"),
+    expect: z.partialRecord(z.enum(SMAPS_FIELDS), z.number().int().nonnegative()).optional().describe("field values in kB"),
+  }).strict(),
+  check(c, st) {
+    c.proc(st.process);
+    c.addr(st.addr, "addr");
+  },
+  run(w, st, scope) {
+    const t = w.task(st.process);
+    const addr = evalAddrNumber(st.addr, scope);
+    const v = t.mm?.findVma(addr) ?? null;
+    if (v === null) return { call: `smaps of ${st.addr}`, result: {}, mismatches: [`no VMA at ${st.addr}`] };
+    const fields = smapsFields(w.m, v);
+    const mismatches: string[] = [];
+    for (const [k, want] of Object.entries(st.expect ?? {})) {
+      const got = fields[k as keyof SmapsFields];
+      if (got !== want) mismatches.push(`${k} is ${got} kB, expected ${want} kB`);
+    }
+    return { call: `smaps of ${st.addr}`, result: { lines: smapsLines(fields) }, mismatches };
   },
 });
