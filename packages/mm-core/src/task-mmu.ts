@@ -36,9 +36,35 @@ function gatherStats(m: Machine, md: NumaStats, folio: number, pteDirty: boolean
   md.node.set(nid, (md.node.get(nid) ?? 0) + nr);
 }
 
+/**
+ * The present normal mappings of a VMA as the smaps and numa_maps walks see them: each PMD-mapped folio
+ * once, each PTE-mapped page on its own, with its dirty bit and per-page mapcount (exact for small
+ * folios and PMD mappings; a PTE-mapped large folio's spread over its pages). The zero page, device
+ * pages, special PTEs and PFN mappings are skipped; `onSwap` sees each swap PTE.
+ */
+function walkPresent(m: Machine, v: Vma, fn: (folio: number, dirty: boolean, pmd: boolean, mapcount: number) => void, onSwap?: () => void): void {
+  const f = m.folios;
+  if ((v.flags & VM.PFNMAP) !== 0) return;
+  for (let p = 0; p < v.pmdBits.length; p++) {
+    const pb = v.pmdBits[p]!;
+    if ((pb & PTE.PRESENT) === 0) continue;
+    const folio = v.pmdPfn[p]!;
+    if (f.test(folio, PG.zero)) continue;
+    fn(folio, (pb & PTE.DIRTY) !== 0, true, f.mapcount[folio]!);
+  }
+  for (let i = 0; i < v.pteBits.length; i++) {
+    const bits = v.pteBits[i]!;
+    if (bits & PTE.SWAP) onSwap?.();
+    if ((bits & PTE.PRESENT) === 0 || bits & PTE.SPECIAL) continue;
+    const folio = f.folioOf(v.ptePfn[i]!);
+    if (f.test(folio, PG.zero | PG.zoneDevice)) continue;
+    const nr = f.nrPages(folio);
+    fn(folio, (bits & PTE.DIRTY) !== 0, false, nr === 1 ? f.mapcount[folio]! : Math.max(1, Math.round(f.mapcount[folio]! / nr)));
+  }
+}
+
 /** The numa_maps line of one VMA (without the newline). */
 export function showNumaMap(m: Machine, v: Vma, task: Task): string {
-  const f = m.folios;
   const hugetlb = (v.flags & VM.HUGETLB) !== 0;
   const md: NumaStats = { pages: 0, anon: 0, dirty: 0, mapmax: 0, swapcache: 0, active: 0, writeback: 0, node: new Map() };
   const pol = v.file?.sharedPolicyAt(v.pgoff) ?? v.policy ?? task.mempolicy;
@@ -51,26 +77,8 @@ export function showNumaMap(m: Machine, v: Vma, task: Task): string {
     line += ` file=${`/${name}${unlinked ? " (deleted)" : ""}`.replace(/[\n\t= ]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`)}`;
   }
   if (hugetlb) line += " huge";
-  if ((v.flags & VM.PFNMAP) === 0) {
-    for (let p = 0; p < v.pmdBits.length; p++) {
-      const pb = v.pmdBits[p]!;
-      if ((pb & PTE.PRESENT) === 0) continue;
-      const folio = v.pmdPfn[p]!;
-      if (f.test(folio, PG.zero)) continue;
-      // A hugetlb page counts once (its "page" is 2 MiB); a PMD-mapped THP as its 512 pages.
-      gatherStats(m, md, folio, (pb & PTE.DIRTY) !== 0, hugetlb ? 1 : HPAGE_PMD_NR, f.mapcount[folio]!);
-    }
-    for (let i = 0; i < v.pteBits.length; i++) {
-      const bits = v.pteBits[i]!;
-      if ((bits & PTE.PRESENT) === 0 || bits & PTE.SPECIAL) continue;
-      const folio = f.folioOf(v.ptePfn[i]!);
-      if (f.test(folio, PG.zero | PG.zoneDevice)) continue;
-      // Per-page mapcount: exact for small folios; a large folio's is spread over its pages.
-      const nr = f.nrPages(folio);
-      const mapcount = nr === 1 ? f.mapcount[folio]! : Math.max(1, Math.round(f.mapcount[folio]! / nr));
-      gatherStats(m, md, folio, (bits & PTE.DIRTY) !== 0, 1, mapcount);
-    }
-  }
+  // A hugetlb page counts once (its "page" is 2 MiB); a PMD-mapped THP as its 512 pages.
+  walkPresent(m, v, (folio, dirty, pmd, mapcount) => gatherStats(m, md, folio, dirty, pmd ? (hugetlb ? 1 : HPAGE_PMD_NR) : 1, mapcount));
   if (md.pages === 0) return line;
   if (md.anon) line += ` anon=${md.anon}`;
   if (md.dirty) line += ` dirty=${md.dirty}`;
@@ -199,25 +207,11 @@ export function smapsFields(m: Machine, v: Vma): SmapsFields {
       else out.Private_Clean += kb;
     }
   };
-  if ((v.flags & VM.PFNMAP) === 0) {
-    for (let p = 0; p < v.pmdBits.length; p++) {
-      const pb = v.pmdBits[p]!;
-      if ((pb & PTE.PRESENT) === 0) continue;
-      const folio = v.pmdPfn[p]!;
-      if (f.test(folio, PG.zero)) continue;
-      account(folio, 2048, f.mapcount[folio]!, (pb & PTE.DIRTY) !== 0 || f.test(folio, PG.dirty), true);
-    }
-    for (let i = 0; i < v.pteBits.length; i++) {
-      const bits = v.pteBits[i]!;
-      if (bits & PTE.SWAP) out.Swap += 4;
-      if ((bits & PTE.PRESENT) === 0 || bits & PTE.SPECIAL) continue;
-      const folio = f.folioOf(v.ptePfn[i]!);
-      if (f.test(folio, PG.zero | PG.zoneDevice)) continue;
-      const nr = f.nrPages(folio);
-      const mapcount = nr === 1 ? f.mapcount[folio]! : Math.max(1, Math.round(f.mapcount[folio]! / nr));
-      account(folio, 4, mapcount, (bits & PTE.DIRTY) !== 0 || f.test(folio, PG.dirty), false);
-    }
-  }
+  walkPresent(
+    m, v,
+    (folio, dirty, pmd, mapcount) => account(folio, pmd ? 2048 : 4, mapcount, dirty || f.test(folio, PG.dirty), pmd),
+    () => (out.Swap += 4),
+  );
   out.Pss = Math.floor(pss);
   if (v.flags & VM.LOCKED) out.Locked = out.Pss;
   return out;
