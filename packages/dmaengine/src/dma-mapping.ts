@@ -139,6 +139,8 @@ export class DmaMapService {
   readonly tpUnmap: Tracepoint<{ dev: string; nents: number; dir: string }>;
   readonly tpUnmapped: Tracepoint<{ dev: string; addr: number; len: number; write: boolean }>;
   readonly tpIommuFault: Tracepoint<{ dev: string; iova: number; write: boolean }>;
+  /** Every device created, in creation order (the leak checks walk them). */
+  readonly devices: Device[] = [];
   /** Live DMA mappings per pfn, allocated at the first mapping. */
   private mapCount: Uint16Array | null = null;
   private readonly physEnd: number;
@@ -165,6 +167,7 @@ export class DmaMapService {
   createDevice(name: string, opts: DeviceOptions = {}): Device {
     const dev = new Device(this, name, opts);
     if (this.mem.node(dev.numaNode) === undefined) throw new RangeError(`device ${name}: NUMA node ${dev.numaNode} does not exist`);
+    this.devices.push(dev);
     return dev;
   }
 
@@ -184,6 +187,7 @@ export class DmaMapService {
   /** @internal as refPages, for pfns first..last (small integers: no boxing on the hot path). */
   refPfns(first: number, last: number, delta: 1 | -1): number {
     const c = this.counts();
+    if (delta === 1 && this.mem.dmaObserver !== null) this.mem.dmaObserver.dmaMapped(first, last);
     for (let p = first; p <= last; p++) {
       const v = c[p]! + delta;
       if (v < 0) throw new Error(`DMA unmap of pfn ${p}, which has no live mapping (double unmap?)`);
@@ -317,7 +321,7 @@ export class DmaMapService {
         this.checkMapped(dev, src, len, false);
         this.checkMapped(dev, dst, len, true);
       }
-      this.mem.copyPhys(dst, src, len);
+      this.devWrite(dev, dst, src, len);
       return len;
     }
     // A transfer crosses the mapped ranges of each side in order (a table's entries are mapped at
@@ -353,7 +357,7 @@ export class DmaMapService {
         runLen += chunk;
         runEndsOnPage = chunk % PAGE_SIZE === 0;
       } else {
-        if (runLen > 0) this.mem.copyPhys(runDst, runSrc, runLen);
+        if (runLen > 0) this.devWrite(dev, runDst, runSrc, runLen);
         runDst = dPhys;
         runSrc = sPhys;
         runLen = chunk;
@@ -361,13 +365,19 @@ export class DmaMapService {
       }
       done += chunk;
     }
-    if (runLen > 0) this.mem.copyPhys(runDst, runSrc, runLen);
+    if (runLen > 0) this.devWrite(dev, runDst, runSrc, runLen);
     return done;
+  }
+
+  /** The device writes `len` bytes at physical `dst` from physical `src` (what an attached checker hears). */
+  private devWrite(dev: Device, dst: number, src: number, len: number): void {
+    if (this.mem.dmaObserver !== null) this.mem.dmaObserver.deviceWrite(dev.name, dst, len);
+    this.mem.copyPhys(dst, src, len);
   }
 
   /** An IOMMU fault part way through a copy: the bytes before it land, then the fault is reported. */
   private faultAfterRun(dev: Device, runDst: number, runSrc: number, runLen: number, iova: number, write: boolean, done: number): number {
-    if (runLen > 0) this.mem.copyPhys(runDst, runSrc, runLen);
+    if (runLen > 0) this.devWrite(dev, runDst, runSrc, runLen);
     return this.iommuFault(dev, iova, write, done);
   }
 

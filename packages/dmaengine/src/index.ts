@@ -42,6 +42,7 @@ export { MmioMeter } from "./mmio.js";
 export { DMAENGINE_PARAMS } from "./params.js";
 export { SoftDmaDevice } from "./soft-dma.js";
 export { dmatestRun } from "./dmatest.js";
+export { DmaengineDebug } from "./dma-debug.js";
 
 export type {
   DmaengineResult, DmaTxState, DmaAsyncTxCallback, DmaAsyncTxCallbackResult, CallbackContext, ExecContext,
