@@ -6,7 +6,8 @@ import { availableParallelism, loadavg } from "node:os";
 import type { HardwareProfile } from "@mmemu/timing";
 import { PointPool } from "./pool.js";
 import { runSeed } from "./seed.js";
-import { GiB, runPoint, type PointSpec } from "./workload.js";
+import { GiB, runPoint, type PointResult, type PointSpec } from "./workload.js";
+import { checkStrictOffload, fallbackLine } from "./fallback.js";
 
 export const SPEED_POINTS: ReadonlyArray<{ label: string; spec: PointSpec }> = [
   { label: "1 GiB 4K vanilla", spec: { config: "vanilla", channels: null, folioSize: "4K", totalBytes: GiB, batchPages: 512 } },
@@ -14,7 +15,7 @@ export const SPEED_POINTS: ReadonlyArray<{ label: string; spec: PointSpec }> = [
   { label: "1 GiB 2M dcbm 16ch", spec: { config: "dcbm", channels: 16, folioSize: "2M", totalBytes: GiB, batchPages: 262144 } },
 ];
 
-export async function runSpeed(profile: HardwareProfile, withSeed: boolean): Promise<void> {
+export async function runSpeed(profile: HardwareProfile, withSeed: boolean, strictOffload = false): Promise<void> {
   // Three timed runs per point after a small warm-up. The first is what a one-off run costs: on a
   // loaded 2-core host the JIT's optimising compiles (concurrent, and ~120 functions' worth) are
   // still running through much of it, so it can take twice as long. The next two, after the first
@@ -23,11 +24,14 @@ export async function runSpeed(profile: HardwareProfile, withSeed: boolean): Pro
   // is shared.
   console.log(`host load ${loadavg()[0]!.toFixed(2)} (1-min average; wall times grow with other work on the machine)`);
   console.log("point                first ms   wall ms   folios/s      virtual ms  virtual/wall  peak RSS MiB");
+  const opts = { strictOffload };
+  const measured: PointResult[] = [];
   for (const { label, spec } of SPEED_POINTS) {
-    runPoint(profile, { ...spec, totalBytes: GiB / 64 }); // warm the JIT on the same path
-    const first = runPoint(profile, spec);
-    const second = runPoint(profile, spec);
-    const third = runPoint(profile, spec);
+    runPoint(profile, { ...spec, totalBytes: GiB / 64 }, opts); // warm the JIT on the same path
+    const first = runPoint(profile, spec, opts);
+    const second = runPoint(profile, spec, opts);
+    const third = runPoint(profile, spec, opts);
+    measured.push(first);
     if (second.virtualNs !== first.virtualNs || third.virtualNs !== first.virtualNs) {
       throw new Error(`${label}: runs of the same point differ in virtual time (${first.virtualNs}, ${second.virtualNs}, ${third.virtualNs} ns)`);
     }
@@ -39,11 +43,13 @@ export async function runSpeed(profile: HardwareProfile, withSeed: boolean): Pro
     );
   }
   console.log("targets: 1 GiB of 4K folios in < 500 ms wall; whole seed benchmark in < 60 s");
+  console.log(fallbackLine(measured));
+  checkStrictOffload(measured, SPEED_POINTS.map((p) => p.label));
   if (withSeed) {
     const pool = new PointPool();
     try {
       const t0 = performance.now();
-      const run = await runSeed(pool, profile, 1, null);
+      const run = await runSeed(pool, profile, 1, null, undefined, strictOffload);
       const wall = (performance.now() - t0) / 1000;
       console.log(`whole seed benchmark: ${run.points.length} points, ${wall.toFixed(1)} s wall on ${pool.threads} threads (${availableParallelism()} cores)`);
     } finally {

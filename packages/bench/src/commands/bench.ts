@@ -13,6 +13,8 @@ import { fidelity, formatSeedTables, runSeed } from "../seed.js";
 import { runSpeed } from "../speed.js";
 import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
+import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
+import { specKey } from "../points.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 
 export { DEFAULT_PROFILE };
@@ -28,7 +30,8 @@ export function benchCommand(): Command {
     .option("--report <dir>", "write report.md, report.html and SVG charts")
     .option("--json <file>", "write { profile, seed, version, results }")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+    .addOption(strictOffloadOption())
+    .action(async (o: { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string; strictOffload?: boolean }) => {
       const profile = loadProfileWith(o.profile, o.set);
       const seed = Number(o.seed);
       const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
@@ -42,9 +45,11 @@ export function benchCommand(): Command {
             started = true;
           }
           bar.update(done);
-        });
+        }, o.strictOffload === true);
         bar.stop();
         console.log(formatSeedTables(run, ms));
+        console.log(fallbackLine(run.results));
+        checkStrictOffload(run.results, run.points.map((p) => specKey(p.spec)));
         const fid = fidelity(run.cells);
         if (fid.cells > 0) {
           console.log(`fidelity: ${fid.cells} published cells, median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
@@ -68,7 +73,8 @@ export function benchCommand(): Command {
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: { profile: string; set?: string[]; seed: string; threads?: string }) => {
+    .addOption(strictOffloadOption())
+    .action(async (o: { profile: string; set?: string[]; seed: string; threads?: string; strictOffload?: boolean }) => {
       const profile = loadProfileWith(o.profile, o.set);
       const pool = new PointPool(parseThreads(o.threads));
       const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
@@ -80,10 +86,12 @@ export function benchCommand(): Command {
             started = true;
           }
           bar.update(done);
-        });
+        }, o.strictOffload === true);
         bar.stop();
         console.log(`profile ${profile.name}`);
         console.log(formatPredict(rows, results));
+        console.log(fallbackLine(results));
+        checkStrictOffload(results, rows.map((r) => specKey(r.spec)));
       } finally {
         bar.stop();
         await pool.close();
@@ -94,8 +102,9 @@ export function benchCommand(): Command {
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
-    .action(async (o: { profile: string; set?: string[]; seed: boolean }) => {
-      await runSpeed(loadProfileWith(o.profile, o.set), o.seed);
+    .addOption(strictOffloadOption())
+    .action(async (o: { profile: string; set?: string[]; seed: boolean; strictOffload?: boolean }) => {
+      await runSpeed(loadProfileWith(o.profile, o.set), o.seed, o.strictOffload === true);
     });
   return bench;
 }
