@@ -108,6 +108,8 @@ export class Ae4DmaDevice extends DmaDevice {
     this.switches = { errorsVisibleToClient: switches.errorsVisibleToClient ?? false };
     this.callbackContext = "workqueue";
     this.residueGranularity = DMA_RESIDUE_GRANULARITY_DESCRIPTOR;
+    // Lengths and addresses must be 4-byte aligned (error codes 3-5): copy_align = 2.
+    this.copyAlign = 2;
     dmaCapSet(DMA_MEMCPY, this.capMask);
     dmaCapSet(DMA_INTERRUPT, this.capMask);
     dmaCapSet(DMA_PRIVATE, this.capMask);
