@@ -4,7 +4,7 @@ import { InvariantChecker, Machine, MIGRATE_SYNC, PAGE_SIZE } from "@mmemu/mm-co
 import {
   DMA_COMPLETE, DMA_CTRL_ACK, DMA_ERROR, DMA_FROM_DEVICE, DMA_MEMCPY, DMA_PREP_INTERRUPT, DMA_TO_DEVICE, DmaEngine,
   DmaengineDebug, dmaAsyncIssuePending, dmaCapMaskOf, dmaMapPage, dmaUnmapPage, dmaengineGetDmaDevice,
-  dmaenginePrepDmaMemcpy, dmaengineSubmit, dmaengineTerminateSync, dmaengineTxStatus, isErrPtr, type DmaChan,
+  dmaenginePrepDmaMemcpy, dmaengineSubmit, dmaengineTerminateSync, dmaengineTxStatus, dmatestEngine, isErrPtr, type DmaChan,
 } from "@mmemu/dmaengine";
 import { migrateOffloadInit, migrateOffloadOf } from "@mmemu/offload-api";
 import { Dcbm } from "@mmemu/dcbm";
@@ -12,7 +12,7 @@ import { intact, mapAnon, migrateRange, onNode } from "@mmemu/test-support";
 import { moveThroughAe4 } from "../bench/move-pages.js";
 import {
   AE4_DESC_COMPLETED, AE4_DESC_ERROR, AE4_ERR_LEN_ALIGN, AE4_Q_SZ, AE4_RD_IDX_OFF, AE4_WR_IDX_OFF, createAe4dmaEngines,
-  decodeAe4Desc,
+  ae4dmaEngineModule, decodeAe4Desc,
 } from "../src/index.js";
 
 function machine(o: { functions?: number; visible?: boolean; maxHwQ?: number } = {}) {
@@ -172,4 +172,11 @@ test("move_pages with dcbm on AE4DMA (8 MiB here; bench/move-pages-1g.ts runs 1 
   t.is(r.corrupted, 0);
   t.is(r.descriptors, 2048, "one descriptor per 4 KiB folio, all on AE4DMA");
   t.deepEqual(r.fallback, {});
+});
+
+test("AE4DMA passes the dmatest conformance kit on every channel (4 queues per function here)", (t) => {
+  const r = dmatestEngine(ae4dmaEngineModule, { params: { max_hw_q: 4 }, inFlight: 40 });
+  t.is(r.channels.length, 8);
+  t.deepEqual(r.cases.filter((c) => c.status === "fail"), []);
+  t.is(r.cases.filter((c) => c.test === "in-flight" && c.status === "pass").length, 8, "40 in flight on each queue: more than a ring holds");
 });
