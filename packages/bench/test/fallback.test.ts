@@ -1,9 +1,10 @@
 import test from "ava";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { deriveProfile, loadProfile } from "@mmemu/timing";
 import { runPoint, type PointSpec } from "../src/index.js";
 import { checkStrictOffload, fallbackLine } from "../src/fallback.js";
 
-const base = loadProfile("zen3-ptdma-base");
+const base = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
 // The same machine without its PTDMA engines: dcbm gets no channel and every batch falls back (-ENODEV).
 const noEngines = deriveProfile(base, (d) => {
   d.topology.ptdma = [];

@@ -1,4 +1,5 @@
-import { Cost, Fabric, KernelCore, type FaultPoint, type PrngStream } from "@mmemu/kernel";
+import { Cost, KernelCore, type FaultPoint, type PrngStream } from "@mmemu/kernel";
+import { Fabric, type IommuMode } from "@mmemu/platform";
 import { PAGE_SIZE, PhysMem } from "@mmemu/mm-core";
 import {
   DMA_COMPLETE, DMA_COMPLETION_NO_ORDER, DMA_CTRL_ACK, DMA_ERROR, DMA_MEMCPY, DMA_MEMCPY_SG, DMA_PREP_INTERRUPT,
@@ -9,7 +10,6 @@ import {
 } from "./dmaengine.js";
 import {
   DMA_FROM_DEVICE, DMA_TO_DEVICE, dmaMapPage, dmaMappingError, dmaMapSgtable, dmaUnmapPage, dmaUnmapSgtable,
-  type IommuMode,
 } from "./dma-mapping.js";
 import { DmaengineDebug } from "./dma-debug.js";
 import type { DmaEngineModule } from "./engine-module.js";

@@ -1,5 +1,5 @@
-import type { Fabric, KernelCore, ParamTable } from "@mmemu/kernel";
-import type { IommuMode } from "./dma-mapping.js";
+import type { KernelCore, ParamSection } from "@mmemu/kernel";
+import type { Fabric, IommuMode } from "@mmemu/platform";
 import type { DmaDevice } from "./dmaengine.js";
 import type { DmaEngine } from "./registry.js";
 
@@ -24,8 +24,8 @@ export interface DmaEngineProbeContext {
 export interface DmaEngineModule {
   /** Short name: `--engine NAME`, the prefix of its fault points and of its profile section. */
   readonly name: string;
-  /** The engine's hardware parameters (unit, default, range, source). */
-  readonly params: ParamTable;
+  /** The engine's profile section: its hardware parameters (unit, default, range, source). */
+  readonly section: ParamSection;
   /** Create and register the engine's functions; returns the registered dmaengine devices. */
   probe(ctx: DmaEngineProbeContext): DmaDevice[];
 }
@@ -36,7 +36,8 @@ export function dmaEngineModuleProblems(x: unknown): string[] {
   const o = x as Record<string, unknown>;
   const out: string[] = [];
   if (typeof o["name"] !== "string" || !/^[a-z][a-z0-9_-]{0,31}$/.test(o["name"])) out.push("name must be a lower-case identifier of 1..32 characters");
-  if (typeof o["params"] !== "object" || o["params"] === null) out.push("params must be a parameter table (an object, possibly empty)");
+  const sec = o["section"] as Record<string, unknown> | null | undefined;
+  if (typeof sec !== "object" || sec === null || typeof sec["name"] !== "string" || typeof sec["table"] !== "object") out.push("section must be a parameter section (defineParamSection(name, doc, table))");
   if (typeof o["probe"] !== "function") out.push("probe must be a function (ctx) => DmaDevice[]");
   return out;
 }

@@ -1,4 +1,5 @@
 import test from "ava";
+import { defineParamSection } from "@mmemu/kernel";
 import {
   DmaDevice, SoftDmaDevice, dmaEngineModuleProblems, dmaengineDescGetCallbackInvoke, dmatestEngine, formatDmatestReport,
   listAddTail, listDel, type DmaChan, type DmaEngineModule, type ListHead, type VirtDmaChan,
@@ -33,10 +34,12 @@ class BuggySoft extends SoftDmaDevice {
   }
 }
 
+const SOFT_SECTION = defineParamSection("soft", "the soft test engine (no parameters)", {});
+
 function softModule(bug: Bug): DmaEngineModule {
   return {
     name: "soft",
-    params: {},
+    section: SOFT_SECTION,
     probe: (ctx) => ctx.nodes.map((node, i) => {
       const dev = new BuggySoft(ctx.dma, { name: `soft${i}`, numaNode: node, channels: 2, private: true });
       dev.bug = bug;
@@ -85,7 +88,7 @@ test("the engine-module shape is checked with each problem named", (t) => {
   t.deepEqual(dmaEngineModuleProblems(softModule("none")), []);
   t.deepEqual(dmaEngineModuleProblems({ name: "X", probe: 1 }), [
     "name must be a lower-case identifier of 1..32 characters",
-    "params must be a parameter table (an object, possibly empty)",
+    "section must be a parameter section (defineParamSection(name, doc, table))",
     "probe must be a function (ctx) => DmaDevice[]",
   ]);
 });

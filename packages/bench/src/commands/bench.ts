@@ -17,8 +17,6 @@ import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallba
 import { specKey } from "../points.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 
-export { DEFAULT_PROFILE };
-
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
   bench.command("seed")

@@ -5,7 +5,8 @@
  * sdxi, ae4dma).
  */
 import { Command, Option } from "commander";
-import { dmaEngineModuleProblems, dmatestEngine, formatDmatestReport, type DmaEngineModule, type IommuMode } from "@mmemu/dmaengine";
+import { dmaEngineModuleProblems, dmatestEngine, formatDmatestReport, type DmaEngineModule } from "@mmemu/dmaengine";
+import type { IommuMode } from "@mmemu/platform";
 import { ae4dmaEngineModule } from "@mmemu/ae4dma";
 import { ptdmaEngineModule } from "@mmemu/ptdma";
 import { sdxiEngineModule } from "@mmemu/sdxi";
@@ -32,8 +33,8 @@ function parseSets(mod: DmaEngineModule, sets: readonly string[]): Record<string
   for (const s of sets) {
     const m = /^([a-z_][a-z0-9_]*)=(.+)$/.exec(s);
     if (m === null) throw new Error(`--set ${JSON.stringify(s)}: expected name=value`);
-    const spec = mod.params[m[1]!];
-    if (spec === undefined) throw new Error(`--set ${m[1]}: ${mod.name} has no such parameter (known: ${Object.keys(mod.params).join(", ")})`);
+    const spec = mod.section.table[m[1]!];
+    if (spec === undefined) throw new Error(`--set ${m[1]}: ${mod.name} has no such parameter (known: ${Object.keys(mod.section.table).join(", ")})`);
     const v = Number(m[2]);
     if (!Number.isFinite(v) || v < spec.min || v > spec.max || (spec.integer === true && !Number.isInteger(v))) {
       throw new Error(`--set ${m[1]}=${m[2]}: must be ${spec.integer === true ? "an integer" : "a number"} in [${spec.min}, ${spec.max}] ${spec.unit}`);

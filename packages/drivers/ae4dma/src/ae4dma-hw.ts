@@ -1,5 +1,6 @@
-import type { Fabric, FaultPoint, KernelCore, Tracepoint } from "@mmemu/kernel";
-import type { Device, DmaCoherent, DmaMapService } from "@mmemu/dmaengine";
+import type { FaultPoint, KernelCore, Tracepoint } from "@mmemu/kernel";
+import type { Device } from "@mmemu/dmaengine";
+import type { CoherentBuffer, Fabric, Iommu } from "@mmemu/platform";
 import {
   AE4_COMMON_CONFIG_OFF, AE4_DESC_COMPLETED, AE4_DESC_DW0_VAL, AE4_DESC_ERROR, AE4_DESC_SIZE, AE4_ERR_DST_ALIGN,
   AE4_ERR_INVALID_DESC, AE4_ERR_INVALID_HEADER, AE4_ERR_LEN_ALIGN, AE4_ERR_PTE_DST, AE4_ERR_PTE_SRC,
@@ -71,7 +72,7 @@ class HwQueue {
   phase = IDLE;
   pendingEvent = -1;
   flowToken = -1;
-  ring: DmaCoherent | null = null;
+  ring: CoherentBuffer | null = null;
   readonly cur: Ae4Desc = { dw0: 0, status: 0, errCode: 0, length: 0, src: 0, dst: 0 };
   copyBytes = 0;
   errCode = 0;
@@ -93,7 +94,8 @@ class HwQueue {
 
 export interface Ae4dmaHwOptions {
   readonly core: KernelCore;
-  readonly map: DmaMapService;
+  /** The platform IOMMU the engine reaches memory through (rings, descriptors, copies). */
+  readonly iommu: Iommu;
   readonly fabric: Fabric;
   /** The PCI function's struct device (mask, IOMMU, node). */
   readonly dev: Device;
@@ -112,7 +114,7 @@ export class Ae4dmaFunction {
   commonConfig = 0;
   private readonly queues: HwQueue[] = [];
   private readonly core: KernelCore;
-  private readonly map: DmaMapService;
+  private readonly map: Iommu;
   private readonly fabric: Fabric;
   private readonly p: Ae4dmaParams;
   private readonly faults: Ae4dmaFaults;
@@ -124,13 +126,13 @@ export class Ae4dmaFunction {
   constructor(o: Ae4dmaHwOptions) {
     this.name = o.name;
     this.core = o.core;
-    this.map = o.map;
+    this.map = o.iommu;
     this.fabric = o.fabric;
     this.dev = o.dev;
     this.p = o.params;
     this.faults = o.faults;
     this.engineServer = o.engineServer;
-    this.nodeOfPfn = o.map.mem.nodeOfPfn;
+    this.nodeOfPfn = o.iommu.mem.nodeOfPfn;
     for (let q = 0; q < MAX_AE4_HW_QUEUES; q++) this.queues.push(new HwQueue(this, q));
     this.tpFetch = o.core.trace.define("ae4dma_desc_fetch");
     this.tpErr = o.core.trace.define("ae4dma_hw_error");

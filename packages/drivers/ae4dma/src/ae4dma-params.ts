@@ -1,4 +1,4 @@
-import { checkParams, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/kernel";
+import { checkParams, defineParamSection, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/kernel";
 
 /**
  * Timing of one AE4DMA function (spec dma-hardware.md 5.4). No public AE4DMA figures exist (spec 7.4);
@@ -57,6 +57,9 @@ export const AE4DMA_PARAMS = {
     source: "[U] a starting value.",
   },
 } as const satisfies ParamTable;
+
+/** AE4DMA's profile section (`ae4dma.*` in profiles, `--set ae4dma.NAME=value`). */
+export const AE4DMA_SECTION = defineParamSection("ae4dma", "AMD AE4DMA functions (drivers/dma/amd/ae4dma): queues, descriptor and interrupt timing", AE4DMA_PARAMS);
 
 export type Ae4dmaParams = ParamValues<typeof AE4DMA_PARAMS>;
 export type Ae4dmaParamOverrides = Readonly<Partial<Record<keyof typeof AE4DMA_PARAMS, number>>>;

@@ -1,5 +1,6 @@
-import type { Fabric, KernelCore } from "@mmemu/kernel";
-import type { DmaEngine, IommuMode } from "@mmemu/dmaengine";
+import type { KernelCore } from "@mmemu/kernel";
+import type { DmaEngine } from "@mmemu/dmaengine";
+import type { Fabric, IommuMode } from "@mmemu/platform";
 import { Ae4dmaFunction, ae4dmaFaults } from "./ae4dma-hw.js";
 import { Ae4DmaDevice, type Ae4GlueSwitches } from "./ae4dma-dmaengine.js";
 import { ae4dmaParams, type Ae4dmaParamOverrides } from "./ae4dma-params.js";
@@ -38,7 +39,7 @@ export function createAe4dmaEngines(o: Ae4dmaProbeOptions): Ae4dmaEngine[] {
     const name = `ae4dma${i}`;
     const dev = o.engine.createDevice(name, { numaNode: node, dmaMaskBits: 48, iommu: o.iommu ?? "off" });
     const hw = new Ae4dmaFunction({
-      core: o.core, map: o.engine.map, fabric: o.fabric, dev, params, faults, name,
+      core: o.core, iommu: o.engine.map.iommu, fabric: o.fabric, dev, params, faults, name,
       engineServer: o.fabric.addServer(`${name}.engine`, params.engine_bw),
     });
     const dma = new Ae4DmaDevice(o.engine, hw, params, o.switches);

@@ -10,7 +10,7 @@ export {
   AE4_ERR_SRC_ALIGN, AE4_ERR_DST_ALIGN, AE4_ERR_INVALID_DESC, AE4_ERR_PTE_SRC, AE4_ERR_PTE_DST,
   ae4ErrorName, ae4ErrorIsRead, encodeAe4Desc, decodeAe4Desc, writeBackAe4Status,
 } from "./ae4dma-regs.js";
-export { AE4DMA_PARAMS, ae4dmaParams } from "./ae4dma-params.js";
+export { AE4DMA_PARAMS, AE4DMA_SECTION, ae4dmaParams } from "./ae4dma-params.js";
 export { Ae4dmaFunction, ae4dmaFaults } from "./ae4dma-hw.js";
 export { Ae4DmaDevice, Ae4DmaChan, Ae4DmaDesc } from "./ae4dma-dmaengine.js";
 export { createAe4dmaEngines } from "./ae4dma-pci.js";

@@ -235,8 +235,8 @@ class BuggyDma extends DmaDevice {
   private finish(d: BDesc): void {
     if (this.active !== d) return;
     const b = this.bugs;
-    if (b.completeBeforeWrite === true) this.eng.core.sim.schedule(5000, () => this.eng.map.deviceCopy(this.dev, d.dst, d.src, d.len));
-    else this.eng.map.deviceCopy(this.dev, d.dst, d.src, d.len);
+    if (b.completeBeforeWrite === true) this.eng.core.sim.schedule(5000, () => this.eng.map.iommu.deviceCopy(this.dev, d.dst, d.src, d.len));
+    else this.eng.map.iommu.deviceCopy(this.dev, d.dst, d.src, d.len);
     dmaCookieComplete(d);
     listDel(d);
     if (b.noCallback !== true) dmaengineDescGetCallbackInvoke(d, null);

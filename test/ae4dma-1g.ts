@@ -2,14 +2,14 @@
  * 1 GiB of 4 KiB pages through move_pages(2) with dcbm on AE4DMA (16 channels), data checked page by
  * page. Prints the outcome and the virtual-time throughput.
  *
- *   pnpm --filter @mmemu/ae4dma bench            (or: npx tsx bench/move-pages-1g.ts [MiB] [batch pages])
+ *   npx tsx test/ae4dma-1g.ts [MiB] [batch pages]
  */
-import { moveThroughAe4 } from "./move-pages.js";
+import { moveThroughAe4 } from "./ae4dma-move-pages.js";
 
 const mib = Number(process.argv[2] ?? 1024);
 const batch = Number(process.argv[3] ?? 512);
 if (!Number.isInteger(mib) || mib < 1 || mib > 1024 || !Number.isInteger(batch) || batch < 1 || batch > 262144) {
-  throw new RangeError(`usage: move-pages-1g.ts [MiB 1..1024] [batch pages 1..262144], got ${process.argv.slice(2).join(" ")}`);
+  throw new RangeError(`usage: ae4dma-1g.ts [MiB 1..1024] [batch pages 1..262144], got ${process.argv.slice(2).join(" ")}`);
 }
 const w0 = performance.now();
 const r = moveThroughAe4(mib * 2 ** 20, batch);

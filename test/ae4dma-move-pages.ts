@@ -4,11 +4,12 @@
  * workload, on a profile whose PTDMA and SDXI functions are removed and one AE4DMA function with 16
  * queues per node probed instead); dcbm uses 16 channels. Returns the outcome and the data check.
  */
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { deriveProfile, loadProfile } from "@mmemu/timing";
 import { movePages, preparePoint, readStatus } from "@mmemu/bench";
 import { patternDigest } from "@mmemu/mm-core";
 import { migrateOffloadOf } from "@mmemu/offload-api";
-import { createAe4dmaEngines } from "../src/index.js";
+import { createAe4dmaEngines } from "@mmemu/ae4dma";
 
 export interface Ae4MoveResult {
   readonly folios: number;
@@ -25,7 +26,7 @@ export interface Ae4MoveResult {
 const pattern = (i: number) => (Math.imul(i + 1, 2654435761) ^ 0x5a5a5a5a) >>> 0 || 1;
 
 export function moveThroughAe4(bytes: number, batchPages = 512): Ae4MoveResult {
-  const base = loadProfile("zen3-ptdma-base");
+  const base = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
   const profile = deriveProfile(base, (d) => {
     d.topology.ptdma = [];
     d.topology.sdxi = [];
