@@ -79,7 +79,8 @@ export interface MigrateOffloadStats {
 }
 
 /** Fallback causes that are the design, not a copier failure: strict mode accepts them. */
-const BY_DESIGN_FALLBACKS: readonly string[] = ["movable_ops", "refcount"];
+export const MIGRATE_OFFLOAD_DESIGN_FALLBACKS: readonly string[] = Object.freeze(["movable_ops", "refcount"]);
+const BY_DESIGN_FALLBACKS = MIGRATE_OFFLOAD_DESIGN_FALLBACKS;
 /** Strict-mode failures kept in full (later ones are counted only). */
 const STRICT_KEEP = 20;
 

@@ -45,6 +45,7 @@ const MachineSchema = z.object({
   seed: z.number().int().default(1),
   timing: TimingSchema.default("simple"),
   check: z.boolean().default(false).describe("attach mm-core's invariant checker"),
+  strictOffload: z.boolean().default(false).describe("fail the run when a batch the migrator should have copied fell back to the CPU copy (the commands' --strict-offload)"),
 }).strict();
 
 const ThreadSchema = z.object({

@@ -94,6 +94,7 @@ function summaryRecord(file: string, res: RunResult): Record<string, unknown> {
   return {
     scenario: res.name, file, summary: true, kernel: res.kernel, ok: res.ok, steps: res.steps.length, failed: res.failed,
     ...(res.error !== undefined ? { error: res.error } : {}), virtualNs: res.virtualNs, wallMs: round(res.wallMs),
+    fallback: res.fallback, ...(res.strictOffload !== undefined ? { strictOffload: res.strictOffload } : {}),
   };
 }
 
@@ -140,6 +141,9 @@ export function renderTable(file: string, scenario: Scenario, res: RunResult): s
   let text = `\n${scenario.name} (${file}, kernel ${res.kernel})\n${table.toString()}\n`;
   for (const rec of res.steps) for (const mm of rec.mismatches) text += `  step ${rec.index} (${rec.op}): ${mm}\n`;
   if (res.error !== undefined) text += `  stopped: ${res.error}\n`;
+  const fb = Object.entries(res.fallback);
+  if (fb.length > 0) text += `  CPU fallbacks: ${fb.map(([cause, n]) => `${cause} ${n}`).join(", ")} folio(s)\n`;
+  if (res.strictOffload !== undefined) text += `  ${res.strictOffload}\n`;
   text += `${res.ok ? "PASS" : "FAIL"}: ${res.steps.length} steps, ${res.failed} failed, ${(res.virtualNs / 1000).toFixed(1)} µs virtual, ${res.wallMs.toFixed(0)} ms\n`;
   return text;
 }
