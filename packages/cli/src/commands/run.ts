@@ -15,6 +15,8 @@ export interface RunCommandOptions {
   readonly json?: boolean;
   readonly trace?: boolean;
   readonly kernel?: string;
+  /** Set machine.strictOffload in every scenario. */
+  readonly strictOffload?: boolean;
 }
 
 /** Where output goes (the real process streams, or buffers in tests). */
@@ -36,6 +38,7 @@ export function registerRunCommand(program: Command): void {
     .option("--json", "one JSON record per step instead of tables")
     .option("--trace", "print tracepoints as they fire (to stderr with --json)")
     .option("--kernel <version>", "override the scenario's kernel version (6.1, 6.12, mainline)")
+    .option("--strict-offload", "fail a scenario when a batch the migrator should have copied fell back to the CPU copy (sets machine.strictOffload)")
     .action((files: string[], opts: RunCommandOptions) => {
       process.exitCode = runCommand(files, opts, STD);
     });
@@ -56,6 +59,7 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
         }
         scenario.kernel = opts.kernel as Scenario["kernel"];
       }
+      if (opts.strictOffload === true) scenario.machine.strictOffload = true;
       loaded.push({ file, scenario });
     } catch (e) {
       invalid = true;
