@@ -350,8 +350,8 @@ function errName(r: number): string {
 
 /**
  * Run the conformance suite after drivers/dma/dmatest.c on an engine module: every channel gets
- * memcpys of varied sizes and alignments and many descriptors in flight; each device's first channel
- * gets memcpy_sg (when advertised), a polled run, terminate and synchronize; and every fault point the
+ * memcpy and memcpy_sg (when advertised) of varied sizes and alignments and many descriptors in
+ * flight; each device's first channel gets a polled run, terminate and synchronize; and every fault point the
  * engine defines is fired once on a fresh machine. Data is verified byte for byte, callbacks must run
  * exactly once (DmaengineDebug watches the protocol throughout), completion must follow cookie order
  * unless the device declares DMA_COMPLETION_NO_ORDER, and nothing may complete or write after
@@ -378,9 +378,9 @@ export function dmatestEngine(mod: DmaEngineModule, o: DmatestEngineOptions = {}
       return v.length === 0;
     };
     kitMemcpy(k, chan, 1 << dev.copyAlign, add);
+    kitMemcpySg(k, chan, 1 << dev.copyAlign, add);
     kitInFlight(k, chan, inFlight, add);
     if (firstOfDevice.has(chan)) {
-      kitMemcpySg(k, chan, add);
       kitPolled(k, chan, add);
       kitTerminate(k, chan, add);
     }
@@ -449,27 +449,48 @@ function kitInFlight(k: KitMachine, chan: DmaChan, n: number, add: Add): void {
   add("in-flight", chan.name, "pass", `${n} descriptors issued at once: each callback once, in cookie order, data verified`);
 }
 
-function kitMemcpySg(k: KitMachine, chan: DmaChan, add: Add): void {
+function kitMemcpySg(k: KitMachine, chan: DmaChan, align: number, add: Add): void {
   if (!dmaHasCap(DMA_MEMCPY_SG, chan.device.capMask)) return add("memcpy_sg", chan.name, "skip", "the device does not advertise DMA_MEMCPY_SG");
+  const a = Math.max(1, align);
+  const up = (x: number) => Math.ceil(x / a) * a;
+  // Whole scattered pages, then entries of varied aligned lengths at varied aligned offsets.
+  const layouts: Array<Array<[number, number, number]>> = [
+    [0, 1, 2, 3].map(() => [PAGE_SIZE, 0, 0]),
+    [0, 1, 2, 3].map((i) => [up(300 + 900 * i), up(36 * i), up(100 * (3 - i))]),
+  ];
+  for (const [n, layout] of layouts.entries()) {
+    const err = kitSgOnce(k, chan, layout, 1000 + n * 64);
+    if (err !== null) return add("memcpy_sg", chan.name, "fail", `layout ${n}: ${err}`);
+  }
+  add("memcpy_sg", chan.name, "pass", "2 layouts of 4 scattered entries per side (whole pages; varied lengths and offsets), verified");
+}
+
+/** One memcpy_sg transaction: entry i copies `len` bytes at src page offset `so` to dst page offset `doff`. */
+function kitSgOnce(k: KitMachine, chan: DmaChan, layout: ReadonlyArray<[number, number, number]>, firstPage: number): string | null {
   const dev = dmaengineGetDmaDevice(chan);
+  const n = layout.length;
   const src = new SgTable(k.core);
   const dst = new SgTable(k.core);
-  const n = 4;
   sgAllocTable(src, n);
   sgAllocTable(dst, n);
-  // Scattered pages on both sides, in different orders.
   const copies: KitCopy[] = [];
-  const log: KitCopy[] = [];
   for (let i = 0; i < n; i++) {
-    const sp = 1000 + i * 5;
-    const dp = k.dstBase + 1000 + (n - i) * 7;
-    sgSetPage(src, i, sp, PAGE_SIZE, 0);
-    sgSetPage(dst, i, dp, PAGE_SIZE, 0);
+    const [len, so, doff] = layout[i]!;
+    // Scattered on both sides, in opposite orders.
+    const sp = firstPage + i * 5;
+    const dp = k.dstBase + firstPage + (n - i) * 7;
+    sgSetPage(src, i, sp, len, so);
+    sgSetPage(dst, i, dp, len, doff);
     k.mem.fillPages(dp, 1, DST_FILL);
-    copies.push({ srcAddr: sp * PAGE_SIZE, dstAddr: dp * PAGE_SIZE, len: PAGE_SIZE, data: k.randomFill(sp * PAGE_SIZE, PAGE_SIZE), srcBus: 0, dstBus: 0, srcMapLen: PAGE_SIZE, dstMapLen: PAGE_SIZE, cookie: 0, calls: 0, result: 0, order: -1 });
+    const data = k.randomFill(sp * PAGE_SIZE + so, len);
+    copies.push({ srcAddr: sp * PAGE_SIZE + so, dstAddr: dp * PAGE_SIZE + doff, len, data, srcBus: 0, dstBus: 0, srcMapLen: PAGE_SIZE, dstMapLen: PAGE_SIZE, cookie: 0, calls: 0, result: 0, order: -1 });
   }
-  if (dmaMapSgtable(dev, src, DMA_TO_DEVICE) !== 0 || dmaMapSgtable(dev, dst, DMA_FROM_DEVICE) !== 0) return add("memcpy_sg", chan.name, "fail", "dma_map_sgtable failed");
-  const done = Object.assign(copies[0]!, { log });
+  if (dmaMapSgtable(dev, src, DMA_TO_DEVICE) !== 0) return "dma_map_sgtable(src) failed";
+  if (dmaMapSgtable(dev, dst, DMA_FROM_DEVICE) !== 0) {
+    dmaUnmapSgtable(dev, src, DMA_TO_DEVICE);
+    return "dma_map_sgtable(dst) failed";
+  }
+  const done = Object.assign(copies[0]!, { log: [] as KitCopy[] });
   const tx = dmaenginePrepDmaMemcpySg(chan, dst, dst.nents, src, src.nents, DMA_CTRL_ACK | DMA_PREP_INTERRUPT);
   let err: string | null = null;
   if (tx === null) err = "device_prep_dma_memcpy_sg returned NULL";
@@ -487,9 +508,11 @@ function kitMemcpySg(k: KitMachine, chan: DmaChan, add: Add): void {
   dmaUnmapSgtable(dev, dst, DMA_FROM_DEVICE);
   sgFreeTable(src);
   sgFreeTable(dst);
-  if (err === null) for (let i = 0; i < n && err === null; i++) err = kitVerify(k, copies[i]!);
-  if (err !== null) return add("memcpy_sg", chan.name, "fail", err);
-  add("memcpy_sg", chan.name, "pass", `${n} scattered pages per side in one transaction, verified`);
+  for (let i = 0; i < n && err === null; i++) {
+    const bad = kitVerify(k, copies[i]!);
+    if (bad !== null) err = `entry ${i}: ${bad}`;
+  }
+  return err;
 }
 
 function kitPolled(k: KitMachine, chan: DmaChan, add: Add): void {
