@@ -4,7 +4,8 @@ import { InvariantChecker, Machine, PAGE_SIZE } from "@mmemu/mm-core";
 import {
   DMA_COMPLETE, DMA_CTRL_ACK, DMA_ERROR, DMA_FROM_DEVICE, DMA_MEMCPY, DMA_PREP_INTERRUPT, DMA_TO_DEVICE, DmaEngine,
   DmaengineDebug, dmaAsyncIssuePending, dmaCapMaskOf, dmaMapPage, dmaUnmapPage, dmaengineGetDmaDevice,
-  dmaenginePrepDmaMemcpy, dmaengineSubmit, dmaengineTerminateSync, dmaengineTxStatus, dmatestEngine, isErrPtr, type DmaChan,
+  dmaenginePrepDmaInterrupt, dmaenginePrepDmaMemcpy, dmaengineSubmit, dmaengineTerminateSync, dmaengineTxStatus, dmatestEngine, isErrPtr,
+  type DmaChan,
 } from "@mmemu/dmaengine";
 import {
   AE4_DESC_COMPLETED, AE4_DESC_ERROR, AE4_ERR_LEN_ALIGN, AE4_Q_SZ, AE4_RD_IDX_OFF, AE4_WR_IDX_OFF, createAe4dmaEngines,
@@ -142,4 +143,17 @@ test("AE4DMA passes the dmatest conformance kit on every channel (4 queues per f
   t.is(r.channels.length, 8);
   t.deepEqual(r.cases.filter((c) => c.status === "fail"), []);
   t.is(r.cases.filter((c) => c.test === "in-flight" && c.status === "pass").length, 8, "40 in flight on each queue: more than a ring holds");
+});
+
+test("a DMA_INTERRUPT descriptor (length 0) retires with the completed status and calls back", (t) => {
+  const { m, dma } = machine();
+  const c = dma.dmaRequestChanByMask(mask, "test") as DmaChan;
+  const tx = dmaenginePrepDmaInterrupt(c, DMA_PREP_INTERRUPT)!;
+  let calls = 0;
+  tx.callback = () => calls++;
+  const cookie = dmaengineSubmit(tx);
+  dmaAsyncIssuePending(c);
+  t.true(m.sim.runUntil(() => calls === 1, 1e9));
+  t.is(dmaengineTxStatus(c, cookie), DMA_COMPLETE);
+  dma.dmaReleaseChannel(c);
 });
