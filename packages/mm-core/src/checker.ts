@@ -221,12 +221,12 @@ export class InvariantChecker implements MigrationObserver, DmaObserver {
     for (let p = first; p <= last; p++) {
       const s = st[p]!;
       if (s === DMA_SRC) {
-        this.fail(`engine ${dev}: device write to pfn ${p}, a source page of batch ${this.dmaBatch[p]}'s offload copy in progress; a copy engine may only write destinations`);
+        this.fail(`engine ${dev}: device write to pfn ${p} (source folio ${this.m.folios.folioOf(p)}) of batch ${this.dmaBatch[p]}'s offload copy in progress; a copy engine may only write destinations`);
         return;
       }
       if (s === DMA_RETURNED) {
         st[p] = DMA_FREE;
-        this.fail(`engine ${dev}: device write to pfn ${p} after batch ${this.dmaBatch[p]}'s offload copy returned (a late write: the copy was reported done, or terminated, while the engine still ran)`);
+        this.fail(`engine ${dev}: device write to pfn ${p} (folio ${this.m.folios.folioOf(p)}) after batch ${this.dmaBatch[p]}'s offload copy returned (a late write: the copy was reported done, or terminated, while the engine still ran)`);
         return;
       }
     }

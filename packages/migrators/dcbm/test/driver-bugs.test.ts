@@ -138,7 +138,7 @@ test("early completion: returning before the copies finish is caught at the retu
   const { r } = tinyRig({ noWait: true });
   run(r);
   has(t, r, /^migrator TINY, batch 1, pair \d \(src folio \d+ -> dst folio \d+\): claimed copied .*early completion/);
-  has(t, r, /^engine ptdma0: device write to pfn \d+ after batch 1's offload copy returned \(a late write/);
+  has(t, r, /^engine ptdma0: device write to pfn \d+ \(folio \d+\) after batch 1's offload copy returned \(a late write/);
   has(t, r, /^migrator TINY, batch 1: engine ptdma0, channel dma0chan0: \d callback\(s\) owed by submitted descriptors never ran/);
 });
 
@@ -152,7 +152,7 @@ test("blame: a migrator that writes to a source folio is named, not a stale TLB 
 test("blame: a copy programmed backwards has the engine write a source page, named with the engine", (t) => {
   const { r } = tinyRig({ swapFirst: true });
   run(r);
-  has(t, r, /^engine ptdma0: device write to pfn \d+, a source page of batch 1's offload copy in progress/);
+  has(t, r, /^engine ptdma0: device write to pfn \d+ \(source folio \d+\) of batch 1's offload copy in progress/);
 });
 
 test("protocol: V6 marks on a destination that was not copied", (t) => {
@@ -282,5 +282,5 @@ test("early completion: an engine that signals completion before its write lands
   const r = engineRig({ completeBeforeWrite: true });
   run(r);
   has(t, r, /^migrator TINY, batch 1, pair 0 .*claimed copied .*early completion/);
-  has(t, r, /^engine buggy0: device write to pfn \d+ after batch 1's offload copy returned/);
+  has(t, r, /^engine buggy0: device write to pfn \d+ \(folio \d+\) after batch 1's offload copy returned/);
 });
