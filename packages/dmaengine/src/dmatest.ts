@@ -192,30 +192,59 @@ const KIT_NODE_PAGES = 4096;
 const KIT_TIMEOUT_NS = 3_000_000_000;
 const DST_FILL = 0xdddddddd;
 
-/** A fresh machine (two nodes, 16 MiB each) with the engine probed on both nodes. */
+/**
+ * What the kit runs on: a fresh machine with the engine's devices registered with its dmaengine core.
+ * The kit needs two NUMA nodes with at least 16 MiB each (sources on the first, destinations on the
+ * second). Built again for every fault point, so a build function rather than a machine.
+ */
+export interface DmatestMachine {
+  readonly core: KernelCore;
+  readonly mem: PhysMem;
+  readonly dma: DmaEngine;
+  /** The engine's devices, registered with `dma`. */
+  readonly devices: readonly DmaDevice[];
+}
+
+/** Build a DmatestMachine for a seed (the CLI adapts engine modules of any loader to this). */
+export type DmatestBuild = (seed: number) => DmatestMachine;
+
+/** The kit's machine for a DmaEngineModule: two nodes of 16 MiB, the engine probed on both. */
+export function dmatestModuleBuild(mod: DmaEngineModule, o: DmatestEngineOptions = {}): DmatestBuild {
+  return (seed) => {
+    const core = new KernelCore({ seed });
+    const mem = new PhysMem([{ id: 0, pages: KIT_NODE_PAGES, cpus: 2 }, { id: 1, pages: KIT_NODE_PAGES, cpus: 2 }]);
+    const dma = new DmaEngine({ core, mem });
+    const fabric = new Fabric(core, { nodes: [{ id: 0, socket: 0 }, { id: 1, socket: 1 }] });
+    const devices = mod.probe({ core, dma, fabric, nodes: [0, 1], params: o.params ?? {}, iommu: o.iommu ?? "off" });
+    return { core, mem, dma, devices };
+  };
+}
+
+/** A built machine with the kit's own state: the debug checks, the engine's fault points, a PRNG. */
 class KitMachine {
   readonly core: KernelCore;
   readonly mem: PhysMem;
   readonly dma: DmaEngine;
   readonly debug: DmaengineDebug;
-  readonly devices: DmaDevice[];
-  /** The fault points the engine defined. */
+  readonly devices: readonly DmaDevice[];
+  /** The engine's fault points (named "<engine>.<fault>"). */
   readonly faults: FaultPoint[];
   readonly dstBase: number;
   private readonly rng: PrngStream;
 
-  constructor(mod: DmaEngineModule, o: DmatestEngineOptions) {
-    this.core = new KernelCore({ seed: o.seed ?? 1 });
-    this.mem = new PhysMem([{ id: 0, pages: KIT_NODE_PAGES, cpus: 2 }, { id: 1, pages: KIT_NODE_PAGES, cpus: 2 }]);
-    this.dma = new DmaEngine({ core: this.core, mem: this.mem });
-    const fabric = new Fabric(this.core, { nodes: [{ id: 0, socket: 0 }, { id: 1, socket: 1 }] });
-    const before = new Set(this.core.faults.list().map((f) => f.name));
-    this.devices = mod.probe({ core: this.core, dma: this.dma, fabric, nodes: [0, 1], params: o.params ?? {}, iommu: o.iommu ?? "off" });
-    if (!Array.isArray(this.devices) || this.devices.length === 0) throw new Error(`engine ${mod.name}: probe() registered no device`);
-    for (const d of this.devices) if (!this.dma.devices.includes(d)) throw new Error(`engine ${mod.name}: probe() returned a device it did not register with dma_async_device_register()`);
-    this.faults = this.core.faults.list().filter((f) => !before.has(f.name));
+  constructor(name: string, build: DmatestBuild, seed: number) {
+    const b = build(seed);
+    this.core = b.core;
+    this.mem = b.mem;
+    this.dma = b.dma;
+    this.devices = b.devices;
+    if (!Array.isArray(this.devices) || this.devices.length === 0) throw new Error(`engine ${name}: probe() registered no device`);
+    for (const d of this.devices) if (!this.dma.devices.includes(d)) throw new Error(`engine ${name}: probe() returned a device it did not register with dma_async_device_register()`);
+    const nodes = this.mem.nodes.filter((n) => n.nrPages >= KIT_NODE_PAGES);
+    if (nodes.length < 2) throw new Error(`dmatest: the machine needs two nodes of at least ${KIT_NODE_PAGES} pages`);
+    this.faults = this.core.faults.list().filter((f) => f.name.startsWith(`${name}.`));
     this.debug = new DmaengineDebug(this.dma);
-    this.dstBase = this.mem.nodes[1]!.startPfn;
+    this.dstBase = nodes[1]!.startPfn;
     this.rng = this.core.prng.stream("dmatest");
   }
 
@@ -358,11 +387,17 @@ function errName(r: number): string {
  * terminate_sync() returned.
  */
 export function dmatestEngine(mod: DmaEngineModule, o: DmatestEngineOptions = {}): DmatestEngineReport {
+  return dmatestBuild(mod.name, dmatestModuleBuild(mod, o), o);
+}
+
+/** The suite of {@link dmatestEngine} on machines from `build` (an engine loaded some other way). */
+export function dmatestBuild(name: string, build: DmatestBuild, o: Pick<DmatestEngineOptions, "seed" | "inFlight"> = {}): DmatestEngineReport {
   const cases: DmatestCase[] = [];
   const add = (test: string, chan: string, status: DmatestCase["status"], detail: string) => cases.push({ test, chan, status, detail });
   const inFlight = o.inFlight ?? 64;
   if (!Number.isInteger(inFlight) || inFlight < 1 || inFlight > 1024) throw new RangeError(`dmatest: inFlight must be an integer in 1..1024, got ${inFlight}`);
-  const k = new KitMachine(mod, o);
+  const seed = o.seed ?? 1;
+  const k = new KitMachine(name, build, seed);
   const names = k.channels.map((c) => c.name);
   const firstOfDevice = new Set(k.devices.map((d) => d.channels[0]!));
   for (const chan of k.channels) {
@@ -390,8 +425,8 @@ export function dmatestEngine(mod: DmaEngineModule, o: DmatestEngineOptions = {}
     if (leaks.length > 0) add("release", chan.name, "fail", leaks[0]!);
     protocol("protocol");
   }
-  for (const f of k.faults) kitFault(mod, o, f.name, add);
-  return { engine: mod.name, channels: names, cases, failed: cases.filter((c) => c.status === "fail").length };
+  for (const f of k.faults) kitFault(name, build, seed, f.name, add);
+  return { engine: name, channels: names, cases, failed: cases.filter((c) => c.status === "fail").length };
 }
 
 type Add = (test: string, chan: string, status: DmatestCase["status"], detail: string) => void;
@@ -582,8 +617,8 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Fire one fault point once on a fresh machine and classify what the client saw. */
-function kitFault(mod: DmaEngineModule, o: DmatestEngineOptions, fault: string, add: Add): void {
-  const k = new KitMachine(mod, o);
+function kitFault(name: string, build: DmatestBuild, seed: number, fault: string, add: Add): void {
+  const k = new KitMachine(name, build, seed);
   const chan = k.channels[0]!;
   const test = `fault ${fault}`;
   if (!k.request(chan)) return add(test, chan.name, "fail", "could not take the channel");

@@ -108,13 +108,13 @@ export class InvariantChecker implements MigrationObserver, DmaObserver {
     if (!this.auditors.includes(a)) this.auditors.push(a);
   }
 
-  private fail(msg: string): void {
+  private fail(msg: string, kind: new (msg: string) => Error = InvariantViolation): void {
     this.violations.push(msg);
-    if (this.throwOnViolation) throw new InvariantViolation(msg);
+    if (this.throwOnViolation) throw new kind(msg);
   }
 
-  report(msg: string): void {
-    this.fail(msg);
+  report(msg: string, kind?: new (msg: string) => Error): void {
+    this.fail(msg, kind);
   }
 
   batchStart(): void {

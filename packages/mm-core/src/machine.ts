@@ -415,6 +415,9 @@ export interface MigrationObserver {
    * FOLIO_CONTENT_COPIED; before V6 a return of 0 claims every pair.
    */
   offloadEnd(copier: string, dst: Int32Array, src: Int32Array, count: number, rc: number, v6: boolean): void;
-  /** A rule broken that another layer (offload core, dmaengine) found: recorded like the checker's own. */
-  report(msg: string): void;
+  /**
+   * A rule broken that another layer (offload core, dmaengine) found: recorded like the checker's own;
+   * when the checker throws, it throws `kind` (default InvariantViolation).
+   */
+  report(msg: string, kind?: new (msg: string) => Error): void;
 }

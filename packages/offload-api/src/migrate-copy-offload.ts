@@ -465,6 +465,14 @@ function snapshotContract(m: Machine, dst: Int32Array, src: Int32Array, n: numbe
   return { words };
 }
 
+/** What a checker set to throw raises when a copy callback touched what the offload contract forbids. */
+export class OffloadContractViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OffloadContractViolation";
+  }
+}
+
 function checkContract(m: Machine, name: string, snap: ContractSnapshot, dst: Int32Array, src: Int32Array, n: number): void {
   const after = snapshotContract(m, dst, src, n).words;
   const before = snap.words;
@@ -472,7 +480,7 @@ function checkContract(m: Machine, name: string, snap: ContractSnapshot, dst: In
   for (let k = 0; k < before.length; k++) {
     if (before[k] !== after[k]) {
       const i = Math.floor(k / 8);
-      m.checker!.report(`migrator ${name}, batch ${m.checker!.batchNo}, pair ${i} (src folio ${before[i * 8]} -> dst folio ${before[i * 8 + 1]}): changed the ${what[k % 8]}; offload_copy must only copy contents`);
+      m.checker!.report(`migrator ${name}, batch ${m.checker!.batchNo}, pair ${i} (src folio ${before[i * 8]} -> dst folio ${before[i * 8 + 1]}): changed the ${what[k % 8]}; offload_copy must only copy contents`, OffloadContractViolation);
       return;
     }
   }

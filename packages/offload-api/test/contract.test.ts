@@ -1,6 +1,6 @@
 import test from "ava";
 import { FOLIO_CONTENT_COPIED, PAGE_SIZE, PG } from "@mmemu/mm-core";
-import { migrateOffloadInit, migrateOffloadRegister, Module, type Migrator } from "@mmemu/offload-api";
+import { migrateOffloadInit, migrateOffloadRegister, Module, OffloadContractViolation, type Migrator } from "@mmemu/offload-api";
 import { anon, migrateRange, world } from "./world.js";
 
 /** Invariant 14: the callback copies contents only. With an invariant checker attached, anything else is caught. */
@@ -26,7 +26,7 @@ for (const [what, rule, breach] of breaches) {
     };
     t.is(migrateOffloadRegister(w.m, mig), 0);
     const addr = anon(w, 4 * PAGE_SIZE);
-    const e = t.throws(() => migrateRange(w, addr, 4 * PAGE_SIZE, 1));
+    const e = t.throws(() => migrateRange(w, addr, 4 * PAGE_SIZE, 1), { instanceOf: OffloadContractViolation });
     t.regex(e!.message, /^migrator ROGUE, batch \d+, /);
     t.regex(e!.message, rule);
     t.regex(e!.message, /offload_copy must only copy contents/);
