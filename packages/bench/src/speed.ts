@@ -4,6 +4,7 @@
  */
 import { availableParallelism, loadavg } from "node:os";
 import type { HardwareProfile } from "@mmemu/timing";
+import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
 import { PointPool } from "./pool.js";
 import { runSeed } from "./seed.js";
 import { GiB, runPoint, type PointResult, type PointSpec } from "./workload.js";
@@ -15,7 +16,7 @@ export const SPEED_POINTS: ReadonlyArray<{ label: string; spec: PointSpec }> = [
   { label: "1 GiB 2M dcbm 16ch", spec: { config: "dcbm", channels: 16, folioSize: "2M", totalBytes: GiB, batchPages: 262144 } },
 ];
 
-export async function runSpeed(profile: HardwareProfile, withSeed: boolean, strictOffload = false): Promise<void> {
+export async function runSpeed(profile: HardwareProfile, withSeed: boolean, components: Components = BUILTIN_COMPONENTS, strictOffload = false): Promise<void> {
   // Three timed runs per point after a small warm-up. The first is what a one-off run costs: on a
   // loaded 2-core host the JIT's optimising compiles (concurrent, and ~120 functions' worth) are
   // still running through much of it, so it can take twice as long. The next two, after the first
@@ -27,10 +28,10 @@ export async function runSpeed(profile: HardwareProfile, withSeed: boolean, stri
   const opts = { strictOffload };
   const measured: PointResult[] = [];
   for (const { label, spec } of SPEED_POINTS) {
-    runPoint(profile, { ...spec, totalBytes: GiB / 64 }, opts); // warm the JIT on the same path
-    const first = runPoint(profile, spec, opts);
-    const second = runPoint(profile, spec, opts);
-    const third = runPoint(profile, spec, opts);
+    runPoint(profile, { ...spec, totalBytes: GiB / 64 }, opts, components); // warm the JIT on the same path
+    const first = runPoint(profile, spec, opts, components);
+    const second = runPoint(profile, spec, opts, components);
+    const third = runPoint(profile, spec, opts, components);
     measured.push(first);
     if (second.virtualNs !== first.virtualNs || third.virtualNs !== first.virtualNs) {
       throw new Error(`${label}: runs of the same point differ in virtual time (${first.virtualNs}, ${second.virtualNs}, ${third.virtualNs} ns)`);
@@ -46,7 +47,7 @@ export async function runSpeed(profile: HardwareProfile, withSeed: boolean, stri
   console.log(fallbackLine(measured));
   checkStrictOffload(measured, SPEED_POINTS.map((p) => p.label));
   if (withSeed) {
-    const pool = new PointPool();
+    const pool = new PointPool(undefined, components);
     try {
       const t0 = performance.now();
       const run = await runSeed(pool, profile, 1, null, undefined, strictOffload);

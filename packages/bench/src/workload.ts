@@ -9,7 +9,8 @@
 import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, type Machine } from "@mmemu/mm-core";
 import { kernelMovePages, mmapUserArea, MPOL_MF_MOVE, readUserInts, TaskTable, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
 import { migrateOffloadOf } from "@mmemu/offload-api";
-import { createMachine, type HardwareProfile, type EmulatedMachine } from "@mmemu/timing";
+import type { HardwareProfile } from "@mmemu/timing";
+import { BUILTIN_COMPONENTS, createMachineWith, pluginError, throwIfOops, type Components, type EmulatedMachine } from "@mmemu/components";
 import { median, probeFirstFolio } from "./first-folio.js";
 import { attachOffload } from "./offload.js";
 
@@ -26,9 +27,12 @@ export const GiB = 2 ** 30;
 
 /** What one point runs. */
 export interface PointSpec {
-  /** "vanilla": no migrator registered, CPU copy per folio; "dcbm": the DMA batch migrator. */
+  /**
+   * "vanilla": no migrator registered, CPU copy per folio; "dcbm": the offload configuration of the
+   * published tables, run with the loaded migrator (dcbm unless `--migrator` names another).
+   */
   readonly config: "vanilla" | "dcbm";
-  /** DMA channels (dcbm's nr_dma_chan); null for vanilla. */
+  /** DMA channels (dcbm's nr_dma_chan, the migrator's channelsAttr); null for vanilla. */
   readonly channels: number | null;
   readonly folioSize: FolioSizeName;
   /** Bytes moved in total. */
@@ -85,17 +89,20 @@ export interface PreparedPoint {
   readonly pagesArg: number;
   readonly nodesArg: number;
   readonly statusArg: number;
+  /** Plug-in files loaded (a plug-in that throws is reported with its frames in these). */
+  readonly pluginFiles: readonly string[];
 }
 
-/** Build a machine and a populated process for a point. */
-export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}): PreparedPoint {
+/** Build a machine (with the loaded components) and a populated process for a point. */
+export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, components: Components = BUILTIN_COMPONENTS): PreparedPoint {
   const fb = folioBytes(spec.folioSize);
   const nrFolios = Math.floor(spec.totalBytes / fb);
   if (nrFolios < 1) throw new RangeError(`point: totalBytes ${spec.totalBytes} is less than one ${spec.folioSize} folio`);
   const bytes = nrFolios * fb;
   // The folios, the three argument arrays (16 bytes per folio) and slack for page tables and rings.
   const pagesPerNode = Math.ceil(bytes / PAGE_SIZE) + Math.ceil((16 * nrFolios) / PAGE_SIZE) + (1 << 13);
-  const em = createMachine(profile, { pagesPerNode, seed: opts.seed ?? 1, dma: spec.config === "dcbm" });
+  const dma = spec.config === "dcbm" && components.migrator.usesDma;
+  const em = createMachineWith(profile, components.engines, { pagesPerNode, seed: opts.seed ?? 1, dma });
   const m = em.m;
   m.settings.nrMaxBatchedMigration = spec.batchPages ?? 512;
   const order = FOLIO_SIZES[spec.folioSize];
@@ -121,10 +128,11 @@ export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: Wo
   });
   m.current = proc.ctx;
   if (spec.config === "dcbm") {
-    attachOffload(em, spec.channels ?? 1);
-    migrateOffloadOf(m)!.strict = opts.strictOffload === true;
+    attachOffload(em, components.migrator, spec.channels ?? 1);
+    const off = migrateOffloadOf(m);
+    if (off !== null) off.strict = opts.strictOffload === true;
   }
-  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg };
+  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, pluginFiles: components.files };
 }
 
 /**
@@ -146,9 +154,9 @@ function cpusOfNode(m: Machine, nid: number): number[] {
   return out;
 }
 
-/** Run one point on a profile. Deterministic: the same profile, spec and seed give the same result. */
-export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}): PointResult {
-  return runPrepared(preparePoint(profile, spec, opts), spec);
+/** Run one point on a profile. Deterministic: the same profile, spec, seed and components give the same result. */
+export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, components: Components = BUILTIN_COMPONENTS): PointResult {
+  return runPrepared(preparePoint(profile, spec, opts, components), spec);
 }
 
 function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
@@ -160,7 +168,14 @@ function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
   let calls = 0;
   for (let i = 0; i < nrFolios; i += perCall) {
     const to = Math.min(nrFolios, i + perCall);
-    const rc = movePages(pp, i, to);
+    let rc: number;
+    try {
+      rc = movePages(pp, i, to);
+    } catch (e) {
+      // A device model's event (or anything of a plug-in's) threw: this point's machine is abandoned.
+      throw pluginError(e, "a plug-in, during move_pages");
+    }
+    throwIfOops(m, pp.pluginFiles);
     if (rc !== 0) {
       const bad = readStatus(pp, i, to).filter((st) => st !== 1).slice(0, 5);
       throw new Error(`move_pages: returned ${rc} (${spec.config} ${spec.folioSize}); statuses other than node 1: ${bad.join(", ")}`);

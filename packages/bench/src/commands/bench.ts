@@ -16,10 +16,12 @@ import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 import { specKey } from "../points.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
+import { BUILTIN_COMPONENTS } from "@mmemu/components";
+import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
-  bench.command("seed")
+  componentOptions(bench.command("seed"))
     .description("regenerate the published move_pages() tables on a profile, with the published value and error beside each cell")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
@@ -29,11 +31,12 @@ export function benchCommand(): Command {
     .option("--json <file>", "write { profile, seed, version, results }")
     .option("--threads <n>", "worker threads (default: one per core)")
     .addOption(strictOffloadOption())
-    .action(async (o: { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string; strictOffload?: boolean }) => {
-      const profile = loadProfileWith(o.profile, o.set);
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string; strictOffload?: boolean }) => {
+      const components = await componentsFrom(o);
+      const profile = loadProfileWith(o.profile, o.set, components.schema);
       const seed = Number(o.seed);
       const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
-      const pool = new PointPool(parseThreads(o.threads));
+      const pool = new PointPool(parseThreads(o.threads), components);
       const bar = new cliProgress.SingleBar({ format: "seed {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
       try {
@@ -54,9 +57,12 @@ export function benchCommand(): Command {
             `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
         }
         console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
+        // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
+        const plugged = components !== BUILTIN_COMPONENTS;
+        if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
         if (o.json) {
           mkdirSync(dirname(o.json), { recursive: true });
-          writeFileSync(o.json, JSON.stringify(run.json, null, 1) + "\n");
+          writeFileSync(o.json, JSON.stringify(plugged ? { ...run.json, components: components.selection } : run.json, null, 1) + "\n");
           console.log(`wrote ${o.json}`);
         }
         if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);
@@ -65,16 +71,17 @@ export function benchCommand(): Command {
         await pool.close();
       }
     });
-  bench.command("predict")
+  componentOptions(bench.command("predict"))
     .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--threads <n>", "worker threads (default: one per core)")
     .addOption(strictOffloadOption())
-    .action(async (o: { profile: string; set?: string[]; seed: string; threads?: string; strictOffload?: boolean }) => {
-      const profile = loadProfileWith(o.profile, o.set);
-      const pool = new PointPool(parseThreads(o.threads));
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; threads?: string; strictOffload?: boolean }) => {
+      const components = await componentsFrom(o);
+      const profile = loadProfileWith(o.profile, o.set, components.schema);
+      const pool = new PointPool(parseThreads(o.threads), components);
       const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
       try {
@@ -95,14 +102,15 @@ export function benchCommand(): Command {
         await pool.close();
       }
     });
-  bench.command("speed")
+  componentOptions(bench.command("speed"))
     .description("wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs, and the whole seed benchmark's wall time")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
     .addOption(strictOffloadOption())
-    .action(async (o: { profile: string; set?: string[]; seed: boolean; strictOffload?: boolean }) => {
-      await runSpeed(loadProfileWith(o.profile, o.set), o.seed, o.strictOffload === true);
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: boolean; strictOffload?: boolean }) => {
+      const components = await componentsFrom(o);
+      await runSpeed(loadProfileWith(o.profile, o.set, components.schema), o.seed, components, o.strictOffload === true);
     });
   return bench;
 }

@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
+import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import { PointPool } from "../pool.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
@@ -24,15 +25,14 @@ export function recommendBatch(rows: readonly TuneRow[], budgetUs: number): Tune
 }
 
 export function tuneBatchCommand(): Command {
-  return new Command("tune-batch")
-    .description("sweep the dcbm batch size and recommend the best-throughput N within a first-folio latency budget")
+  return componentOptions(new Command("tune-batch")
+    .description("sweep the offload batch size (dcbm or --migrator) and recommend the best-throughput N within a first-folio latency budget")
     .requiredOption("--folio <size>", `folio size (${FOLIO_SIZE_NAMES.join(", ")})`)
     .requiredOption("--channels <n>", "DMA channels (1..16)")
     .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
-    .addOption(setOption())
-    .addOption(strictOffloadOption())
-    .action(async (o: { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; strictOffload?: boolean }) => {
+    .addOption(setOption()).addOption(strictOffloadOption()))
+    .action(async (o: ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; strictOffload?: boolean }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
       // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
@@ -42,8 +42,9 @@ export function tuneBatchCommand(): Command {
       const ch = Number(o.channels);
       const budget = Number(o.budgetUs);
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
-      const profile = loadProfileWith(o.profile, o.set);
-      const pool = new PointPool();
+      const components = await componentsFrom(o);
+      const profile = loadProfileWith(o.profile, o.set, components.schema);
+      const pool = new PointPool(undefined, components);
       try {
         const specs = SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch));
         const res = await pool.runAll(profile, specs, { strictOffload: o.strictOffload === true });

@@ -1,68 +1,61 @@
 /**
- * `mmemu dmatest --engine NAME [--seed N] [--in-flight N] [--iommu MODE] [--set name=value ...]`: the
- * engine conformance kit of @mmemu/dmaengine (after Linux's drivers/dma/dmatest.c) on every channel of
- * an engine. Prints one line per check and exits 1 if any failed. NAME is a built-in engine (ptdma,
- * sdxi, ae4dma).
+ * `mmemu dmatest --engine NAME|FILE [--profile NAME] [--set section.name=value ...] [--seed N] [--in-flight N]`:
+ * the engine conformance kit of @mmemu/dmaengine (after Linux's drivers/dma/dmatest.c) on every
+ * channel of an engine, built-in or a plug-in file, loaded through @mmemu/components as every command
+ * loads engines. The engine probes what the profile places; each built-in has a default that places
+ * some (ptdma: zen3-ptdma-base; sdxi: example-sdxi; ae4dma: zen3-ptdma-base with one function per
+ * node). Prints one line per check and exits 1 if any failed.
  */
-import { Command, Option } from "commander";
-import { dmaEngineModuleProblems, dmatestEngine, formatDmatestReport, type DmaEngineModule } from "@mmemu/dmaengine";
-import type { IommuMode } from "@mmemu/platform";
-import { ae4dmaEngineModule } from "@mmemu/ae4dma";
-import { ptdmaEngineModule } from "@mmemu/ptdma";
-import { sdxiEngineModule } from "@mmemu/sdxi";
+import { Command } from "commander";
+import { dmatestBuild, formatDmatestReport, type DmaDevice, type DmatestBuild } from "@mmemu/dmaengine";
+import { createMachineWith, loadComponent, BUILTIN_SCHEMA } from "@mmemu/components";
+import type { EngineModule } from "@mmemu/driver-kit";
+import { loadProfileWith } from "@mmemu/bench";
 
-/** The built-in engines by name. */
-export const BUILTIN_ENGINES: Readonly<Record<string, DmaEngineModule>> = {
-  ptdma: ptdmaEngineModule,
-  sdxi: sdxiEngineModule,
-  ae4dma: ae4dmaEngineModule,
+/** Where each built-in engine finds devices to test, unless --profile/--set say otherwise. */
+const BUILTIN_DEFAULTS: Readonly<Record<string, { profile: string; set: readonly string[] }>> = {
+  ptdma: { profile: "zen3-ptdma-base", set: [] },
+  sdxi: { profile: "example-sdxi", set: [] },
+  ae4dma: { profile: "zen3-ptdma-base", set: ["ae4dma.functions_per_node=1"] },
 };
-
-/** Resolve --engine: a built-in name, or a one-line error listing them. */
-export function resolveEngine(name: string): DmaEngineModule {
-  const mod = BUILTIN_ENGINES[name];
-  if (mod === undefined) throw new Error(`--engine ${JSON.stringify(name)} is not a built-in engine (${Object.keys(BUILTIN_ENGINES).join(", ")})`);
-  const problems = dmaEngineModuleProblems(mod);
-  if (problems.length > 0) throw new Error(`--engine ${name}: ${problems.join("; ")}`);
-  return mod;
-}
-
-/** --set name=value pairs as parameter overrides, each checked against the engine's declared table. */
-function parseSets(mod: DmaEngineModule, sets: readonly string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const s of sets) {
-    const m = /^([a-z_][a-z0-9_]*)=(.+)$/.exec(s);
-    if (m === null) throw new Error(`--set ${JSON.stringify(s)}: expected name=value`);
-    const spec = mod.section.table[m[1]!];
-    if (spec === undefined) throw new Error(`--set ${m[1]}: ${mod.name} has no such parameter (known: ${Object.keys(mod.section.table).join(", ")})`);
-    const v = Number(m[2]);
-    if (!Number.isFinite(v) || v < spec.min || v > spec.max || (spec.integer === true && !Number.isInteger(v))) {
-      throw new Error(`--set ${m[1]}=${m[2]}: must be ${spec.integer === true ? "an integer" : "a number"} in [${spec.min}, ${spec.max}] ${spec.unit}`);
-    }
-    out[m[1]!] = v;
-  }
-  return out;
-}
+const FALLBACK_PROFILE = "zen3-ptdma-base";
+/** Node memory for the kit: its 16 MiB of buffers plus the engines' rings and slack. */
+const KIT_PAGES_PER_NODE = 8192;
 
 function wholeNumber(opt: string, text: string, min: number, max: number): number {
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`${opt} must be a whole number from ${min} to ${max}, got "${text}"`);
   return Number(text);
 }
 
+/** The kit's machine builder for a loaded engine module on a profile (the engine's devices only). */
+export function engineBuild(mod: EngineModule, profileName: string, sets: readonly string[]): DmatestBuild {
+  const schema = mod.params === undefined ? BUILTIN_SCHEMA : BUILTIN_SCHEMA.with([mod.params].filter((s) => !BUILTIN_SCHEMA.names.includes(s.name)));
+  const profile = loadProfileWith(profileName, sets, schema);
+  return (seed) => {
+    const em = createMachineWith(profile, [mod], { seed, pagesPerNode: KIT_PAGES_PER_NODE });
+    const dma = em.dmaengine!;
+    if (dma.devices.length === 0) throw new Error(`--engine ${mod.name}: profile ${profile.name} places no ${mod.name} device (choose a --profile that does, or --set its placement)`);
+    return { core: em.m.core, mem: em.m.mem, dma, devices: dma.devices as DmaDevice[] };
+  };
+}
+
 export function dmatestCommand(): Command {
   return new Command("dmatest")
     .description("engine conformance kit (after drivers/dma/dmatest.c): memcpy/memcpy_sg of varied sizes and alignments on every channel, many in flight, completion order, callbacks exactly once, terminate/synchronize, fault points, data verified byte for byte")
-    .requiredOption("--engine <name>", `engine to test (${Object.keys(BUILTIN_ENGINES).join(", ")})`)
+    .requiredOption("--engine <name|file>", "engine to test: a built-in (ptdma, sdxi, ae4dma) or a plug-in file")
+    .option("--profile <name>", "hardware profile placing the engine's devices (default: the built-in's, else zen3-ptdma-base)")
+    .option("--set <section.name=value...>", "set a profile parameter (e.g. ae4dma.max_hw_q=4)")
     .option("--seed <n>", "PRNG seed", "1")
     .option("--in-flight <n>", "descriptors submitted at once in the in-flight test", "64")
-    .addOption(new Option("--iommu <mode>", "IOMMU mode of the engine's functions").choices(["off", "passthrough", "translate"]).default("off"))
-    .option("--set <name=value...>", "override an engine parameter")
-    .action((o: { engine: string; seed: string; inFlight: string; iommu: IommuMode; set?: string[] }) => {
-      const mod = resolveEngine(o.engine);
+    .action(async (o: { engine: string; profile?: string; set?: string[]; seed: string; inFlight: string }) => {
       const seed = wholeNumber("--seed", o.seed, 0, 2 ** 31 - 1);
       const inFlight = wholeNumber("--in-flight", o.inFlight, 1, 1024);
-      const params = parseSets(mod, o.set ?? []);
-      const report = dmatestEngine(mod, { seed, inFlight, iommu: o.iommu, params });
+      const { module } = await loadComponent(o.engine, "engine");
+      const mod = module as EngineModule;
+      const dflt = BUILTIN_DEFAULTS[o.engine];
+      const profile = o.profile ?? dflt?.profile ?? FALLBACK_PROFILE;
+      const sets = [...(o.profile === undefined ? dflt?.set ?? [] : []), ...(o.set ?? [])];
+      const report = dmatestBuild(mod.name, engineBuild(mod, profile, sets), { seed, inFlight });
       console.log(formatDmatestReport(report));
       if (report.failed > 0) process.exitCode = 1;
     });

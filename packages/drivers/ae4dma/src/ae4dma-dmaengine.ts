@@ -1,11 +1,11 @@
-import { Cost, type Tracepoint } from "@mmemu/kernel";
+import { Cost, type Tracepoint } from "@mmemu/driver-kit";
 import {
   DMA_COMPLETE, DMA_ERROR, DMA_INTERRUPT, DMA_MEMCPY, DMA_PRIVATE, DMA_RESIDUE_GRANULARITY_DESCRIPTOR,
   DMA_TRANS_ABORTED, DMA_TRANS_READ_FAILED, DMA_TRANS_WRITE_FAILED, DescCache, DmaDevice, VirtDmaChan, VirtDmaDesc,
   dmaAllocCoherent, dmaCapSet, dmaCookieComplete, dmaCookieStatus, dmaRunDependencies, dmaengineDescGetCallbackInvoke,
   listDel, vchanFreeChanResources, vchanInit, vchanIssuePending, vchanSynchronize, vchanTxPrep, vchanVdescFini,
   type DmaAsyncTxDescriptor, type DmaChan, type DmaCoherent, type DmaEngine, type DmaTxState, type ListNode,
-} from "@mmemu/dmaengine";
+} from "@mmemu/driver-kit";
 import {
   AE4_COMMON_CONFIG_OFF, AE4_DESC_COMPLETED, AE4_DESC_DW0_VAL, AE4_DESC_SIZE, AE4_INTR_COMPLETION, AE4_INTR_STS_OFF,
   AE4_MAX_IDX_OFF, AE4_Q_BASE_H_OFF, AE4_Q_BASE_L_OFF, AE4_Q_CONTROL_OFF, AE4_Q_INTR_EN_OFF, AE4_Q_LEN, AE4_Q_RUN,

@@ -1,6 +1,6 @@
-import type { FaultPoint, KernelCore, Tracepoint } from "@mmemu/kernel";
-import type { Device } from "@mmemu/dmaengine";
-import type { CoherentBuffer, Fabric, Iommu } from "@mmemu/platform";
+import type { FaultPoint, KernelCore, Tracepoint } from "@mmemu/driver-kit";
+import type { Device } from "@mmemu/driver-kit";
+import type { CoherentBuffer, Fabric, Iommu } from "@mmemu/driver-kit";
 import {
   AE4_COMMON_CONFIG_OFF, AE4_DESC_COMPLETED, AE4_DESC_DW0_VAL, AE4_DESC_ERROR, AE4_DESC_SIZE, AE4_ERR_DST_ALIGN,
   AE4_ERR_INVALID_DESC, AE4_ERR_INVALID_HEADER, AE4_ERR_LEN_ALIGN, AE4_ERR_PTE_DST, AE4_ERR_PTE_SRC,

@@ -1,4 +1,4 @@
-import { checkParams, defineParamSection, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/kernel";
+import { checkParams, defineParamSection, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/driver-kit";
 
 /**
  * Timing of one AE4DMA function (spec dma-hardware.md 5.4). No public AE4DMA figures exist (spec 7.4);
@@ -6,6 +6,11 @@ import { checkParams, defineParamSection, paramDefaults, type ParamTable, type P
  * says to reuse it, and marked [U].
  */
 export const AE4DMA_PARAMS = {
+  functions_per_node: {
+    unit: "count", default: 0, min: 0, max: 4, integer: true,
+    doc: "AE4DMA functions probed on each NUMA node (as the machine's PCI enumeration would find them); 0 probes none, so a profile that does not ask for AE4DMA gets none.",
+    source: "[V] spec 2.1: 2-socket EPYC 9004 (Genoa) shows 8 functions, 4 per node; which CPUs carry AE4DMA is [U], and no shipped profile places it.",
+  },
   max_hw_q: {
     unit: "count", default: 16, min: 1, max: 16, integer: true,
     doc: "Hardware queues enabled per function (the module parameter max_hw_q); one dmaengine channel and one MSI-X vector each.",

@@ -1,6 +1,6 @@
-import type { KernelCore } from "@mmemu/kernel";
-import type { DmaEngine } from "@mmemu/dmaengine";
-import type { Fabric, IommuMode } from "@mmemu/platform";
+import type { KernelCore } from "@mmemu/driver-kit";
+import type { DmaEngine } from "@mmemu/driver-kit";
+import type { Fabric, IommuMode } from "@mmemu/driver-kit";
 import { Ae4dmaFunction, ae4dmaFaults } from "./ae4dma-hw.js";
 import { Ae4DmaDevice, type Ae4GlueSwitches } from "./ae4dma-dmaengine.js";
 import { ae4dmaParams, type Ae4dmaParamOverrides } from "./ae4dma-params.js";

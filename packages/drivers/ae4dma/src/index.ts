@@ -20,4 +20,3 @@ export type { Ae4dmaParams, Ae4dmaParamOverrides } from "./ae4dma-params.js";
 export type { Ae4dmaHwStats, Ae4dmaFaults, Ae4dmaHwOptions } from "./ae4dma-hw.js";
 export type { Ae4GlueStats, Ae4GlueSwitches } from "./ae4dma-dmaengine.js";
 export type { Ae4dmaProbeOptions, Ae4dmaEngine } from "./ae4dma-pci.js";
-export { ae4dmaEngineModule } from "./ae4dma-module.js";

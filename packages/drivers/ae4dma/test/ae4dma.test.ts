@@ -5,11 +5,11 @@ import {
   DMA_COMPLETE, DMA_CTRL_ACK, DMA_ERROR, DMA_FROM_DEVICE, DMA_MEMCPY, DMA_PREP_INTERRUPT, DMA_TO_DEVICE, DmaEngine,
   DmaengineDebug, dmaAsyncIssuePending, dmaCapMaskOf, dmaMapPage, dmaUnmapPage, dmaengineGetDmaDevice,
   dmaenginePrepDmaInterrupt, dmaenginePrepDmaMemcpy, dmaengineSubmit, dmaengineTerminateSync, dmaengineTxStatus, dmatestEngine, isErrPtr,
-  type DmaChan,
+  type DmaChan, type DmaEngineModule,
 } from "@mmemu/dmaengine";
 import {
   AE4_DESC_COMPLETED, AE4_DESC_ERROR, AE4_ERR_LEN_ALIGN, AE4_Q_SZ, AE4_RD_IDX_OFF, AE4_WR_IDX_OFF, createAe4dmaEngines,
-  ae4dmaEngineModule, decodeAe4Desc,
+  AE4DMA_SECTION, decodeAe4Desc,
 } from "../src/index.js";
 
 function machine(o: { functions?: number; visible?: boolean; maxHwQ?: number } = {}) {
@@ -139,7 +139,11 @@ test("terminate_sync: the copy already moving lands before synchronize returns, 
 });
 
 test("AE4DMA passes the dmatest conformance kit on every channel (4 queues per function here)", (t) => {
-  const r = dmatestEngine(ae4dmaEngineModule, { params: { max_hw_q: 4 }, inFlight: 40 });
+  const mod: DmaEngineModule = {
+    name: "ae4dma", section: AE4DMA_SECTION,
+    probe: (ctx) => createAe4dmaEngines({ core: ctx.core, engine: ctx.dma, fabric: ctx.fabric, nodes: ctx.nodes, params: ctx.params, iommu: ctx.iommu }).map((e) => e.dma),
+  };
+  const r = dmatestEngine(mod, { params: { max_hw_q: 4 }, inFlight: 40 });
   t.is(r.channels.length, 8);
   t.deepEqual(r.cases.filter((c) => c.status === "fail"), []);
   t.is(r.cases.filter((c) => c.test === "in-flight" && c.status === "pass").length, 8, "40 in flight on each queue: more than a ring holds");

@@ -17,7 +17,6 @@ export { PtdmaFunction, ptdmaFaults } from "./ptdma-hw.js";
 export { PtDevice } from "./ptdma-dev.js";
 export { PtDmaDevice, PtDmaChan, PtDmaDesc } from "./ptdma-dmaengine.js";
 export { createPtdmaEngines, ZEN3_2S_PTDMA_PLACEMENTS } from "./ptdma-pci.js";
-export { ptdmaEngineModule } from "./ptdma-module.js";
 
 export type { PtdmaDesc } from "./ptdma-regs.js";
 export type { PtdmaParams, PtdmaParamOverrides, PtdmaSwitches } from "./ptdma-params.js";

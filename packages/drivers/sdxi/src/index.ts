@@ -16,8 +16,6 @@ export { SdxiFunction, sdxiFaults } from "./sdxi-fn.js";
 export { SdxiDevice, SdxiCxt, SdxiDmaDevice, SdxiChan, SdxiDesc } from "./sdxi-dma.js";
 export { createSdxiFunctions } from "./sdxi-pci.js";
 
-export { sdxiEngineModule } from "./sdxi-module.js";
-
 export type { SdxiParams, SdxiParamOverrides, SdxiSwitches } from "./sdxi-params.js";
 export type { SdxiFaults, SdxiFnStats, SdxiFnOptions } from "./sdxi-fn.js";
 export type { SdxiProbeOptions, SdxiEngine } from "./sdxi-pci.js";

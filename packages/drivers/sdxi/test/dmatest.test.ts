@@ -1,6 +1,11 @@
 import test from "ava";
-import { dmatestEngine } from "@mmemu/dmaengine";
-import { sdxiEngineModule } from "../src/index.js";
+import { dmatestEngine, type DmaEngineModule } from "@mmemu/dmaengine";
+import { createSdxiFunctions, SDXI_SECTION } from "../src/index.js";
+
+const sdxiEngineModule: DmaEngineModule = {
+  name: "sdxi", section: SDXI_SECTION,
+  probe: (ctx) => createSdxiFunctions({ core: ctx.core, engine: ctx.dma, fabric: ctx.fabric, nodes: ctx.nodes, params: ctx.params, iommu: ctx.iommu }).map((e) => e.dma),
+};
 
 test("SDXI passes the dmatest conformance kit, memcpy_sg included", (t) => {
   const r = dmatestEngine(sdxiEngineModule, { inFlight: 32 });
