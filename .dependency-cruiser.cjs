@@ -20,7 +20,7 @@ const LAYERS = [
   ["dmaengine", "offload-api", "syscalls/move_pages"],
   ["timing"],
   ["driver-kit"],
-  ["drivers/ptdma", "drivers/sdxi", "migrators/mtcopy", "migrators/dcbm"],
+  ["drivers/ptdma", "drivers/sdxi", "drivers/ae4dma", "migrators/mtcopy", "migrators/dcbm"],
   ["components"],
   ["scenario", "bench"],
   ["cli"],

@@ -42,13 +42,15 @@ export function predictRows(): PredictRow[] {
   return rows;
 }
 
-export async function runPredict(pool: PointPool, profile: HardwareProfile, seed: number, onProgress?: (done: number, total: number) => void): Promise<{ rows: PredictRow[]; results: PoolResult[] }> {
+export async function runPredict(
+  pool: PointPool, profile: HardwareProfile, seed: number, onProgress?: (done: number, total: number) => void, strictOffload = false,
+): Promise<{ rows: PredictRow[]; results: PoolResult[] }> {
   const rows = predictRows();
   const unique = new Map<string, PointSpec>();
   for (const r of rows) unique.set(specKey(r.spec), r.spec);
   const keys = [...unique.keys()];
   let done = 0;
-  const res = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed }, () => onProgress?.(++done, keys.length));
+  const res = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed, strictOffload }, () => onProgress?.(++done, keys.length));
   const byKey = new Map(keys.map((k, i) => [k, res[i]!]));
   return { rows, results: rows.map((r) => byKey.get(specKey(r.spec))!) };
 }

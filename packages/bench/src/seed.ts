@@ -32,7 +32,7 @@ export interface SeedRun {
 /** Run the seed benchmark on the pool. */
 export async function runSeed(
   pool: PointPool, profile: HardwareProfile, seed: number, measurements: Measurements | null,
-  onProgress?: (done: number, total: number) => void,
+  onProgress?: (done: number, total: number) => void, strictOffload = false,
 ): Promise<SeedRun> {
   const points = seedPoints();
   const t0 = performance.now();
@@ -41,7 +41,7 @@ export async function runSeed(
   const unique = new Map<string, PointSpec>();
   for (const p of points) unique.set(specKey(p.spec), p.spec);
   const keys = [...unique.keys()];
-  const uniqueResults = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed }, () => onProgress?.(++done, keys.length));
+  const uniqueResults = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed, strictOffload }, () => onProgress?.(++done, keys.length));
   const wallMs = performance.now() - t0;
   const byKey = new Map<string, PoolResult>(keys.map((k, i) => [k, uniqueResults[i]!]));
   const results = points.map((p) => byKey.get(specKey(p.spec))!);

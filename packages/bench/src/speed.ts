@@ -7,7 +7,8 @@ import type { HardwareProfile } from "@mmemu/timing";
 import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
 import { PointPool } from "./pool.js";
 import { runSeed } from "./seed.js";
-import { GiB, runPoint, type PointSpec } from "./workload.js";
+import { GiB, runPoint, type PointResult, type PointSpec } from "./workload.js";
+import { checkStrictOffload, fallbackLine } from "./fallback.js";
 
 export const SPEED_POINTS: ReadonlyArray<{ label: string; spec: PointSpec }> = [
   { label: "1 GiB 4K vanilla", spec: { config: "vanilla", channels: null, folioSize: "4K", totalBytes: GiB, batchPages: 512 } },
@@ -15,7 +16,7 @@ export const SPEED_POINTS: ReadonlyArray<{ label: string; spec: PointSpec }> = [
   { label: "1 GiB 2M dcbm 16ch", spec: { config: "dcbm", channels: 16, folioSize: "2M", totalBytes: GiB, batchPages: 262144 } },
 ];
 
-export async function runSpeed(profile: HardwareProfile, withSeed: boolean, components: Components = BUILTIN_COMPONENTS): Promise<void> {
+export async function runSpeed(profile: HardwareProfile, withSeed: boolean, components: Components = BUILTIN_COMPONENTS, strictOffload = false): Promise<void> {
   // Three timed runs per point after a small warm-up. The first is what a one-off run costs: on a
   // loaded 2-core host the JIT's optimising compiles (concurrent, and ~120 functions' worth) are
   // still running through much of it, so it can take twice as long. The next two, after the first
@@ -24,11 +25,14 @@ export async function runSpeed(profile: HardwareProfile, withSeed: boolean, comp
   // is shared.
   console.log(`host load ${loadavg()[0]!.toFixed(2)} (1-min average; wall times grow with other work on the machine)`);
   console.log("point                first ms   wall ms   folios/s      virtual ms  virtual/wall  peak RSS MiB");
+  const opts = { strictOffload };
+  const measured: PointResult[] = [];
   for (const { label, spec } of SPEED_POINTS) {
-    runPoint(profile, { ...spec, totalBytes: GiB / 64 }, {}, components); // warm the JIT on the same path
-    const first = runPoint(profile, spec, {}, components);
-    const second = runPoint(profile, spec, {}, components);
-    const third = runPoint(profile, spec, {}, components);
+    runPoint(profile, { ...spec, totalBytes: GiB / 64 }, opts, components); // warm the JIT on the same path
+    const first = runPoint(profile, spec, opts, components);
+    const second = runPoint(profile, spec, opts, components);
+    const third = runPoint(profile, spec, opts, components);
+    measured.push(first);
     if (second.virtualNs !== first.virtualNs || third.virtualNs !== first.virtualNs) {
       throw new Error(`${label}: runs of the same point differ in virtual time (${first.virtualNs}, ${second.virtualNs}, ${third.virtualNs} ns)`);
     }
@@ -40,11 +44,13 @@ export async function runSpeed(profile: HardwareProfile, withSeed: boolean, comp
     );
   }
   console.log("targets: 1 GiB of 4K folios in < 500 ms wall; whole seed benchmark in < 60 s");
+  console.log(fallbackLine(measured));
+  checkStrictOffload(measured, SPEED_POINTS.map((p) => p.label));
   if (withSeed) {
     const pool = new PointPool(undefined, components);
     try {
       const t0 = performance.now();
-      const run = await runSeed(pool, profile, 1, null);
+      const run = await runSeed(pool, profile, 1, null, undefined, strictOffload);
       const wall = (performance.now() - t0) / 1000;
       console.log(`whole seed benchmark: ${run.points.length} points, ${wall.toFixed(1)} s wall on ${pool.threads} threads (${availableParallelism()} cores)`);
     } finally {

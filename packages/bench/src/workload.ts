@@ -8,6 +8,7 @@
  */
 import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, type Machine } from "@mmemu/mm-core";
 import { kernelMovePages, mmapUserArea, MPOL_MF_MOVE, readUserInts, TaskTable, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
+import { migrateOffloadOf } from "@mmemu/offload-api";
 import type { HardwareProfile } from "@mmemu/timing";
 import { BUILTIN_COMPONENTS, createMachineWith, pluginError, throwIfOops, type Components, type EmulatedMachine } from "@mmemu/components";
 import { median, probeFirstFolio } from "./first-folio.js";
@@ -51,6 +52,8 @@ export interface WorkloadOptions {
    * other CPUs): they make try_to_unmap_flush() a shootdown with IPIs. @default 1
    */
   readonly otherMmCpus?: number;
+  /** Fail the point when a batch the migrator should have copied fell back to the CPU. @default false */
+  readonly strictOffload?: boolean;
 }
 
 export interface PointResult {
@@ -63,6 +66,10 @@ export interface PointResult {
   readonly folios: number;
   /** Wall time of the migration calls alone (host ms). */
   readonly wallMs: number;
+  /** Folios the CPU copied although their batch went to the migrator, by cause ({} without one). */
+  readonly fallback: Readonly<Record<string, number>>;
+  /** With `strictOffload`: one line per batch that fell back (the first 20). */
+  readonly strictFailures: readonly string[];
 }
 
 /** A machine with the benchmark process, its populated memory and its move_pages() arrays. */
@@ -120,7 +127,11 @@ export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: Wo
     writeUserArray(tasks, proc, statusArg, new Int32Array(nrFolios), 4);
   });
   m.current = proc.ctx;
-  if (spec.config === "dcbm") attachOffload(em, components.migrator, spec.channels ?? 1);
+  if (spec.config === "dcbm") {
+    attachOffload(em, components.migrator, spec.channels ?? 1);
+    const off = migrateOffloadOf(m);
+    if (off !== null) off.strict = opts.strictOffload === true;
+  }
   return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, pluginFiles: components.files };
 }
 
@@ -174,7 +185,10 @@ function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
   const wallMs = performance.now() - w0;
   const virtualNs = m.sim.now - t0;
   probe.stop();
+  const offload = migrateOffloadOf(m);
   return {
+    fallback: { ...offload?.stats.fallbackFolios },
+    strictFailures: offload === null ? [] : [...offload.strictFailures],
     GBps: bytes / virtualNs,
     firstUs: median(probe.latencies) / 1000,
     virtualNs,

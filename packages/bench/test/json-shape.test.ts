@@ -12,7 +12,7 @@ const Record = z.union([
 const Output = z.object({ profile: z.string(), seed: z.number(), version: z.string(), results: z.array(Record) }).strict();
 
 test("seed records have exactly the three shapes of the issue, and cover every table", (t) => {
-  const fake: PoolResult = { GBps: 1.23456, firstUs: 78.9, virtualNs: 1, calls: 1, batches: 1, folios: 1, wallMs: 1, peakRssMB: 1 };
+  const fake: PoolResult = { GBps: 1.23456, firstUs: 78.9, virtualNs: 1, calls: 1, batches: 1, folios: 1, wallMs: 1, peakRssMB: 1, fallback: {}, strictFailures: [] };
   const pts = seedPoints();
   const out = { profile: "x", seed: 1, version: BENCH_VERSION, results: pts.map((p) => p.record(fake)) };
   const parsed = Output.safeParse(JSON.parse(JSON.stringify(out)));

@@ -8,9 +8,10 @@ import { Command } from "commander";
 import { registerRunCommand } from "./commands/run.js";
 import { registerBenchCommands } from "./commands/bench.js";
 import { registerNewCommand } from "./commands/new.js";
+import { registerDmatestCommand } from "./commands/dmatest.js";
 
 /** Every command, in the order `mmemu --help` lists them. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands, registerNewCommand];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands, registerNewCommand, registerDmatestCommand];
 
 export function buildProgram(): Command {
   const program = new Command()

@@ -11,6 +11,13 @@ test("bench, calibrate and tune-batch are registered with their options", (t) =>
   t.true(cal.options.some((o) => o.long === "--stages"));
 });
 
+test("every command that runs offload points takes --strict-offload", (t) => {
+  const program = buildProgram();
+  const bench = program.commands.find((c) => c.name() === "bench")!;
+  const cmds = [...bench.commands, program.commands.find((c) => c.name() === "tune-batch")!];
+  for (const c of cmds) t.true(c.options.some((o) => o.long === "--strict-offload"), `${c.name()} has --strict-offload`);
+});
+
 test("bad tune-batch and bench arguments are refused with the argument named, before anything runs", async (t) => {
   const run = (args: string[]) => buildProgram().exitOverride().parseAsync(["node", "mmemu", ...args]);
   await t.throwsAsync(run(["tune-batch", "--folio", "2M", "--channels", "17", "--budget-us", "500"]), { message: /--channels must be a whole number from 1 to 16 .* got "17"/ });

@@ -116,3 +116,12 @@ test("the real executable: exit statuses and no stack trace on errors", (t) => {
   t.not(usage.status, 0);
   t.regex(usage.stderr, /missing required argument 'scenario'/);
 });
+
+test("--strict-offload sets machine.strictOffload; the --json summary carries the fallback counts", async (t) => {
+  const o = capture();
+  t.is(await runCommand([example], { json: true, strictOffload: true }, o), 0, "no migrator in this scenario: nothing fell back");
+  const summary = JSON.parse(o.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+  t.deepEqual(summary.fallback, {});
+  t.is(summary.strictOffload, undefined);
+  t.true(buildProgram().commands.find((c) => c.name() === "run")!.options.some((op) => op.long === "--strict-offload"));
+});

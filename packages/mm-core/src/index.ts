@@ -53,7 +53,7 @@ export {
 } from "./migrate.js";
 export { defineMigrateTracepoints } from "./trace.js";
 
-export type { MemNode, MemNodeConfig } from "./physmem.js";
+export type { MemNode, MemNodeConfig, DmaObserver } from "./physmem.js";
 export type { MachineOptions, MigrationSettings, VmEvents, MachineHooks, OffloadHook, MigrationObserver } from "./machine.js";
 export type { MmapArgs } from "./mmap.js";
 export type { ThpPolicy } from "./huge-memory.js";
@@ -67,6 +67,6 @@ export { ksmScan } from "./ksm.js";
 export { mapDeviceCoherentPage, makeDevicePrivateEntry } from "./memremap.js";
 export { mmapPfnRange } from "./pfnmap.js";
 export { madvisePageout } from "./pageout.js";
-export type { CheckerOptions } from "./checker.js";
+export type { CheckerOptions, BatchAuditor } from "./checker.js";
 export type { SmapsFields } from "./task-mmu.js";
 export type { KsmScanResult } from "./ksm.js";

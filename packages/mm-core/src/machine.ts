@@ -413,10 +413,19 @@ export interface OffloadHook {
    * dst with FOLIO_CONTENT_COPIED and the return value is advisory.
    */
   batchCopy(dst: Int32Array, src: Int32Array, count: number): number;
+  /** The name of the copier batchCopy() calls now (the active migrator), for checker messages. */
+  copierName?(): string;
+  /**
+   * Folios of an offloaded batch that the CPU copies instead, counted once per batch by cause
+   * ("movable_ops", "refcount" for V6's pre-check; the offload core adds its own causes).
+   */
+  noteFallback?(cause: string, nrFolios: number): void;
 }
 
 /** Callbacks the invariant checker receives from the migration path (enabled in tests). */
 export interface MigrationObserver {
+  /** migrate_pages_batch() calls seen so far: the batch number violation messages name. */
+  readonly batchNo: number;
   folioFreed(folio: number): void;
   beforeCopy(dst: number, src: number, how: "cpu" | "batch"): void;
   /** A folio's move finished: dst is mapped where src was. */
@@ -424,4 +433,16 @@ export interface MigrationObserver {
   afterFlush(): void;
   batchStart(): void;
   batchEnd(): void;
+  /** The batch's pairs are handed to `copier` (after beforeCopy() for each). */
+  offloadStart(copier: string, dst: Int32Array, src: Int32Array, count: number): void;
+  /**
+   * The copier returned `rc`. Under V6 (`v6`) the destinations it claims are those marked
+   * FOLIO_CONTENT_COPIED; before V6 a return of 0 claims every pair.
+   */
+  offloadEnd(copier: string, dst: Int32Array, src: Int32Array, count: number, rc: number, v6: boolean): void;
+  /**
+   * A rule broken that another layer (offload core, dmaengine) found: recorded like the checker's own;
+   * when the checker throws, it throws `kind` (default InvariantViolation).
+   */
+  report(msg: string, kind?: new (msg: string) => Error): void;
 }

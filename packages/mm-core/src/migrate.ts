@@ -356,6 +356,8 @@ function migratePagesBatch(
   let retry = 1;
   let thpRetry = 0;
   let nrRetryPages = 0;
+  let nrMovableOps = 0;
+  let nrRefMismatch = 0;
   m.charge(Cost.MIGRATE_BATCH, 1);
   if (m.tp.batchStart.enabled) {
     let pages = 0;
@@ -407,6 +409,10 @@ function migratePagesBatch(
           unmapBatch.push(folio);
           dstBatch.push(ctx.dst);
         } else {
+          if (doBatch) {
+            if (f.test(folio, PG.movableOps)) nrMovableOps++;
+            else nrRefMismatch++;
+          }
           unmapSingle.push(folio);
           dstSingle.push(ctx.dst);
         }
@@ -457,6 +463,10 @@ function migratePagesBatch(
     stats.nr_failed_pages += nrRetryPages;
   }
 
+  // Folios an offloading batch leaves to the CPU, counted once per batch.
+  if (nrMovableOps > 0) offload!.noteFallback?.("movable_ops", nrMovableOps);
+  if (nrRefMismatch > 0) offload!.noteFallback?.("refcount", nrRefMismatch);
+
   // ---- One TLB flush for the whole batch -------------------------------------------------------
   if (!unmapBatch.empty || !unmapSingle.empty) {
     tryToUnmapFlush(m, m.current);
@@ -498,9 +508,16 @@ function migratePagesBatch(
  */
 function migrateOffloadBatchCopy(m: Machine, dst: FolioList, src: FolioList, v6: boolean): boolean {
   const hook = m.hooks.offload!;
-  if (m.checker) for (let i = 0; i < src.length; i++) m.checker.beforeCopy(dst.get(i), src.get(i), "batch");
+  const checker = m.checker;
+  let copier = "";
+  if (checker !== null) {
+    for (let i = 0; i < src.length; i++) checker.beforeCopy(dst.get(i), src.get(i), "batch");
+    copier = hook.copierName?.() ?? "(offload hook)";
+    checker.offloadStart(copier, dst.pfns, src.pfns, src.length);
+  }
   m.charge(Cost.OFFLOAD_CALL, 1);
   const rc = hook.batchCopy(dst.pfns, src.pfns, src.length);
+  if (checker !== null) checker.offloadEnd(copier, dst.pfns, src.pfns, src.length, rc, v6);
   if (m.tp.batchCopy.enabled) m.tp.batchCopy.emit({ nr_folios: src.length, rc });
   if (v6) return false;
   return rc === 0;

@@ -5,6 +5,7 @@
  * memory; memory operations go through mm-core as the process itself would do them.
  */
 import { formatTraceLine } from "@mmemu/kernel";
+import { MIGRATE_OFFLOAD_DESIGN_FALLBACKS, migrateOffloadOf } from "@mmemu/offload-api";
 import { foreignFrames, throwIfOops } from "@mmemu/components";
 import type { OpDef, Outcome } from "./op.js";
 import { OPS } from "./ops/index.js";
@@ -43,6 +44,10 @@ export interface RunResult {
   readonly error?: string;
   readonly virtualNs: number;
   readonly wallMs: number;
+  /** Folios the CPU copied although their batch went to the migrator, by cause ({} without one). */
+  readonly fallback: Readonly<Record<string, number>>;
+  /** With machine.strictOffload: why the run failed for a batch that fell back. */
+  readonly strictOffload?: string;
 }
 
 export interface RunOptions {
@@ -82,14 +87,25 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
     stopTrace?.();
   }
   const failed = records.filter((r) => !r.ok).length;
+  const fallback = { ...migrateOffloadOf(w.m)?.stats.fallbackFolios };
+  const strict = s.machine.strictOffload ? strictOffloadFailure(fallback) : undefined;
   return {
-    name: s.name, kernel: s.kernel, ok: failed === 0 && error === undefined, steps: records, failed,
+    name: s.name, kernel: s.kernel, ok: failed === 0 && error === undefined && strict === undefined, steps: records, failed,
     ...(error !== undefined ? { error } : {}),
-    virtualNs: w.m.sim.now, wallMs: performance.now() - t0,
+    virtualNs: w.m.sim.now, wallMs: performance.now() - t0, fallback,
+    ...(strict !== undefined ? { strictOffload: strict } : {}),
   };
 }
 
 class StopRun extends Error {}
+
+/** The strict-offload verdict: folios that fell back for a cause other than the core's by-design exclusions. */
+function strictOffloadFailure(fallback: Readonly<Record<string, number>>): string | undefined {
+  const bad = Object.entries(fallback).filter(([cause]) => !MIGRATE_OFFLOAD_DESIGN_FALLBACKS.includes(cause));
+  if (bad.length === 0) return undefined;
+  const n = bad.reduce((a, [, v]) => a + v, 0);
+  return `machine.strictOffload: ${n} folio(s) of offloaded batches fell back to the CPU copy (${bad.map(([c, v]) => `${c} ${v}`).join(", ")})`;
+}
 
 function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars: Record<string, number>, emit: (r: StepRecord) => void): void {
   steps.forEach((st, i) => {

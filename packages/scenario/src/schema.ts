@@ -54,6 +54,7 @@ const MachineSchema = z.object({
   seed: z.number().int().default(1),
   timing: TimingSchema.default("simple").describe("a machine with a profile is timed by the profile instead (leave timing out)"),
   check: z.boolean().default(false).describe("attach mm-core's invariant checker"),
+  strictOffload: z.boolean().default(false).describe("fail the run when a batch the migrator should have copied fell back to the CPU copy (the commands' --strict-offload)"),
   profile: z.string().min(1).optional()
     .describe("a hardware profile (name, or file relative to the scenario): CPUs, timing, fabric and DMA devices come from it; nodes then give each node's memory and must list its node ids"),
   migrator: z.string().min(1).optional().describe("migrator to load: a built-in (dcbm, mtcopy) or a plug-in file relative to the scenario; needs profile"),

@@ -13,6 +13,8 @@ import { fidelity, formatSeedTables, runSeed } from "../seed.js";
 import { runSpeed } from "../speed.js";
 import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
+import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
+import { specKey } from "../points.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { BUILTIN_COMPONENTS } from "@mmemu/components";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
@@ -28,7 +30,8 @@ export function benchCommand(): Command {
     .option("--report <dir>", "write report.md, report.html and SVG charts")
     .option("--json <file>", "write { profile, seed, version, results }")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+    .addOption(strictOffloadOption())
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string; strictOffload?: boolean }) => {
       const components = await componentsFrom(o);
       const profile = loadProfileWith(o.profile, o.set, components.schema);
       const seed = Number(o.seed);
@@ -43,9 +46,11 @@ export function benchCommand(): Command {
             started = true;
           }
           bar.update(done);
-        });
+        }, o.strictOffload === true);
         bar.stop();
         console.log(formatSeedTables(run, ms));
+        console.log(fallbackLine(run.results));
+        checkStrictOffload(run.results, run.points.map((p) => specKey(p.spec)));
         const fid = fidelity(run.cells);
         if (fid.cells > 0) {
           console.log(`fidelity: ${fid.cells} published cells, median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
@@ -72,7 +77,8 @@ export function benchCommand(): Command {
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; threads?: string }) => {
+    .addOption(strictOffloadOption())
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; threads?: string; strictOffload?: boolean }) => {
       const components = await componentsFrom(o);
       const profile = loadProfileWith(o.profile, o.set, components.schema);
       const pool = new PointPool(parseThreads(o.threads), components);
@@ -85,10 +91,12 @@ export function benchCommand(): Command {
             started = true;
           }
           bar.update(done);
-        });
+        }, o.strictOffload === true);
         bar.stop();
         console.log(`profile ${profile.name}`);
         console.log(formatPredict(rows, results));
+        console.log(fallbackLine(results));
+        checkStrictOffload(results, rows.map((r) => specKey(r.spec)));
       } finally {
         bar.stop();
         await pool.close();
@@ -99,9 +107,10 @@ export function benchCommand(): Command {
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
-    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: boolean }) => {
+    .addOption(strictOffloadOption())
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: boolean; strictOffload?: boolean }) => {
       const components = await componentsFrom(o);
-      await runSpeed(loadProfileWith(o.profile, o.set, components.schema), o.seed, components);
+      await runSpeed(loadProfileWith(o.profile, o.set, components.schema), o.seed, components, o.strictOffload === true);
     });
   return bench;
 }

@@ -27,7 +27,7 @@ export function setOption(): Option {
 export function parseSets(sets: readonly string[] | undefined, schema: ParamSchema): Record<string, number> {
   const out: Record<string, number> = {};
   for (const s of sets ?? []) {
-    const m = /^([a-z_]+\.[a-z0-9_]+)=(.+)$/.exec(s.trim());
+    const m = /^([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)=(.+)$/.exec(s.trim());
     if (m === null) throw new Error(`--set "${s}": expected section.name=value, e.g. ptdma.chan_bw=20`);
     const [, path, raw] = m as unknown as [string, string, string];
     if (schema.spec(path) === undefined) {

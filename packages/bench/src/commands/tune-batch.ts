@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import { PointPool } from "../pool.js";
+import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
 import { FOLIO_SIZE_NAMES, type FolioSizeName } from "../workload.js";
 
@@ -30,8 +31,8 @@ export function tuneBatchCommand(): Command {
     .requiredOption("--channels <n>", "DMA channels (1..16)")
     .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
-    .addOption(setOption()))
-    .action(async (o: ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[] }) => {
+    .addOption(setOption()).addOption(strictOffloadOption()))
+    .action(async (o: ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; strictOffload?: boolean }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
       // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
@@ -46,7 +47,7 @@ export function tuneBatchCommand(): Command {
       const pool = new PointPool(undefined, components);
       try {
         const specs = SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch));
-        const res = await pool.runAll(profile, specs);
+        const res = await pool.runAll(profile, specs, { strictOffload: o.strictOffload === true });
         const rows: TuneRow[] = res.map((r, i) => ({ N: SEED_OFFLOAD_N[i]!, GBps: r.GBps, firstUs: r.firstUs }));
         const best = recommendBatch(rows, budget);
         const maxG = Math.max(...rows.map((r) => r.GBps));
@@ -59,6 +60,8 @@ export function tuneBatchCommand(): Command {
         }
         if (best) console.log(`recommended N = ${best.N} pages: ${best.GBps.toFixed(2)} GB/s, first folio after ${best.firstUs.toFixed(0)} us`);
         else console.log(`no batch size meets ${budget} us; the smallest, N = ${rows[0]!.N}, takes ${rows[0]!.firstUs.toFixed(0)} us`);
+        console.log(fallbackLine(res));
+        checkStrictOffload(res, rows.map((r) => `N=${r.N}`));
       } finally {
         await pool.close();
       }

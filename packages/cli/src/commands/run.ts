@@ -17,6 +17,8 @@ export interface RunCommandOptions extends ComponentFlags {
   readonly json?: boolean;
   readonly trace?: boolean;
   readonly kernel?: string;
+  /** Set machine.strictOffload in every scenario. */
+  readonly strictOffload?: boolean;
 }
 
 /** Where output goes (the real process streams, or buffers in tests). */
@@ -38,6 +40,7 @@ export function registerRunCommand(program: Command): void {
     .option("--json", "one JSON record per step instead of tables")
     .option("--trace", "print tracepoints as they fire (to stderr with --json)")
     .option("--kernel <version>", "override the scenario's kernel version (6.1, 6.12, mainline)")
+    .option("--strict-offload", "fail a scenario when a batch the migrator should have copied fell back to the CPU copy (sets machine.strictOffload)")
     .action(async (files: string[], opts: RunCommandOptions) => {
       process.exitCode = await runCommand(files, opts, STD);
     });
@@ -58,6 +61,7 @@ export async function runCommand(files: readonly string[], opts: RunCommandOptio
         }
         scenario.kernel = opts.kernel as Scenario["kernel"];
       }
+      if (opts.strictOffload === true) scenario.machine.strictOffload = true;
       // --migrator/--engine replace the scenario's (paths relative to where the command runs).
       const rel = (x: string) => (x.includes("/") || /\.(c|m)?(t|j)s$/.test(x) ? resolve(x) : x);
       const mc = scenario.machine as { migrator?: string; engines?: string[]; profile?: string };
@@ -112,6 +116,7 @@ function summaryRecord(file: string, res: RunResult): Record<string, unknown> {
   return {
     scenario: res.name, file, summary: true, kernel: res.kernel, ok: res.ok, steps: res.steps.length, failed: res.failed,
     ...(res.error !== undefined ? { error: res.error } : {}), virtualNs: res.virtualNs, wallMs: round(res.wallMs),
+    fallback: res.fallback, ...(res.strictOffload !== undefined ? { strictOffload: res.strictOffload } : {}),
   };
 }
 
@@ -158,6 +163,9 @@ export function renderTable(file: string, scenario: Scenario, res: RunResult): s
   let text = `\n${scenario.name} (${file}, kernel ${res.kernel})\n${table.toString()}\n`;
   for (const rec of res.steps) for (const mm of rec.mismatches) text += `  step ${rec.index} (${rec.op}): ${mm}\n`;
   if (res.error !== undefined) text += `  stopped: ${res.error}\n`;
+  const fb = Object.entries(res.fallback);
+  if (fb.length > 0) text += `  CPU fallbacks: ${fb.map(([cause, n]) => `${cause} ${n}`).join(", ")} folio(s)\n`;
+  if (res.strictOffload !== undefined) text += `  ${res.strictOffload}\n`;
   text += `${res.ok ? "PASS" : "FAIL"}: ${res.steps.length} steps, ${res.failed} failed, ${(res.virtualNs / 1000).toFixed(1)} µs virtual, ${res.wallMs.toFixed(0)} ms\n`;
   return text;
 }
