@@ -24,3 +24,18 @@ export { profileCommand, loadProfileWith, parseSets, paramRows, formatParamsMark
 export type { ParamRow } from "./commands/profile.js";
 export type { SeedOutput, SeedRun } from "./seed.js";
 export type { TuneRow } from "./commands/tune-batch.js";
+export { sweepCommand, workerCommand, runSweepCommand, engineFrom, DEFAULT_CACHE_DIR } from "./commands/sweep.js";
+export { parseSweep, validateSweep, loadSweepFile, SweepSpecError, FIGURES, POINT_DEFAULTS, POINT_FIELD_NAMES } from "./sweep/spec.js";
+export { resolveSweep } from "./sweep/resolve.js";
+export { runSweep, figuresOf } from "./sweep/run.js";
+export { PointCache } from "./sweep/cache.js";
+export { LocalEngine } from "./sweep/engine.js";
+export { QueueEngine, startQueueWorker, DEFAULT_QUEUE_NAME } from "./sweep/queue.js";
+export { mmemuVersion } from "./sweep/identity.js";
+export { recordsJsonl, formatSweepTable, writeSweepReport } from "./sweep/output.js";
+export type { Sweep, SweepPoint, PointFields, FigureName, ChartSpec } from "./sweep/spec.js";
+export type { ResolvedPoint } from "./sweep/resolve.js";
+export type { SweepRecord, SweepRunResult, SweepRunOptions } from "./sweep/run.js";
+export type { PointEngine, PointEnd } from "./sweep/engine.js";
+export type { PointOutcome } from "./sweep/cache.js";
+export type { QueueWorker } from "./sweep/queue.js";

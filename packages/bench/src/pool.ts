@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { profileToFile, type HardwareProfile } from "@mmemu/timing";
 import type { PointResult, PointSpec, WorkloadOptions } from "./workload.js";
-import type { PointTask } from "./worker.js";
+import type { PointTask, PointTaskResult } from "./worker.js";
 
 export type PoolResult = PointResult & { peakRssMB: number };
 
@@ -20,11 +20,14 @@ export function parseThreads(text: string | undefined): number {
 
 export class PointPool {
   private readonly pool: Piscina;
+  /** Worker threads the pool runs (it starts them all). */
+  readonly size: number;
 
   constructor(threads = availableParallelism()) {
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
       throw new RangeError(`--threads must be a whole number from 1 to 256, got ${threads}`);
     }
+    this.size = threads;
     this.pool = new Piscina({
       // No `--import tsx` here: the entry registers tsx's ESM hooks, and the CommonJS hook would
       // only let piscina's require() of the entry load the emulator as CommonJS again.
@@ -53,6 +56,11 @@ export class PointPool {
       onDone?.(i, r);
     }));
     return out;
+  }
+
+  /** Run one task (a sweep point, whose profile and options are its own). */
+  async run(task: PointTask): Promise<PointTaskResult> {
+    return (await this.pool.run(task)) as PointTaskResult;
   }
 
   async close(): Promise<void> {

@@ -29,9 +29,12 @@ export const GiB = 2 ** 30;
 
 /** What one point runs. */
 export interface PointSpec {
-  /** "vanilla": no migrator registered, CPU copy per folio; "dcbm": the DMA batch migrator. */
-  readonly config: "vanilla" | "dcbm";
-  /** DMA channels (dcbm's nr_dma_chan); null for vanilla. */
+  /**
+   * "vanilla": no migrator registered, CPU copy per folio; "dcbm": the DMA batch migrator; "mtcopy":
+   * the multi-threaded CPU batch copier.
+   */
+  readonly config: "vanilla" | "dcbm" | "mtcopy";
+  /** DMA channels (dcbm's nr_dma_chan) or copy threads (mtcopy's threads); null for vanilla. */
   readonly channels: number | null;
   readonly folioSize: FolioSizeName;
   /** Bytes moved in total. */
@@ -82,6 +85,8 @@ export interface PreparedPoint {
   readonly pagesArg: number;
   readonly nodesArg: number;
   readonly statusArg: number;
+  /** The batch migrator loaded for the point (null for vanilla). */
+  readonly offload: ReturnType<typeof attachOffload> | null;
 }
 
 /** Build a machine and a populated process for a point. */
@@ -117,8 +122,8 @@ export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: Wo
     writeUserArray(tasks, proc, statusArg, new Int32Array(nrFolios), 4);
   });
   m.current = proc.ctx;
-  if (spec.config === "dcbm") attachOffload(em, spec.channels ?? 1);
-  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg };
+  const offload = spec.config === "vanilla" ? null : attachOffload(em, spec.config, spec.channels ?? 1);
+  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, offload };
 }
 
 /**
@@ -169,7 +174,8 @@ export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: Worklo
   return runPrepared(preparePoint(profile, spec, opts), spec);
 }
 
-function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
+/** Run a prepared point's move_pages() calls (the machine is left as they leave it, for inspection). */
+export function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
   const { m, bytes, nrFolios } = pp;
   const perCall = Math.max(1, Math.min(spec.perCall ?? nrFolios, nrFolios));
   const probe = probeFirstFolio(m.core.trace);

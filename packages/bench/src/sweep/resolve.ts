@@ -1,0 +1,73 @@
+/**
+ * From a sweep's points to runnable tasks: each point's profile loaded (by name or file), its `set`
+ * parameters applied and its engine choice made, its workload as a PointSpec, and its identity hash.
+ * Points that resolve to the same input (vanilla points on a channels axis, say) share one hash and
+ * run once.
+ */
+import { deriveProfile, loadProfile, profileToFile, withParams, type HardwareProfile, type ProfileFile } from "@mmemu/timing";
+import type { PointSpec, WorkloadOptions } from "../workload.js";
+import type { PointTask } from "../worker.js";
+import { canonicalJson, mmemuVersion, sha256 } from "./identity.js";
+import { describeAxes, SweepSpecError, type Sweep, type SweepPoint } from "./spec.js";
+
+/** A point ready to run. */
+export interface ResolvedPoint {
+  readonly point: SweepPoint;
+  readonly hash: string;
+  readonly task: PointTask & { readonly detail: true };
+}
+
+/** The profile with only the chosen DMA engines ("auto": all it has). */
+function withEngine(p: HardwareProfile, engine: string): HardwareProfile {
+  if (engine === "auto") return p;
+  const has = engine === "ptdma" ? p.topology.ptdma.length : p.topology.sdxi.length;
+  if (has === 0) throw new Error(`engine ${engine}: profile ${p.name} has no ${engine === "ptdma" ? "PTDMA engines" : "SDXI functions"}`);
+  return deriveProfile(p, (d) => {
+    if (engine === "ptdma") d.topology.sdxi = [];
+    else d.topology.ptdma = [];
+  });
+}
+
+/** Resolve every point; any point that cannot be built fails the whole sweep before it runs. */
+export function resolveSweep(sweep: Sweep): ResolvedPoint[] {
+  const version = mmemuVersion();
+  const profiles = new Map<string, { file: ProfileFile; text: string }>();
+  const problems: string[] = [];
+  const out: ResolvedPoint[] = [];
+  for (const point of sweep.points) {
+    const f = point.fields;
+    if (f.migrator.includes("/") || f.engine.includes("/")) {
+      problems.push(`point ${point.index} (${describeAxes(point)}): plug-in ${f.migrator.includes("/") ? `migrator ${f.migrator}` : `engine ${f.engine}`}: this build has no plug-in loader`);
+      continue;
+    }
+    // The engine choice only matters to a DMA migrator; elsewhere it would split identical points.
+    const engine = f.migrator === "dcbm" ? f.engine : "auto";
+    const key = canonicalJson([f.profile, engine, f.set]);
+    let prof = profiles.get(key);
+    if (prof === undefined) {
+      try {
+        const p = withEngine(Object.keys(f.set).length > 0 ? withParams(loadProfile(f.profile), f.set) : loadProfile(f.profile), engine);
+        const file = profileToFile(p);
+        prof = { file, text: canonicalJson(file) };
+      } catch (e) {
+        problems.push(`point ${point.index} (${describeAxes(point)}): ${(e as Error).message.split("\n").join("; ")}`);
+        if (problems.length >= 20) break;
+        continue;
+      }
+      profiles.set(key, prof);
+    }
+    const spec: PointSpec = {
+      config: f.migrator as PointSpec["config"],
+      channels: f.migrator === "vanilla" ? null : f.channels,
+      folioSize: f.folio_size,
+      totalBytes: f.amount,
+      ...(f.per_call === "all" ? {} : { perCall: f.per_call }),
+      batchPages: f.batch_pages,
+    };
+    const opts: WorkloadOptions = { seed: f.seed, otherMmCpus: f.other_mm_cpus };
+    const hash = sha256(`{"version":${JSON.stringify(version)},"profile":${prof.text},"spec":${canonicalJson(spec)},"opts":${canonicalJson(opts)}}`);
+    out.push({ point, hash, task: { profile: prof.file, spec, opts, detail: true } });
+  }
+  if (problems.length > 0) throw new SweepSpecError(sweep.file, problems);
+  return out;
+}
