@@ -66,7 +66,9 @@ export class QueueEngine implements PointEngine {
     if (!Number.isInteger(this.attempts) || this.attempts < 1 || this.attempts > 100) throw new RangeError(`--attempts must be a whole number from 1 to 100, got ${o.attempts}`);
     this.queue = new Queue<JobData, unknown>(name, { connection });
     this.events = new QueueEvents(name, { connection });
+    // One waiter per point listens on each.
     this.events.setMaxListeners(0);
+    this.queue.setMaxListeners(0);
     // Connection errors surface through the awaited calls; without a listener they would also be thrown.
     this.queue.on("error", () => {});
     this.events.on("error", () => {});
@@ -144,9 +146,10 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     maxStalledCount: 2,
   });
   worker.on("error", (e) => log(`worker: ${e.message}`));
+  worker.on("active", (job) => log(`running point ${job.id?.slice(0, 12)}`));
   worker.on("failed", (job, e) => log(`point ${job?.id?.slice(0, 12) ?? "?"} failed (attempt ${job?.attemptsMade ?? "?"}): ${e.message}`));
   await worker.waitUntilReady();
-  log(`worker ${process.pid}: mmemu ${version}, ${pool.size} threads, queue ${o.name ?? DEFAULT_QUEUE_NAME} on ${o.url}`);
+  log(`worker ${process.pid}: mmemu ${version}, ${pool.size} thread${pool.size === 1 ? "" : "s"}, queue ${o.name ?? DEFAULT_QUEUE_NAME} on ${o.url}`);
   let closing: Promise<void> | null = null;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
