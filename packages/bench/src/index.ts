@@ -15,7 +15,7 @@ export type { PoolResult } from "./pool.js";
 export { runSeed, fidelity, formatSeedTables, BENCH_VERSION } from "./seed.js";
 export { writeSeedReport, seedCharts } from "./report.js";
 export { runSpeed, SPEED_POINTS } from "./speed.js";
-export { predictRows, runPredict, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
+export { predictRows, predictSweep, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
 export type { PredictRow } from "./predict.js";
 export { benchCommand } from "./commands/bench.js";
 export { calibrateCommand } from "./commands/calibrate-cmd.js";

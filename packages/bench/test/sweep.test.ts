@@ -4,7 +4,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LocalEngine, parseSweep, PointCache, resolveSweep, runSweep, recordsJsonl, SweepSpecError, writeSweepReport } from "../src/index.js";
+import {
+  LocalEngine, loadProfileWith, offloadSpec, parseSweep, PointCache, predictRows, predictSweep, recordsJsonl, resolveSweep, runPoint, runSweep,
+  SweepSpecError, vanillaLatencySpec, writeSweepReport,
+} from "../src/index.js";
+import { presetSweep, throughputAndLatency } from "../src/sweep/preset.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CLI = join(ROOT, "packages/cli/src/main.ts");
@@ -183,4 +187,25 @@ test("the example spec runs from the command line; killed mid-sweep, the same co
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("preset sweeps (tune-batch, bench predict) give the numbers of running their points directly, --set included", async (t) => {
+  const specs = [vanillaLatencySpec("16K", 64), offloadSpec("2M", 1024, 4), { ...offloadSpec("4K", 512, 16), totalBytes: 4 << 20 }];
+  const sweep = presetSweep("p", "test", specs, { profile: "zen3-ptdma", set: { "ptdma.chan_bw": 20 } });
+  const engine = new LocalEngine(1);
+  try {
+    const got = throughputAndLatency(await runSweep(sweep, resolveSweep(sweep), { engine, cache: null }));
+    const profile = loadProfileWith("zen3-ptdma", ["ptdma.chan_bw=20"]);
+    t.deepEqual(got, specs.map((s) => {
+      const r = runPoint(profile, s);
+      return { GBps: r.GBps, firstUs: r.firstUs };
+    }));
+  } finally {
+    await engine.close();
+  }
+  // bench predict: one point per row, in row order, with the rows' workloads.
+  const p = predictSweep({ profile: "zen3-ptdma" });
+  const rows = predictRows();
+  t.is(p.points.length, rows.length);
+  t.deepEqual(p.points.map((x) => [x.fields.migrator, x.fields.folio_size, x.fields.amount, x.fields.batch_pages]), rows.map((r) => [r.spec.config, r.spec.folioSize, r.spec.totalBytes, r.spec.batchPages]));
 });

@@ -11,9 +11,12 @@ import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
 import { fidelity, formatSeedTables, runSeed } from "../seed.js";
 import { runSpeed } from "../speed.js";
-import { formatPredict, runPredict } from "../predict.js";
+import { formatPredict, predictRows, predictSweep } from "../predict.js";
+import { PointCache } from "../sweep/cache.js";
+import { throughputAndLatency } from "../sweep/preset.js";
+import { cacheOption, engineFrom, queueOption, runSweepWithProgress, wholeNumber } from "./sweep.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
-import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
+import { DEFAULT_PROFILE, loadProfileWith, parseSets, setOption } from "./profile.js";
 
 export { DEFAULT_PROFILE };
 
@@ -63,30 +66,23 @@ export function benchCommand(): Command {
       }
     });
   bench.command("predict")
-    .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M")
+    .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M (a preset sweep)")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: { profile: string; set?: string[]; seed: string; threads?: string }) => {
+    .addOption(queueOption())
+    .addOption(cacheOption())
+    .action(async (o: { profile: string; set?: string[]; seed: string; threads?: string; queue?: string; cache?: string }) => {
       const profile = loadProfileWith(o.profile, o.set);
-      const pool = new PointPool(parseThreads(o.threads));
-      const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-      let started = false;
+      const sweep = predictSweep({ profile: o.profile, set: parseSets(o.set), seed: wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1) });
+      const engine = engineFrom(o);
       try {
-        const { rows, results } = await runPredict(pool, profile, Number(o.seed), (done, total) => {
-          if (!started) {
-            bar.start(total, 0);
-            started = true;
-          }
-          bar.update(done);
-        });
-        bar.stop();
+        const run = await runSweepWithProgress(sweep, engine, { cache: o.cache !== undefined ? new PointCache(o.cache) : null, label: "predict" });
         console.log(`profile ${profile.name}`);
-        console.log(formatPredict(rows, results));
+        console.log(formatPredict(predictRows(), throughputAndLatency(run)));
       } finally {
-        bar.stop();
-        await pool.close();
+        await engine.close();
       }
     });
   bench.command("speed")

@@ -3,7 +3,7 @@
  *  [--report DIR] [--limit N]` and `mmemu worker --queue redis://HOST:PORT [--concurrency N]`:
  * design-space sweeps (docs/sweeps.md).
  */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { parseThreads } from "../pool.js";
 import { PointCache } from "../sweep/cache.js";
@@ -21,6 +21,16 @@ export const DEFAULT_CACHE_DIR = ".mmemu-cache/points";
 export function wholeNumber(text: string, option: string, min: number, max: number): number {
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new RangeError(`${option} must be a whole number from ${min} to ${max}, got "${text}"`);
   return Number(text);
+}
+
+/** `--queue URL` for commands that run preset sweeps (their points go to `mmemu worker`s). */
+export function queueOption(): Option {
+  return new Option("--queue <url>", "run the points on `mmemu worker` processes through this Redis (redis://HOST:PORT; docs/sweeps.md)");
+}
+
+/** `--cache DIR` for commands that run preset sweeps (off unless given). */
+export function cacheOption(): Option {
+  return new Option("--cache <dir>", "reuse and keep point results in this cache (docs/sweeps.md)");
 }
 
 export interface EngineChoice {

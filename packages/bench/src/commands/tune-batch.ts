@@ -1,12 +1,15 @@
 /**
  * `mmemu tune-batch --folio 2M --channels 16 --budget-us 500 [--profile NAME]`: sweep the batch size N
  * (NR_MAX_BATCHED_MIGRATION) for dcbm and recommend the N with the best throughput whose first-folio
- * latency stays inside the budget, printing the whole curve.
+ * latency stays inside the budget, printing the whole curve. The curve is a preset sweep (sweep/preset.ts):
+ * --queue runs it on workers, --cache reuses earlier points.
  */
 import { Command } from "commander";
-import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
-import { PointPool } from "../pool.js";
+import { DEFAULT_PROFILE, loadProfileWith, parseSets, setOption } from "./profile.js";
+import { cacheOption, engineFrom, queueOption, runSweepWithProgress } from "./sweep.js";
 import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
+import { PointCache } from "../sweep/cache.js";
+import { presetSweep, throughputAndLatency } from "../sweep/preset.js";
 import { FOLIO_SIZE_NAMES, type FolioSizeName } from "../workload.js";
 
 export interface TuneRow {
@@ -30,7 +33,10 @@ export function tuneBatchCommand(): Command {
     .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
-    .action(async (o: { folio: string; channels: string; budgetUs: string; profile: string; set?: string[] }) => {
+    .option("--threads <n>", "worker threads (default: one per core)")
+    .addOption(queueOption())
+    .addOption(cacheOption())
+    .action(async (o: { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; threads?: string; queue?: string; cache?: string }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
       // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
@@ -41,11 +47,11 @@ export function tuneBatchCommand(): Command {
       const budget = Number(o.budgetUs);
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
       const profile = loadProfileWith(o.profile, o.set);
-      const pool = new PointPool();
+      const sweep = presetSweep("tune-batch", `dcbm batch size for ${fs} folios on ${ch} channels`, SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch)), { profile: o.profile, set: parseSets(o.set) });
+      const engine = engineFrom(o);
       try {
-        const specs = SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch));
-        const res = await pool.runAll(profile, specs);
-        const rows: TuneRow[] = res.map((r, i) => ({ N: SEED_OFFLOAD_N[i]!, GBps: r.GBps, firstUs: r.firstUs }));
+        const run = await runSweepWithProgress(sweep, engine, { cache: o.cache !== undefined ? new PointCache(o.cache) : null });
+        const rows: TuneRow[] = throughputAndLatency(run).map((r, i) => ({ N: SEED_OFFLOAD_N[i]!, GBps: r.GBps, firstUs: r.firstUs }));
         const best = recommendBatch(rows, budget);
         const maxG = Math.max(...rows.map((r) => r.GBps));
         console.log(`${fs} folios, ${ch} channels, profile ${profile.name}, first-folio budget ${budget} us`);
@@ -58,7 +64,7 @@ export function tuneBatchCommand(): Command {
         if (best) console.log(`recommended N = ${best.N} pages: ${best.GBps.toFixed(2)} GB/s, first folio after ${best.firstUs.toFixed(0)} us`);
         else console.log(`no batch size meets ${budget} us; the smallest, N = ${rows[0]!.N}, takes ${rows[0]!.firstUs.toFixed(0)} us`);
       } finally {
-        await pool.close();
+        await engine.close();
       }
     });
 }

@@ -1,0 +1,50 @@
+/**
+ * Preset sweeps: commands with a fixed design space (tune-batch, bench predict) build a sweep of
+ * explicit points from PointSpecs and run it like any other, so they get the cache, the queue and
+ * the same identities as a spec file describing the same points.
+ */
+import type { PointSpec } from "../workload.js";
+import type { SweepRunResult } from "./run.js";
+import { validateSweep, type FigureName, type Sweep } from "./spec.js";
+
+export interface PresetOptions {
+  /** Profile name or file. */
+  readonly profile: string;
+  /** Profile parameters by "section.name" (the --set options). */
+  readonly set?: Readonly<Record<string, number>>;
+  readonly seed?: number;
+}
+
+/** The spec fields of a PointSpec. */
+export function fieldsOfSpec(s: PointSpec): Record<string, string | number> {
+  return {
+    migrator: s.config,
+    ...(s.channels !== null ? { channels: s.channels } : {}),
+    folio_size: s.folioSize,
+    amount: s.totalBytes,
+    ...(s.perCall !== undefined ? { per_call: s.perCall } : {}),
+    batch_pages: s.batchPages ?? 512,
+  };
+}
+
+/** A validated sweep of the given points, in order. */
+export function presetSweep(name: string, description: string, specs: readonly PointSpec[], o: PresetOptions, figures: readonly FigureName[] = ["GBps", "first_us"]): Sweep {
+  const set = o.set ?? {};
+  return validateSweep({
+    version: 1, name, description,
+    base: { profile: o.profile, seed: o.seed ?? 1, ...(Object.keys(set).length > 0 ? { set } : {}) },
+    points: specs.map(fieldsOfSpec),
+    figures,
+  }, `<${name}>`);
+}
+
+/** Throughput and first-folio latency per point, in point order (NaN where a point has none). */
+export function throughputAndLatency(run: SweepRunResult): Array<{ GBps: number; firstUs: number }> {
+  const f = run.failed[0];
+  if (f !== undefined) throw new Error(`point ${f.point.point.index} failed: ${f.error}`);
+  return run.records.map((r) => {
+    if (r === null) throw new Error("the sweep was stopped before every point ran");
+    const f = r.figures as { GBps: number; first_us: number | null };
+    return { GBps: f.GBps, firstUs: f.first_us ?? NaN };
+  });
+}
