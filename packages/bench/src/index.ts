@@ -8,7 +8,7 @@ export {
   seedPoints, cellSpec, scaledSpec, specKey, cellValue, throughputSpec, vanillaLatencySpec, offloadSpec,
   SEED_CHANNELS, SEED_VANILLA_N_4K, SEED_VANILLA_N_2M, SEED_OFFLOAD_N, SEED_OFFLOAD_CHANNELS,
 } from "./points.js";
-export type { CalibrateOptions, CalibrateResult, CellEval } from "./calibrate.js";
+export type { CalibrateOptions, CalibrateResult, CellEval, PointRunner } from "./calibrate.js";
 export type { Measurements, Cell, TableName } from "./measurements.js";
 export type { ResultRecord, SeedPoint } from "./points.js";
 export type { PoolResult } from "./pool.js";
@@ -29,7 +29,7 @@ export { parseSweep, validateSweep, loadSweepFile, SweepSpecError, FIGURES, POIN
 export { resolveSweep } from "./sweep/resolve.js";
 export { runSweep, figuresOf } from "./sweep/run.js";
 export { PointCache } from "./sweep/cache.js";
-export { LocalEngine } from "./sweep/engine.js";
+export { LocalEngine, EngineRunner } from "./sweep/engine.js";
 export { QueueEngine, startQueueWorker, DEFAULT_QUEUE_NAME } from "./sweep/queue.js";
 export { mmemuVersion } from "./sweep/identity.js";
 export { recordsJsonl, formatSweepTable, writeSweepReport } from "./sweep/output.js";

@@ -11,7 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, QueueEvents } from "bullmq";
-import { LocalEngine, parseSweep, QueueEngine, recordsJsonl, resolveSweep, runSweep, startQueueWorker, type ResolvedPoint } from "../src/index.js";
+import { loadProfile, withParams } from "@mmemu/timing";
+import {
+  calibrate, EngineRunner, LocalEngine, parseSweep, PointPool, QueueEngine, recordsJsonl, resolveSweep, runPoint, runSweep, startQueueWorker,
+  vanillaLatencySpec, type Measurements, type ResolvedPoint,
+} from "../src/index.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CLI = join(ROOT, "packages/cli/src/main.ts");
@@ -167,6 +171,36 @@ qtest("mmemu sweep --queue runs the example spec through two workers with the sa
     t.is(readFileSync(join(dir, "q.jsonl"), "utf8"), readFileSync(join(dir, "l.jsonl"), "utf8"));
     t.true(a.log.includes("running point") && b.log.includes("running point"), "both workers ran points");
   } finally {
+    a.child.kill("SIGTERM");
+    b.child.kill("SIGTERM");
+    await Promise.all([a.exited, b.exited]);
+  }
+});
+
+qtest("calibrate evaluates its points on queue workers with the same fit as on the local pool", async (t) => {
+  const base = loadProfile("zen3-ptdma-base");
+  const truth = withParams(base, { "cpu.lru_cache_disable": 81_000 });
+  const row = (fs: "4K" | "2M", n: number) => {
+    const r = runPoint(truth, vanillaLatencySpec(fs, n));
+    return { n, GBps: r.GBps, first_us: r.firstUs };
+  };
+  const ms = { tables: { first_folio_latency_vanilla: { order0_4K: [row("4K", 1), row("4K", 16)], order9_2M: [row("2M", 1)] } } } as Measurements;
+  const fit = (pool: ConstructorParameters<typeof EngineRunner>[0] | PointPool) =>
+    calibrate({ base, measurements: ms, pool: pool instanceof PointPool ? pool : new EngineRunner(pool), configs: new Set(["vanilla"]), free: ["cpu.lru_cache_disable"], maxEvals: 12 });
+  const local = new PointPool(1);
+  const expected = await fit(local);
+  await local.close();
+  const name = "calibrate-test";
+  const a = worker(name);
+  const b = worker(name);
+  const engine = new QueueEngine({ url, name });
+  try {
+    const got = await fit(engine);
+    t.is(got.profile.cpu.lru_cache_disable, expected.profile.cpu.lru_cache_disable);
+    t.is(got.objective, expected.objective);
+    t.is(got.evaluations, expected.evaluations);
+  } finally {
+    await engine.close();
     a.child.kill("SIGTERM");
     b.child.kill("SIGTERM");
     await Promise.all([a.exited, b.exited]);

@@ -23,6 +23,8 @@ test("bad tune-batch and bench arguments are refused with the argument named, be
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--limit", "0"]), { message: /--limit must be a whole number from 1 to/ });
   await t.throwsAsync(run(["worker", "--queue", "redis://localhost:6379", "--concurrency", "0"]), { message: /--concurrency must be a whole number from 1 to 256, got "0"/ });
   await t.throwsAsync(run(["bench", "predict", "--seed", "x"]), { message: /--seed must be a whole number/ });
+  await t.throwsAsync(run(["calibrate", "--queue", "redis://localhost:6379", "--threads", "2"]), { message: /--threads and --queue exclude each other/ });
+  await t.throwsAsync(run(["calibrate", "--queue", "localhost:6379", "--max-evals", "1"]), { message: /--queue: "localhost:6379" is not a redis:\/\/ URL/ });
 });
 
 /** Run the CLI in-process and collect what it prints. */

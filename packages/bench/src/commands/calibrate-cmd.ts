@@ -3,6 +3,8 @@ import { Command } from "commander";
 import { DEFAULT_MEASUREMENTS, runCalibrateCommand } from "./calibrate.js";
 import { CALIBRATE_STAGES, type CalibrateStage } from "../calibrate.js";
 import { parseThreads } from "../pool.js";
+import { DEFAULT_QUEUE_NAME } from "../sweep/queue.js";
+import { queueOption } from "./sweep.js";
 
 export function calibrateCommand(): Command {
   return new Command("calibrate")
@@ -12,8 +14,11 @@ export function calibrateCommand(): Command {
     .option("--out <file>", "write the fitted profile here")
     .option("--max-evals <n>", "evaluation budget per stage", "150")
     .option("--threads <n>", "worker threads")
+    .addOption(queueOption())
+    .option("--queue-name <name>", "queue name", DEFAULT_QUEUE_NAME)
     .option("--stages <list>", "stages to run, in order: cpu (vanilla cells), dma (dcbm cells), joint (everything)", CALIBRATE_STAGES.join(","))
-    .action(async (o: { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; stages: string }) => {
+    .action(async (o: { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; queue?: string; queueName: string; stages: string }) => {
+      if (o.queue !== undefined && o.threads !== undefined) throw new Error("--threads and --queue exclude each other (workers choose their own --concurrency)");
       const stages = o.stages.split(",").map((x) => x.trim());
       for (const st of stages) {
         if (!(CALIBRATE_STAGES as readonly string[]).includes(st)) throw new Error(`--stages: unknown stage "${st}" (${CALIBRATE_STAGES.join(", ")})`);
@@ -22,6 +27,7 @@ export function calibrateCommand(): Command {
         measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals),
         stages: stages as CalibrateStage[],
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
+        ...(o.queue !== undefined ? { queue: o.queue, queueName: o.queueName } : {}),
       }, process.argv.slice(2));
     });
 }

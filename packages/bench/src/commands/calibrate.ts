@@ -9,6 +9,8 @@ import { loadProfile, profileToFile } from "@mmemu/timing";
 import { calibrate, type CalibrateStage } from "../calibrate.js";
 import { readMeasurements } from "../measurements.js";
 import { PointPool } from "../pool.js";
+import { EngineRunner } from "../sweep/engine.js";
+import { QueueEngine } from "../sweep/queue.js";
 import { formatCellErrors } from "../tables.js";
 
 /**
@@ -24,6 +26,9 @@ export interface CalibrateArgs {
   readonly name?: string;
   readonly maxEvals?: number;
   readonly threads?: number;
+  /** Evaluate points on `mmemu worker`s through this Redis instead of local threads. */
+  readonly queue?: string;
+  readonly queueName?: string;
   readonly seed?: number;
   readonly stages?: readonly CalibrateStage[];
 }
@@ -31,7 +36,9 @@ export interface CalibrateArgs {
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
   const base = loadProfile(a.profile);
   const ms = readMeasurements(a.measurements);
-  const pool = new PointPool(a.threads);
+  const engine = a.queue !== undefined ? new QueueEngine({ url: a.queue, ...(a.queueName !== undefined ? { name: a.queueName } : {}) }) : null;
+  const local = engine === null ? new PointPool(a.threads) : null;
+  const pool = engine !== null ? new EngineRunner(engine) : local!;
   const t0 = performance.now();
   try {
     const r = await calibrate({
@@ -73,6 +80,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
     }
     return 0;
   } finally {
-    await pool.close();
+    await engine?.close();
+    await local?.close();
   }
 }

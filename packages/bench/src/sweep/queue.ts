@@ -15,9 +15,8 @@ import { Queue, QueueEvents, UnrecoverableError, Worker, type ConnectionOptions,
 import { PointPool } from "../pool.js";
 import type { PointTask } from "../worker.js";
 import { outcomeOf, PointOutcomeSchema, type PointOutcome } from "./cache.js";
-import { longestFirst, type PointEnd, type PointEngine } from "./engine.js";
+import { longestFirst, type EngineTask, type PointEnd, type PointEngine } from "./engine.js";
 import { mmemuVersion } from "./identity.js";
-import type { ResolvedPoint } from "./resolve.js";
 
 /** The queue points go to unless told otherwise (one queue serves every sweep: jobs are points). */
 export const DEFAULT_QUEUE_NAME = "mmemu-points";
@@ -75,7 +74,7 @@ export class QueueEngine implements PointEngine {
     this.description = `queue ${o.url} (${name})`;
   }
 
-  async run(points: readonly ResolvedPoint[], onEnd: (p: ResolvedPoint, end: PointEnd) => void, signal?: AbortSignal): Promise<void> {
+  async run<T extends EngineTask>(points: readonly T[], onEnd: (p: T, end: PointEnd) => void, signal?: AbortSignal): Promise<void> {
     await this.events.waitUntilReady();
     const version = mmemuVersion();
     const waits: Array<Promise<void>> = [];

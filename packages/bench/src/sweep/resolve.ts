@@ -6,15 +6,18 @@
  */
 import { deriveProfile, loadProfile, profileToFile, withParams, type HardwareProfile, type ProfileFile } from "@mmemu/timing";
 import type { PointSpec, WorkloadOptions } from "../workload.js";
-import type { PointTask } from "../worker.js";
+import type { EngineTask } from "./engine.js";
 import { canonicalJson, mmemuVersion, sha256 } from "./identity.js";
 import { describeAxes, SweepSpecError, type Sweep, type SweepPoint } from "./spec.js";
 
-/** A point ready to run. */
-export interface ResolvedPoint {
+/** A point ready to run (`order` is the point's index). */
+export interface ResolvedPoint extends EngineTask {
   readonly point: SweepPoint;
-  readonly hash: string;
-  readonly task: PointTask & { readonly detail: true };
+}
+
+/** The identity of a run of `spec` with `opts` on a profile (its file form), by this mmemu build. */
+export function pointHash(profile: ProfileFile, spec: PointSpec, opts: WorkloadOptions): string {
+  return sha256(`{"version":${JSON.stringify(mmemuVersion())},"profile":${canonicalJson(profile)},"spec":${canonicalJson(spec)},"opts":${canonicalJson(opts)}}`);
 }
 
 /** The profile with only the chosen DMA engines ("auto": all it has). */
@@ -30,8 +33,7 @@ function withEngine(p: HardwareProfile, engine: string): HardwareProfile {
 
 /** Resolve every point; any point that cannot be built fails the whole sweep before it runs. */
 export function resolveSweep(sweep: Sweep): ResolvedPoint[] {
-  const version = mmemuVersion();
-  const profiles = new Map<string, { file: ProfileFile; text: string }>();
+  const profiles = new Map<string, ProfileFile>();
   const problems: string[] = [];
   const out: ResolvedPoint[] = [];
   for (const point of sweep.points) {
@@ -47,8 +49,7 @@ export function resolveSweep(sweep: Sweep): ResolvedPoint[] {
     if (prof === undefined) {
       try {
         const p = withEngine(Object.keys(f.set).length > 0 ? withParams(loadProfile(f.profile), f.set) : loadProfile(f.profile), engine);
-        const file = profileToFile(p);
-        prof = { file, text: canonicalJson(file) };
+        prof = profileToFile(p);
       } catch (e) {
         problems.push(`point ${point.index} (${describeAxes(point)}): ${(e as Error).message.split("\n").join("; ")}`);
         if (problems.length >= 20) break;
@@ -65,8 +66,7 @@ export function resolveSweep(sweep: Sweep): ResolvedPoint[] {
       batchPages: f.batch_pages,
     };
     const opts: WorkloadOptions = { seed: f.seed, otherMmCpus: f.other_mm_cpus };
-    const hash = sha256(`{"version":${JSON.stringify(version)},"profile":${prof.text},"spec":${canonicalJson(spec)},"opts":${canonicalJson(opts)}}`);
-    out.push({ point, hash, task: { profile: prof.file, spec, opts, detail: true } });
+    out.push({ point, order: point.index, hash: pointHash(prof, spec, opts), task: { profile: prof, spec, opts, detail: true } });
   }
   if (problems.length > 0) throw new SweepSpecError(sweep.file, problems);
   return out;
