@@ -33,6 +33,7 @@ export { LocalEngine, EngineRunner } from "./sweep/engine.js";
 export { QueueEngine, startQueueWorker, DEFAULT_QUEUE_NAME } from "./sweep/queue.js";
 export { mmemuVersion } from "./sweep/identity.js";
 export { recordsJsonl, formatSweepTable, writeSweepReport } from "./sweep/output.js";
+export { writeSweepDb } from "./sweep/db.js";
 export type { Sweep, SweepPoint, PointFields, FigureName, ChartSpec } from "./sweep/spec.js";
 export type { ResolvedPoint } from "./sweep/resolve.js";
 export type { SweepRecord, SweepRunResult, SweepRunOptions } from "./sweep/run.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   LocalEngine, loadProfileWith, offloadSpec, parseSweep, PointCache, predictRows, predictSweep, recordsJsonl, resolveSweep, runPoint, runSweep,
-  SweepSpecError, vanillaLatencySpec, writeSweepReport,
+  SweepSpecError, vanillaLatencySpec, writeSweepDb, writeSweepReport,
 } from "../src/index.js";
 import { presetSweep, throughputAndLatency } from "../src/sweep/preset.js";
 
@@ -131,6 +131,18 @@ test("a sweep stopped after k points resumes with only the rest, and its records
     const third = await runSweep(s, points, { engine, cache });
     t.is(third.ran, 1);
     t.is(recordsJsonl(third.records), recordsJsonl(whole.records));
+    // --db: the records as rows of a DuckDB table, queried with SQL; a second write replaces them.
+    const db = join(dir, "sweep.duckdb");
+    t.is(await writeSweepDb(db, s, whole.records), 12);
+    t.is(await writeSweepDb(db, s, whole.records), 12);
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const inst = await DuckDBInstance.create(db);
+    const conn = await inst.connect();
+    const rows = (await conn.runAndReadAll("SELECT point, migrator, channels, batch_pages, GBps, json_extract(counters, '$.pgmigrate_success')::INTEGER AS moved FROM points ORDER BY point")).getRowObjectsJson();
+    conn.closeSync();
+    inst.closeSync();
+    t.is(rows.length, 12);
+    t.deepEqual(rows[4], { point: 4, migrator: "dcbm", channels: 1, batch_pages: 256, GBps: (whole.records[4]!.figures.GBps as number), moved: 1024 });
     const files = writeSweepReport(join(dir, "report"), s, whole, "test");
     const html = readFileSync(files[0]!, "utf8");
     t.true(html.includes("<svg"), "the report has charts");

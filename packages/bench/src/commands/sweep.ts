@@ -7,6 +7,7 @@ import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { parseThreads } from "../pool.js";
 import { PointCache } from "../sweep/cache.js";
+import { writeSweepDb } from "../sweep/db.js";
 import { LocalEngine, type PointEngine } from "../sweep/engine.js";
 import { formatSweepTable, recordsJsonl, summaryLine, writeFileAtomic, writeSweepReport } from "../sweep/output.js";
 import { DEFAULT_ATTEMPTS, DEFAULT_LOCK_MS, DEFAULT_QUEUE_NAME, DEFAULT_STALLED_MS, QueueEngine, startQueueWorker } from "../sweep/queue.js";
@@ -55,6 +56,7 @@ export interface SweepCommandOptions extends EngineChoice {
   readonly report?: string;
   readonly limit?: string;
   readonly table?: boolean;
+  readonly db?: string;
 }
 
 /** Run a resolved sweep with a progress bar on stderr (when it is a terminal) and Ctrl-C to stop early. */
@@ -105,6 +107,7 @@ export async function runSweepCommand(specFile: string, o: SweepCommandOptions):
       console.error(`wrote ${o.out}`);
     }
     if (o.report !== undefined) console.error(`wrote ${writeSweepReport(o.report, sweep, run, engine.description).join(", ")}`);
+    if (o.db !== undefined) console.error(`wrote ${await writeSweepDb(o.db, sweep, run.records)} rows to table points of ${o.db}`);
     return run.failed.length > 0 ? 1 : 0;
   } finally {
     await engine.close();
@@ -124,6 +127,7 @@ export function sweepCommand(): Command {
     .option("--out <file>", "write the records as JSON lines")
     .option("--report <dir>", "write report.html (table and charts), the chart SVGs and results.jsonl")
     .option("--limit <n>", "run at most n points not in the cache, then stop (the next run resumes)")
+    .option("--db <file>", "also write the records to a DuckDB database (table points) for SQL queries")
     .option("--no-table", "do not print the summary table")
     .action(async (spec: string, o: SweepCommandOptions) => {
       process.exitCode = await runSweepCommand(spec, o);
