@@ -4,9 +4,8 @@
  * installed; .ci/run installs it).
  */
 import test from "ava";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,10 +15,11 @@ import {
   calibrate, EngineRunner, LocalEngine, parseSweep, PointPool, QueueEngine, recordsJsonl, resolveSweep, runPoint, runSweep, startQueueWorker,
   vanillaLatencySpec, type Measurements, type ResolvedPoint,
 } from "../src/index.js";
+import { haveRedisServer, startLocalRedis, startWorkerProcess, type LocalRedis } from "../src/sweep/local-redis.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CLI = join(ROOT, "packages/cli/src/main.ts");
-const HAVE_REDIS = spawnSync("redis-server", ["--version"]).status === 0;
+const HAVE_REDIS = haveRedisServer();
 const qtest = HAVE_REDIS ? test.serial : test.skip;
 if (!HAVE_REDIS) console.log("sweep-queue: redis-server is not installed (apt-get install -y redis-server); the queue tests are skipped");
 
@@ -38,49 +38,24 @@ grid:
 figures: [GBps, first_us, virtual_ms, cost, counters]
 `;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-let redis: ChildProcess | null = null;
+let redis: LocalRedis | null = null;
 let url = "";
 const dir = mkdtempSync(join(tmpdir(), "mmemu-queue-"));
 
 test.before(async () => {
   if (!HAVE_REDIS) return;
-  const port = await freePort();
-  redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    redis!.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("Ready to accept connections")) resolve();
-    });
-    redis!.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-  });
-  url = `redis://127.0.0.1:${port}`;
+  redis = await startLocalRedis();
+  url = redis.url;
 });
 
-test.after.always(() => {
-  redis?.kill("SIGTERM");
+test.after.always(async () => {
+  await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `mmemu worker` as a child process with short lock and stalled-check times; its log lines are collected. */
+/** `mmemu worker` as a child process with short lock and stalled-check times. */
 function worker(queueName: string) {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, "worker", "--queue", url, "--queue-name", queueName, "--concurrency", "1", "--lock-ms", "2000", "--stalled-ms", "1000"], {
-    cwd: ROOT, stdio: ["ignore", "ignore", "pipe"],
-  });
-  const w = { child, log: "", exited: new Promise<void>((r) => child.once("exit", () => r())) };
-  child.stderr!.on("data", (d) => (w.log += d));
-  return w;
+  return startWorkerProcess(url, ["--queue-name", queueName, "--concurrency", "1", "--lock-ms", "2000", "--stalled-ms", "1000"]);
 }
 
 qtest("two workers, one killed mid-sweep: every point completes and the records equal a local run's", async (t) => {
@@ -96,7 +71,7 @@ qtest("two workers, one killed mid-sweep: every point completes and the records 
   // Kill worker a (SIGKILL: no cleanup, its job's lock is left to expire) as it starts its second point.
   let killedOn = "";
   const watch = setInterval(() => {
-    const started = [...a.log.matchAll(/running point ([0-9a-f]{12})/g)];
+    const started = [...a.log().matchAll(/running point ([0-9a-f]{12})/g)];
     if (started.length >= 2 && killedOn === "") {
       killedOn = started[1]![1]!;
       a.child.kill("SIGKILL");
@@ -116,8 +91,8 @@ qtest("two workers, one killed mid-sweep: every point completes and the records 
   }
   t.not(killedOn, "", "worker a was killed holding a point");
   // The point the dead worker held was taken up by the other after its lock expired.
-  t.regex(b.log, new RegExp(`running point ${killedOn}`));
-  t.regex(b.log, /finishing the points in hand/);
+  t.regex(b.log(), new RegExp(`running point ${killedOn}`));
+  t.regex(b.log(), /finishing the points in hand/);
 });
 
 qtest("a failing point is retried a bounded number of times, then reported; a job from another build is refused at once", async (t) => {
@@ -169,7 +144,7 @@ qtest("mmemu sweep --queue runs the example spec through two workers with the sa
     t.is(l.code, 0, l.stderr);
     const { readFileSync } = await import("node:fs");
     t.is(readFileSync(join(dir, "q.jsonl"), "utf8"), readFileSync(join(dir, "l.jsonl"), "utf8"));
-    t.true(a.log.includes("running point") && b.log.includes("running point"), "both workers ran points");
+    t.true(a.log().includes("running point") && b.log().includes("running point"), "both workers ran points");
   } finally {
     a.child.kill("SIGTERM");
     b.child.kill("SIGTERM");

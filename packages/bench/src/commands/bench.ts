@@ -1,6 +1,6 @@
 /**
  * `mmemu bench seed [--profile NAME] [--set section.name=value ...] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
- * `mmemu bench speed [--profile NAME] [--no-seed]`
+ * `mmemu bench speed [--profile NAME] [--no-seed] [--no-engines]`
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -86,12 +86,13 @@ export function benchCommand(): Command {
       }
     });
   bench.command("speed")
-    .description("wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs, and the whole seed benchmark's wall time")
+    .description("the emulator's speed against its targets: 1 GiB runs (first in a fresh isolate, steady), the whole seed benchmark, sweep points/s on local threads and queue workers, calibrate evaluations/s")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
-    .action(async (o: { profile: string; set?: string[]; seed: boolean }) => {
-      await runSpeed(loadProfileWith(o.profile, o.set), o.seed);
+    .option("--no-engines", "skip timing the sweep engines and calibrate's evaluations")
+    .action(async (o: { profile: string; set?: string[]; seed: boolean; engines: boolean }) => {
+      await runSpeed(loadProfileWith(o.profile, o.set), { seed: o.seed, engines: o.engines });
     });
   return bench;
 }
