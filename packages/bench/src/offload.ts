@@ -3,13 +3,15 @@
  * thread count written, offloading switched on (which registers the migrator).
  */
 import { Dcbm } from "@mmemu/dcbm";
-import { Mtcopy } from "@mmemu/mtcopy";
+import { sectionValues } from "@mmemu/kernel";
+import { Mtcopy, MTCOPY_SECTION } from "@mmemu/mtcopy";
 import type { EmulatedMachine } from "@mmemu/timing";
 
 /** dcbm with `channels` DMA channels (nr_dma_chan), or mtcopy with `channels` copy threads. */
 export function attachOffload(em: EmulatedMachine, migrator: "dcbm" | "mtcopy", channels: number): Dcbm | Mtcopy {
   if (migrator === "mtcopy") {
-    const mt = new Mtcopy(em.m, { fabric: em.fabric });
+    // The profile's mtcopy section (worker wake-up, copy rate), so --set mtcopy.* reaches the migrator.
+    const mt = new Mtcopy(em.m, { fabric: em.fabric, params: sectionValues(em.profile.params, MTCOPY_SECTION) });
     let rc = mt.setThreads(channels);
     if (rc !== 0) throw new RangeError(`mtcopy: threads ${channels} rejected (${rc})`);
     rc = mt.setOffloading(true);

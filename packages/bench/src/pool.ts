@@ -68,7 +68,7 @@ export class PointPool {
   }
 }
 
-/** Rough relative cost of a point: folios moved, DMA points dearer. */
+/** Rough relative cost of a point: folios moved, DMA points dearer (engines run the longest first). */
 export function weight(s: PointSpec): number {
   const order = { "4K": 0, "16K": 2, "64K": 4, "256K": 6, "1M": 8, "2M": 9 }[s.folioSize];
   const folios = s.totalBytes / (4096 << order);

@@ -2,6 +2,7 @@
  * Worker-pool task: run one point on a profile. Profiles cross the thread boundary as their file form
  * and are validated again here, so a worker never runs on unchecked data.
  */
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { resolveProfile, type ProfileFile } from "@mmemu/timing";
 import { preparePoint, runPrepared, type PointResult, type PointSpec, type WorkloadOptions } from "./workload.js";
 
@@ -24,7 +25,7 @@ export interface PointDetail {
 export type PointTaskResult = PointResult & { peakRssMB: number; detail?: PointDetail };
 
 export default function runPointTask(task: PointTask): PointTaskResult {
-  const pp = preparePoint(resolveProfile(task.profile), task.spec, task.opts);
+  const pp = preparePoint(resolveProfile(task.profile, BUILTIN_SCHEMA), task.spec, task.opts);
   const r = runPrepared(pp, task.spec);
   const out = { ...r, peakRssMB: process.memoryUsage().rss / 2 ** 20 };
   if (task.detail !== true) return out;

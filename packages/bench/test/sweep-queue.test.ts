@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, QueueEvents } from "bullmq";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { loadProfile, withParams } from "@mmemu/timing";
 import {
   calibrate, EngineRunner, LocalEngine, parseSweep, PointPool, QueueEngine, recordsJsonl, resolveSweep, runPoint, runSweep, startQueueWorker,
@@ -153,7 +154,7 @@ qtest("mmemu sweep --queue runs the example spec through two workers with the sa
 });
 
 qtest("calibrate evaluates its points on queue workers with the same fit as on the local pool", async (t) => {
-  const base = loadProfile("zen3-ptdma-base");
+  const base = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
   const truth = withParams(base, { "cpu.lru_cache_disable": 81_000 });
   const row = (fs: "4K" | "2M", n: number) => {
     const r = runPoint(truth, vanillaLatencySpec(fs, n));
@@ -171,7 +172,7 @@ qtest("calibrate evaluates its points on queue workers with the same fit as on t
   const engine = new QueueEngine({ url, name });
   try {
     const got = await fit(engine);
-    t.is(got.profile.cpu.lru_cache_disable, expected.profile.cpu.lru_cache_disable);
+    t.is(got.profile.params.cpu.lru_cache_disable, expected.profile.params.cpu.lru_cache_disable);
     t.is(got.objective, expected.objective);
     t.is(got.evaluations, expected.evaluations);
   } finally {

@@ -59,7 +59,7 @@ test("bad specs are refused before anything runs, each problem naming its field 
   t.regex(problems("version: 1\nname: x\nbase: { set: { ptdma.chan_bw: -3 } }")[0]!, /^base\.set\.ptdma\.chan_bw: ptdma\.chan_bw = -3 is outside its declared range/);
   t.regex(problems("version: 1\nname: x\nbase: { migrator: dcbn }")[0]!, /^base\.migrator: expected "vanilla", "dcbm", "mtcopy" or a plug-in file path/);
   t.regex(problems("version: 1\nname: x\nbase: { amount: 5GiB }")[0]!, /^base\.amount: amount must be from 4096 bytes to 4 GiB/);
-  t.regex(problems("version: 1\nname: x\nbase: { amount: lots }")[0]!, /^base\.amount: "lots" is not a size/);
+  t.regex(problems("version: 1\nname: x\nbase: { amount: lots }")[0]!, /^base\.amount: "lots" is not a size \(bytes, or e\.g\. "64MiB", "1G"\)/);
   t.deepEqual(problems("version: 1\nname: x\npoints: [{ channels: 2 }]\ngrid: { channels: [1, 4] }"), ["points[0].channels: also a grid axis; set it in one place"]);
   t.regex(problems("version: 1\nname: x\ngrid: { channels: [1] }\ncharts: [{ x: batch_pages, y: GBps }]")[0]!, /^charts\[0\]\.x: "batch_pages" is not an axis of this sweep \(channels\)/);
   t.regex(problems("version: 1\nname: x\ngrid: { channels: [1] }\ncharts: [{ x: channels, y: cost.FOLIO_MOVE }]")[0]!, /^charts\[0\]\.y: "cost\.FOLIO_MOVE" needs "cost" in figures/);

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command } from "commander";
 import cliProgress from "cli-progress";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { readMeasurements } from "../measurements.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
@@ -17,8 +18,6 @@ import { throughputAndLatency } from "../sweep/preset.js";
 import { cacheOption, engineFrom, queueOption, runSweepWithProgress, wholeNumber } from "./sweep.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { DEFAULT_PROFILE, loadProfileWith, parseSets, setOption } from "./profile.js";
-
-export { DEFAULT_PROFILE };
 
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
@@ -75,7 +74,7 @@ export function benchCommand(): Command {
     .addOption(cacheOption())
     .action(async (o: { profile: string; set?: string[]; seed: string; threads?: string; queue?: string; cache?: string }) => {
       const profile = loadProfileWith(o.profile, o.set);
-      const sweep = predictSweep({ profile: o.profile, set: parseSets(o.set), seed: wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1) });
+      const sweep = predictSweep({ profile: o.profile, set: parseSets(o.set, BUILTIN_SCHEMA), seed: wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1) });
       const engine = engineFrom(o);
       try {
         const run = await runSweepWithProgress(sweep, engine, { cache: o.cache !== undefined ? new PointCache(o.cache) : null, label: "predict" });

@@ -5,6 +5,7 @@
  * --queue runs it on workers, --cache reuses earlier points.
  */
 import { Command } from "commander";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { DEFAULT_PROFILE, loadProfileWith, parseSets, setOption } from "./profile.js";
 import { cacheOption, engineFrom, queueOption, runSweepWithProgress } from "./sweep.js";
 import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
@@ -47,7 +48,7 @@ export function tuneBatchCommand(): Command {
       const budget = Number(o.budgetUs);
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
       const profile = loadProfileWith(o.profile, o.set);
-      const sweep = presetSweep("tune-batch", `dcbm batch size for ${fs} folios on ${ch} channels`, SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch)), { profile: o.profile, set: parseSets(o.set) });
+      const sweep = presetSweep("tune-batch", `dcbm batch size for ${fs} folios on ${ch} channels`, SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch)), { profile: o.profile, set: parseSets(o.set, BUILTIN_SCHEMA) });
       const engine = engineFrom(o);
       try {
         const run = await runSweepWithProgress(sweep, engine, { cache: o.cache !== undefined ? new PointCache(o.cache) : null });

@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const CLI = fileURLToPath(new URL("../../../cli/src/main.ts", import.meta.url));
+/** The bench commands' own entry (the same worker command `mmemu worker` is). */
+const BENCH_MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 
 /** Whether `redis-server` can be started here. */
 export function haveRedisServer(): boolean {
@@ -68,7 +69,7 @@ export interface WorkerProcess {
 }
 
 export function startWorkerProcess(url: string, args: readonly string[] = []): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, "worker", "--queue", url, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", BENCH_MAIN, "worker", "--queue", url, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const ready = new Promise<void>((resolve, reject) => {

@@ -4,6 +4,7 @@
  * Points that resolve to the same input (vanilla points on a channels axis, say) share one hash and
  * run once.
  */
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { deriveProfile, loadProfile, profileToFile, withParams, type HardwareProfile, type ProfileFile } from "@mmemu/timing";
 import type { PointSpec, WorkloadOptions } from "../workload.js";
 import type { EngineTask } from "./engine.js";
@@ -48,7 +49,7 @@ export function resolveSweep(sweep: Sweep): ResolvedPoint[] {
     let prof = profiles.get(key);
     if (prof === undefined) {
       try {
-        const p = withEngine(Object.keys(f.set).length > 0 ? withParams(loadProfile(f.profile), f.set) : loadProfile(f.profile), engine);
+        const p = withEngine(Object.keys(f.set).length > 0 ? withParams(loadProfile(f.profile, BUILTIN_SCHEMA), f.set) : loadProfile(f.profile, BUILTIN_SCHEMA), engine);
         prof = profileToFile(p);
       } catch (e) {
         problems.push(`point ${point.index} (${describeAxes(point)}): ${(e as Error).message.split("\n").join("; ")}`);

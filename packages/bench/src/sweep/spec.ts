@@ -10,8 +10,7 @@
 import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import { z } from "zod";
-import { formatPath, parseSize } from "@mmemu/scenario";
-import { paramSpec, PROFILE_SECTIONS } from "@mmemu/timing";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { FOLIO_SIZE_NAMES, folioBytes, GiB, type FolioSizeName } from "../workload.js";
 import { DEFAULT_PROFILE } from "../commands/profile.js";
 
@@ -31,6 +30,23 @@ export const MAX_AMOUNT = 4 * GiB;
 export const MAX_POINTS = 100_000;
 /** Largest batch limit (HPAGE_PUD_NR pages, the series' testing patch). */
 export const MAX_BATCH_PAGES = 262144;
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, B: 1, K: 2 ** 10, KiB: 2 ** 10, M: 2 ** 20, MiB: 2 ** 20, G: 2 ** 30, GiB: 2 ** 30 };
+
+/** Bytes from a number or "64MiB" / "1G" (binary units). */
+function parseAmount(v: number | string): number {
+  if (typeof v === "number") return v;
+  const m = /^\s*(\d+)\s*([A-Za-z]*)\s*$/.exec(v);
+  const unit = m === null ? undefined : SIZE_UNITS[m[2]!];
+  if (unit === undefined) throw new Error(`"${v}" is not a size (bytes, or e.g. "64MiB", "1G")`);
+  return Number(m![1]) * unit;
+}
+
+/** grid.channels[2] from a zod issue path. */
+function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+  const s = path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
+  return s === "" ? "(top level)" : s;
+}
 
 /** A value of the migrator or engine axis: a built-in name, or a plug-in file (a path with a slash). */
 function pluginOrName(builtin: readonly string[], what: string) {
@@ -53,7 +69,7 @@ const FIELD_SCHEMAS = {
   amount: z.union([z.number(), z.string()]).transform((v, ctx) => {
     let n: number;
     try {
-      n = parseSize(v);
+      n = parseAmount(v);
     } catch (e) {
       ctx.addIssue({ code: "custom", message: (e as Error).message });
       return z.NEVER;
@@ -175,11 +191,9 @@ function axisValue(axis: string, v: unknown, path: string, problems: string[]): 
 
 /** A profile parameter exists and `v` is inside its declared range. */
 function checkParam(p: string, v: number, path: string, problems: string[]): boolean {
-  let spec: ReturnType<typeof paramSpec>;
-  try {
-    spec = paramSpec(p);
-  } catch {
-    problems.push(`${path}: no profile parameter "${p}" (sections: ${PROFILE_SECTIONS.join(", ")}; see mmemu profile show)`);
+  const spec = BUILTIN_SCHEMA.spec(p);
+  if (spec === undefined) {
+    problems.push(`${path}: no profile parameter "${p}" (sections: ${BUILTIN_SCHEMA.names.join(", ")}; see mmemu profile show)`);
     return false;
   }
   if (v < spec.min || v > spec.max || (spec.integer === true && !Number.isInteger(v))) {
@@ -200,7 +214,7 @@ export function validateSweep(raw: unknown, file = "<spec>"): Sweep {
     throw new SweepSpecError(file, r.error.issues.map((i) => {
       const keys = (i as { keys?: string[] }).keys;
       const text = i.code === "unrecognized_keys" && keys ? `unknown field${keys.length > 1 ? "s" : ""} ${keys.map((k) => `"${k}"`).join(", ")}` : i.message.replace(/^Invalid input: /, "");
-      return `${formatPath(i.path)}: ${text}`;
+      return `${fieldPath(i.path)}: ${text}`;
     }));
   }
   const s = r.data;
