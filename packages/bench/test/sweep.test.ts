@@ -94,8 +94,18 @@ points:
   t.deepEqual(resolveSweep(s).map((p) => p.hash), h, "stable across resolutions");
   const bad = parseSweep("version: 1\nname: e\nbase: { migrator: dcbm, engine: sdxi }", "e.yaml");
   t.throws(() => resolveSweep(bad), { message: /point 0 \(the base point\): engine sdxi: profile zen3-ptdma has no SDXI functions/ });
-  const missing = parseSweep("version: 1\nname: e\nbase: { profile: ./no-such-profile.json }", "e.yaml");
-  t.throws(() => resolveSweep(missing), { message: /point 0 .*no-such-profile/ });
+  const missing = parseSweep("version: 1\nname: e\nbase: { profile: ./no-such-profile.json }", "/some/dir/e.yaml");
+  t.throws(() => resolveSweep(missing), { message: /point 0 \(the base point\): profile "\/some\/dir\/no-such-profile\.json": cannot read/ });
+  // A profile file is found beside the spec, and hashes like the same profile by name.
+  const dir = mkdtempSync(join(tmpdir(), "mmemu-spec-"));
+  try {
+    writeFileSync(join(dir, "mine.json"), readFileSync(join(ROOT, "packages/timing/profiles/zen3-ptdma.json")));
+    const byFile = parseSweep("version: 1\nname: f\nbase: { profile: mine.json, amount: 4MiB }", join(dir, "f.yaml"));
+    const byName = parseSweep("version: 1\nname: f\nbase: { profile: zen3-ptdma, amount: 4MiB }", join(dir, "f.yaml"));
+    t.is(resolveSweep(byFile)[0]!.hash, resolveSweep(byName)[0]!.hash);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a sweep stopped after k points resumes with only the rest, and its records equal an uninterrupted run's", async (t) => {

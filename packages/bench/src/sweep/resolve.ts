@@ -4,6 +4,7 @@
  * Points that resolve to the same input (vanilla points on a channels axis, say) share one hash and
  * run once.
  */
+import { dirname, resolve } from "node:path";
 import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { deriveProfile, loadProfile, profileToFile, withParams, type HardwareProfile, type ProfileFile } from "@mmemu/timing";
 import type { PointSpec, WorkloadOptions } from "../workload.js";
@@ -32,6 +33,15 @@ function withEngine(p: HardwareProfile, engine: string): HardwareProfile {
   });
 }
 
+/**
+ * A profile named by a path (a slash or .json, as loadProfile tells them apart) is relative to the
+ * spec file's directory, so a spec and its profiles move together.
+ */
+function profileRef(sweep: Sweep, profile: string): string {
+  const isPath = profile.includes("/") || profile.endsWith(".json");
+  return isPath && !sweep.file.startsWith("<") ? resolve(dirname(sweep.file), profile) : profile;
+}
+
 /** Resolve every point; any point that cannot be built fails the whole sweep before it runs. */
 export function resolveSweep(sweep: Sweep): ResolvedPoint[] {
   const profiles = new Map<string, ProfileFile>();
@@ -49,7 +59,8 @@ export function resolveSweep(sweep: Sweep): ResolvedPoint[] {
     let prof = profiles.get(key);
     if (prof === undefined) {
       try {
-        const p = withEngine(Object.keys(f.set).length > 0 ? withParams(loadProfile(f.profile, BUILTIN_SCHEMA), f.set) : loadProfile(f.profile, BUILTIN_SCHEMA), engine);
+        const base = loadProfile(profileRef(sweep, f.profile), BUILTIN_SCHEMA);
+        const p = withEngine(Object.keys(f.set).length > 0 ? withParams(base, f.set) : base, engine);
         prof = profileToFile(p);
       } catch (e) {
         problems.push(`point ${point.index} (${describeAxes(point)}): ${(e as Error).message.split("\n").join("; ")}`);
