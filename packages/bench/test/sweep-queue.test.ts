@@ -16,6 +16,7 @@ import {
   calibrate, EngineRunner, LocalEngine, parseSweep, PointPool, QueueEngine, recordsJsonl, resolveSweep, runPoint, runSweep, startQueueWorker,
   vanillaLatencySpec, type Measurements, type ResolvedPoint,
 } from "../src/index.js";
+import { buildQueue } from "../src/sweep/queue.js";
 import { haveRedisServer, startLocalRedis, startWorkerProcess, type LocalRedis } from "../src/sweep/local-redis.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -110,12 +111,12 @@ qtest("a failing point is retried a bounded number of times, then reported; a jo
     t.is(run.ran, 1);
     t.is(run.failed.length, 1);
     t.regex(run.failed[0]!.error, /node 9/);
-    const q = new Queue(name, { connection: { url } });
+    const q = new Queue(buildQueue(name), { connection: { url } });
     const job = await q.getJob("f".repeat(64));
     t.is(job?.attemptsMade, 2);
     await q.add("point", { version: "0.0.0+src.old", task: good!.task }, { jobId: "old-build", attempts: 3 });
     const old = (await q.getJob("old-build"))!;
-    const events = new QueueEvents(name, { connection: { url } });
+    const events = new QueueEvents(buildQueue(name), { connection: { url } });
     await t.throwsAsync(old.waitUntilFinished(events), { message: /this worker runs mmemu .*, the sweep was made by 0\.0\.0\+src\.old: run the same build everywhere/ });
     t.is((await q.getJob("old-build"))?.attemptsMade, 1);
     await events.close();

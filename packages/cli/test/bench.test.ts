@@ -21,6 +21,8 @@ test("bad tune-batch and bench arguments are refused with the argument named, be
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "http://localhost:6379"]), { message: /--queue: "http:\/\/localhost:6379" is not a redis:\/\/ URL/ });
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "redis://localhost:6379", "--threads", "2"]), { message: /--threads and --queue exclude each other/ });
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--limit", "0"]), { message: /--limit must be a whole number from 1 to/ });
+  // Nobody listening on the port: one line after the connection timeout, not a hang.
+  await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "redis://127.0.0.1:1", "--no-cache"]), { message: /^--queue redis:\/\/127\.0\.0\.1:1: no Redis server answered within 10 s \(ECONNREFUSED\)$/ });
   await t.throwsAsync(run(["worker", "--queue", "redis://localhost:6379", "--concurrency", "0"]), { message: /--concurrency must be a whole number from 1 to 256, got "0"/ });
   await t.throwsAsync(run(["bench", "predict", "--seed", "x"]), { message: /--seed must be a whole number/ });
   await t.throwsAsync(run(["calibrate", "--queue", "redis://localhost:6379", "--threads", "2"]), { message: /--threads and --queue exclude each other/ });
