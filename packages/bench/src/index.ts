@@ -18,6 +18,8 @@ export { runSpeed, SPEED_POINTS } from "./speed.js";
 export { predictRows, predictSweep, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
 export type { PredictRow } from "./predict.js";
 export { benchCommand } from "./commands/bench.js";
+export { componentOptions, componentsFrom } from "./commands/components.js";
+export type { ComponentFlags } from "./commands/components.js";
 export { calibrateCommand } from "./commands/calibrate-cmd.js";
 export { tuneBatchCommand, recommendBatch } from "./commands/tune-batch.js";
 export { profileCommand, loadProfileWith, parseSets, paramRows, formatParamsMarkdown, formatParamsText } from "./commands/profile.js";

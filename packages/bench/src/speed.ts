@@ -10,6 +10,7 @@
  */
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { profileToFile, type HardwareProfile } from "@mmemu/timing";
+import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
 import { evaluateCells } from "./calibrate.js";
 import { DEFAULT_MEASUREMENTS } from "./commands/calibrate.js";
 import { measurementCells, readMeasurements } from "./measurements.js";
@@ -49,20 +50,20 @@ export interface SpeedOptions {
   readonly engines: boolean;
 }
 
-export async function runSpeed(profile: HardwareProfile, o: SpeedOptions): Promise<void> {
+export async function runSpeed(profile: HardwareProfile, o: SpeedOptions, components: Components = BUILTIN_COMPONENTS): Promise<void> {
   console.log(`host load ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1, 5, 15 min), ${cpus().length} cores (wall times grow with other work on the machine)`);
   console.log("point                fresh ms (target)     steady ms (target)     folios/s   virtual ms  virtual/wall  peak RSS MiB");
   for (const p of SPEED_POINTS) {
     // The first run in a new isolate: nothing compiled yet.
-    const fresh = new PointPool(1);
+    const fresh = new PointPool(1, components);
     let first: number;
     try {
-      first = (await fresh.run({ profile: profileToFile(profile), spec: p.spec, opts: {} })).wallMs;
+      first = (await fresh.run({ profile: profileToFile(profile), spec: p.spec, opts: {}, components: components.selection })).wallMs;
     } finally {
       await fresh.close();
     }
-    runPoint(profile, { ...p.spec, totalBytes: GiB / 64 }); // warm the JIT on the same path
-    const runs = [runPoint(profile, p.spec), runPoint(profile, p.spec), runPoint(profile, p.spec)];
+    runPoint(profile, { ...p.spec, totalBytes: GiB / 64 }, {}, components); // warm the JIT on the same path
+    const runs = [runPoint(profile, p.spec, {}, components), runPoint(profile, p.spec, {}, components), runPoint(profile, p.spec, {}, components)];
     if (runs.some((r) => r.virtualNs !== runs[0]!.virtualNs)) {
       throw new Error(`${p.label}: runs of the same point differ in virtual time (${runs.map((r) => r.virtualNs).join(", ")} ns)`);
     }
@@ -76,7 +77,7 @@ export async function runSpeed(profile: HardwareProfile, o: SpeedOptions): Promi
     );
   }
   if (o.seed) {
-    const pool = new PointPool();
+    const pool = new PointPool(undefined, components);
     try {
       const t0 = performance.now();
       const run = await runSeed(pool, profile, 1, null);
@@ -92,7 +93,7 @@ export async function runSpeed(profile: HardwareProfile, o: SpeedOptions): Promi
 /** Points/s of one sweep on an engine (no cache). */
 async function pointsPerSecond(engine: PointEngine): Promise<number> {
   const sweep = validateSweep(SPEED_SWEEP, "<speed>");
-  const run = await runSweep(sweep, resolveSweep(sweep), { engine, cache: null });
+  const run = await runSweep(sweep, await resolveSweep(sweep), { engine, cache: null });
   if (run.failed.length > 0) throw new Error(`speed sweep: ${run.failed[0]!.error}`);
   return run.ran / (run.wallMs / 1000);
 }

@@ -1,8 +1,11 @@
 /**
- * Worker-pool task: run one point on a profile. Profiles cross the thread boundary as their file form
- * and are validated again here, so a worker never runs on unchecked data.
+ * Worker-pool task: run one point on a profile with a set of components. Profiles cross the thread
+ * boundary as their file form and components as their selection (built-in names and absolute plug-in
+ * paths): the worker loads the same modules (once per selection) and validates the profile again
+ * against their schema, so a worker never runs on unchecked data.
  */
-import { BUILTIN_SCHEMA } from "@mmemu/components";
+import { loadComponents, type ComponentSelection, type Components } from "@mmemu/components";
+import { migrateOffloadOf } from "@mmemu/offload-api";
 import { resolveProfile, type ProfileFile } from "@mmemu/timing";
 import { preparePoint, runPrepared, type PointResult, type PointSpec, type WorkloadOptions } from "./workload.js";
 
@@ -10,6 +13,7 @@ export interface PointTask {
   readonly profile: ProfileFile;
   readonly spec: PointSpec;
   readonly opts: WorkloadOptions;
+  readonly components: ComponentSelection;
   /** Also return where the virtual time went and the run's counters (sweeps ask for them). */
   readonly detail?: boolean;
 }
@@ -18,22 +22,28 @@ export interface PointTask {
 export interface PointDetail {
   /** Charged cost kinds: units charged and virtual ns. */
   readonly cost: Record<string, { units: number; ns: number }>;
-  /** vm events (pgmigrate_success, ...) and the batch migrator's counters, prefixed by its name. */
+  /** vm events (pgmigrate_success, ...) and the offload core's counters of the batch copies (offload.*). */
   readonly counters: Record<string, number>;
 }
 
 export type PointTaskResult = PointResult & { peakRssMB: number; detail?: PointDetail };
 
-export default function runPointTask(task: PointTask): PointTaskResult {
-  const pp = preparePoint(resolveProfile(task.profile, BUILTIN_SCHEMA), task.spec, task.opts);
+/** This thread's loaded component sets, by selection. */
+const loaded = new Map<string, Promise<Components>>();
+
+export default async function runPointTask(task: PointTask): Promise<PointTaskResult> {
+  const key = JSON.stringify(task.components);
+  let c = loaded.get(key);
+  if (c === undefined) loaded.set(key, (c = loadComponents(task.components)));
+  const components = await c;
+  const pp = preparePoint(resolveProfile(task.profile, components.schema), task.spec, task.opts, components);
   const r = runPrepared(pp, task.spec);
   const out = { ...r, peakRssMB: process.memoryUsage().rss / 2 ** 20 };
   if (task.detail !== true) return out;
   const cost: PointDetail["cost"] = {};
   for (const l of pp.em.timing.breakdown()) cost[l.kind] = { units: l.units, ns: l.ns };
   const counters: Record<string, number> = { ...pp.m.vmEvents };
-  if (pp.offload !== null) {
-    for (const [k, v] of Object.entries(pp.offload.stats)) if (typeof v === "number") counters[`${task.spec.config}.${k}`] = v;
-  }
+  const offload = migrateOffloadOf(pp.m);
+  if (offload !== null) for (const [k, v] of Object.entries(offload.stats)) counters[`offload.${k}`] = v;
   return { ...out, detail: { cost, counters } };
 }

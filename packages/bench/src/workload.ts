@@ -8,7 +8,8 @@
  */
 import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, type Machine } from "@mmemu/mm-core";
 import { kernelMovePages, mmapUserArea, MPOL_MF_MOVE, readUserInts, TaskTable, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
-import { createMachine, type HardwareProfile, type EmulatedMachine } from "@mmemu/timing";
+import type { HardwareProfile } from "@mmemu/timing";
+import { BUILTIN_COMPONENTS, createMachineWith, pluginError, throwIfOops, type Components, type EmulatedMachine } from "@mmemu/components";
 import { median, probeFirstFolio } from "./first-folio.js";
 import { attachOffload } from "./offload.js";
 
@@ -26,11 +27,11 @@ export const GiB = 2 ** 30;
 /** What one point runs. */
 export interface PointSpec {
   /**
-   * "vanilla": no migrator registered, CPU copy per folio; "dcbm": the DMA batch migrator; "mtcopy":
-   * the multi-threaded CPU batch copier.
+   * "vanilla": no migrator registered, CPU copy per folio; "dcbm": the offload configuration of the
+   * published tables, run with the loaded migrator (dcbm unless `--migrator` names another).
    */
-  readonly config: "vanilla" | "dcbm" | "mtcopy";
-  /** DMA channels (dcbm's nr_dma_chan) or copy threads (mtcopy's threads); null for vanilla. */
+  readonly config: "vanilla" | "dcbm";
+  /** DMA channels (dcbm's nr_dma_chan, the migrator's channelsAttr); null for vanilla. */
   readonly channels: number | null;
   readonly folioSize: FolioSizeName;
   /** Bytes moved in total. */
@@ -81,19 +82,20 @@ export interface PreparedPoint {
   readonly pagesArg: number;
   readonly nodesArg: number;
   readonly statusArg: number;
-  /** The batch migrator loaded for the point (null for vanilla). */
-  readonly offload: ReturnType<typeof attachOffload> | null;
+  /** Plug-in files loaded (a plug-in that throws is reported with its frames in these). */
+  readonly pluginFiles: readonly string[];
 }
 
-/** Build a machine and a populated process for a point. */
-export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}): PreparedPoint {
+/** Build a machine (with the loaded components) and a populated process for a point. */
+export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, components: Components = BUILTIN_COMPONENTS): PreparedPoint {
   const fb = folioBytes(spec.folioSize);
   const nrFolios = Math.floor(spec.totalBytes / fb);
   if (nrFolios < 1) throw new RangeError(`point: totalBytes ${spec.totalBytes} is less than one ${spec.folioSize} folio`);
   const bytes = nrFolios * fb;
   // The folios, the three argument arrays (16 bytes per folio) and slack for page tables and rings.
   const pagesPerNode = Math.ceil(bytes / PAGE_SIZE) + Math.ceil((16 * nrFolios) / PAGE_SIZE) + (1 << 13);
-  const em = createMachine(profile, { pagesPerNode, seed: opts.seed ?? 1, dma: spec.config === "dcbm" });
+  const dma = spec.config === "dcbm" && components.migrator.usesDma;
+  const em = createMachineWith(profile, components.engines, { pagesPerNode, seed: opts.seed ?? 1, dma });
   const m = em.m;
   m.settings.nrMaxBatchedMigration = spec.batchPages ?? 512;
   const order = FOLIO_SIZES[spec.folioSize];
@@ -118,8 +120,8 @@ export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: Wo
     writeUserArray(tasks, proc, statusArg, new Int32Array(nrFolios), 4);
   });
   m.current = proc.ctx;
-  const offload = spec.config === "vanilla" ? null : attachOffload(em, spec.config, spec.channels ?? 1);
-  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, offload };
+  if (spec.config === "dcbm") attachOffload(em, components.migrator, spec.channels ?? 1);
+  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, pluginFiles: components.files };
 }
 
 /**
@@ -141,9 +143,9 @@ function cpusOfNode(m: Machine, nid: number): number[] {
   return out;
 }
 
-/** Run one point on a profile. Deterministic: the same profile, spec and seed give the same result. */
-export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}): PointResult {
-  return runPrepared(preparePoint(profile, spec, opts), spec);
+/** Run one point on a profile. Deterministic: the same profile, spec, seed and components give the same result. */
+export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, components: Components = BUILTIN_COMPONENTS): PointResult {
+  return runPrepared(preparePoint(profile, spec, opts, components), spec);
 }
 
 /** Run a prepared point's move_pages() calls (the machine is left as they leave it, for inspection). */
@@ -156,7 +158,14 @@ export function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
   let calls = 0;
   for (let i = 0; i < nrFolios; i += perCall) {
     const to = Math.min(nrFolios, i + perCall);
-    const rc = movePages(pp, i, to);
+    let rc: number;
+    try {
+      rc = movePages(pp, i, to);
+    } catch (e) {
+      // A device model's event (or anything of a plug-in's) threw: this point's machine is abandoned.
+      throw pluginError(e, "a plug-in, during move_pages");
+    }
+    throwIfOops(m, pp.pluginFiles);
     if (rc !== 0) {
       const bad = readStatus(pp, i, to).filter((st) => st !== 1).slice(0, 5);
       throw new Error(`move_pages: returned ${rc} (${spec.config} ${spec.folioSize}); statuses other than node 1: ${bad.join(", ")}`);

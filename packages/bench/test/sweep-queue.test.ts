@@ -62,7 +62,7 @@ function worker(queueName: string) {
 
 qtest("two workers, one killed mid-sweep: every point completes and the records equal a local run's", async (t) => {
   const sweep = parseSweep(SPEC, "queue-test.yaml");
-  const points = resolveSweep(sweep);
+  const points = await resolveSweep(sweep);
   const local = new LocalEngine(1);
   const expected = recordsJsonl((await runSweep(sweep, points, { engine: local, cache: null })).records);
   await local.close();
@@ -103,7 +103,7 @@ qtest("a failing point is retried a bounded number of times, then reported; a jo
   const engine = new QueueEngine({ url, name, attempts: 2 });
   try {
     const sweep = parseSweep("version: 1\nname: f\nbase: { amount: 4MiB }", "f.yaml");
-    const [good] = resolveSweep(sweep);
+    const [good] = await resolveSweep(sweep);
     // A task whose profile names a node that does not exist: the worker's validation rejects it.
     const badTask = { ...good!.task, profile: { ...good!.task.profile, topology: { ...good!.task.profile.topology, ptdma: good!.task.profile.topology.ptdma!.map((e) => ({ ...e, node: 9 })) } } };
     const bad: ResolvedPoint = { ...good!, hash: "f".repeat(64), task: badTask as ResolvedPoint["task"] };

@@ -57,7 +57,7 @@ test("bad specs are refused before anything runs, each problem naming its field 
   t.deepEqual(problems("version: 1\nname: x\nbase: { folio: 4K }"), ['base: unknown field "folio"']);
   t.regex(problems("version: 1\nname: x\ngrid: { set.ptdma.chan_bandwidth: [1] }")[0]!, /^grid\.set\.ptdma\.chan_bandwidth\[0\]: no profile parameter "ptdma\.chan_bandwidth"/);
   t.regex(problems("version: 1\nname: x\nbase: { set: { ptdma.chan_bw: -3 } }")[0]!, /^base\.set\.ptdma\.chan_bw: ptdma\.chan_bw = -3 is outside its declared range/);
-  t.regex(problems("version: 1\nname: x\nbase: { migrator: dcbn }")[0]!, /^base\.migrator: expected "vanilla", "dcbm", "mtcopy" or a plug-in file path/);
+  t.regex(problems("version: 1\nname: x\nbase: { migrator: dcbn }")[0]!, /^base\.migrator: expected "vanilla", "dcbm", "mtcopy" or a plug-in file \(\.\/my-migrator\.ts\)/);
   t.regex(problems("version: 1\nname: x\nbase: { amount: 5GiB }")[0]!, /^base\.amount: amount must be from 4096 bytes to 4 GiB/);
   t.regex(problems("version: 1\nname: x\nbase: { amount: lots }")[0]!, /^base\.amount: "lots" is not a size \(bytes, or e\.g\. "64MiB", "1G"\)/);
   t.deepEqual(problems("version: 1\nname: x\npoints: [{ channels: 2 }]\ngrid: { channels: [1, 4] }"), ["points[0].channels: also a grid axis; set it in one place"]);
@@ -72,7 +72,7 @@ test("bad specs are refused before anything runs, each problem naming its field 
   t.is(e.message.split("\n")[0], "dir/s.yaml: invalid sweep spec");
 });
 
-test("a point's hash covers its whole input: equal inputs share one, any parameter, profile or workload change makes another", (t) => {
+test("a point's hash covers its whole input: equal inputs share one, any parameter, profile or workload change makes another", async (t) => {
   const s = parseSweep(`
 version: 1
 name: h
@@ -85,24 +85,26 @@ points:
   - { migrator: dcbm, channels: 4, profile: zen3-ptdma-base }
   - { migrator: dcbm, channels: 4, seed: 2 }
   - { migrator: dcbm, channels: 4, engine: ptdma }
+  - { migrator: mtcopy, channels: 4 }
+  - { migrator: mtcopy, channels: 4, engine: ptdma }
 `, "h.yaml");
-  const h = resolveSweep(s).map((p) => p.hash);
-  // Vanilla ignores the channel count; the zen3-ptdma profile has no SDXI, so engine ptdma is "auto".
+  const h = (await resolveSweep(s)).map((p) => p.hash);
+  // Vanilla ignores the channel count, mtcopy (no DMA) the engines; dcbm with only PTDMA probed is another machine.
   t.is(h[0], h[1]);
-  t.is(h[2], h[6]);
-  t.is(new Set([h[0], h[2], h[3], h[4], h[5]]).size, 5);
-  t.deepEqual(resolveSweep(s).map((p) => p.hash), h, "stable across resolutions");
-  const bad = parseSweep("version: 1\nname: e\nbase: { migrator: dcbm, engine: sdxi }", "e.yaml");
-  t.throws(() => resolveSweep(bad), { message: /point 0 \(the base point\): engine sdxi: profile zen3-ptdma has no SDXI functions/ });
+  t.is(h[7], h[8]);
+  t.is(new Set([h[0], h[2], h[3], h[4], h[5], h[6], h[7]]).size, 7);
+  t.deepEqual((await resolveSweep(s)).map((p) => p.hash), h, "stable across resolutions");
+  const bad = parseSweep("version: 1\nname: e\nbase: { migrator: ./no-such-migrator.ts }", "/some/dir/e.yaml");
+  await t.throwsAsync(resolveSweep(bad), { message: /point 0 \(the base point\): .*no-such-migrator\.ts/ });
   const missing = parseSweep("version: 1\nname: e\nbase: { profile: ./no-such-profile.json }", "/some/dir/e.yaml");
-  t.throws(() => resolveSweep(missing), { message: /point 0 \(the base point\): profile "\/some\/dir\/no-such-profile\.json": cannot read/ });
+  await t.throwsAsync(resolveSweep(missing), { message: /point 0 \(the base point\): profile "\/some\/dir\/no-such-profile\.json": cannot read/ });
   // A profile file is found beside the spec, and hashes like the same profile by name.
   const dir = mkdtempSync(join(tmpdir(), "mmemu-spec-"));
   try {
     writeFileSync(join(dir, "mine.json"), readFileSync(join(ROOT, "packages/timing/profiles/zen3-ptdma.json")));
     const byFile = parseSweep("version: 1\nname: f\nbase: { profile: mine.json, amount: 4MiB }", join(dir, "f.yaml"));
     const byName = parseSweep("version: 1\nname: f\nbase: { profile: zen3-ptdma, amount: 4MiB }", join(dir, "f.yaml"));
-    t.is(resolveSweep(byFile)[0]!.hash, resolveSweep(byName)[0]!.hash);
+    t.is((await resolveSweep(byFile))[0]!.hash, (await resolveSweep(byName))[0]!.hash);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -110,7 +112,7 @@ points:
 
 test("a sweep stopped after k points resumes with only the rest, and its records equal an uninterrupted run's", async (t) => {
   const s = parseSweep(SMALL, "small.yaml");
-  const points = resolveSweep(s);
+  const points = await resolveSweep(s);
   const distinct = new Set(points.map((p) => p.hash)).size;
   t.is(distinct, 12);
   const dir = mkdtempSync(join(tmpdir(), "mmemu-sweep-"));
@@ -216,7 +218,7 @@ test("preset sweeps (tune-batch, bench predict) give the numbers of running thei
   const sweep = presetSweep("p", "test", specs, { profile: "zen3-ptdma", set: { "ptdma.chan_bw": 20 } });
   const engine = new LocalEngine(1);
   try {
-    const got = throughputAndLatency(await runSweep(sweep, resolveSweep(sweep), { engine, cache: null }));
+    const got = throughputAndLatency(await runSweep(sweep, await resolveSweep(sweep), { engine, cache: null }));
     const profile = loadProfileWith("zen3-ptdma", ["ptdma.chan_bw=20"]);
     t.deepEqual(got, specs.map((s) => {
       const r = runPoint(profile, s);
@@ -230,4 +232,45 @@ test("preset sweeps (tune-batch, bench predict) give the numbers of running thei
   const rows = predictRows();
   t.is(p.points.length, rows.length);
   t.deepEqual(p.points.map((x) => [x.fields.migrator, x.fields.folio_size, x.fields.amount, x.fields.batch_pages]), rows.map((r) => [r.spec.config, r.spec.folioSize, r.spec.totalBytes, r.spec.batchPages]));
+});
+
+test("a plug-in migrator is an axis value like a built-in: loaded relative to the spec, its file content part of the point's identity", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "mmemu-plugin-sweep-"));
+  try {
+    writeFileSync(join(dir, "bigbatch.ts"), readFileSync(join(ROOT, "examples/plugins/bigbatch.ts")));
+    const spec = `version: 1
+name: p
+base: { amount: 4MiB, batch_pages: 512 }
+points:
+  - { migrator: vanilla }
+  - { migrator: mtcopy, channels: 4 }
+  - { migrator: ./bigbatch.ts, set: { bigbatch.min_folios: 4 } }
+  - { migrator: ./bigbatch.ts, set: { bigbatch.min_folios: 1024 } }
+figures: [GBps, counters]`;
+    const s = parseSweep(spec, join(dir, "p.yaml"));
+    const points = await resolveSweep(s);
+    const engine = new LocalEngine(1);
+    let run;
+    try {
+      run = await runSweep(s, points, { engine, cache: null });
+    } finally {
+      await engine.close();
+    }
+    t.is(run.failed.length, 0, run.failed.map((f) => f.error).join("; "));
+    const counters = (i: number) => run.records[i]!.figures.counters as Record<string, number>;
+    // bigbatch copies the 512-folio batches with min_folios 4 and declines them all with 1024.
+    t.is(counters(2)["offload.batchCalls"], 2);
+    t.is(counters(2)["offload.batchErrors"], 0);
+    t.is(counters(3)["offload.batchErrors"], 2);
+    t.is(counters(3).pgmigrate_success, 1024);
+    t.false("offload.batchCalls" in counters(0), "vanilla loads no migrator");
+    const before = points[2]!.hash;
+    writeFileSync(join(dir, "bigbatch.ts"), readFileSync(join(dir, "bigbatch.ts"), "utf8") + "\n// changed\n");
+    t.not((await resolveSweep(parseSweep(spec, join(dir, "p.yaml"))))[2]!.hash, before);
+    // A plug-in parameter that its file does not declare is refused by point.
+    const typo = parseSweep(spec.replace("min_folios: 1024", "min_folio: 1024"), join(dir, "p.yaml"));
+    await t.throwsAsync(resolveSweep(typo), { message: /point 3 \(migrator=\.\/bigbatch\.ts channels=1 set\.bigbatch\.min_folio=1024\): no parameter "bigbatch\.min_folio"/ });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

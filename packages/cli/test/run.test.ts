@@ -32,18 +32,18 @@ const failing = {
   ],
 };
 
-test("a passing scenario prints a table with one row per step and exits 0", (t) => {
+test("a passing scenario prints a table with one row per step and exits 0", async (t) => {
   const o = capture();
-  t.is(runCommand([example], {}, o), 0);
+  t.is(await runCommand([example], {}, o), 0);
   t.regex(o.stdout, /move_pages\(0, 4, 4 addrs, \[1,1,1,1\], status, MOVE\)/);
   t.regex(o.stdout, /status \[1, -ENOENT, -EFAULT, -EFAULT\]/);
   t.regex(o.stdout, /PASS: 10 steps, 0 failed/);
   t.is(o.stderr, "");
 });
 
-test("--json prints one record per step plus a summary, with ret, errno and status", (t) => {
+test("--json prints one record per step plus a summary, with ret, errno and status", async (t) => {
   const o = capture();
-  t.is(runCommand([example], { json: true }, o), 0);
+  t.is(await runCommand([example], { json: true }, o), 0);
   const lines = o.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
   t.is(lines.length, 11);
   const mp = lines.find((l) => l.op === "move_pages")!;
@@ -55,49 +55,49 @@ test("--json prints one record per step plus a summary, with ret, errno and stat
   t.deepEqual(lines.at(-1), { ...lines.at(-1), summary: true, ok: true, steps: 10, failed: 0 });
 });
 
-test("--json errno fields for a failing call", (t) => {
+test("--json errno fields for a failing call", async (t) => {
   const f = scenarioFile("enodev.json", { ...failing, steps: [failing.steps[0], { op: "move_pages", process: "p", pages: ["b"], nodes: [9], expect: { ret: -1, errno: "ENODEV" } }] });
   const o = capture();
-  t.is(runCommand([f], { json: true }, o), 0);
+  t.is(await runCommand([f], { json: true }, o), 0);
   const rec = JSON.parse(o.stdout.split("\n")[1]!) as Record<string, unknown>;
   t.is(rec.ret, -1);
   t.is(rec.errno, 19);
   t.is(rec.errnoName, "ENODEV");
 });
 
-test("a mismatch is listed and the exit status is 1", (t) => {
+test("a mismatch is listed and the exit status is 1", async (t) => {
   const o = capture();
-  t.is(runCommand([scenarioFile("fail.json", failing)], {}, o), 1);
+  t.is(await runCommand([scenarioFile("fail.json", failing)], {}, o), 1);
   t.regex(o.stdout, /step 1 \(move_pages\): status\[0\] is -2 \(-ENOENT\), expected 1/);
   t.regex(o.stdout, /FAIL: 2 steps, 1 failed/);
 });
 
-test("an invalid scenario is rejected with paths, nothing runs, exit 2", (t) => {
+test("an invalid scenario is rejected with paths, nothing runs, exit 2", async (t) => {
   const bad = scenarioFile("bad.json", { ...failing, steps: [{ op: "mmap", process: "p", as: "b", len: "1 parsec" }] });
   const o = capture();
-  t.is(runCommand([example, bad], {}, o), 2);
+  t.is(await runCommand([example, bad], {}, o), 2);
   t.is(o.stdout, "", "not even the valid file ran");
   t.regex(o.stderr, /bad\.json: invalid scenario\n {2}steps\[0\]\.len: a size like/);
 });
 
-test("a missing file and bad --kernel are clear errors", (t) => {
+test("a missing file and bad --kernel are clear errors", async (t) => {
   const o = capture();
-  t.is(runCommand([join(dir, "nope.json")], {}, o), 2);
+  t.is(await runCommand([join(dir, "nope.json")], {}, o), 2);
   t.regex(o.stderr, /nope\.json: invalid scenario\n {2}cannot read the file: ENOENT/);
   const o2 = capture();
-  t.is(runCommand([example], { kernel: "5.4" }, o2), 2);
+  t.is(await runCommand([example], { kernel: "5.4" }, o2), 2);
   t.regex(o2.stderr, /--kernel 5\.4: expected one of 6\.1, 6\.12, mainline/);
 });
 
-test("--kernel overrides the scenario's kernel", (t) => {
+test("--kernel overrides the scenario's kernel", async (t) => {
   const o = capture();
-  t.is(runCommand([example], { kernel: "6.1" }, o), 1, "move_pages04's mainline expectation fails on 6.1");
+  t.is(await runCommand([example], { kernel: "6.1" }, o), 1, "move_pages04's mainline expectation fails on 6.1");
   t.regex(o.stdout, /status\[1\] is -14 \(-EFAULT\), expected -ENOENT/);
 });
 
-test("--trace prints tracepoints in ftrace format", (t) => {
+test("--trace prints tracepoints in ftrace format", async (t) => {
   const o = capture();
-  runCommand([example], { trace: true }, o);
+  await runCommand([example], { trace: true }, o);
   t.regex(o.stdout, /mm_migrate_pages: succeeded=1 /);
 });
 

@@ -18,10 +18,12 @@ import { throughputAndLatency } from "../sweep/preset.js";
 import { cacheOption, engineFrom, queueOption, runSweepWithProgress, wholeNumber } from "./sweep.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { DEFAULT_PROFILE, loadProfileWith, parseSets, setOption } from "./profile.js";
+import { BUILTIN_COMPONENTS } from "@mmemu/components";
+import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
-  bench.command("seed")
+  componentOptions(bench.command("seed"))
     .description("regenerate the published move_pages() tables on a profile, with the published value and error beside each cell")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
@@ -30,11 +32,12 @@ export function benchCommand(): Command {
     .option("--report <dir>", "write report.md, report.html and SVG charts")
     .option("--json <file>", "write { profile, seed, version, results }")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
-      const profile = loadProfileWith(o.profile, o.set);
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+      const components = await componentsFrom(o);
+      const profile = loadProfileWith(o.profile, o.set, components.schema);
       const seed = Number(o.seed);
       const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
-      const pool = new PointPool(parseThreads(o.threads));
+      const pool = new PointPool(parseThreads(o.threads), components);
       const bar = new cliProgress.SingleBar({ format: "seed {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
       try {
@@ -53,9 +56,12 @@ export function benchCommand(): Command {
             `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
         }
         console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
+        // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
+        const plugged = components !== BUILTIN_COMPONENTS;
+        if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
         if (o.json) {
           mkdirSync(dirname(o.json), { recursive: true });
-          writeFileSync(o.json, JSON.stringify(run.json, null, 1) + "\n");
+          writeFileSync(o.json, JSON.stringify(plugged ? { ...run.json, components: components.selection } : run.json, null, 1) + "\n");
           console.log(`wrote ${o.json}`);
         }
         if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);
@@ -64,7 +70,7 @@ export function benchCommand(): Command {
         await pool.close();
       }
     });
-  bench.command("predict")
+  componentOptions(bench.command("predict"))
     .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M (a preset sweep)")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
@@ -72,9 +78,10 @@ export function benchCommand(): Command {
     .option("--threads <n>", "worker threads (default: one per core)")
     .addOption(queueOption())
     .addOption(cacheOption())
-    .action(async (o: { profile: string; set?: string[]; seed: string; threads?: string; queue?: string; cache?: string }) => {
-      const profile = loadProfileWith(o.profile, o.set);
-      const sweep = predictSweep({ profile: o.profile, set: parseSets(o.set, BUILTIN_SCHEMA), seed: wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1) });
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; threads?: string; queue?: string; cache?: string }) => {
+      const components = await componentsFrom(o);
+      const profile = loadProfileWith(o.profile, o.set, components.schema);
+      const sweep = predictSweep({ profile: o.profile, set: parseSets(o.set, components.schema), seed: wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1), components: o });
       const engine = engineFrom(o);
       try {
         const run = await runSweepWithProgress(sweep, engine, { cache: o.cache !== undefined ? new PointCache(o.cache) : null, label: "predict" });
@@ -84,14 +91,15 @@ export function benchCommand(): Command {
         await engine.close();
       }
     });
-  bench.command("speed")
+  componentOptions(bench.command("speed"))
     .description("the emulator's speed against its targets: 1 GiB runs (first in a fresh isolate, steady), the whole seed benchmark, sweep points/s on local threads and queue workers, calibrate evaluations/s")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
     .option("--no-engines", "skip timing the sweep engines and calibrate's evaluations")
-    .action(async (o: { profile: string; set?: string[]; seed: boolean; engines: boolean }) => {
-      await runSpeed(loadProfileWith(o.profile, o.set), { seed: o.seed, engines: o.engines });
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: boolean; engines: boolean }) => {
+      const components = await componentsFrom(o);
+      await runSpeed(loadProfileWith(o.profile, o.set, components.schema), { seed: o.seed, engines: o.engines }, components);
     });
   return bench;
 }

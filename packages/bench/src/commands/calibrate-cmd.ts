@@ -5,9 +5,10 @@ import { CALIBRATE_STAGES, type CalibrateStage } from "../calibrate.js";
 import { parseThreads } from "../pool.js";
 import { DEFAULT_QUEUE_NAME } from "../sweep/queue.js";
 import { queueOption } from "./sweep.js";
+import { collectSet, componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 
 export function calibrateCommand(): Command {
-  return new Command("calibrate")
+  return componentOptions(new Command("calibrate")
     .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors")
     .option("--measurements <file>", "measurements file (shape of shared/calibration/zen3-ptdma-v5.json)", DEFAULT_MEASUREMENTS)
     .option("--profile <name>", "profile to start from (name or file)", "zen3-ptdma-base")
@@ -17,14 +18,16 @@ export function calibrateCommand(): Command {
     .addOption(queueOption())
     .option("--queue-name <name>", "queue name", DEFAULT_QUEUE_NAME)
     .option("--stages <list>", "stages to run, in order: cpu (vanilla cells), dma (dcbm cells), joint (everything)", CALIBRATE_STAGES.join(","))
-    .action(async (o: { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; queue?: string; queueName: string; stages: string }) => {
+    .option("--free <section.name>", "fit this parameter too (repeatable; e.g. a plug-in engine's xdma.chan_bw), besides the profile's free list", collectSet))
+    .action(async (o: ComponentFlags & { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; queue?: string; queueName: string; stages: string; free?: string[] }) => {
       if (o.queue !== undefined && o.threads !== undefined) throw new Error("--threads and --queue exclude each other (workers choose their own --concurrency)");
       const stages = o.stages.split(",").map((x) => x.trim());
       for (const st of stages) {
         if (!(CALIBRATE_STAGES as readonly string[]).includes(st)) throw new Error(`--stages: unknown stage "${st}" (${CALIBRATE_STAGES.join(", ")})`);
       }
+      const components = await componentsFrom(o);
       process.exitCode = await runCalibrateCommand({
-        measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals),
+        measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals), components, free: o.free ?? [],
         stages: stages as CalibrateStage[],
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
         ...(o.queue !== undefined ? { queue: o.queue, queueName: o.queueName } : {}),

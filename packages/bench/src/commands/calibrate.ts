@@ -5,8 +5,8 @@
 import { writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BUILTIN_SCHEMA } from "@mmemu/components";
-import { loadProfile, profileToFile } from "@mmemu/timing";
+import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
+import { deriveProfile, loadProfile, paramSpec, profileToFile } from "@mmemu/timing";
 import { calibrate, type CalibrateStage } from "../calibrate.js";
 import { readMeasurements } from "../measurements.js";
 import { PointPool } from "../pool.js";
@@ -32,14 +32,28 @@ export interface CalibrateArgs {
   readonly queueName?: string;
   readonly seed?: number;
   readonly stages?: readonly CalibrateStage[];
+  /** The components every point runs with (their sections are in the profile). @default the built-ins */
+  readonly components?: Components;
+  /** Parameters fitted besides the profile's free list ("section.name"). */
+  readonly free?: readonly string[];
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
-  const base = loadProfile(a.profile, BUILTIN_SCHEMA);
+  const components = a.components ?? BUILTIN_COMPONENTS;
+  const loaded = loadProfile(a.profile, components.schema);
+  for (const f of a.free ?? []) {
+    try {
+      paramSpec(components.schema, f);
+    } catch {
+      throw new Error(`--free ${f}: no parameter "${f}" (sections: ${components.schema.names.join(", ")})`);
+    }
+  }
+  const extra = (a.free ?? []).filter((f) => !loaded.free.includes(f));
+  const base = extra.length === 0 ? loaded : deriveProfile(loaded, (d) => void d.free.push(...extra));
   const ms = readMeasurements(a.measurements);
   const engine = a.queue !== undefined ? new QueueEngine({ url: a.queue, ...(a.queueName !== undefined ? { name: a.queueName } : {}) }) : null;
-  const local = engine === null ? new PointPool(a.threads) : null;
-  const pool = engine !== null ? new EngineRunner(engine) : local!;
+  const local = engine === null ? new PointPool(a.threads, components) : null;
+  const pool = engine !== null ? new EngineRunner(engine, components) : local!;
   const t0 = performance.now();
   try {
     const r = await calibrate({

@@ -61,7 +61,7 @@ export interface SweepCommandOptions extends EngineChoice {
 
 /** Run a resolved sweep with a progress bar on stderr (when it is a terminal) and Ctrl-C to stop early. */
 export async function runSweepWithProgress(sweep: Sweep, engine: PointEngine, o: { cache: PointCache | null; limit?: number; label?: string }): Promise<SweepRunResult> {
-  const points = resolveSweep(sweep);
+  const points = await resolveSweep(sweep);
   const tty = process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar({
     format: `${o.label ?? sweep.name} {bar} {value}/{total} points {pps} points/s {duration}s`, stream: process.stderr, hideCursor: true,

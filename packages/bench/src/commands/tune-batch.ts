@@ -5,8 +5,8 @@
  * --queue runs it on workers, --cache reuses earlier points.
  */
 import { Command } from "commander";
-import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { DEFAULT_PROFILE, loadProfileWith, parseSets, setOption } from "./profile.js";
+import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import { cacheOption, engineFrom, queueOption, runSweepWithProgress } from "./sweep.js";
 import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
 import { PointCache } from "../sweep/cache.js";
@@ -27,8 +27,8 @@ export function recommendBatch(rows: readonly TuneRow[], budgetUs: number): Tune
 }
 
 export function tuneBatchCommand(): Command {
-  return new Command("tune-batch")
-    .description("sweep the dcbm batch size and recommend the best-throughput N within a first-folio latency budget")
+  return componentOptions(new Command("tune-batch")
+    .description("sweep the offload batch size (dcbm or --migrator) and recommend the best-throughput N within a first-folio latency budget")
     .requiredOption("--folio <size>", `folio size (${FOLIO_SIZE_NAMES.join(", ")})`)
     .requiredOption("--channels <n>", "DMA channels (1..16)")
     .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
@@ -36,8 +36,8 @@ export function tuneBatchCommand(): Command {
     .addOption(setOption())
     .option("--threads <n>", "worker threads (default: one per core)")
     .addOption(queueOption())
-    .addOption(cacheOption())
-    .action(async (o: { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; threads?: string; queue?: string; cache?: string }) => {
+    .addOption(cacheOption()))
+    .action(async (o: ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; threads?: string; queue?: string; cache?: string }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
       // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
@@ -47,8 +47,9 @@ export function tuneBatchCommand(): Command {
       const ch = Number(o.channels);
       const budget = Number(o.budgetUs);
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
-      const profile = loadProfileWith(o.profile, o.set);
-      const sweep = presetSweep("tune-batch", `dcbm batch size for ${fs} folios on ${ch} channels`, SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch)), { profile: o.profile, set: parseSets(o.set, BUILTIN_SCHEMA) });
+      const components = await componentsFrom(o);
+      const profile = loadProfileWith(o.profile, o.set, components.schema);
+      const sweep = presetSweep("tune-batch", `offload batch size for ${fs} folios on ${ch} channels`, SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch)), { profile: o.profile, set: parseSets(o.set, components.schema), components: o });
       const engine = engineFrom(o);
       try {
         const run = await runSweepWithProgress(sweep, engine, { cache: o.cache !== undefined ? new PointCache(o.cache) : null });

@@ -37,7 +37,7 @@ export function sweepCharts(sweep: Sweep, records: ReadonlyArray<SweepRecord | n
   const recs = records.filter((r): r is SweepRecord => r !== null);
   chartSpecs(sweep).forEach((c, i) => {
     const others = c.series !== undefined ? [c.series] : sweep.axes.filter((a) => a !== c.x);
-    const rows = recs.map((r) => ({
+    const rows = recs.filter((r) => r.axes[c.x] !== undefined).map((r) => ({
       x: r.axes[c.x]!,
       y: figureValue(r, c.y),
       series: others.map((a) => `${a}=${r.axes[a]}`).join(" ") || "all",

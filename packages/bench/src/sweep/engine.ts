@@ -5,6 +5,7 @@
  *  - LocalEngine: the piscina worker pool of this process (one thread per core by default).
  *  - QueueEngine (queue.ts): BullMQ jobs on Redis, run by `mmemu worker` processes on any machine.
  */
+import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
 import { profileToFile, type HardwareProfile } from "@mmemu/timing";
 import { PointPool, weight } from "../pool.js";
 import type { PointSpec, WorkloadOptions } from "../workload.js";
@@ -77,11 +78,13 @@ export class LocalEngine implements PointEngine {
  * failed point fails the call.
  */
 export class EngineRunner {
-  constructor(readonly engine: PointEngine) {}
+  /** `components`: what every point runs with (calibrate's --migrator/--engine). */
+  constructor(readonly engine: PointEngine, readonly components: Components = BUILTIN_COMPONENTS) {}
 
   async runAll(profile: HardwareProfile, specs: readonly PointSpec[], opts: WorkloadOptions = {}): Promise<Array<{ GBps: number; firstUs: number }>> {
     const file = profileToFile(profile);
-    const tasks = specs.map((spec, order): EngineTask => ({ hash: pointHash(file, spec, opts), task: { profile: file, spec, opts, detail: true }, order }));
+    const sel = this.components.selection;
+    const tasks = specs.map((spec, order): EngineTask => ({ hash: pointHash(file, spec, opts, sel), task: { profile: file, spec, opts, components: sel, detail: true }, order }));
     const out = new Array<{ GBps: number; firstUs: number }>(specs.length);
     let failure: string | null = null;
     await this.engine.run(tasks, (t, end) => {

@@ -13,12 +13,14 @@ export interface PresetOptions {
   /** Profile parameters by "section.name" (the --set options). */
   readonly set?: Readonly<Record<string, number>>;
   readonly seed?: number;
+  /** --migrator (the offload points' migrator; default dcbm) and --engine (repeatable; default every built-in). */
+  readonly components?: { readonly migrator?: string; readonly engine?: readonly string[] };
 }
 
 /** The spec fields of a PointSpec. */
-export function fieldsOfSpec(s: PointSpec): Record<string, string | number> {
+export function fieldsOfSpec(s: PointSpec, migrator = "dcbm"): Record<string, string | number> {
   return {
-    migrator: s.config,
+    migrator: s.config === "vanilla" ? "vanilla" : migrator,
     ...(s.channels !== null ? { channels: s.channels } : {}),
     folio_size: s.folioSize,
     amount: s.totalBytes,
@@ -32,8 +34,11 @@ export function presetSweep(name: string, description: string, specs: readonly P
   const set = o.set ?? {};
   return validateSweep({
     version: 1, name, description,
-    base: { profile: o.profile, seed: o.seed ?? 1, ...(Object.keys(set).length > 0 ? { set } : {}) },
-    points: specs.map(fieldsOfSpec),
+    base: {
+      profile: o.profile, seed: o.seed ?? 1, ...(Object.keys(set).length > 0 ? { set } : {}),
+      ...(o.components?.engine !== undefined ? { engine: o.components.engine.join("+") } : {}),
+    },
+    points: specs.map((s) => fieldsOfSpec(s, o.components?.migrator)),
     figures,
   }, `<${name}>`);
 }

@@ -12,12 +12,15 @@
  * process's lock renewals. A job carrying another build's version (only possible by hand) is refused
  * without retries: its results would not be the same.
  */
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { Queue, QueueEvents, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 import { PointPool } from "../pool.js";
 import type { PointTask } from "../worker.js";
 import { outcomeOf, PointOutcomeSchema, type PointOutcome } from "./cache.js";
 import { longestFirst, type EngineTask, type PointEnd, type PointEngine } from "./engine.js";
-import { mmemuVersion } from "./identity.js";
+import { mmemuVersion, sha256 } from "./identity.js";
+import { pluginDigests } from "./resolve.js";
 
 /** The queue points go to unless told otherwise (one queue serves every sweep: jobs are points). */
 export const DEFAULT_QUEUE_NAME = "mmemu-points";
@@ -39,6 +42,8 @@ export const DEFAULT_STALLED_MS = 15_000;
 interface JobData {
   readonly version: string;
   readonly task: PointTask;
+  /** SHA-256 of each plug-in file the task loads, by absolute path: a worker checks its copy is the same. */
+  readonly plugins: Readonly<Record<string, string>>;
 }
 
 /** How long to wait for the Redis server at start before saying it cannot be reached. */
@@ -175,7 +180,7 @@ export class QueueEngine implements PointEngine {
 
   /** Queue one point (or find it queued or finished already) and report its end. */
   private async submit<T extends EngineTask>(p: T, version: string, onEnd: (p: T, end: PointEnd) => void): Promise<void> {
-    let job = await this.queue.add("point", { version, task: p.task }, {
+    let job = await this.queue.add("point", { version, task: p.task, plugins: pluginDigests(p.task.components) }, {
       jobId: p.hash,
       attempts: this.attempts,
       backoff: { type: "fixed", delay: 1000 },
@@ -234,6 +239,16 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const worker = new Worker<JobData, PointOutcome>(buildQueue(o.name ?? DEFAULT_QUEUE_NAME), async (job: Job<JobData>) => {
     if (job.data.version !== version) {
       throw new UnrecoverableError(`this worker runs mmemu ${version}, the sweep was made by ${job.data.version}: run the same build everywhere`);
+    }
+    // Plug-ins are loaded from the same absolute path on every machine; it must hold the same file.
+    for (const [file, digest] of Object.entries(job.data.plugins ?? {})) {
+      let mine: string;
+      try {
+        mine = sha256(readFileSync(file));
+      } catch {
+        throw new UnrecoverableError(`plug-in ${file} is not on this worker's machine (${hostname()}): put the same file at the same path on every worker`);
+      }
+      if (mine !== digest) throw new UnrecoverableError(`plug-in ${file} on this worker's machine (${hostname()}) differs from the sweep's: put the same file on every worker`);
     }
     return outcomeOf(await pool.run(job.data.task));
   }, {

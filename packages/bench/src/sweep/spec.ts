@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import { z } from "zod";
-import { BUILTIN_SCHEMA } from "@mmemu/components";
+import { BUILTIN_ENGINES, BUILTIN_MIGRATORS, BUILTIN_SCHEMA, isPluginPath } from "@mmemu/components";
 import { FOLIO_SIZE_NAMES, folioBytes, GiB, type FolioSizeName } from "../workload.js";
 import { DEFAULT_PROFILE } from "../commands/profile.js";
 
@@ -20,10 +20,10 @@ export type FigureName = (typeof FIGURES)[number];
 /** The figures that are one number each (charts plot these, or one `cost.KIND` / `counters.NAME`). */
 export const SCALAR_FIGURES = ["GBps", "first_us", "virtual_ms", "calls", "batches", "folios"] as const;
 
-/** Built-in batch migrators ("vanilla": none registered, the kernel's CPU copy per folio). */
-export const BUILTIN_MIGRATORS = ["vanilla", "dcbm", "mtcopy"] as const;
-/** DMA engine choice: "auto" uses every engine the profile has; "ptdma"/"sdxi" only those. */
-export const BUILTIN_ENGINES = ["auto", "ptdma", "sdxi"] as const;
+/** Migrator values besides plug-in files: "vanilla" (none registered, the kernel's CPU copy per folio) and the built-ins. */
+export const MIGRATOR_NAMES: readonly string[] = ["vanilla", ...BUILTIN_MIGRATORS.keys()];
+/** Engine values besides plug-in files: "auto" (every built-in engine) and the built-ins, joined with "+" for several. */
+export const ENGINE_NAMES: readonly string[] = ["auto", ...BUILTIN_ENGINES.keys()];
 /** Largest amount one point may move (points build a machine sized to it). */
 export const MAX_AMOUNT = 4 * GiB;
 /** Most points one spec may expand to. */
@@ -48,10 +48,14 @@ function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   return s === "" ? "(top level)" : s;
 }
 
-/** A value of the migrator or engine axis: a built-in name, or a plug-in file (a path with a slash). */
-function pluginOrName(builtin: readonly string[], what: string) {
-  return z.string().min(1).refine((v) => builtin.includes(v) || v.includes("/"), {
-    message: `expected ${builtin.map((b) => `"${b}"`).join(", ")} or a plug-in file path (./my-${what}.ts)`,
+/**
+ * A value of the migrator or engine axis: a built-in name, or a plug-in file (a path with a slash or a
+ * .ts/.js name, as --migrator/--engine take them). `several`: parts joined with "+" (engines).
+ */
+function pluginOrName(builtin: readonly string[], what: string, several = false) {
+  const ok = (v: string) => builtin.includes(v) || isPluginPath(v);
+  return z.string().min(1).refine((v) => (several && v !== "auto" ? v.split("+").every(ok) : ok(v)), {
+    message: `expected ${builtin.map((b) => `"${b}"`).join(", ")} or a plug-in file (./my-${what}.ts)${several ? `, several joined with "+"` : ""}`,
   });
 }
 
@@ -60,8 +64,9 @@ const SetPath = z.string().regex(/^[a-z_]+\.[a-z0-9_]+$/, "expected section.name
 /** The fields of a point, each optional in a spec (defaults in {@link POINT_DEFAULTS}). */
 const FIELD_SCHEMAS = {
   profile: z.string().min(1),
-  migrator: pluginOrName(BUILTIN_MIGRATORS, "migrator"),
-  engine: pluginOrName(BUILTIN_ENGINES, "engine"),
+  migrator: pluginOrName(MIGRATOR_NAMES, "migrator"),
+  /** The DMA engine drivers probed: "auto" (every built-in), or names/files joined with "+". */
+  engine: pluginOrName(ENGINE_NAMES, "engine", true),
   /** dcbm: DMA channels (nr_dma_chan, 1..16); mtcopy: copy threads (1..32). Ignored by vanilla. */
   channels: z.number().int().min(1).max(32),
   folio_size: z.enum(FOLIO_SIZE_NAMES as unknown as [FolioSizeName, ...FolioSizeName[]]),
@@ -172,14 +177,14 @@ export class SweepSpecError extends Error {
 }
 
 /** The schema of one axis: a point field, or set.<section.name> (a number in the parameter's declared range). */
-function axisValue(axis: string, v: unknown, path: string, problems: string[]): string | number | undefined {
+function axisValue(axis: string, v: unknown, path: string, problems: string[], plugins: boolean): string | number | undefined {
   if (axis.startsWith("set.")) {
     const p = axis.slice(4);
     if (typeof v !== "number" || !Number.isFinite(v)) {
       problems.push(`${path}: expected a number`);
       return undefined;
     }
-    return checkParam(p, v, path, problems) ? v : undefined;
+    return checkParam(p, v, path, problems, plugins) ? v : undefined;
   }
   const r = FIELD_SCHEMAS[axis as FieldName].safeParse(v);
   if (!r.success) {
@@ -189,10 +194,14 @@ function axisValue(axis: string, v: unknown, path: string, problems: string[]): 
   return r.data;
 }
 
-/** A profile parameter exists and `v` is inside its declared range. */
-function checkParam(p: string, v: number, path: string, problems: string[]): boolean {
+/**
+ * A profile parameter exists and `v` is inside its declared range. A sweep that loads plug-ins may set
+ * their parameters, which only their files declare: those are checked when the points are resolved.
+ */
+function checkParam(p: string, v: number, path: string, problems: string[], plugins: boolean): boolean {
   const spec = BUILTIN_SCHEMA.spec(p);
   if (spec === undefined) {
+    if (plugins) return true;
     problems.push(`${path}: no profile parameter "${p}" (sections: ${BUILTIN_SCHEMA.names.join(", ")}; see mmemu profile show)`);
     return false;
   }
@@ -219,8 +228,11 @@ export function validateSweep(raw: unknown, file = "<spec>"): Sweep {
   }
   const s = r.data;
   const problems: string[] = [];
+  const named = [s.base, ...(s.points ?? [])].flatMap((p) => [p?.migrator, p?.engine]);
+  named.push(...((s.grid?.migrator ?? []) as string[]), ...((s.grid?.engine ?? []) as string[]));
+  const plugins = named.some((v) => typeof v === "string" && v.split("+").some(isPluginPath));
   const checkSets = (sets: Record<string, number> | undefined, at: string) => {
-    for (const [k, v] of Object.entries(sets ?? {})) checkParam(k, v, `${at}.set.${k}`, problems);
+    for (const [k, v] of Object.entries(sets ?? {})) checkParam(k, v, `${at}.set.${k}`, problems, plugins);
   };
   checkSets(s.base?.set, "base");
   s.points?.forEach((p, i) => checkSets(p.set, `points[${i}]`));
@@ -233,7 +245,7 @@ export function validateSweep(raw: unknown, file = "<spec>"): Sweep {
     }
     const vals: Array<string | number> = [];
     values.forEach((v, i) => {
-      const ok = axisValue(axis, v, `grid.${axis}[${i}]`, problems);
+      const ok = axisValue(axis, v, `grid.${axis}[${i}]`, problems, plugins);
       if (ok !== undefined) vals.push(ok);
     });
     if (new Set(vals).size !== vals.length) problems.push(`grid.${axis}: a value is listed twice`);
@@ -286,7 +298,11 @@ export function validateSweep(raw: unknown, file = "<spec>"): Sweep {
         if (a.startsWith("set.")) set[a.slice(4)] = v as number;
         else fields[a] = v;
       }
-      for (const a of axes) axisValues[a] = a.startsWith("set.") ? set[a.slice(4)]! : (fields[a] as string | number);
+      // A set.* axis that only some explicit points set is left out of the others' axes.
+      for (const a of axes) {
+        const v = a.startsWith("set.") ? set[a.slice(4)] : (fields[a] as string | number);
+        if (v !== undefined) axisValues[a] = v;
+      }
       points.push({ index: points.length, axes: axisValues, fields: { ...(fields as Omit<PointFields, "set">), set } });
     }
   }

@@ -8,10 +8,12 @@ import type { Command } from "commander";
 import Table from "cli-table3";
 import { errnoName } from "@mmemu/kernel";
 import {
-  loadScenarioFile, runScenario, ScenarioError, type RunResult, type Scenario, type StepRecord,
+  loadScenarioFile, prepareScenarioDevices, runScenario, ScenarioError, type RunResult, type Scenario, type ScenarioDevices, type StepRecord,
 } from "@mmemu/scenario";
+import { componentOptions, type ComponentFlags } from "@mmemu/bench";
+import { resolve } from "node:path";
 
-export interface RunCommandOptions {
+export interface RunCommandOptions extends ComponentFlags {
   readonly json?: boolean;
   readonly trace?: boolean;
   readonly kernel?: string;
@@ -29,22 +31,22 @@ const STD: Output = {
 };
 
 export function registerRunCommand(program: Command): void {
-  program
-    .command("run")
+  componentOptions(program
+    .command("run"))
     .description("run scenario files (JSON or YAML) and check their expected results")
     .argument("<scenario...>", "scenario files")
     .option("--json", "one JSON record per step instead of tables")
     .option("--trace", "print tracepoints as they fire (to stderr with --json)")
     .option("--kernel <version>", "override the scenario's kernel version (6.1, 6.12, mainline)")
-    .action((files: string[], opts: RunCommandOptions) => {
-      process.exitCode = runCommand(files, opts, STD);
+    .action(async (files: string[], opts: RunCommandOptions) => {
+      process.exitCode = await runCommand(files, opts, STD);
     });
 }
 
 /** Run the files; returns the exit status. */
-export function runCommand(files: readonly string[], opts: RunCommandOptions, io: Output = STD): number {
-  // Load everything first: an invalid file stops the command before anything runs.
-  const loaded: Array<{ file: string; scenario: Scenario }> = [];
+export async function runCommand(files: readonly string[], opts: RunCommandOptions, io: Output = STD): Promise<number> {
+  // Load everything first (plug-ins included): an invalid file stops the command before anything runs.
+  const loaded: Array<{ file: string; scenario: Scenario; devices: ScenarioDevices | null }> = [];
   let invalid = false;
   for (const file of files) {
     try {
@@ -56,7 +58,15 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
         }
         scenario.kernel = opts.kernel as Scenario["kernel"];
       }
-      loaded.push({ file, scenario });
+      // --migrator/--engine replace the scenario's (paths relative to where the command runs).
+      const rel = (x: string) => (x.includes("/") || /\.(c|m)?(t|j)s$/.test(x) ? resolve(x) : x);
+      const mc = scenario.machine as { migrator?: string; engines?: string[]; profile?: string };
+      if (opts.migrator !== undefined) mc.migrator = rel(opts.migrator);
+      if (opts.engine !== undefined) mc.engines = opts.engine.map(rel);
+      if ((opts.migrator !== undefined || opts.engine !== undefined) && mc.profile === undefined) {
+        throw new Error("--migrator/--engine need a scenario with machine.profile (devices come from a hardware profile)");
+      }
+      loaded.push({ file, scenario, devices: await prepareScenarioDevices(scenario) });
     } catch (e) {
       invalid = true;
       if (e instanceof ScenarioError) io.err(`mmemu: ${e.file}: invalid scenario\n${e.problems.map((p) => `  ${p}\n`).join("")}`);
@@ -65,12 +75,20 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
   }
   if (invalid) return 2;
   let failed = false;
-  for (const { file, scenario } of loaded) {
+  for (const { file, scenario, devices } of loaded) {
     const traceOut = opts.json ? io.err : io.out;
-    const result = runScenario(scenario, {
+    let result: RunResult;
+    try {
+      result = runScenario(scenario, {
+        devices,
       ...(opts.json ? { onStep: (rec: StepRecord) => io.out(`${JSON.stringify(jsonRecord(file, scenario, rec))}\n`) } : {}),
       ...(opts.trace ? { onTrace: (line: string) => traceOut(`${line}\n`) } : {}),
-    });
+      });
+    } catch (e) {
+      // The machine could not be built (a migrator's sysfs write refused, a probe that threw).
+      io.err(`mmemu: ${file}: ${(e as Error).message}\n`);
+      return 2;
+    }
     if (opts.json) io.out(`${JSON.stringify(summaryRecord(file, result))}\n`);
     else io.out(renderTable(file, scenario, result));
     if (!result.ok) failed = true;
