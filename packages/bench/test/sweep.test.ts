@@ -134,7 +134,7 @@ test("a sweep stopped after k points resumes with only the rest, and its records
     const r = whole.records[4]!;
     t.deepEqual(Object.keys(r.figures), ["GBps", "first_us", "batches", "cost", "counters"]);
     t.is((r.figures.counters as Record<string, number>).pgmigrate_success, 1024);
-    t.true(((r.figures.counters as Record<string, number>)["dcbm.batches"] ?? 0) > 0);
+    t.true(((r.figures.counters as Record<string, number>)["offload.batchCalls"] ?? 0) > 0);
     t.true((r.figures.cost as Record<string, { ns: number }>).FOLIO_MOVE!.ns > 0);
     // A cache file that is cut short counts as absent: its point runs again.
     const sub = readdirSync(dir)[0]!;
