@@ -90,8 +90,13 @@ export async function runSpeed(profile: HardwareProfile, o: SpeedOptions, compon
   if (o.engines) await engineSpeed(profile);
 }
 
-/** Points/s of one sweep on an engine (no cache). */
+/**
+ * Steady points/s of the speed sweep on an engine (no cache): the same sweep at 1/8 of the amount
+ * runs first, so every worker has loaded the emulator and compiled its paths before the timed run.
+ */
 async function pointsPerSecond(engine: PointEngine): Promise<number> {
+  const warm = validateSweep({ ...SPEED_SWEEP, name: "speed-warm-up", base: { ...SPEED_SWEEP.base, amount: SPEED_SWEEP.base.amount / 8 } }, "<speed>");
+  await runSweep(warm, await resolveSweep(warm), { engine, cache: null });
   const sweep = validateSweep(SPEED_SWEEP, "<speed>");
   const run = await runSweep(sweep, await resolveSweep(sweep), { engine, cache: null });
   if (run.failed.length > 0) throw new Error(`speed sweep: ${run.failed[0]!.error}`);
@@ -129,7 +134,7 @@ async function engineSpeed(profile: HardwareProfile): Promise<void> {
   } else {
     rates.push("queue: not timed (redis-server is not installed)");
   }
-  console.log(`sweep engine, ${n} points of 32 MiB (points/s): ${rates.join("; ")}`);
+  console.log(`sweep engine, ${n} points of 32 MiB after a warm-up (points/s): ${rates.join("; ")}`);
   // One calibrate evaluation: every published vanilla cell's point at calibrate's scaled size.
   const cells = measurementCells(readMeasurements(DEFAULT_MEASUREMENTS)).filter((c) => c.config === "vanilla");
   const evals: string[] = [];
@@ -137,7 +142,7 @@ async function engineSpeed(profile: HardwareProfile): Promise<void> {
   for (const threads of [1, 2]) {
     const pool = new PointPool(threads);
     try {
-      await evaluateCells(pool, profile, cells.slice(0, 2), {}, 16384); // start the threads
+      await evaluateCells(pool, profile, cells, {}, 1024); // every thread loaded and warm before timing
       const t0 = performance.now();
       await evaluateCells(pool, profile, cells, {}, 16384);
       const eps = 1000 / (performance.now() - t0);
