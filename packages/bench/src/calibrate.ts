@@ -23,13 +23,17 @@ import type { ParamSchema } from "@mmemu/kernel";
 import { getParam, paramSpec, withParams, type HardwareProfile } from "@mmemu/timing";
 import { measurementCells, type Cell, type Measurements } from "./measurements.js";
 import { cellSpec, cellValue, scaledSpec, specKey } from "./points.js";
-import type { PointPool } from "./pool.js";
-import type { PointResult, PointSpec, WorkloadOptions } from "./workload.js";
+import type { PointSpec, WorkloadOptions } from "./workload.js";
+
+/** Runs points on a profile, results in spec order: the local PointPool, or a sweep engine's EngineRunner. */
+export interface PointRunner {
+  runAll(profile: HardwareProfile, specs: readonly PointSpec[], opts?: WorkloadOptions): Promise<ReadonlyArray<{ readonly GBps: number; readonly firstUs: number }>>;
+}
 
 export interface CalibrateOptions {
   readonly base: HardwareProfile;
   readonly measurements: Measurements;
-  readonly pool: PointPool;
+  readonly pool: PointRunner;
   /** Configs the emulator can run (cells of other configs are skipped and reported). */
   readonly configs: ReadonlySet<string>;
   readonly workload?: WorkloadOptions;
@@ -107,7 +111,7 @@ export function objectiveOf(evals: readonly CellEval[]): number {
 }
 
 /** Run the points of `cells` on a profile and compare. */
-export async function evaluateCells(pool: PointPool, profile: HardwareProfile, cells: readonly Cell[], workload: WorkloadOptions, maxFolios: number): Promise<CellEval[]> {
+export async function evaluateCells(pool: PointRunner, profile: HardwareProfile, cells: readonly Cell[], workload: WorkloadOptions, maxFolios: number): Promise<CellEval[]> {
   const specs = new Map<string, PointSpec>();
   const keyOf = cells.map((c) => {
     const s = scaledSpec(cellSpec(c), maxFolios);
@@ -117,7 +121,7 @@ export async function evaluateCells(pool: PointPool, profile: HardwareProfile, c
   });
   const keys = [...specs.keys()];
   const results = await pool.runAll(profile, keys.map((k) => specs.get(k)!), workload);
-  const byKey = new Map<string, PointResult>(keys.map((k, i) => [k, results[i]!]));
+  const byKey = new Map(keys.map((k, i) => [k, results[i]!]));
   return cells.map((cell, i) => {
     const emulated = cellValue(cell, byKey.get(keyOf[i]!)!);
     return { cell, emulated, error: (emulated - cell.value) / cell.value };

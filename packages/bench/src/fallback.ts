@@ -4,7 +4,11 @@
  * batch into a failed run.
  */
 import { Option } from "commander";
-import type { PointResult } from "./workload.js";
+/** What a point reports of its fallbacks (a PointResult, or a sweep point's cached outcome). */
+export interface FallbackReport {
+  readonly fallback: Readonly<Record<string, number>>;
+  readonly strictFailures: readonly string[];
+}
 
 /** The --strict-offload option shared by the commands that run points. */
 export function strictOffloadOption(): Option {
@@ -12,14 +16,14 @@ export function strictOffloadOption(): Option {
 }
 
 /** Folios copied by the CPU instead of the migrator over `results`, by cause, most first. */
-export function fallbackTotals(results: readonly PointResult[]): Array<[string, number]> {
+export function fallbackTotals(results: readonly FallbackReport[]): Array<[string, number]> {
   const sum: Record<string, number> = {};
   for (const r of results) for (const [cause, n] of Object.entries(r.fallback)) sum[cause] = (sum[cause] ?? 0) + n;
   return Object.entries(sum).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 }
 
 /** "CPU fallbacks: none" or "CPU fallbacks: 1536 folios in 3 points (ENODEV 1024, ETIMEDOUT 512)". */
-export function fallbackLine(results: readonly PointResult[]): string {
+export function fallbackLine(results: readonly FallbackReport[]): string {
   const totals = fallbackTotals(results);
   if (totals.length === 0) return "CPU fallbacks: none";
   const folios = totals.reduce((a, [, n]) => a + n, 0);
@@ -28,7 +32,7 @@ export function fallbackLine(results: readonly PointResult[]): string {
 }
 
 /** With --strict-offload: throw a one-line error naming the first batch that fell back (labels name the points). */
-export function checkStrictOffload(results: readonly PointResult[], labels: readonly string[]): void {
+export function checkStrictOffload(results: readonly FallbackReport[], labels: readonly string[]): void {
   const bad = results.findIndex((r) => r.strictFailures.length > 0);
   if (bad < 0) return;
   const n = results.reduce((a, r) => a + r.strictFailures.length, 0);

@@ -8,14 +8,14 @@ export {
   seedPoints, cellSpec, scaledSpec, specKey, cellValue, throughputSpec, vanillaLatencySpec, offloadSpec,
   SEED_CHANNELS, SEED_VANILLA_N_4K, SEED_VANILLA_N_2M, SEED_OFFLOAD_N, SEED_OFFLOAD_CHANNELS,
 } from "./points.js";
-export type { CalibrateOptions, CalibrateResult, CellEval } from "./calibrate.js";
+export type { CalibrateOptions, CalibrateResult, CellEval, PointRunner } from "./calibrate.js";
 export type { Measurements, Cell, TableName } from "./measurements.js";
 export type { ResultRecord, SeedPoint } from "./points.js";
 export type { PoolResult } from "./pool.js";
 export { runSeed, fidelity, formatSeedTables, BENCH_VERSION } from "./seed.js";
 export { writeSeedReport, seedCharts } from "./report.js";
 export { runSpeed, SPEED_POINTS } from "./speed.js";
-export { predictRows, runPredict, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
+export { predictRows, predictSweep, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
 export type { PredictRow } from "./predict.js";
 export { benchCommand } from "./commands/bench.js";
 export { componentOptions, componentsFrom } from "./commands/components.js";
@@ -26,3 +26,19 @@ export { profileCommand, loadProfileWith, parseSets, paramRows, formatParamsMark
 export type { ParamRow } from "./commands/profile.js";
 export type { SeedOutput, SeedRun } from "./seed.js";
 export type { TuneRow } from "./commands/tune-batch.js";
+export { sweepCommand, workerCommand, runSweepCommand, engineFrom, DEFAULT_CACHE_DIR } from "./commands/sweep.js";
+export { parseSweep, validateSweep, loadSweepFile, SweepSpecError, FIGURES, POINT_DEFAULTS, POINT_FIELD_NAMES } from "./sweep/spec.js";
+export { resolveSweep } from "./sweep/resolve.js";
+export { runSweep, figuresOf } from "./sweep/run.js";
+export { PointCache } from "./sweep/cache.js";
+export { LocalEngine, EngineRunner } from "./sweep/engine.js";
+export { QueueEngine, startQueueWorker, DEFAULT_QUEUE_NAME } from "./sweep/queue.js";
+export { mmemuVersion } from "./sweep/identity.js";
+export { recordsJsonl, formatSweepTable, writeSweepReport } from "./sweep/output.js";
+export { writeSweepDb } from "./sweep/db.js";
+export type { Sweep, SweepPoint, PointFields, FigureName, ChartSpec } from "./sweep/spec.js";
+export type { ResolvedPoint } from "./sweep/resolve.js";
+export type { SweepRecord, SweepRunResult, SweepRunOptions } from "./sweep/run.js";
+export type { PointEngine, PointEnd } from "./sweep/engine.js";
+export type { PointOutcome } from "./sweep/cache.js";
+export type { QueueWorker } from "./sweep/queue.js";

@@ -7,12 +7,15 @@ import { benchCommand } from "./commands/bench.js";
 import { calibrateCommand } from "./commands/calibrate-cmd.js";
 import { tuneBatchCommand } from "./commands/tune-batch.js";
 import { profileCommand } from "./commands/profile.js";
+import { sweepCommand, workerCommand } from "./commands/sweep.js";
 
 const program = new Command("mmemu-bench");
 program.addCommand(benchCommand());
 program.addCommand(calibrateCommand());
 program.addCommand(tuneBatchCommand());
 program.addCommand(profileCommand());
+program.addCommand(sweepCommand());
+program.addCommand(workerCommand());
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

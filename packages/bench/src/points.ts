@@ -106,6 +106,6 @@ export function specKey(s: PointSpec): string {
 }
 
 /** The value a cell compares against in a point result. */
-export function cellValue(c: Cell, r: PointResult): number {
+export function cellValue(c: Cell, r: Pick<PointResult, "GBps" | "firstUs">): number {
   return c.metric === "GBps" ? r.GBps : r.firstUs;
 }

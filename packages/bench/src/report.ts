@@ -10,7 +10,7 @@ import { parseHTML } from "linkedom";
 import type { Measurements } from "./measurements.js";
 import { fidelity, formatSeedTables, type SeedRun } from "./seed.js";
 
-function svgOf(options: Record<string, unknown>): string {
+export function svgOf(options: Record<string, unknown>): string {
   const { document } = parseHTML("<!doctype html><html><body></body></html>");
   const el = Plot.plot({ ...options, document } as Plot.PlotOptions) as unknown as { outerHTML: string; querySelector?: unknown };
   let html = el.outerHTML;

@@ -159,7 +159,8 @@ export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: Worklo
   return runPrepared(preparePoint(profile, spec, opts, components), spec);
 }
 
-function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
+/** Run a prepared point's move_pages() calls (the machine is left as they leave it, for inspection). */
+export function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
   const { m, bytes, nrFolios } = pp;
   const perCall = Math.max(1, Math.min(spec.perCall ?? nrFolios, nrFolios));
   const probe = probeFirstFolio(m.core.trace);

@@ -4,7 +4,7 @@ import { buildProgram } from "../src/index.js";
 test("bench, calibrate and tune-batch are registered with their options", (t) => {
   const program = buildProgram();
   const names = program.commands.map((c) => c.name());
-  for (const n of ["run", "bench", "calibrate", "tune-batch", "profile"]) t.true(names.includes(n), `${n} in ${names.join(", ")}`);
+  for (const n of ["run", "bench", "calibrate", "tune-batch", "profile", "sweep", "worker"]) t.true(names.includes(n), `${n} in ${names.join(", ")}`);
   const bench = program.commands.find((c) => c.name() === "bench")!;
   t.deepEqual(bench.commands.map((c) => c.name()).sort(), ["predict", "seed", "speed"]);
   const cal = program.commands.find((c) => c.name() === "calibrate")!;
@@ -25,6 +25,15 @@ test("bad tune-batch and bench arguments are refused with the argument named, be
   await t.throwsAsync(run(["tune-batch", "--folio", "3M", "--channels", "4", "--budget-us", "500"]), { message: /--folio must be one of 4K, 16K/ });
   await t.throwsAsync(run(["bench", "seed", "--threads", "0x"]), { message: /--threads must be a whole number from 1 to 256, got "0x"/ });
   await t.throwsAsync(run(["calibrate", "--stages", "cpu,gpu"]), { message: /--stages: unknown stage "gpu" \(cpu, dma, joint\)/ });
+  await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "http://localhost:6379"]), { message: /--queue: "http:\/\/localhost:6379" is not a redis:\/\/ URL/ });
+  await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "redis://localhost:6379", "--threads", "2"]), { message: /--threads and --queue exclude each other/ });
+  await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--limit", "0"]), { message: /--limit must be a whole number from 1 to/ });
+  // Nobody listening on the port: one line after the connection timeout, not a hang.
+  await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "redis://127.0.0.1:1", "--no-cache"]), { message: /^--queue redis:\/\/127\.0\.0\.1:1: no Redis server answered within 10 s \(ECONNREFUSED\)$/ });
+  await t.throwsAsync(run(["worker", "--queue", "redis://localhost:6379", "--concurrency", "0"]), { message: /--concurrency must be a whole number from 1 to 256, got "0"/ });
+  await t.throwsAsync(run(["bench", "predict", "--seed", "x"]), { message: /--seed must be a whole number/ });
+  await t.throwsAsync(run(["calibrate", "--queue", "redis://localhost:6379", "--threads", "2"]), { message: /--threads and --queue exclude each other/ });
+  await t.throwsAsync(run(["calibrate", "--queue", "localhost:6379", "--max-evals", "1"]), { message: /--queue: "localhost:6379" is not a redis:\/\/ URL/ });
 });
 
 /** Run the CLI in-process and collect what it prints. */

@@ -1,21 +1,25 @@
 /**
  * `mmemu bench seed [--profile NAME] [--set section.name=value ...] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
- * `mmemu bench speed [--profile NAME] [--no-seed]`
+ * `mmemu bench speed [--profile NAME] [--no-seed] [--no-engines]`
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command } from "commander";
 import cliProgress from "cli-progress";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { readMeasurements } from "../measurements.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
 import { fidelity, formatSeedTables, runSeed } from "../seed.js";
 import { runSpeed } from "../speed.js";
-import { formatPredict, runPredict } from "../predict.js";
+import { formatPredict, predictRows, predictSweep } from "../predict.js";
+import { PointCache } from "../sweep/cache.js";
+import { throughputAndLatency } from "../sweep/preset.js";
+import { cacheOption, engineFrom, queueOption, runSweepWithProgress, wholeNumber } from "./sweep.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 import { specKey } from "../points.js";
-import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
+import { DEFAULT_PROFILE, loadProfileWith, parseSets, setOption } from "./profile.js";
 import { BUILTIN_COMPONENTS } from "@mmemu/components";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 
@@ -72,45 +76,40 @@ export function benchCommand(): Command {
       }
     });
   componentOptions(bench.command("predict"))
-    .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M")
+    .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M (a preset sweep)")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--threads <n>", "worker threads (default: one per core)")
     .addOption(strictOffloadOption())
-    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; threads?: string; strictOffload?: boolean }) => {
+    .addOption(queueOption())
+    .addOption(cacheOption())
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; threads?: string; queue?: string; cache?: string; strictOffload?: boolean }) => {
       const components = await componentsFrom(o);
       const profile = loadProfileWith(o.profile, o.set, components.schema);
-      const pool = new PointPool(parseThreads(o.threads), components);
-      const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-      let started = false;
+      const sweep = predictSweep({ profile: o.profile, set: parseSets(o.set, components.schema), seed: wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1), components: o, strictOffload: o.strictOffload === true });
+      const engine = engineFrom(o);
       try {
-        const { rows, results } = await runPredict(pool, profile, Number(o.seed), (done, total) => {
-          if (!started) {
-            bar.start(total, 0);
-            started = true;
-          }
-          bar.update(done);
-        }, o.strictOffload === true);
-        bar.stop();
+        const run = await runSweepWithProgress(sweep, engine, { cache: o.cache !== undefined ? new PointCache(o.cache) : null, label: "predict" });
         console.log(`profile ${profile.name}`);
-        console.log(formatPredict(rows, results));
+        const results = throughputAndLatency(run);
+        console.log(formatPredict(predictRows(), results));
         console.log(fallbackLine(results));
-        checkStrictOffload(results, rows.map((r) => specKey(r.spec)));
+        checkStrictOffload(results, predictRows().map((r) => specKey(r.spec)));
       } finally {
-        bar.stop();
-        await pool.close();
+        await engine.close();
       }
     });
   componentOptions(bench.command("speed"))
-    .description("wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs, and the whole seed benchmark's wall time")
+    .description("the emulator's speed against its targets: 1 GiB runs (first in a fresh isolate, steady), the whole seed benchmark, sweep points/s on local threads and queue workers, calibrate evaluations/s")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
     .addOption(strictOffloadOption())
-    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: boolean; strictOffload?: boolean }) => {
+    .option("--no-engines", "skip timing the sweep engines and calibrate's evaluations")
+    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: boolean; engines: boolean; strictOffload?: boolean }) => {
       const components = await componentsFrom(o);
-      await runSpeed(loadProfileWith(o.profile, o.set, components.schema), o.seed, components, o.strictOffload === true);
+      await runSpeed(loadProfileWith(o.profile, o.set, components.schema), { seed: o.seed, engines: o.engines, strictOffload: o.strictOffload === true }, components);
     });
   return bench;
 }

@@ -3,6 +3,8 @@ import { Command } from "commander";
 import { DEFAULT_MEASUREMENTS, runCalibrateCommand } from "./calibrate.js";
 import { CALIBRATE_STAGES, type CalibrateStage } from "../calibrate.js";
 import { parseThreads } from "../pool.js";
+import { DEFAULT_QUEUE_NAME } from "../sweep/queue.js";
+import { queueOption } from "./sweep.js";
 import { collectSet, componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 
 export function calibrateCommand(): Command {
@@ -13,9 +15,12 @@ export function calibrateCommand(): Command {
     .option("--out <file>", "write the fitted profile here")
     .option("--max-evals <n>", "evaluation budget per stage", "150")
     .option("--threads <n>", "worker threads")
+    .addOption(queueOption())
+    .option("--queue-name <name>", "queue name", DEFAULT_QUEUE_NAME)
     .option("--stages <list>", "stages to run, in order: cpu (vanilla cells), dma (dcbm cells), joint (everything)", CALIBRATE_STAGES.join(","))
     .option("--free <section.name>", "fit this parameter too (repeatable; e.g. a plug-in engine's xdma.chan_bw), besides the profile's free list", collectSet))
-    .action(async (o: ComponentFlags & { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; stages: string; free?: string[] }) => {
+    .action(async (o: ComponentFlags & { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; queue?: string; queueName: string; stages: string; free?: string[] }) => {
+      if (o.queue !== undefined && o.threads !== undefined) throw new Error("--threads and --queue exclude each other (workers choose their own --concurrency)");
       const stages = o.stages.split(",").map((x) => x.trim());
       for (const st of stages) {
         if (!(CALIBRATE_STAGES as readonly string[]).includes(st)) throw new Error(`--stages: unknown stage "${st}" (${CALIBRATE_STAGES.join(", ")})`);
@@ -25,6 +30,7 @@ export function calibrateCommand(): Command {
         measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals), components, free: o.free ?? [],
         stages: stages as CalibrateStage[],
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
+        ...(o.queue !== undefined ? { queue: o.queue, queueName: o.queueName } : {}),
       }, process.argv.slice(2));
     });
 }

@@ -10,6 +10,8 @@ import { deriveProfile, loadProfile, paramSpec, profileToFile } from "@mmemu/tim
 import { calibrate, type CalibrateStage } from "../calibrate.js";
 import { readMeasurements } from "../measurements.js";
 import { PointPool } from "../pool.js";
+import { EngineRunner } from "../sweep/engine.js";
+import { QueueEngine } from "../sweep/queue.js";
 import { formatCellErrors } from "../tables.js";
 
 /**
@@ -25,6 +27,9 @@ export interface CalibrateArgs {
   readonly name?: string;
   readonly maxEvals?: number;
   readonly threads?: number;
+  /** Evaluate points on `mmemu worker`s through this Redis instead of local threads. */
+  readonly queue?: string;
+  readonly queueName?: string;
   readonly seed?: number;
   readonly stages?: readonly CalibrateStage[];
   /** The components every point runs with (their sections are in the profile). @default the built-ins */
@@ -46,7 +51,9 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
   const extra = (a.free ?? []).filter((f) => !loaded.free.includes(f));
   const base = extra.length === 0 ? loaded : deriveProfile(loaded, (d) => void d.free.push(...extra));
   const ms = readMeasurements(a.measurements);
-  const pool = new PointPool(a.threads, components);
+  const engine = a.queue !== undefined ? new QueueEngine({ url: a.queue, ...(a.queueName !== undefined ? { name: a.queueName } : {}) }) : null;
+  const local = engine === null ? new PointPool(a.threads, components) : null;
+  const pool = engine !== null ? new EngineRunner(engine, components) : local!;
   const t0 = performance.now();
   try {
     const r = await calibrate({
@@ -88,6 +95,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
     }
     return 0;
   } finally {
-    await pool.close();
+    await engine?.close();
+    await local?.close();
   }
 }

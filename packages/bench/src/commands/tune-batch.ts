@@ -1,14 +1,17 @@
 /**
  * `mmemu tune-batch --folio 2M --channels 16 --budget-us 500 [--profile NAME]`: sweep the batch size N
  * (NR_MAX_BATCHED_MIGRATION) for dcbm and recommend the N with the best throughput whose first-folio
- * latency stays inside the budget, printing the whole curve.
+ * latency stays inside the budget, printing the whole curve. The curve is a preset sweep (sweep/preset.ts):
+ * --queue runs it on workers, --cache reuses earlier points.
  */
 import { Command } from "commander";
-import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
+import { DEFAULT_PROFILE, loadProfileWith, parseSets, setOption } from "./profile.js";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
-import { PointPool } from "../pool.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
+import { cacheOption, engineFrom, queueOption, runSweepWithProgress } from "./sweep.js";
 import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
+import { PointCache } from "../sweep/cache.js";
+import { presetSweep, throughputAndLatency } from "../sweep/preset.js";
 import { FOLIO_SIZE_NAMES, type FolioSizeName } from "../workload.js";
 
 export interface TuneRow {
@@ -31,8 +34,12 @@ export function tuneBatchCommand(): Command {
     .requiredOption("--channels <n>", "DMA channels (1..16)")
     .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
-    .addOption(setOption()).addOption(strictOffloadOption()))
-    .action(async (o: ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; strictOffload?: boolean }) => {
+    .addOption(setOption())
+    .option("--threads <n>", "worker threads (default: one per core)")
+    .addOption(queueOption())
+    .addOption(cacheOption())
+    .addOption(strictOffloadOption()))
+    .action(async (o: ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; threads?: string; queue?: string; cache?: string; strictOffload?: boolean }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
       // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
@@ -44,10 +51,11 @@ export function tuneBatchCommand(): Command {
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
       const components = await componentsFrom(o);
       const profile = loadProfileWith(o.profile, o.set, components.schema);
-      const pool = new PointPool(undefined, components);
+      const sweep = presetSweep("tune-batch", `offload batch size for ${fs} folios on ${ch} channels`, SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch)), { profile: o.profile, set: parseSets(o.set, components.schema), components: o, strictOffload: o.strictOffload === true });
+      const engine = engineFrom(o);
       try {
-        const specs = SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch));
-        const res = await pool.runAll(profile, specs, { strictOffload: o.strictOffload === true });
+        const run = await runSweepWithProgress(sweep, engine, { cache: o.cache !== undefined ? new PointCache(o.cache) : null });
+        const res = throughputAndLatency(run);
         const rows: TuneRow[] = res.map((r, i) => ({ N: SEED_OFFLOAD_N[i]!, GBps: r.GBps, firstUs: r.firstUs }));
         const best = recommendBatch(rows, budget);
         const maxG = Math.max(...rows.map((r) => r.GBps));
@@ -63,7 +71,7 @@ export function tuneBatchCommand(): Command {
         console.log(fallbackLine(res));
         checkStrictOffload(res, rows.map((r) => `N=${r.N}`));
       } finally {
-        await pool.close();
+        await engine.close();
       }
     });
 }
