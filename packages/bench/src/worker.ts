@@ -44,6 +44,7 @@ export default async function runPointTask(task: PointTask): Promise<PointTaskRe
   for (const l of pp.em.timing.breakdown()) cost[l.kind] = { units: l.units, ns: l.ns };
   const counters: Record<string, number> = { ...pp.m.vmEvents };
   const offload = migrateOffloadOf(pp.m);
-  if (offload !== null) for (const [k, v] of Object.entries(offload.stats)) counters[`offload.${k}`] = v;
+  // Numbers only: fallbackFolios (by cause) travels in the result's own `fallback` field.
+  if (offload !== null) for (const [k, v] of Object.entries(offload.stats)) if (typeof v === "number") counters[`offload.${k}`] = v;
   return { ...out, detail: { cost, counters } };
 }

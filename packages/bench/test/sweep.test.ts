@@ -222,7 +222,7 @@ test("preset sweeps (tune-batch, bench predict) give the numbers of running thei
     const profile = loadProfileWith("zen3-ptdma", ["ptdma.chan_bw=20"]);
     t.deepEqual(got, specs.map((s) => {
       const r = runPoint(profile, s);
-      return { GBps: r.GBps, firstUs: r.firstUs };
+      return { GBps: r.GBps, firstUs: r.firstUs, fallback: r.fallback, strictFailures: r.strictFailures };
     }));
   } finally {
     await engine.close();
