@@ -46,6 +46,8 @@ export interface CalibrateOptions {
   readonly maxFolios?: number;
   /** Stages to run, in order. @default ["cpu", "dma", "joint"] */
   readonly stages?: readonly CalibrateStage[];
+  /** Fit only these cells (cross-validation folds); default every cell of the measurements. */
+  readonly include?: (c: Cell) => boolean;
 }
 
 /**
@@ -129,7 +131,8 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
   const workload = o.workload ?? {};
   const maxFolios = o.maxFolios ?? 16384;
   const all = measurementCells(o.measurements);
-  const cells = all.filter((c) => o.configs.has(c.config));
+  const include = o.include ?? (() => true);
+  const cells = all.filter((c) => o.configs.has(c.config) && include(c));
   const skipped = all.filter((c) => !o.configs.has(c.config));
   const free = o.free ?? o.base.free;
   for (const f of free) paramSpec(f); // unknown names fail here, by name

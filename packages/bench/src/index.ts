@@ -9,10 +9,12 @@ export {
   SEED_CHANNELS, SEED_VANILLA_N_4K, SEED_VANILLA_N_2M, SEED_OFFLOAD_N, SEED_OFFLOAD_CHANNELS,
 } from "./points.js";
 export type { CalibrateOptions, CalibrateResult, CellEval } from "./calibrate.js";
+export { crossValidate, formatValidation, kfoldAssignment, summarise, tableOf, VALIDATION_SCHEMES } from "./validate.js";
+export type { ValidateOptions, ValidationReport, ValidationScheme, FoldResult, ErrorSummary, TableValidation } from "./validate.js";
 export type { Measurements, Cell, TableName } from "./measurements.js";
 export type { ResultRecord, SeedPoint } from "./points.js";
 export type { PoolResult } from "./pool.js";
-export { runSeed, fidelity, formatSeedTables, BENCH_VERSION } from "./seed.js";
+export { runSeed, fidelity, formatSeedTables, sampleStatus, BENCH_VERSION } from "./seed.js";
 export { writeSeedReport, seedCharts } from "./report.js";
 export { runSpeed, SPEED_POINTS } from "./speed.js";
 export { predictRows, runPredict, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";

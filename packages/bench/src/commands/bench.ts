@@ -9,7 +9,7 @@ import cliProgress from "cli-progress";
 import { readMeasurements } from "../measurements.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
-import { fidelity, formatSeedTables, runSeed } from "../seed.js";
+import { fidelity, formatSeedTables, runSeed, sampleStatus } from "../seed.js";
 import { runSpeed } from "../speed.js";
 import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
@@ -49,6 +49,7 @@ export function benchCommand(): Command {
         if (fid.cells > 0) {
           console.log(`fidelity: ${fid.cells} published cells, median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
             `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
+          console.log(sampleStatus(profile, o.measurements));
         }
         console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
         if (o.json) {
@@ -56,7 +57,7 @@ export function benchCommand(): Command {
           writeFileSync(o.json, JSON.stringify(run.json, null, 1) + "\n");
           console.log(`wrote ${o.json}`);
         }
-        if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);
+        if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed, sample: ms ? sampleStatus(profile, o.measurements) : "" }).join(", ")}`);
       } finally {
         bar.stop();
         await pool.close();

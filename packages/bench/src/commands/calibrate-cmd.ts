@@ -1,27 +1,56 @@
-/** The commander form of `mmemu calibrate`. */
+/** The commander form of `mmemu calibrate` (and of its cross-validation, `--validate`). */
 import { Command } from "commander";
-import { DEFAULT_MEASUREMENTS, runCalibrateCommand } from "./calibrate.js";
+import { DEFAULT_MEASUREMENTS, runCalibrateCommand, runValidateCommand } from "./calibrate.js";
 import { CALIBRATE_STAGES, type CalibrateStage } from "../calibrate.js";
 import { parseThreads } from "../pool.js";
+import { VALIDATION_SCHEMES, type ValidationScheme } from "../validate.js";
+
+/** A whole-number option inside [lo, hi], or an error naming the option. */
+function wholeNumber(name: string, text: string, lo: number, hi: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < lo || Number(text) > hi) throw new RangeError(`${name} must be a whole number from ${lo} to ${hi}, got "${text}"`);
+  return Number(text);
+}
+
+/** A comma-separated list whose items must be among `known`. */
+function listOf<T extends string>(name: string, text: string, known: readonly T[]): T[] {
+  const items = text.split(",").map((x) => x.trim());
+  for (const it of items) if (!(known as readonly string[]).includes(it)) throw new Error(`${name}: unknown ${name === "--stages" ? "stage" : "scheme"} "${it}" (${known.join(", ")})`);
+  return items as T[];
+}
 
 export function calibrateCommand(): Command {
   return new Command("calibrate")
-    .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors")
+    .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors (with --validate: cross-validation, out-of-sample errors per table)")
     .option("--measurements <file>", "measurements file (shape of shared/calibration/zen3-ptdma-v5.json)", DEFAULT_MEASUREMENTS)
-    .option("--profile <name>", "profile to start from (name or file)", "zen3-ptdma-base")
-    .option("--out <file>", "write the fitted profile here")
-    .option("--max-evals <n>", "evaluation budget per stage", "150")
+    .option("--profile <name>", "profile to start from (name or file); with --validate, the start of every fold's fit", "zen3-ptdma-base")
+    .option("--out <file>", "write the fitted profile here (with --validate: the report as JSON)")
+    .option("--max-evals <n>", "evaluation budget per stage (per fold with --validate)", "150")
+    .option("--max-folios <n>", "largest run, in folios, used while fitting (points are run smaller where their metrics do not depend on the amount moved)", "16384")
     .option("--threads <n>", "worker threads")
     .option("--stages <list>", "stages to run, in order: cpu (vanilla cells), dma (dcbm cells), joint (everything)", CALIBRATE_STAGES.join(","))
-    .action(async (o: { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; stages: string }) => {
-      const stages = o.stages.split(",").map((x) => x.trim());
-      for (const st of stages) {
-        if (!(CALIBRATE_STAGES as readonly string[]).includes(st)) throw new Error(`--stages: unknown stage "${st}" (${CALIBRATE_STAGES.join(", ")})`);
-      }
-      process.exitCode = await runCalibrateCommand({
-        measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals),
-        stages: stages as CalibrateStage[],
+    .option("--validate", "cross-validate instead of writing a fit: leave one table out and k-fold over cells, each fold fitted from --profile")
+    .option("--reference <name>", "with --validate: the profile fitted to every cell, whose errors are the in-sample figures", "zen3-ptdma")
+    .option("--schemes <list>", "with --validate: table (leave one table out), kfold", VALIDATION_SCHEMES.join(","))
+    .option("--k <n>", "with --validate: folds of the k-fold scheme", "5")
+    .option("--markdown", "with --validate: print the report as a markdown table")
+    .action(async (o: {
+      measurements: string; profile: string; out?: string; maxEvals: string; maxFolios: string; threads?: string; stages: string;
+      validate?: boolean; reference: string; schemes: string; k: string; markdown?: boolean;
+    }) => {
+      const stages = listOf<CalibrateStage>("--stages", o.stages, CALIBRATE_STAGES);
+      const maxEvals = wholeNumber("--max-evals", o.maxEvals, 1, 100_000);
+      const maxFolios = wholeNumber("--max-folios", o.maxFolios, 512, 262_144);
+      const common = {
+        measurements: o.measurements, profile: o.profile, maxEvals, maxFolios, stages,
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
-      }, process.argv.slice(2));
+      };
+      if (o.validate) {
+        process.exitCode = await runValidateCommand({
+          ...common, reference: o.reference, schemes: listOf<ValidationScheme>("--schemes", o.schemes, VALIDATION_SCHEMES),
+          k: wholeNumber("--k", o.k, 2, 1000), markdown: o.markdown === true,
+        });
+        return;
+      }
+      process.exitCode = await runCalibrateCommand(common, process.argv.slice(2));
     });
 }

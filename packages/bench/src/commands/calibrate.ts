@@ -2,11 +2,12 @@
  * `mmemu calibrate [--measurements FILE] [--profile NAME] [--out FILE]`: fit the profile's free
  * parameters to a measurements file and write the fitted profile (see ../calibrate.ts for the method).
  */
-import { writeFileSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadProfile, profileToFile } from "@mmemu/timing";
 import { calibrate, type CalibrateStage } from "../calibrate.js";
+import { crossValidate, formatValidation, type ValidationScheme } from "../validate.js";
 import { readMeasurements } from "../measurements.js";
 import { PointPool } from "../pool.js";
 import { formatCellErrors } from "../tables.js";
@@ -23,6 +24,7 @@ export interface CalibrateArgs {
   readonly out?: string;
   readonly name?: string;
   readonly maxEvals?: number;
+  readonly maxFolios?: number;
   readonly threads?: number;
   readonly seed?: number;
   readonly stages?: readonly CalibrateStage[];
@@ -38,6 +40,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
       base, measurements: ms, pool, configs: new Set(["vanilla", "dcbm"]),
       workload: { seed: a.seed ?? 1 },
       ...(a.maxEvals !== undefined ? { maxEvals: a.maxEvals } : {}),
+      ...(a.maxFolios !== undefined ? { maxFolios: a.maxFolios } : {}),
       ...(a.stages !== undefined ? { stages: a.stages } : {}),
       log: (l) => console.log(l),
       onImprove: (p) => {
@@ -69,6 +72,50 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
     console.log(`cells ${r.cells.length} (skipped ${r.skipped.length}), median |error| ${(med * 100).toFixed(1)}%, max ${((abs[abs.length - 1] ?? 0) * 100).toFixed(1)}%, objective ${r.objective.toFixed(5)}, ${r.evaluations} evaluations, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     if (a.out) {
       writeFileSync(a.out, JSON.stringify(out, null, 1) + "\n");
+      console.log(`wrote ${a.out}`);
+    }
+    return 0;
+  } finally {
+    await pool.close();
+  }
+}
+
+export interface ValidateArgs extends CalibrateArgs {
+  readonly reference: string;
+  readonly schemes: readonly ValidationScheme[];
+  readonly k: number;
+  readonly markdown: boolean;
+}
+
+/** `mmemu calibrate --validate`: cross-validation, per-table out-of-sample errors beside in-sample ones. */
+export async function runValidateCommand(a: ValidateArgs): Promise<number> {
+  const base = loadProfile(a.profile);
+  const reference = loadProfile(a.reference);
+  const ms = readMeasurements(a.measurements);
+  const pool = new PointPool(a.threads);
+  try {
+    const r = await crossValidate({
+      base, reference, measurements: ms, pool, configs: new Set(["vanilla", "dcbm"]),
+      workload: { seed: a.seed ?? 1 }, maxEvals: a.maxEvals ?? 150, schemes: a.schemes, k: a.k,
+      ...(a.maxFolios !== undefined ? { maxFolios: a.maxFolios } : {}),
+      ...(a.stages !== undefined ? { stages: a.stages } : {}),
+      log: (l) => console.log(l),
+    });
+    console.log(`\nin-sample: ${reference.name} (fitted to every cell); out-of-sample: folds fitted from ${base.name}, ` +
+      `${r.maxEvals} evaluations per stage, runs of at most ${r.maxFolios} folios; ${(r.wallMs / 1000).toFixed(0)} s on ${pool.threads} threads`);
+    console.log(formatValidation(r, a.markdown));
+    if (a.out) {
+      const json = {
+        base: base.name, reference: reference.name, max_evals: r.maxEvals, max_folios: r.maxFolios, k: r.k, wall_s: Math.round(r.wallMs / 1000),
+        tables: [...r.tables, r.overall],
+        folds: r.folds.map((f) => ({
+          scheme: f.scheme, name: f.name, train_cells: f.trainCells, evaluations: f.evaluations,
+          predictions: f.predictions.map((p) => ({ ...p.cell, emulated: p.emulated, error: p.error })),
+          profile: profileToFile(f.profile),
+        })),
+      };
+      mkdirSync(dirname(resolve(a.out)), { recursive: true });
+      writeFileSync(a.out, JSON.stringify(json, null, 1) + "\n");
       console.log(`wrote ${a.out}`);
     }
     return 0;
