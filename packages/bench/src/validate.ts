@@ -17,9 +17,10 @@
  * well the model structure predicts, and the figures are stated with the budget that produced them.
  */
 import { Prng } from "@mmemu/kernel";
-import type { HardwareProfile } from "@mmemu/timing";
-import { calibrate, evaluateCells, type CalibrateStage, type CellEval } from "./calibrate.js";
-import { measurementCells, type Cell, type Measurements } from "./measurements.js";
+import { getParam, PROFILE_SECTIONS, PROFILE_TABLES, type HardwareProfile } from "@mmemu/timing";
+import { calibrate, DEFAULT_MAX_FOLIOS, evaluateCells, type CalibrateStage, type CellEval, type CellEvaluator } from "./calibrate.js";
+import { buildSurrogate } from "./surrogate.js";
+import { cellKey, measurementCells, type Cell, type Measurements } from "./measurements.js";
 import type { PointPool } from "./pool.js";
 import type { WorkloadOptions } from "./workload.js";
 
@@ -38,6 +39,15 @@ export function tableOf(c: Cell): string {
 export type ValidationScheme = "table" | "kfold";
 export const VALIDATION_SCHEMES: readonly ValidationScheme[] = ["table", "kfold"];
 
+/**
+ * How a fold is fitted: "linear" runs the optimiser against the emulator linearised around the
+ * reference (./surrogate.ts: 1 + P emulator evaluations for every fold together), "refit" against the
+ * emulator itself (the budget's evaluations per stage and fold). Both predict the held-out cells with
+ * the emulator at the fold's parameters.
+ */
+export type ValidationMethod = "linear" | "refit";
+export const VALIDATION_METHODS: readonly ValidationMethod[] = ["linear", "refit"];
+
 export interface ValidateOptions {
   /** Profile every fold's fit starts from (its `free` list and `bounds` are what is fitted). */
   readonly base: HardwareProfile;
@@ -49,7 +59,9 @@ export interface ValidateOptions {
   readonly workload?: WorkloadOptions;
   /** Evaluation budget per stage of each fold's fit. */
   readonly maxEvals: number;
-  /** Largest run (folios) used while fitting and predicting. @default 16384 */
+  /** @default "linear" */
+  readonly method?: ValidationMethod;
+  /** Largest run (folios) used while fitting and predicting. @default DEFAULT_MAX_FOLIOS */
   readonly maxFolios?: number;
   readonly stages?: readonly CalibrateStage[];
   /** Schemes to run. @default both */
@@ -95,7 +107,23 @@ export interface ValidationReport {
   readonly maxEvals: number;
   readonly maxFolios: number;
   readonly k: number;
+  readonly method: ValidationMethod;
+  /** Emulator evaluations of the whole run (fold fits against the surrogate are not counted). */
+  readonly emulatorEvaluations: number;
   readonly wallMs: number;
+}
+
+/** The fixed (not free) parameters on which two profiles differ: a reference must be a fit of the base. */
+export function fixedDifferences(base: HardwareProfile, reference: HardwareProfile): string[] {
+  const free = new Set(base.free);
+  const out: string[] = [];
+  for (const s of PROFILE_SECTIONS) {
+    for (const name of Object.keys(PROFILE_TABLES[s])) {
+      const path = `${s}.${name}`;
+      if (!free.has(path) && getParam(base, path) !== getParam(reference, path)) out.push(`${path} (${getParam(base, path)} vs ${getParam(reference, path)})`);
+    }
+  }
+  return out;
 }
 
 /** Quantile q of sorted values (linear interpolation between order statistics). */
@@ -132,11 +160,11 @@ export async function crossValidate(o: ValidateOptions): Promise<ValidationRepor
   const t0 = performance.now();
   const log = o.log ?? (() => {});
   const workload = o.workload ?? {};
-  const maxFolios = o.maxFolios ?? 16384;
+  const maxFolios = o.maxFolios ?? DEFAULT_MAX_FOLIOS;
   const k = o.k ?? 5;
   const schemes = o.schemes ?? VALIDATION_SCHEMES;
   const cells = measurementCells(o.measurements).filter((c) => o.configs.has(c.config));
-  const index = new Map<Cell, number>(cells.map((c, i) => [c, i]));
+  const index = new Map<string, number>(cells.map((c, i) => [cellKey(c), i]));
   const tables = [...new Set(cells.map(tableOf))];
 
   const folds: Array<{ scheme: ValidationScheme; name: string; held: (c: Cell) => boolean }> = [];
@@ -146,33 +174,52 @@ export async function crossValidate(o: ValidateOptions): Promise<ValidationRepor
   }
   if (schemes.includes("kfold")) {
     const assign = kfoldAssignment(cells.length, k, o.seed ?? 1);
-    for (let f = 0; f < k; f++) folds.push({ scheme: "kfold", name: `fold ${f + 1}/${k}`, held: (c) => assign[index.get(c)!] === f });
+    for (let f = 0; f < k; f++) folds.push({ scheme: "kfold", name: `fold ${f + 1}/${k}`, held: (c) => assign[index.get(cellKey(c))!] === f });
   }
 
-  // The reference's in-sample errors and every fold's fit run concurrently on the same pool.
-  const [reference, ...results] = await Promise.all([
-    evaluateCells(o.pool, o.reference, cells, workload, maxFolios),
-    ...folds.map(async (f): Promise<FoldResult> => {
+  const method = o.method ?? "linear";
+  let emulatorEvaluations = 0;
+  const emulate: CellEvaluator = (p, cs) => {
+    emulatorEvaluations++;
+    return evaluateCells(o.pool, p, cs, workload, maxFolios);
+  };
+  let reference: CellEval[];
+  let fitEval: CellEvaluator | undefined;
+  if (method === "linear") {
+    const differ = fixedDifferences(o.base, o.reference);
+    if (differ.length > 0) throw new Error(`cross-validation: reference ${o.reference.name} is not a fit of ${o.base.name}: fixed parameters differ: ${differ.join(", ")}`);
+    log(`linearising around ${o.reference.name}: ${o.base.free.length + 1} emulator evaluations`);
+    const sur = await buildSurrogate(o.reference, o.base.free, cells, emulate);
+    reference = await sur.evaluate(o.reference, cells);
+    fitEval = sur.evaluate;
+  } else {
+    reference = await emulate(o.reference, cells);
+  }
+  // Every fold's fit runs concurrently (on the same pool when refitting).
+  const results = await Promise.all(
+    folds.map(async (f): Promise<FoldResult> => {
       const train = (c: Cell) => !f.held(c);
       const fit = await calibrate({
         base: o.base, measurements: o.measurements, pool: o.pool, configs: o.configs, workload,
         maxEvals: o.maxEvals, maxFolios, include: train,
+        ...(fitEval ? { evaluate: fitEval } : {}),
         ...(o.stages ? { stages: o.stages } : {}),
       });
+      if (!fitEval) emulatorEvaluations += fit.evaluations;
       const heldOut = cells.filter(f.held);
-      const predictions = await evaluateCells(o.pool, fit.profile, heldOut, workload, maxFolios);
+      const predictions = await emulate(fit.profile, heldOut);
       const s = summarise(predictions);
       log(`${f.scheme === "table" ? "leave-one-table-out" : "k-fold"} ${f.name}: ${fit.cells.length} cells fitted (${fit.evaluations} evaluations), ` +
         `${heldOut.length} predicted: median |error| ${(s.median * 100).toFixed(1)}%, p90 ${(s.p90 * 100).toFixed(1)}%`);
       return { scheme: f.scheme, name: f.name, trainCells: fit.cells.length, evaluations: fit.evaluations, profile: fit.profile, predictions };
     }),
-  ]);
+  );
 
   const outOf = (scheme: ValidationScheme, pick: (c: Cell) => boolean) =>
     results.filter((r) => r.scheme === scheme).flatMap((r) => r.predictions.filter((p) => pick(p.cell)));
   const row = (label: string, pick: (c: Cell) => boolean): TableValidation => ({
     table: label,
-    inSample: summarise(reference!.filter((e) => pick(e.cell))),
+    inSample: summarise(reference.filter((e) => pick(e.cell))),
     ...(schemes.includes("table") ? { table_out: summarise(outOf("table", pick)) } : {}),
     ...(schemes.includes("kfold") ? { kfold: summarise(outOf("kfold", pick)) } : {}),
   });
@@ -180,7 +227,7 @@ export async function crossValidate(o: ValidateOptions): Promise<ValidationRepor
     folds: results,
     tables: tables.map((t) => row(t, (c) => tableOf(c) === t)),
     overall: row("all cells", () => true),
-    maxEvals: o.maxEvals, maxFolios, k,
+    maxEvals: o.maxEvals, maxFolios, k, method, emulatorEvaluations,
     wallMs: performance.now() - t0,
   };
 }

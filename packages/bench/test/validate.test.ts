@@ -31,10 +31,14 @@ test("cross-validation predicts a held-out table from the others when the model 
   };
   const pool = new PointPool(2);
   try {
-    const common = { base, pool, configs: new Set(["vanilla"]), maxEvals: 30, stages: ["cpu" as const], schemes: ["table" as const] };
+    const common = { base, pool, configs: new Set(["vanilla"]), maxEvals: 30, stages: ["cpu" as const], schemes: ["table" as const], method: "refit" as const };
     // Every call pays lru_cache_disable, so each table fixes it and predicts the other.
     const truth = withParams(base, { "cpu.lru_cache_disable": 81_000 });
     const r = await crossValidate({ ...common, measurements: measure(truth), reference: truth });
+    // The linearised folds (around a reference 10% off the truth) land on the same predictions.
+    const lin = await crossValidate({ ...common, method: "linear", measurements: measure(truth), reference: withParams(base, { "cpu.lru_cache_disable": 73_000 }) });
+    t.true(lin.overall.table_out!.max < 0.01, `linearised out-of-sample max ${lin.overall.table_out!.max}`);
+    t.is(lin.emulatorEvaluations, 2 + 2, "reference, one step per free parameter, one prediction per fold");
     t.deepEqual(r.tables.map((x) => x.table), ["latency vanilla 4K", "latency vanilla 2M"]);
     t.is(r.overall.inSample.max, 0, "the reference generated the data");
     t.true(r.overall.table_out!.max < 0.01, `out-of-sample max ${r.overall.table_out!.max}`);
@@ -48,6 +52,10 @@ test("cross-validation predicts a held-out table from the others when the model 
     const slow = withParams(base, { "cpu.lru_cache_disable": 81_000, "cpu.cpu_copy_bw": 8 });
     const r2 = await crossValidate({ ...common, measurements: measure(slow), reference: slow });
     t.true(r2.tables.find((x) => x.table === "latency vanilla 2M")!.table_out!.median > 0.1);
+    // Linearising needs a reference that is a fit of the base (it differs only in free parameters).
+    await t.throwsAsync(crossValidate({ ...common, method: "linear", measurements: measure(slow), reference: slow }), {
+      message: /reference zen3-ptdma-base is not a fit of zen3-ptdma-base: fixed parameters differ: cpu.cpu_copy_bw \(12 vs 8\)/,
+    });
   } finally {
     await pool.close();
   }

@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { DEFAULT_MEASUREMENTS, runCalibrateCommand, runValidateCommand } from "./calibrate.js";
 import { CALIBRATE_STAGES, type CalibrateStage } from "../calibrate.js";
 import { parseThreads } from "../pool.js";
-import { VALIDATION_SCHEMES, type ValidationScheme } from "../validate.js";
+import { VALIDATION_METHODS, VALIDATION_SCHEMES, type ValidationMethod, type ValidationScheme } from "../validate.js";
 
 /** A whole-number option inside [lo, hi], or an error naming the option. */
 function wholeNumber(name: string, text: string, lo: number, hi: number): number {
@@ -14,7 +14,7 @@ function wholeNumber(name: string, text: string, lo: number, hi: number): number
 /** A comma-separated list whose items must be among `known`. */
 function listOf<T extends string>(name: string, text: string, known: readonly T[]): T[] {
   const items = text.split(",").map((x) => x.trim());
-  for (const it of items) if (!(known as readonly string[]).includes(it)) throw new Error(`${name}: unknown ${name === "--stages" ? "stage" : "scheme"} "${it}" (${known.join(", ")})`);
+  for (const it of items) if (!(known as readonly string[]).includes(it)) throw new Error(`${name}: unknown ${{ "--stages": "stage", "--schemes": "scheme" }[name] ?? "value"} "${it}" (${known.join(", ")})`);
   return items as T[];
 }
 
@@ -25,17 +25,19 @@ export function calibrateCommand(): Command {
     .option("--profile <name>", "profile to start from (name or file); with --validate, the start of every fold's fit", "zen3-ptdma-base")
     .option("--out <file>", "write the fitted profile here (with --validate: the report as JSON)")
     .option("--max-evals <n>", "evaluation budget per stage (per fold with --validate)", "150")
-    .option("--max-folios <n>", "largest run, in folios, used while fitting (points are run smaller where their metrics do not depend on the amount moved)", "16384")
+    .option("--max-folios <n>", "largest run, in folios, used while fitting (longer points run at n and n/2 folios and are extrapolated to their full size)", "4096")
     .option("--threads <n>", "worker threads")
     .option("--stages <list>", "stages to run, in order: cpu (vanilla cells), dma (dcbm cells), joint (everything)", CALIBRATE_STAGES.join(","))
+    .option("--linearised <n>", "fit by n iterations of successive linearisation (1 + P emulator runs each, the staged coordinate descent run against the linearised emulator) instead of coordinate descent on the emulator")
     .option("--validate", "cross-validate instead of writing a fit: leave one table out and k-fold over cells, each fold fitted from --profile")
     .option("--reference <name>", "with --validate: the profile fitted to every cell, whose errors are the in-sample figures", "zen3-ptdma")
     .option("--schemes <list>", "with --validate: table (leave one table out), kfold", VALIDATION_SCHEMES.join(","))
     .option("--k <n>", "with --validate: folds of the k-fold scheme", "5")
+    .option("--method <m>", "with --validate: linear (folds fitted against the emulator linearised around --reference; 1 + P emulator runs) or refit (folds fitted against the emulator)", "linear")
     .option("--markdown", "with --validate: print the report as a markdown table")
     .action(async (o: {
       measurements: string; profile: string; out?: string; maxEvals: string; maxFolios: string; threads?: string; stages: string;
-      validate?: boolean; reference: string; schemes: string; k: string; markdown?: boolean;
+      linearised?: string; validate?: boolean; reference: string; schemes: string; k: string; method: string; markdown?: boolean;
     }) => {
       const stages = listOf<CalibrateStage>("--stages", o.stages, CALIBRATE_STAGES);
       const maxEvals = wholeNumber("--max-evals", o.maxEvals, 1, 100_000);
@@ -43,11 +45,13 @@ export function calibrateCommand(): Command {
       const common = {
         measurements: o.measurements, profile: o.profile, maxEvals, maxFolios, stages,
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
+        ...(o.linearised !== undefined ? { linearised: wholeNumber("--linearised", o.linearised, 1, 1000) } : {}),
       };
       if (o.validate) {
         process.exitCode = await runValidateCommand({
           ...common, reference: o.reference, schemes: listOf<ValidationScheme>("--schemes", o.schemes, VALIDATION_SCHEMES),
           k: wholeNumber("--k", o.k, 2, 1000), markdown: o.markdown === true,
+          method: listOf<ValidationMethod>("--method", o.method, VALIDATION_METHODS)[0]!,
         });
         return;
       }

@@ -2,12 +2,12 @@
  * `mmemu calibrate [--measurements FILE] [--profile NAME] [--out FILE]`: fit the profile's free
  * parameters to a measurements file and write the fitted profile (see ../calibrate.ts for the method).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadProfile, profileToFile } from "@mmemu/timing";
-import { calibrate, type CalibrateStage } from "../calibrate.js";
-import { crossValidate, formatValidation, type ValidationScheme } from "../validate.js";
+import { loadProfile, profileToFile, type HardwareProfile } from "@mmemu/timing";
+import { calibrate, calibrateLinearised, type CalibrateStage } from "../calibrate.js";
+import { crossValidate, formatValidation, type ValidationMethod, type ValidationScheme } from "../validate.js";
 import { readMeasurements } from "../measurements.js";
 import { PointPool } from "../pool.js";
 import { formatCellErrors } from "../tables.js";
@@ -28,6 +28,8 @@ export interface CalibrateArgs {
   readonly threads?: number;
   readonly seed?: number;
   readonly stages?: readonly CalibrateStage[];
+  /** Outer iterations of the linearised fit; absent: coordinate descent on the emulator. */
+  readonly linearised?: number;
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
@@ -36,17 +38,18 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
   const pool = new PointPool(a.threads);
   const t0 = performance.now();
   try {
-    const r = await calibrate({
+    const opts = {
       base, measurements: ms, pool, configs: new Set(["vanilla", "dcbm"]),
       workload: { seed: a.seed ?? 1 },
       ...(a.maxEvals !== undefined ? { maxEvals: a.maxEvals } : {}),
       ...(a.maxFolios !== undefined ? { maxFolios: a.maxFolios } : {}),
       ...(a.stages !== undefined ? { stages: a.stages } : {}),
-      log: (l) => console.log(l),
-      onImprove: (p) => {
+      log: (l: string) => console.log(l),
+      onImprove: (p: HardwareProfile) => {
         if (a.out) writeFileSync(`${a.out}.partial`, JSON.stringify({ ...profileToFile(p), name: "checkpoint" }, null, 1) + "\n");
       },
-    });
+    };
+    const r = a.linearised !== undefined ? await calibrateLinearised({ ...opts, outer: a.linearised }) : await calibrate(opts);
     console.log(formatCellErrors(r.cells));
     const abs = r.cells.map((c) => Math.abs(c.error)).sort((x, y) => x - y);
     const med = abs.length ? (abs.length % 2 ? abs[abs.length >> 1]! : (abs[abs.length / 2 - 1]! + abs[abs.length / 2]!) / 2) : 0;
@@ -69,6 +72,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
         evaluations: r.evaluations,
       },
     };
+    if (a.out) rmSync(`${a.out}.partial`, { force: true });
     console.log(`cells ${r.cells.length} (skipped ${r.skipped.length}), median |error| ${(med * 100).toFixed(1)}%, max ${((abs[abs.length - 1] ?? 0) * 100).toFixed(1)}%, objective ${r.objective.toFixed(5)}, ${r.evaluations} evaluations, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     if (a.out) {
       writeFileSync(a.out, JSON.stringify(out, null, 1) + "\n");
@@ -85,6 +89,7 @@ export interface ValidateArgs extends CalibrateArgs {
   readonly schemes: readonly ValidationScheme[];
   readonly k: number;
   readonly markdown: boolean;
+  readonly method: ValidationMethod;
 }
 
 /** `mmemu calibrate --validate`: cross-validation, per-table out-of-sample errors beside in-sample ones. */
@@ -96,17 +101,18 @@ export async function runValidateCommand(a: ValidateArgs): Promise<number> {
   try {
     const r = await crossValidate({
       base, reference, measurements: ms, pool, configs: new Set(["vanilla", "dcbm"]),
-      workload: { seed: a.seed ?? 1 }, maxEvals: a.maxEvals ?? 150, schemes: a.schemes, k: a.k,
+      workload: { seed: a.seed ?? 1 }, maxEvals: a.maxEvals ?? 150, schemes: a.schemes, k: a.k, method: a.method,
       ...(a.maxFolios !== undefined ? { maxFolios: a.maxFolios } : {}),
       ...(a.stages !== undefined ? { stages: a.stages } : {}),
       log: (l) => console.log(l),
     });
-    console.log(`\nin-sample: ${reference.name} (fitted to every cell); out-of-sample: folds fitted from ${base.name}, ` +
-      `${r.maxEvals} evaluations per stage, runs of at most ${r.maxFolios} folios; ${(r.wallMs / 1000).toFixed(0)} s on ${pool.threads} threads`);
+    console.log(`\nin-sample: ${reference.name} (fitted to every cell); out-of-sample: folds fitted from ${base.name} ` +
+      `(${r.method === "linear" ? `against the emulator linearised around ${reference.name}` : "against the emulator"}, ${r.maxEvals} evaluations per stage), ` +
+      `held-out cells predicted by the emulator; runs of at most ${r.maxFolios} folios; ${r.emulatorEvaluations} emulator evaluations, ${(r.wallMs / 1000).toFixed(0)} s on ${pool.threads} threads`);
     console.log(formatValidation(r, a.markdown));
     if (a.out) {
       const json = {
-        base: base.name, reference: reference.name, max_evals: r.maxEvals, max_folios: r.maxFolios, k: r.k, wall_s: Math.round(r.wallMs / 1000),
+        base: base.name, reference: reference.name, method: r.method, emulator_evaluations: r.emulatorEvaluations, max_evals: r.maxEvals, max_folios: r.maxFolios, k: r.k, wall_s: Math.round(r.wallMs / 1000),
         tables: [...r.tables, r.overall],
         folds: r.folds.map((f) => ({
           scheme: f.scheme, name: f.name, train_cells: f.trainCells, evaluations: f.evaluations,
