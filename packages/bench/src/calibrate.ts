@@ -19,6 +19,7 @@
  *    while it keeps improving; a sweep with no improvement halves the log step. It stops when the
  *    step is below 0.5% or the evaluation budget is spent.
  */
+import type { ParamSchema } from "@mmemu/kernel";
 import { deriveProfile, getParam, paramSpec, withParams, type HardwareProfile } from "@mmemu/timing";
 import { buildSurrogate } from "./surrogate.js";
 import { measurementCells, type Cell, type Measurements } from "./measurements.js";
@@ -89,10 +90,9 @@ export interface CalibrateResult {
   readonly skipped: readonly Cell[];
 }
 
-/** Which stage a parameter belongs to: DMA-side parameters only move the dcbm cells. */
-export function isDmaParam(path: string): boolean {
-  return path.startsWith("ptdma.") || path.startsWith("sdxi.") || path.startsWith("fabric.") || path.startsWith("dmaengine.") ||
-    /^cpu\.(dma_|iommu_|mmio_|offload_|completion_)/.test(path);
+/** Which stage a parameter belongs to, as its section declares: DMA-side parameters only move the offloaded cells. */
+export function isDmaParam(schema: ParamSchema, path: string): boolean {
+  return schema.stageOf(path) === "dma";
 }
 
 /**
@@ -170,12 +170,12 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
   const skipped = all.filter((c) => !o.configs.has(c.config));
   const free = o.free ?? o.base.free;
   const evaluate: CellEvaluator = o.evaluate ?? ((p, cs) => evaluateCells(o.pool, p, cs, workload, maxFolios));
-  for (const f of free) paramSpec(f); // unknown names fail here, by name
+  for (const f of free) paramSpec(o.base.schema, f); // unknown names fail here, by name
   let profile = clampToBounds(o.base, free, log);
   let evaluations = 0;
   const stages: Array<{ name: CalibrateStage; params: string[]; cells: Cell[]; step: number }> = [
-    { name: "cpu", params: free.filter((f) => !isDmaParam(f)), cells: cells.filter((c) => c.config === "vanilla"), step: o.initialStep ?? 1.5 },
-    { name: "dma", params: free.filter(isDmaParam), cells: cells.filter((c) => c.config === "dcbm"), step: o.initialStep ?? 1.5 },
+    { name: "cpu", params: free.filter((f) => !isDmaParam(o.base.schema, f)), cells: cells.filter((c) => c.config === "vanilla"), step: o.initialStep ?? 1.5 },
+    { name: "dma", params: free.filter((f) => isDmaParam(o.base.schema, f)), cells: cells.filter((c) => c.config === "dcbm"), step: o.initialStep ?? 1.5 },
     { name: "joint", params: [...free], cells, step: JOINT_STEP },
   ];
   const wanted = new Set(o.stages ?? CALIBRATE_STAGES);
@@ -200,7 +200,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
     while (step > Math.log(1.005) && used < budget) {
       let improved = false;
       for (const path of stage.params) {
-        const spec = paramSpec(path);
+        const spec = paramSpec(o.base.schema, path);
         // The plausible physical range the profile declares for this machine, inside the declared one.
         const b = profile.bounds[path];
         const lo = b ? Math.max(spec.min, b[0]) : spec.min;
@@ -243,7 +243,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
 
 /** A free parameter's plausible range: the profile's `bounds` inside the declared range. */
 export function fitRange(p: HardwareProfile, path: string): [number, number] {
-  const spec = paramSpec(path);
+  const spec = paramSpec(p.schema, path);
   const b = p.bounds[path];
   return b ? [Math.max(spec.min, b[0]), Math.min(spec.max, b[1])] : [spec.min, spec.max];
 }

@@ -43,7 +43,7 @@ export async function buildSurrogate(
 ): Promise<Surrogate> {
   const P = params.length;
   const steps = params.map((path) => {
-    const spec = paramSpec(path);
+    const spec = paramSpec(reference.schema, path);
     const x = getParam(reference, path);
     // Step up unless that leaves the declared range; a parameter at 0 cannot be linearised in log space.
     if (!(x > 0)) throw new RangeError(`surrogate: ${path} is ${x}; only positive parameters can be linearised`);

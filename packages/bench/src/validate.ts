@@ -17,7 +17,7 @@
  * well the model structure predicts, and the figures are stated with the budget that produced them.
  */
 import { Prng } from "@mmemu/kernel";
-import { getParam, PROFILE_SECTIONS, PROFILE_TABLES, type HardwareProfile } from "@mmemu/timing";
+import { getParam, type HardwareProfile } from "@mmemu/timing";
 import { calibrate, DEFAULT_MAX_FOLIOS, evaluateCells, type CalibrateStage, type CellEval, type CellEvaluator } from "./calibrate.js";
 import { buildSurrogate } from "./surrogate.js";
 import { cellKey, measurementCells, type Cell, type Measurements } from "./measurements.js";
@@ -117,9 +117,9 @@ export interface ValidationReport {
 export function fixedDifferences(base: HardwareProfile, reference: HardwareProfile): string[] {
   const free = new Set(base.free);
   const out: string[] = [];
-  for (const s of PROFILE_SECTIONS) {
-    for (const name of Object.keys(PROFILE_TABLES[s])) {
-      const path = `${s}.${name}`;
+  for (const s of base.schema.sections) {
+    for (const name of Object.keys(s.table)) {
+      const path = `${s.name}.${name}`;
       if (!free.has(path) && getParam(base, path) !== getParam(reference, path)) out.push(`${path} (${getParam(base, path)} vs ${getParam(reference, path)})`);
     }
   }

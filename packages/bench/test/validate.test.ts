@@ -1,5 +1,6 @@
 import test from "ava";
 import { deriveProfile, loadProfile, withParams } from "@mmemu/timing";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { crossValidate, kfoldAssignment, PointPool, runPoint, sampleStatus, summarise, tableOf, vanillaLatencySpec, type Measurements } from "../src/index.js";
 
 test("k-fold assignment deals every cell into exactly one fold, balanced and reproducible from the seed", (t) => {
@@ -21,7 +22,7 @@ test("the error summary is the median, 90th percentile and max of |error|", (t) 
 });
 
 test("cross-validation predicts a held-out table from the others when the model generated the data, and misses when the model lacks what the held-out table needs", async (t) => {
-  const base = deriveProfile(loadProfile("zen3-ptdma-base"), (d) => { d.free = ["cpu.lru_cache_disable"]; });
+  const base = deriveProfile(loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA), (d) => { d.free = ["cpu.lru_cache_disable"]; });
   const measure = (truth: typeof base): Measurements => {
     const row = (fs: "4K" | "2M", n: number) => {
       const r = runPoint(truth, vanillaLatencySpec(fs, n));
@@ -62,8 +63,8 @@ test("cross-validation predicts a held-out table from the others when the model 
 });
 
 test("bench seed says when its comparison is in-sample", (t) => {
-  const fitted = loadProfile("zen3-ptdma");
+  const fitted = loadProfile("zen3-ptdma", BUILTIN_SCHEMA);
   t.regex(sampleStatus(fitted, "/somewhere/zen3-ptdma-v5.json"), /^IN-SAMPLE: profile zen3-ptdma was fitted to these \d+ cells/);
   t.regex(sampleStatus(fitted, "my-machine.json"), /^out-of-sample: profile zen3-ptdma was fitted to .*zen3-ptdma-v5.json, not to my-machine.json/);
-  t.regex(sampleStatus(loadProfile("zen3-ptdma-base"), "zen3-ptdma-v5.json"), /^not fitted/);
+  t.regex(sampleStatus(loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA), "zen3-ptdma-v5.json"), /^not fitted/);
 });

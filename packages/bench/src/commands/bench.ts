@@ -15,8 +15,6 @@ import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 
-export { DEFAULT_PROFILE };
-
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
   bench.command("seed")

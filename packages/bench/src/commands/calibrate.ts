@@ -5,6 +5,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { loadProfile, profileToFile, type HardwareProfile } from "@mmemu/timing";
 import { calibrate, calibrateLinearised, type CalibrateStage } from "../calibrate.js";
 import { crossValidate, formatValidation, type ValidationMethod, type ValidationScheme } from "../validate.js";
@@ -33,7 +34,7 @@ export interface CalibrateArgs {
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
-  const base = loadProfile(a.profile);
+  const base = loadProfile(a.profile, BUILTIN_SCHEMA);
   const ms = readMeasurements(a.measurements);
   const pool = new PointPool(a.threads);
   const t0 = performance.now();
@@ -94,8 +95,8 @@ export interface ValidateArgs extends CalibrateArgs {
 
 /** `mmemu calibrate --validate`: cross-validation, per-table out-of-sample errors beside in-sample ones. */
 export async function runValidateCommand(a: ValidateArgs): Promise<number> {
-  const base = loadProfile(a.profile);
-  const reference = loadProfile(a.reference);
+  const base = loadProfile(a.profile, BUILTIN_SCHEMA);
+  const reference = loadProfile(a.reference, BUILTIN_SCHEMA);
   const ms = readMeasurements(a.measurements);
   const pool = new PointPool(a.threads);
   try {
