@@ -12,7 +12,7 @@ export { loadProfile, profilePath, PROFILES_DIR, builtinProfileNames } from "./p
 export { createMachine, DEFAULT_PAGES_PER_NODE, NODE_ALIGN_PAGES } from "./machine-builder.js";
 
 export type { CpuCostName, CostPricing } from "./cpu-costs.js";
-export type { CostBreakdownLine } from "./timing-model.js";
+export type { CostBreakdownLine, CpuCopyFabric } from "./timing-model.js";
 export type {
   HardwareProfile, ProfileDraft, ProfileFile, ProfileNode, ProfileEngine, ProfileCalibration,
 } from "./profile.js";
