@@ -19,6 +19,9 @@ export interface FabricNode {
   readonly memLatency?: number;
 }
 
+/** Deepest nesting of CPU copies waiting at once (tasks copying while another one waits). */
+const FABRIC_MAX_WAIT_DEPTH = 64;
+
 export interface FabricOptions {
   /** Every node that memory traffic can come from or go to. */
   readonly nodes: readonly FabricNode[];
@@ -169,18 +172,24 @@ export class Fabric extends BandwidthServers {
    */
   cpuCopyWait(srcNode: number, dstNode: number, bytes: number): number {
     const start = this.core.sim.now;
-    const token = ++this.waitSeq;
-    this.waitToken = token;
-    this.cpuCopy(srcNode, dstNode, bytes, this.onWaitDone, token);
-    this.core.sim.runUntil(this.waitOver, undefined, "fabric cpu copy");
+    // Waits nest when another task copies while this one waits: each level has its own flag.
+    if (this.waitDepth >= FABRIC_MAX_WAIT_DEPTH) throw new RangeError(`fabric: more than ${FABRIC_MAX_WAIT_DEPTH} nested CPU copy waits`);
+    const depth = ++this.waitDepth;
+    this.waitPending[depth] = 1;
+    try {
+      this.cpuCopy(srcNode, dstNode, bytes, this.onWaitDone, depth);
+      this.core.sim.runUntil(this.waitOver, undefined, "fabric cpu copy");
+    } finally {
+      this.waitDepth--;
+    }
     return this.core.sim.now - start;
   }
 
-  private waitSeq = 0;
-  /** The token of the wait in progress; set to 0 when its copy finishes. */
-  private waitToken = 0;
-  private readonly onWaitDone = (token: number): void => {
-    if (token === this.waitToken) this.waitToken = 0;
+  /** Nesting depth of cpuCopyWait calls, and whether each level's copy is still running. */
+  private waitDepth = 0;
+  private readonly waitPending = new Uint8Array(FABRIC_MAX_WAIT_DEPTH + 1);
+  private readonly onWaitDone = (depth: number): void => {
+    this.waitPending[depth] = 0;
   };
-  private readonly waitOver = (): boolean => this.waitToken === 0;
+  private readonly waitOver = (): boolean => this.waitPending[this.waitDepth] === 0;
 }
