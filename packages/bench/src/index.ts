@@ -2,17 +2,21 @@ export { runPoint, preparePoint, movePages, readStatus, FOLIO_SIZES, FOLIO_SIZE_
 export { firstFolioLatencies, probeFirstFolio, median, BATCH_START_TP, FOLIO_MOVED_TP } from "./first-folio.js";
 export type { PointSpec, PointResult, WorkloadOptions, FolioSizeName, PreparedPoint } from "./workload.js";
 export { PointPool } from "./pool.js";
-export { calibrate, evaluateCells, objectiveOf, isDmaParam } from "./calibrate.js";
-export { readMeasurements, measurementCells, relError, MeasurementsSchema } from "./measurements.js";
+export { calibrate, calibrateLinearised, clampToBounds, fitRange, evaluateCells, objectiveOf, isDmaParam, ROBUST_DELTA, DEFAULT_MAX_FOLIOS } from "./calibrate.js";
+export { readMeasurements, measurementCells, cellKey, relError, MeasurementsSchema } from "./measurements.js";
 export {
   seedPoints, cellSpec, scaledSpec, specKey, cellValue, throughputSpec, vanillaLatencySpec, offloadSpec,
   SEED_CHANNELS, SEED_VANILLA_N_4K, SEED_VANILLA_N_2M, SEED_OFFLOAD_N, SEED_OFFLOAD_CHANNELS,
 } from "./points.js";
-export type { CalibrateOptions, CalibrateResult, CellEval, PointRunner } from "./calibrate.js";
+export type { CalibrateOptions, CalibrateResult, CellEval, CellEvaluator, LinearisedOptions, PointRunner } from "./calibrate.js";
+export { crossValidate, formatValidation, kfoldAssignment, summarise, tableOf, fixedDifferences, VALIDATION_SCHEMES, VALIDATION_METHODS } from "./validate.js";
+export { buildSurrogate, JACOBIAN_STEP } from "./surrogate.js";
+export type { Surrogate } from "./surrogate.js";
+export type { ValidateOptions, ValidationReport, ValidationScheme, ValidationMethod, FoldResult, ErrorSummary, TableValidation } from "./validate.js";
 export type { Measurements, Cell, TableName } from "./measurements.js";
 export type { ResultRecord, SeedPoint } from "./points.js";
 export type { PoolResult } from "./pool.js";
-export { runSeed, fidelity, formatSeedTables, BENCH_VERSION } from "./seed.js";
+export { runSeed, fidelity, formatSeedTables, sampleStatus, BENCH_VERSION } from "./seed.js";
 export { writeSeedReport, seedCharts } from "./report.js";
 export { runSpeed, SPEED_POINTS } from "./speed.js";
 export { predictRows, predictSweep, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";

@@ -63,7 +63,7 @@ export function seedCharts(run: SeedRun): Record<string, string> {
 }
 
 /** Write report.md, report.html and the SVG charts into `dir`. */
-export function writeSeedReport(dir: string, run: SeedRun, measurements: Measurements | null, extra: { profile: string; seed: number }): string[] {
+export function writeSeedReport(dir: string, run: SeedRun, measurements: Measurements | null, extra: { profile: string; seed: number; sample?: string }): string[] {
   mkdirSync(dir, { recursive: true });
   const charts = seedCharts(run);
   for (const [name, svg] of Object.entries(charts)) writeFileSync(join(dir, name), svg);
@@ -72,7 +72,7 @@ export function writeSeedReport(dir: string, run: SeedRun, measurements: Measure
   const summary = `Profile **${extra.profile}**, seed ${extra.seed}, ${run.points.length} points in ${(run.wallMs / 1000).toFixed(1)} s wall. ` +
     (fid.cells > 0
       ? `Against ${fid.cells} published cells: median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%), max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0).`
-      : "No published cells to compare.");
+      : "No published cells to compare.") + (extra.sample ? ` ${extra.sample}.` : "");
   const md = [
     "# mmemu seed benchmark", "", summary, "",
     "Cells read `emulated (published error)`; `!` marks a miss beyond 25%.", "",

@@ -58,6 +58,21 @@ export async function runSeed(
   };
 }
 
+/**
+ * Whether a comparison against a measurements file is in-sample: a profile fitted to the same file
+ * reproduces cells it was fitted to, which says how well it fits, not how well it predicts.
+ */
+export function sampleStatus(profile: HardwareProfile, measurementsFile: string): string {
+  const cal = profile.calibration;
+  const base = (f: string) => f.replace(/^.*[\\/]/, "");
+  if (cal === undefined) return `not fitted: profile ${profile.name} records no calibration, so no cell below was fitted`;
+  if (base(cal.measurements) === base(measurementsFile)) {
+    return `IN-SAMPLE: profile ${profile.name} was fitted to these ${cal.cells} cells (${cal.command}); the errors say how well it fits them, ` +
+      "not how it predicts. Out-of-sample errors: pnpm mmemu calibrate --validate (docs/timing.md)";
+  }
+  return `out-of-sample: profile ${profile.name} was fitted to ${cal.measurements}, not to ${base(measurementsFile)}`;
+}
+
 /** Median and max of |error|, and how many cells miss 25%. */
 export function fidelity(cells: readonly CellEval[]) {
   const abs = cells.map((c) => Math.abs(c.error)).sort((a, b) => a - b);

@@ -8,7 +8,7 @@ test("bench, calibrate and tune-batch are registered with their options", (t) =>
   const bench = program.commands.find((c) => c.name() === "bench")!;
   t.deepEqual(bench.commands.map((c) => c.name()).sort(), ["predict", "seed", "speed"]);
   const cal = program.commands.find((c) => c.name() === "calibrate")!;
-  t.true(cal.options.some((o) => o.long === "--stages"));
+  for (const opt of ["--stages", "--validate", "--max-folios", "--k", "--schemes", "--reference"]) t.true(cal.options.some((o) => o.long === opt), opt);
 });
 
 test("every command that runs offload points takes --strict-offload", (t) => {
@@ -34,6 +34,10 @@ test("bad tune-batch and bench arguments are refused with the argument named, be
   await t.throwsAsync(run(["bench", "predict", "--seed", "x"]), { message: /--seed must be a whole number/ });
   await t.throwsAsync(run(["calibrate", "--queue", "redis://localhost:6379", "--threads", "2"]), { message: /--threads and --queue exclude each other/ });
   await t.throwsAsync(run(["calibrate", "--queue", "localhost:6379", "--max-evals", "1"]), { message: /--queue: "localhost:6379" is not a redis:\/\/ URL/ });
+  await t.throwsAsync(run(["calibrate", "--validate", "--schemes", "table,loo"]), { message: /--schemes: unknown scheme "loo" \(table, kfold\)/ });
+  await t.throwsAsync(run(["calibrate", "--validate", "--k", "1"]), { message: /--k must be a whole number from 2 to 1000, got "1"/ });
+  await t.throwsAsync(run(["calibrate", "--max-folios", "4k"]), { message: /--max-folios must be a whole number from 512 to 262144, got "4k"/ });
+  await t.throwsAsync(run(["calibrate", "--max-evals", "0"]), { message: /--max-evals must be a whole number from 1 to 100000, got "0"/ });
 });
 
 /** Run the CLI in-process and collect what it prints. */

@@ -100,6 +100,12 @@ export const COST_NAMES: readonly string[] = (() => {
 export interface CostMeter {
   /** Charge `units` of work of `kind` to the running task. */
   charge(kind: CostKind, units: number): void;
+  /**
+   * The running task copies `bytes` from node `srcNode` to node `dstNode` with the CPU. A meter that
+   * models shared bandwidth runs the copy through it (so CPU copies compete with DMA and with each
+   * other); without this method the copy is charged as Cost.CPU_COPY_BYTE.
+   */
+  cpuCopy?(srcNode: number, dstNode: number, bytes: number): void;
 }
 
 /** The meter used when no timing model is attached: nothing costs anything. */

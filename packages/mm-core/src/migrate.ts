@@ -549,7 +549,11 @@ export function folioMcCopy(m: Machine, dst: number, src: number): number {
   }
   if (m.faults.copyHwpoison.armed && m.faults.copyHwpoison.shouldFail()) return -EHWPOISON;
   m.charge(Cost.CPU_COPY_PAGE, nr);
-  m.charge(Cost.CPU_COPY_BYTE, nr * PAGE_SIZE);
+  // One CPU copy path: through the machine's fabric when the timing model has one (sharing node
+  // memory and the cross-socket link with DMA and other copies), else charged per byte.
+  const cost = m.core.cost;
+  if (cost.cpuCopy !== undefined) cost.cpuCopy(m.mem.nodeOfPfn[src]!, m.mem.nodeOfPfn[dst]!, nr * PAGE_SIZE);
+  else m.charge(Cost.CPU_COPY_BYTE, nr * PAGE_SIZE);
   m.mem.copyPages(dst, src, nr);
   return 0;
 }

@@ -23,6 +23,12 @@ export interface CostBreakdownLine {
   readonly ns: number;
 }
 
+/** What the timing model needs of the fabric for CPU copies (@mmemu/platform's Fabric). */
+export interface CpuCopyFabric {
+  idleCpuCopyRate(srcNode: number, dstNode: number, bytes: number): number;
+  cpuCopyWait(srcNode: number, dstNode: number, bytes: number): number;
+}
+
 export class TimingModel implements CostMeter {
   /** Price per unit in 2^-20 ns, by kind. */
   private readonly price: Float64Array = new Float64Array(NR_COST_KINDS);
@@ -39,6 +45,8 @@ export class TimingModel implements CostMeter {
   private readonly deepAfter: number;
   /** When the previous shootdown ended (the targets' last wake-up). */
   private lastIpiAt = -Infinity;
+  /** cpu_copy_bw, whose price CPU_COPY_BYTE holds. */
+  private readonly copyRate: number;
   /** Shootdowns that found their targets in the deep C-state. */
   deepWakeups = 0;
 
@@ -52,6 +60,7 @@ export class TimingModel implements CostMeter {
       throw new RangeError("timing: cpu.ipi_deep_exit and cpu.ipi_deep_after must be finite numbers");
     }
     this.deepExitFx = Math.round(exit * PRICE_SCALE);
+    this.copyRate = cpu.cpu_copy_bw;
     this.deepAfter = after;
     for (let k = 0; k < NR_COST_KINDS; k++) {
       const p = pricingOf(k as CostKind);
@@ -104,6 +113,38 @@ export class TimingModel implements CostMeter {
     this.fxByKind[k]! += fx;
     this.step(fx);
     this.lastIpiAt = this.sim.now;
+  }
+
+  /** The fabric CPU copies run through (createMachine attaches the machine's); null: charged per byte. */
+  private copyPath: CpuCopyFabric | null = null;
+
+  /** Route CPU copies through a fabric: one path for every CPU copy of the machine. */
+  attachFabric(fabric: CpuCopyFabric): void {
+    this.copyPath = fabric;
+  }
+
+  /**
+   * A CPU copy: with the fabric idle it runs at its rate cap and is charged as a block (exactly as a
+   * Cost.CPU_COPY_BYTE charge at that rate, so the copy costs the same however the run is split);
+   * with flows running it is a flow of its own, sharing memory and link bandwidth with them.
+   */
+  cpuCopy(srcNode: number, dstNode: number, bytes: number): void {
+    const k = Cost.CPU_COPY_BYTE;
+    if (this.copyPath === null) {
+      this.charge(k, bytes);
+      return;
+    }
+    this.units[k]! += bytes;
+    const rate = this.copyPath.idleCpuCopyRate(srcNode, dstNode, bytes);
+    if (rate > 0) {
+      const price = rate === this.copyRate ? this.price[k]! : Math.round(PRICE_SCALE / rate);
+      const fx = Math.round(bytes * price);
+      this.fxByKind[k]! += fx;
+      this.step(fx);
+      return;
+    }
+    // The fabric advances the clock itself; the breakdown still shows where the time went.
+    this.fxByKind[k]! += this.copyPath.cpuCopyWait(srcNode, dstNode, bytes) * PRICE_SCALE;
   }
 
   private step(fx: number): void {

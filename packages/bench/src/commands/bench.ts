@@ -10,7 +10,7 @@ import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { readMeasurements } from "../measurements.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
-import { fidelity, formatSeedTables, runSeed } from "../seed.js";
+import { fidelity, formatSeedTables, runSeed, sampleStatus } from "../seed.js";
 import { runSpeed } from "../speed.js";
 import { formatPredict, predictRows, predictSweep } from "../predict.js";
 import { PointCache } from "../sweep/cache.js";
@@ -59,6 +59,7 @@ export function benchCommand(): Command {
         if (fid.cells > 0) {
           console.log(`fidelity: ${fid.cells} published cells, median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
             `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
+          console.log(sampleStatus(profile, o.measurements));
         }
         console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
         // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
@@ -69,7 +70,7 @@ export function benchCommand(): Command {
           writeFileSync(o.json, JSON.stringify(plugged ? { ...run.json, components: components.selection } : run.json, null, 1) + "\n");
           console.log(`wrote ${o.json}`);
         }
-        if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);
+        if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed, sample: ms ? sampleStatus(profile, o.measurements) : "" }).join(", ")}`);
       } finally {
         bar.stop();
         await pool.close();

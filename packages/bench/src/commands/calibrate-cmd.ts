@@ -1,36 +1,68 @@
-/** The commander form of `mmemu calibrate`. */
+/** The commander form of `mmemu calibrate` (and of its cross-validation, `--validate`). */
 import { Command } from "commander";
-import { DEFAULT_MEASUREMENTS, runCalibrateCommand } from "./calibrate.js";
+import { DEFAULT_MEASUREMENTS, runCalibrateCommand, runValidateCommand } from "./calibrate.js";
 import { CALIBRATE_STAGES, type CalibrateStage } from "../calibrate.js";
 import { parseThreads } from "../pool.js";
 import { DEFAULT_QUEUE_NAME } from "../sweep/queue.js";
 import { queueOption } from "./sweep.js";
 import { collectSet, componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
+import { VALIDATION_METHODS, VALIDATION_SCHEMES, type ValidationMethod, type ValidationScheme } from "../validate.js";
+/** A whole-number option inside [lo, hi], or an error naming the option. */
+function wholeNumber(name: string, text: string, lo: number, hi: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < lo || Number(text) > hi) throw new RangeError(`${name} must be a whole number from ${lo} to ${hi}, got "${text}"`);
+  return Number(text);
+}
+
+/** A comma-separated list whose items must be among `known`. */
+function listOf<T extends string>(name: string, text: string, known: readonly T[]): T[] {
+  const items = text.split(",").map((x) => x.trim());
+  for (const it of items) if (!(known as readonly string[]).includes(it)) throw new Error(`${name}: unknown ${{ "--stages": "stage", "--schemes": "scheme" }[name] ?? "value"} "${it}" (${known.join(", ")})`);
+  return items as T[];
+}
 
 export function calibrateCommand(): Command {
   return componentOptions(new Command("calibrate")
-    .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors")
+    .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors (with --validate: cross-validation, out-of-sample errors per table)")
     .option("--measurements <file>", "measurements file (shape of shared/calibration/zen3-ptdma-v5.json)", DEFAULT_MEASUREMENTS)
-    .option("--profile <name>", "profile to start from (name or file)", "zen3-ptdma-base")
-    .option("--out <file>", "write the fitted profile here")
-    .option("--max-evals <n>", "evaluation budget per stage", "150")
+    .option("--profile <name>", "profile to start from (name or file); with --validate, the start of every fold's fit", "zen3-ptdma-base")
+    .option("--out <file>", "write the fitted profile here (with --validate: the report as JSON)")
+    .option("--max-evals <n>", "evaluation budget per stage (per fold with --validate)", "150")
+    .option("--max-folios <n>", "largest run, in folios, used while fitting (longer points run at n and n/2 folios and are extrapolated to their full size)", "4096")
     .option("--threads <n>", "worker threads")
     .addOption(queueOption())
     .option("--queue-name <name>", "queue name", DEFAULT_QUEUE_NAME)
     .option("--stages <list>", "stages to run, in order: cpu (vanilla cells), dma (dcbm cells), joint (everything)", CALIBRATE_STAGES.join(","))
-    .option("--free <section.name>", "fit this parameter too (repeatable; e.g. a plug-in engine's xdma.chan_bw), besides the profile's free list", collectSet))
-    .action(async (o: ComponentFlags & { measurements: string; profile: string; out?: string; maxEvals: string; threads?: string; queue?: string; queueName: string; stages: string; free?: string[] }) => {
+    .option("--free <section.name>", "fit this parameter too (repeatable; e.g. a plug-in engine's xdma.chan_bw), besides the profile's free list", collectSet)
+    .option("--linearised <n>", "fit by n iterations of successive linearisation (1 + P emulator runs each, the staged coordinate descent run against the linearised emulator) instead of coordinate descent on the emulator")
+    .option("--validate", "cross-validate instead of writing a fit: leave one table out and k-fold over cells, each fold fitted from --profile")
+    .option("--reference <name>", "with --validate: the profile fitted to every cell, whose errors are the in-sample figures", "zen3-ptdma")
+    .option("--schemes <list>", "with --validate: table (leave one table out), kfold", VALIDATION_SCHEMES.join(","))
+    .option("--k <n>", "with --validate: folds of the k-fold scheme", "5")
+    .option("--method <m>", "with --validate: linear (folds fitted against the emulator linearised around --reference; 1 + P emulator runs) or refit (folds fitted against the emulator)", "linear")
+    .option("--markdown", "with --validate: print the report as a markdown table"))
+    .action(async (o: ComponentFlags & {
+      measurements: string; profile: string; out?: string; maxEvals: string; maxFolios: string; threads?: string; queue?: string; queueName: string; stages: string;
+      free?: string[]; linearised?: string; validate?: boolean; reference: string; schemes: string; k: string; method: string; markdown?: boolean;
+    }) => {
       if (o.queue !== undefined && o.threads !== undefined) throw new Error("--threads and --queue exclude each other (workers choose their own --concurrency)");
-      const stages = o.stages.split(",").map((x) => x.trim());
-      for (const st of stages) {
-        if (!(CALIBRATE_STAGES as readonly string[]).includes(st)) throw new Error(`--stages: unknown stage "${st}" (${CALIBRATE_STAGES.join(", ")})`);
-      }
+      const stages = listOf<CalibrateStage>("--stages", o.stages, CALIBRATE_STAGES);
+      const maxEvals = wholeNumber("--max-evals", o.maxEvals, 1, 100_000);
+      const maxFolios = wholeNumber("--max-folios", o.maxFolios, 512, 262_144);
       const components = await componentsFrom(o);
-      process.exitCode = await runCalibrateCommand({
-        measurements: o.measurements, profile: o.profile, maxEvals: Number(o.maxEvals), components, free: o.free ?? [],
-        stages: stages as CalibrateStage[],
+      const common = {
+        measurements: o.measurements, profile: o.profile, maxEvals, maxFolios, stages, components, free: o.free ?? [],
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
         ...(o.queue !== undefined ? { queue: o.queue, queueName: o.queueName } : {}),
-      }, process.argv.slice(2));
+        ...(o.linearised !== undefined ? { linearised: wholeNumber("--linearised", o.linearised, 1, 1000) } : {}),
+      };
+      if (o.validate) {
+        process.exitCode = await runValidateCommand({
+          ...common, reference: o.reference, schemes: listOf<ValidationScheme>("--schemes", o.schemes, VALIDATION_SCHEMES),
+          k: wholeNumber("--k", o.k, 2, 1000), markdown: o.markdown === true,
+          method: listOf<ValidationMethod>("--method", o.method, VALIDATION_METHODS)[0]!,
+        });
+        return;
+      }
+      process.exitCode = await runCalibrateCommand(common, process.argv.slice(2));
     });
 }

@@ -2,12 +2,14 @@
  * `mmemu calibrate [--measurements FILE] [--profile NAME] [--out FILE]`: fit the profile's free
  * parameters to a measurements file and write the fitted profile (see ../calibrate.ts for the method).
  */
-import { writeFileSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
-import { deriveProfile, loadProfile, paramSpec, profileToFile } from "@mmemu/timing";
-import { calibrate, type CalibrateStage } from "../calibrate.js";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
+import { deriveProfile, loadProfile, paramSpec, profileToFile, type HardwareProfile } from "@mmemu/timing";
+import { calibrate, calibrateLinearised, type CalibrateStage } from "../calibrate.js";
+import { crossValidate, formatValidation, type ValidationMethod, type ValidationScheme } from "../validate.js";
 import { readMeasurements } from "../measurements.js";
 import { PointPool } from "../pool.js";
 import { EngineRunner } from "../sweep/engine.js";
@@ -26,6 +28,7 @@ export interface CalibrateArgs {
   readonly out?: string;
   readonly name?: string;
   readonly maxEvals?: number;
+  readonly maxFolios?: number;
   readonly threads?: number;
   /** Evaluate points on `mmemu worker`s through this Redis instead of local threads. */
   readonly queue?: string;
@@ -36,6 +39,8 @@ export interface CalibrateArgs {
   readonly components?: Components;
   /** Parameters fitted besides the profile's free list ("section.name"). */
   readonly free?: readonly string[];
+  /** Outer iterations of the linearised fit; absent: coordinate descent on the emulator. */
+  readonly linearised?: number;
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
@@ -56,16 +61,18 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
   const pool = engine !== null ? new EngineRunner(engine, components) : local!;
   const t0 = performance.now();
   try {
-    const r = await calibrate({
+    const opts = {
       base, measurements: ms, pool, configs: new Set(["vanilla", "dcbm"]),
       workload: { seed: a.seed ?? 1 },
       ...(a.maxEvals !== undefined ? { maxEvals: a.maxEvals } : {}),
+      ...(a.maxFolios !== undefined ? { maxFolios: a.maxFolios } : {}),
       ...(a.stages !== undefined ? { stages: a.stages } : {}),
-      log: (l) => console.log(l),
-      onImprove: (p) => {
+      log: (l: string) => console.log(l),
+      onImprove: (p: HardwareProfile) => {
         if (a.out) writeFileSync(`${a.out}.partial`, JSON.stringify({ ...profileToFile(p), name: "checkpoint" }, null, 1) + "\n");
       },
-    });
+    };
+    const r = a.linearised !== undefined ? await calibrateLinearised({ ...opts, outer: a.linearised }) : await calibrate(opts);
     console.log(formatCellErrors(r.cells));
     const abs = r.cells.map((c) => Math.abs(c.error)).sort((x, y) => x - y);
     const med = abs.length ? (abs.length % 2 ? abs[abs.length >> 1]! : (abs[abs.length / 2 - 1]! + abs[abs.length / 2]!) / 2) : 0;
@@ -88,6 +95,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
         evaluations: r.evaluations,
       },
     };
+    if (a.out) rmSync(`${a.out}.partial`, { force: true });
     console.log(`cells ${r.cells.length} (skipped ${r.skipped.length}), median |error| ${(med * 100).toFixed(1)}%, max ${((abs[abs.length - 1] ?? 0) * 100).toFixed(1)}%, objective ${r.objective.toFixed(5)}, ${r.evaluations} evaluations, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     if (a.out) {
       writeFileSync(a.out, JSON.stringify(out, null, 1) + "\n");
@@ -97,5 +105,51 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
   } finally {
     await engine?.close();
     await local?.close();
+  }
+}
+
+export interface ValidateArgs extends CalibrateArgs {
+  readonly reference: string;
+  readonly schemes: readonly ValidationScheme[];
+  readonly k: number;
+  readonly markdown: boolean;
+  readonly method: ValidationMethod;
+}
+
+/** `mmemu calibrate --validate`: cross-validation, per-table out-of-sample errors beside in-sample ones. */
+export async function runValidateCommand(a: ValidateArgs): Promise<number> {
+  const base = loadProfile(a.profile, BUILTIN_SCHEMA);
+  const reference = loadProfile(a.reference, BUILTIN_SCHEMA);
+  const ms = readMeasurements(a.measurements);
+  const pool = new PointPool(a.threads);
+  try {
+    const r = await crossValidate({
+      base, reference, measurements: ms, pool, configs: new Set(["vanilla", "dcbm"]),
+      workload: { seed: a.seed ?? 1 }, maxEvals: a.maxEvals ?? 150, schemes: a.schemes, k: a.k, method: a.method,
+      ...(a.maxFolios !== undefined ? { maxFolios: a.maxFolios } : {}),
+      ...(a.stages !== undefined ? { stages: a.stages } : {}),
+      log: (l) => console.log(l),
+    });
+    console.log(`\nin-sample: ${reference.name} (fitted to every cell); out-of-sample: folds fitted from ${base.name} ` +
+      `(${r.method === "linear" ? `against the emulator linearised around ${reference.name}` : "against the emulator"}, ${r.maxEvals} evaluations per stage), ` +
+      `held-out cells predicted by the emulator; runs of at most ${r.maxFolios} folios; ${r.emulatorEvaluations} emulator evaluations, ${(r.wallMs / 1000).toFixed(0)} s on ${pool.threads} threads`);
+    console.log(formatValidation(r, a.markdown));
+    if (a.out) {
+      const json = {
+        base: base.name, reference: reference.name, method: r.method, emulator_evaluations: r.emulatorEvaluations, max_evals: r.maxEvals, max_folios: r.maxFolios, k: r.k, wall_s: Math.round(r.wallMs / 1000),
+        tables: [...r.tables, r.overall],
+        folds: r.folds.map((f) => ({
+          scheme: f.scheme, name: f.name, train_cells: f.trainCells, evaluations: f.evaluations,
+          predictions: f.predictions.map((p) => ({ ...p.cell, emulated: p.emulated, error: p.error })),
+          profile: profileToFile(f.profile),
+        })),
+      };
+      mkdirSync(dirname(resolve(a.out)), { recursive: true });
+      writeFileSync(a.out, JSON.stringify(json, null, 1) + "\n");
+      console.log(`wrote ${a.out}`);
+    }
+    return 0;
+  } finally {
+    await pool.close();
   }
 }
