@@ -63,6 +63,7 @@ test("mmemu new writes a working engine and a working migrator outside the repos
     const r = spawnSync(process.execPath, ["--import", "tsx", main, "new", kind, `my_${kind}`, "--dir", dir], { encoding: "utf8" });
     t.is(r.status, 0, r.stderr);
     t.regex(r.stdout, new RegExp(`next: cd ${dir} && npm test`));
+    t.true(readFileSync(join(dir, "README.md"), "utf8").includes(`pnpm mmemu run ${dir}/scenario.json`), "the README's commands name the project's own path");
     const npm = spawnSync("npm", ["test"], { cwd: dir, encoding: "utf8", env: { ...process.env, npm_config_offline: "true" } });
     t.is(npm.status, 0, `${kind}: ${npm.stdout.slice(-2000)}${npm.stderr.slice(-2000)}`);
     t.regex(npm.stdout, /# pass 3\n# fail 0/);
