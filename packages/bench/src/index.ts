@@ -16,7 +16,7 @@ export type { ValidateOptions, ValidationReport, ValidationScheme, ValidationMet
 export type { Measurements, Cell, TableName } from "./measurements.js";
 export type { ResultRecord, SeedPoint } from "./points.js";
 export type { PoolResult } from "./pool.js";
-export { runSeed, fidelity, formatSeedTables, sampleStatus, BENCH_VERSION } from "./seed.js";
+export { runSeed, fidelity, fidelityLine, formatSeedTables, sampleStatus, BENCH_VERSION } from "./seed.js";
 export { writeSeedReport, seedCharts } from "./report.js";
 export { runSpeed, SPEED_POINTS } from "./speed.js";
 export { predictRows, predictSweep, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";

@@ -81,6 +81,21 @@ export function fidelity(cells: readonly CellEval[]) {
   return { cells: n, medianAbs: med, maxAbs: n ? abs[n - 1]! : NaN, over25: abs.filter((e) => e > 0.25).length };
 }
 
+/**
+ * The fidelity summary line. `plugged` names a selection other than the built-ins (plug-ins or other
+ * built-ins): the published cells were measured with dcbm on PTDMA, so there the errors are how far the
+ * selection is from that hardware, and the fidelity targets (which judge the built-in models) do not apply.
+ */
+export function fidelityLine(fid: ReturnType<typeof fidelity>, plugged: { migrator: string; engines: readonly string[] } | null): string {
+  const spread = `median |error| ${(fid.medianAbs * 100).toFixed(1)}%`;
+  if (plugged !== null) {
+    return `difference from the ${fid.cells} published cells (measured with dcbm on PTDMA, not with migrator ${plugged.migrator}, engines ${plugged.engines.join(", ")}): ` +
+      `${spread}, max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25%; the fidelity targets apply to the built-in models only`;
+  }
+  return `fidelity: ${fid.cells} published cells, ${spread} (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
+    `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`;
+}
+
 const f2 = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const pct = (e: number) => `${e >= 0 ? "+" : ""}${(e * 100).toFixed(0)}%`;
 

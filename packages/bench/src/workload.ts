@@ -176,7 +176,7 @@ export function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
       // A device model's event (or anything of a plug-in's) threw: this point's machine is abandoned.
       throw pluginError(e, "a plug-in, during move_pages");
     }
-    throwIfOops(m, pp.pluginFiles);
+    throwIfOops(m, pp.pluginFiles, pp.em.dmaengine);
     if (rc !== 0) {
       const bad = readStatus(pp, i, to).filter((st) => st !== 1).slice(0, 5);
       throw new Error(`move_pages: returned ${rc} (${spec.config} ${spec.folioSize}); statuses other than node 1: ${bad.join(", ")}`);

@@ -85,3 +85,20 @@ test("profile derive writes a variant that loads with the value set; bad --set a
   await t.throwsAsync(run(["profile", "derive", "zen3-ptdma", "--out", out]), { message: /at least one --set/ });
   await t.throwsAsync(run(["bench", "seed", "--set", "cpu.nope=1"]), { message: /no parameter "cpu.nope"/ });
 });
+
+test("every command that builds a machine takes --migrator and --engine, and refuses a missing plug-in file by name before running", async (t) => {
+  const program = buildProgram();
+  const find = (path: string[]) => path.reduce((c, n) => c.commands.find((x) => x.name() === n)!, program);
+  const commands = [["run"], ["bench", "seed"], ["bench", "predict"], ["bench", "speed"], ["calibrate"], ["tune-batch"], ["profile", "show"]];
+  for (const path of commands) {
+    const longs = find(path).options.map((o) => o.long);
+    t.true(longs.includes("--migrator") && longs.includes("--engine"), `${path.join(" ")}: ${longs.join(" ")}`);
+  }
+  const run = (args: string[]) => buildProgram().exitOverride().parseAsync(["node", "mmemu", ...args]);
+  const loads: string[][] = [["bench", "seed"], ["bench", "predict"], ["bench", "speed"], ["calibrate"], ["tune-batch", "--folio", "2M", "--channels", "4", "--budget-us", "500"], ["profile", "show"]];
+  for (const args of loads) {
+    await t.throwsAsync(run([...args, "--engine", "/nonexistent/x.ts"]), { message: /--engine \/nonexistent\/x\.ts: no such file/ }, args.join(" "));
+    await t.throwsAsync(run([...args, "--migrator", "./nope.ts"]), { message: /--migrator \.\/nope\.ts: no such file/ }, args.join(" "));
+    await t.throwsAsync(run([...args, "--migrator", "sgbm"]), { message: /--migrator "sgbm": not a built-in migrator \(dcbm, mtcopy\)/ }, args.join(" "));
+  }
+});

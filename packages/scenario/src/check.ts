@@ -81,7 +81,7 @@ export function checkScenario(s: Scenario): string[] {
       checkNodes(t.cpuset, `${at}.threads[${k}].cpuset`);
     });
   });
-  const ctx = { out, files, checkCpu, checkNodes, addName, addPid, nodes };
+  const ctx = { out, files, migrator: s.machine.migrator ?? null, checkCpu, checkNodes, addName, addPid, nodes };
   s.steps.forEach((st, i) => checkStep(ctx, scope, st, `steps[${i}]`));
   return out;
 }
@@ -89,6 +89,7 @@ export function checkScenario(s: Scenario): string[] {
 interface Ctx {
   out: string[];
   files: Set<string>;
+  migrator: string | null;
   nodes: Map<number, number>;
   checkCpu(cpu: number, at: string): void;
   checkNodes(list: readonly number[] | undefined, at: string): void;
@@ -113,6 +114,7 @@ function checkStep(c: Ctx, scope: CheckScope, st: ScenarioStep, at: string): voi
   const sc: StepCheck = {
     scope,
     files: c.files,
+    migrator: c.migrator,
     problem: (field, text) => out.push(`${at}.${field}: ${text}`),
     proc,
     addr(e, field) {

@@ -76,7 +76,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const emit = (rec: StepRecord) => {
     records.push(rec);
     opts.onStep?.(rec);
-    throwIfOops(w.m, w.pluginFiles);
+    throwIfOops(w.m, w.pluginFiles, w.dmaengine);
   };
   try {
     runSteps(w, s.steps, "", {}, emit);

@@ -11,6 +11,7 @@ import {
 } from "@mmemu/move-pages";
 import type { MigratorInstance } from "@mmemu/driver-kit";
 import type { Activity } from "./activity.js";
+import type { DmaEngine } from "@mmemu/driver-kit";
 import { createScenarioMachine, loadScenarioMigrator, type ScenarioDevices } from "./devices.js";
 import { scenarioCosts } from "./costs.js";
 import { errnoOf } from "./expect.js";
@@ -39,6 +40,8 @@ export class World {
   readonly migrator: MigratorInstance | null = null;
   /** Plug-in files loaded (a plug-in that throws is reported with its frames in these). */
   readonly pluginFiles: readonly string[];
+  /** The machine's dmaengine (machine.profile), or null. */
+  readonly dmaengine: DmaEngine | null;
   private readonly arenas = new Map<TaskStruct, UserArgArena>();
   private readonly lsmDenied = new Map<ThreadGroup, number>();
 
@@ -58,6 +61,7 @@ export class World {
       watermarkScaleFactor: mc.vm.watermark_scale_factor,
     });
     this.pluginFiles = devices?.components.files ?? [];
+    this.dmaengine = em?.dmaengine ?? null;
     const m = this.m;
     if (em === null) {
       const meter = scenarioCosts(m.sim, mc.timing);

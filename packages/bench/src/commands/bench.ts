@@ -10,7 +10,7 @@ import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { readMeasurements } from "../measurements.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
-import { fidelity, formatSeedTables, runSeed, sampleStatus } from "../seed.js";
+import { fidelity, fidelityLine, formatSeedTables, runSeed, sampleStatus } from "../seed.js";
 import { runSpeed } from "../speed.js";
 import { formatPredict, predictRows, predictSweep } from "../predict.js";
 import { PointCache } from "../sweep/cache.js";
@@ -55,15 +55,14 @@ export function benchCommand(): Command {
         console.log(formatSeedTables(run, ms));
         console.log(fallbackLine(run.results));
         checkStrictOffload(run.results, run.points.map((p) => specKey(p.spec)));
+        // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
+        const plugged = components !== BUILTIN_COMPONENTS;
         const fid = fidelity(run.cells);
         if (fid.cells > 0) {
-          console.log(`fidelity: ${fid.cells} published cells, median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
-            `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
+          console.log(fidelityLine(fid, plugged ? components.selection : null));
           console.log(sampleStatus(profile, o.measurements));
         }
         console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
-        // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
-        const plugged = components !== BUILTIN_COMPONENTS;
         if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
         if (o.json) {
           mkdirSync(dirname(o.json), { recursive: true });
