@@ -16,6 +16,7 @@ import { PTE, VM, VM_FAULT, type MmStruct, type Vma } from "./mm-types.js";
 import { HPAGE_PMD_NR, PAGE_SIZE, PMD_ORDER, PMD_SIZE } from "./physmem.js";
 import { vmaAllocFolio } from "./mempolicy.js";
 import { anonVmaPrepare } from "./rmap.js";
+import { specialMappingFault } from "./special-mapping.js";
 import { tlbFlushMmRange } from "./tlb.js";
 
 /** Zap PTEs/PMDs in [s, e) of a VMA (zap_pte_range): drop mapcounts and references. */
@@ -102,6 +103,7 @@ export function handleMmFault(m: Machine, mm: MmStruct, addr: number, write: boo
     }
     return doWpPage(m, v, i);
   }
+  if (v.special !== null) return specialMappingFault(m, v, addr);
   if (isPrivateHugetlb(v) && v.file !== null && v.file.name === "anon_hugepage") return hugetlbAnonFault(m, v, addr);
   if (v.file !== null) return doFileFault(m, v, addr, write);
   return doAnonymousPage(m, v, addr, write);

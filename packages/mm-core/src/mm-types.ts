@@ -133,6 +133,18 @@ export class AddressSpace {
   }
 }
 
+/**
+ * Mirrors struct vm_special_mapping (include/linux/mm_types.h): a kernel-provided mapping such as [vdso]
+ * or [vvar], named by the kernel, whose faults insert the kernel's own frames.
+ */
+export interface SpecialMapping {
+  readonly name: string;
+  /** Frame of each page of the mapping, or -1 where its fault handler gives SIGBUS. */
+  readonly pfns: Int32Array;
+  /** true: vmf_insert_pfn() of a raw frame (vvar, a VM_PFNMAP mapping); false: the page itself (vdso). */
+  readonly rawPfn: boolean;
+}
+
 /** Mirrors struct vm_area_struct. */
 export class Vma {
   /** Page-table slots for [start, end): pfn (or swap slot) and PTE bits; bits 0 = pte_none. */
@@ -148,6 +160,8 @@ export class Vma {
   anonVmaChain: AnonVma[] = [];
   /** vma->vm_policy (mbind); null: the task's policy applies. */
   policy: Mempolicy | null = null;
+  /** vm_private_data of a special mapping (vm_ops = special_mapping_vmops), else null. */
+  special: SpecialMapping | null = null;
 
   constructor(
     readonly mm: MmStruct,

@@ -78,7 +78,10 @@ export function showNumaMap(m: Machine, v: Vma, task: Task): string {
   }
   if (hugetlb) line += " huge";
   // A hugetlb page counts once (its "page" is 2 MiB); a PMD-mapped THP as its 512 pages.
-  walkPresent(m, v, (folio, dirty, pmd, mapcount) => gatherStats(m, md, folio, dirty, pmd ? (hugetlb ? 1 : HPAGE_PMD_NR) : 1, mapcount));
+  walkPresent(m, v, (folio, dirty, pmd, mapcount) => {
+    // can_gather_numa_stats() skips PageReserved pages (the vDSO); smaps still counts them in Rss.
+    if (!m.folios.test(folio, PG.reserved)) gatherStats(m, md, folio, dirty, pmd ? (hugetlb ? 1 : HPAGE_PMD_NR) : 1, mapcount);
+  });
   if (md.pages === 0) return line;
   if (md.anon) line += ` anon=${md.anon}`;
   if (md.dirty) line += ` dirty=${md.dirty}`;

@@ -58,6 +58,7 @@ export function splitVmaAt(m: Machine, mm: MmStruct, addr: number): void {
   for (const part of [lo, hi]) {
     part.anonVma = v.anonVma;
     part.policy = v.policy;
+    part.special = v.special;
     part.anonVmaChain = v.anonVmaChain.slice();
     for (const av of part.anonVmaChain) av.vmas.push(part);
   }
