@@ -67,6 +67,7 @@ export { ksmScan } from "./ksm.js";
 export { mapDeviceCoherentPage, makeDevicePrivateEntry } from "./memremap.js";
 export { mmapPfnRange } from "./pfnmap.js";
 export { mapVdso, VDSO_TEXT_PAGES, VVAR_PAGES } from "./special-mapping.js";
+export { setupStack, STACK_TOP } from "./stack.js";
 export { madvisePageout } from "./pageout.js";
 export type { CheckerOptions } from "./checker.js";
 export type { SmapsFields } from "./task-mmu.js";

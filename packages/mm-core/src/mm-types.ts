@@ -185,9 +185,9 @@ export class Vma {
     return (this.end - this.start) / 4096;
   }
 
-  /** vma_is_anonymous(): private or shared anonymous memory without a backing file of its own. */
+  /** vma_is_anonymous(): no vm_ops, i.e. private anonymous memory (not shmem, not a special mapping). */
   get isAnonymous(): boolean {
-    return this.file === null;
+    return this.file === null && this.special === null;
   }
 
   /** Page offset of an address (linear_page_index). */
@@ -215,6 +215,8 @@ export class MmStruct {
   mmapBase = 0x7f00_0000_0000;
   /** Pages locked by mlock (locked_vm). */
   lockedVm = 0;
+  /** mm->start_stack: the initial stack pointer (numa_maps and smaps name the VMA holding it " stack"); 0 without a stack. */
+  startStack = 0;
 
   constructor(
     readonly id: number,
