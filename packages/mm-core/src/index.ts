@@ -28,7 +28,7 @@ export {
 } from "./folio.js";
 export { FolioList } from "./folio-list.js";
 export {
-  MmStruct, Vma, AnonVma, AddressSpace, PTE, VM,
+  MmStruct, Vma, AnonVma, AddressSpace, PTE, VM, type SpecialMapping,
   PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC,
   MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS, MAP_LOCKED, MAP_POPULATE, MAP_HUGETLB,
 } from "./mm-types.js";
@@ -66,6 +66,8 @@ export { isPrivateHugetlb } from "./hugetlb-fault.js";
 export { ksmScan } from "./ksm.js";
 export { mapDeviceCoherentPage, makeDevicePrivateEntry } from "./memremap.js";
 export { mmapPfnRange } from "./pfnmap.js";
+export { mapVdso, VDSO_TEXT_PAGES, VVAR_PAGES } from "./special-mapping.js";
+export { setupStack, STACK_TOP } from "./stack.js";
 export { madvisePageout } from "./pageout.js";
 export type { CheckerOptions, BatchAuditor } from "./checker.js";
 export type { SmapsFields } from "./task-mmu.js";

@@ -16,6 +16,8 @@ import { PTE, VM, VM_FAULT, type MmStruct, type Vma } from "./mm-types.js";
 import { HPAGE_PMD_NR, PAGE_SIZE, PMD_ORDER, PMD_SIZE } from "./physmem.js";
 import { vmaAllocFolio } from "./mempolicy.js";
 import { anonVmaPrepare } from "./rmap.js";
+import { specialMappingFault } from "./special-mapping.js";
+import { expandStack } from "./stack.js";
 import { tlbFlushMmRange } from "./tlb.js";
 
 /** Zap PTEs/PMDs in [s, e) of a VMA (zap_pte_range): drop mapcounts and references. */
@@ -61,8 +63,13 @@ function unmapFolioRef(m: Machine, folio: number, n: number): void {
  * VM_FAULT code. `populate` faults skip pages that are already present with enough permission.
  */
 export function handleMmFault(m: Machine, mm: MmStruct, addr: number, write: boolean, populate = false): number {
-  const v = mm.findVma(addr);
-  if (v === null) return VM_FAULT.SIGSEGV;
+  let v = mm.findVma(addr);
+  if (v === null) {
+    // Below a stack: the fault path grows it (expand_stack), other holes are a SIGSEGV.
+    const grown = expandStack(m, mm, addr);
+    if (typeof grown === "number") return VM_FAULT.SIGSEGV;
+    v = grown;
+  }
   if ((v.flags & (VM.READ | VM.WRITE | VM.EXEC)) === 0) return VM_FAULT.SIGSEGV;
   if (write && (v.flags & VM.WRITE) === 0) return VM_FAULT.SIGSEGV;
   if (!populate) m.charge(Cost.PAGE_FAULT, 1);
@@ -102,6 +109,7 @@ export function handleMmFault(m: Machine, mm: MmStruct, addr: number, write: boo
     }
     return doWpPage(m, v, i);
   }
+  if (v.special !== null) return specialMappingFault(m, v, addr);
   if (isPrivateHugetlb(v) && v.file !== null && v.file.name === "anon_hugepage") return hugetlbAnonFault(m, v, addr);
   if (v.file !== null) return doFileFault(m, v, addr, write);
   return doAnonymousPage(m, v, addr, write);

@@ -133,6 +133,18 @@ export class AddressSpace {
   }
 }
 
+/**
+ * Mirrors struct vm_special_mapping (include/linux/mm_types.h): a kernel-provided mapping such as [vdso]
+ * or [vvar], named by the kernel, whose faults insert the kernel's own frames.
+ */
+export interface SpecialMapping {
+  readonly name: string;
+  /** Frame of each page of the mapping, or -1 where its fault handler gives SIGBUS. */
+  readonly pfns: Int32Array;
+  /** true: vmf_insert_pfn() of a raw frame (vvar, a VM_PFNMAP mapping); false: the page itself (vdso). */
+  readonly rawPfn: boolean;
+}
+
 /** Mirrors struct vm_area_struct. */
 export class Vma {
   /** Page-table slots for [start, end): pfn (or swap slot) and PTE bits; bits 0 = pte_none. */
@@ -148,6 +160,8 @@ export class Vma {
   anonVmaChain: AnonVma[] = [];
   /** vma->vm_policy (mbind); null: the task's policy applies. */
   policy: Mempolicy | null = null;
+  /** vm_private_data of a special mapping (vm_ops = special_mapping_vmops), else null. */
+  special: SpecialMapping | null = null;
 
   constructor(
     readonly mm: MmStruct,
@@ -171,9 +185,9 @@ export class Vma {
     return (this.end - this.start) / 4096;
   }
 
-  /** vma_is_anonymous(): private or shared anonymous memory without a backing file of its own. */
+  /** vma_is_anonymous(): no vm_ops, i.e. private anonymous memory (not shmem, not a special mapping). */
   get isAnonymous(): boolean {
-    return this.file === null;
+    return this.file === null && this.special === null;
   }
 
   /** Page offset of an address (linear_page_index). */
@@ -201,6 +215,8 @@ export class MmStruct {
   mmapBase = 0x7f00_0000_0000;
   /** Pages locked by mlock (locked_vm). */
   lockedVm = 0;
+  /** mm->start_stack: the initial stack pointer (numa_maps and smaps name the VMA holding it " stack"); 0 without a stack. */
+  startStack = 0;
 
   constructor(
     readonly id: number,

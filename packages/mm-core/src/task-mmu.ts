@@ -75,10 +75,15 @@ export function showNumaMap(m: Machine, v: Vma, task: Task): string {
     const name = v.file.name;
     const unlinked = v.file.kind === "shmem" && (name === "dev/zero" || name === "anon_hugepage" || name.startsWith("memfd:"));
     line += ` file=${`/${name}${unlinked ? " (deleted)" : ""}`.replace(/[\n\t= ]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`)}`;
+  } else if (v.mm.startStack !== 0 && v.start <= v.mm.startStack && v.end >= v.mm.startStack) {
+    line += " stack"; // vma_is_initial_stack()
   }
   if (hugetlb) line += " huge";
   // A hugetlb page counts once (its "page" is 2 MiB); a PMD-mapped THP as its 512 pages.
-  walkPresent(m, v, (folio, dirty, pmd, mapcount) => gatherStats(m, md, folio, dirty, pmd ? (hugetlb ? 1 : HPAGE_PMD_NR) : 1, mapcount));
+  walkPresent(m, v, (folio, dirty, pmd, mapcount) => {
+    // can_gather_numa_stats() skips PageReserved pages (the vDSO); smaps still counts them in Rss.
+    if (!m.folios.test(folio, PG.reserved)) gatherStats(m, md, folio, dirty, pmd ? (hugetlb ? 1 : HPAGE_PMD_NR) : 1, mapcount);
+  });
   if (md.pages === 0) return line;
   if (md.anon) line += ` anon=${md.anon}`;
   if (md.dirty) line += ` dirty=${md.dirty}`;

@@ -20,12 +20,14 @@ import { ksm_scan } from "./ksm_scan.js";
 import { sysfs } from "./sysfs.js";
 import { madvise, mlock, mprotect, munlock, munmap } from "./range.js";
 import { exit, fork, reap, thread } from "./tasks.js";
+import { stack } from "./stack.js";
+import { vdso } from "./vdso.js";
 
 export const OPS = {
   mmap, munmap, mprotect, mlock, munlock, madvise, ksm_scan, fork, exit, reap, thread, setresuid, setresgid, capset,
   prctl_set_dumpable, set_cpuset, write, read, touch, pin, unpin, device, pfnmap, move_pages, migrate_pages, inspect,
   spawn, stop, sleep, vm_events, node_info, fill_node, mbind, set_mempolicy, get_mempolicy, trace_start, trace_stop,
-  numa_maps, smaps, pagemap, node_meminfo, sysfs,
+  numa_maps, smaps, pagemap, node_meminfo, sysfs, vdso, stack,
 } as const;
 
 export type OpName = keyof typeof OPS;

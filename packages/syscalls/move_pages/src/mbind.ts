@@ -251,7 +251,8 @@ function queuePagesForMbind(
         if (bits & PTE.MIGRATION) migrationEntry = true;
         else if (bits & PTE.PRESENT && !(bits & PTE.SPECIAL) && (v.flags & VM.PFNMAP) === 0) {
           folio = f.folioOf(v.ptePfn[(a - v.start) / PAGE_SIZE]!);
-          if (f.test(folio, PG.zero | PG.zoneDevice)) folio = -1;
+          // queue_folios_pte_range() also skips PageReserved pages, "perhaps in a VDSO".
+          if (f.test(folio, PG.zero | PG.zoneDevice | PG.reserved)) folio = -1;
         }
       }
       const next = pb !== 0 ? tableEnd : a + PAGE_SIZE;

@@ -235,7 +235,8 @@ function queuePagesRange(tasks: TaskTable, mm: MmStruct, source: number, flags: 
         }
         if (bits & PTE.SPECIAL || (v.flags & VM.PFNMAP) !== 0) continue;
         const folio = f.folioOf(v.ptePfn[i]!);
-        if (f.test(folio, PG.zero | PG.zoneDevice)) continue;
+        // vm_normal_folio() filters the zero page; PageReserved pages (the vDSO) are skipped too.
+        if (f.test(folio, PG.zero | PG.zoneDevice | PG.reserved)) continue;
         if (m.mem.nodeOfPfn[folio] !== source) continue;
         if (f.order[folio]! > 0) {
           // A large folio is isolated once however many PTEs map it.
