@@ -52,6 +52,9 @@ export class Task {
   memalloc = false;
   /** current->tlb_ubc */
   readonly tlbUbc: TlbUnmapBatch;
+  /** task->comm and task->pid as traces show them (the syscall layer's task names its context). */
+  comm = "kworker/u:0";
+  tracePid: number;
   constructor(
     readonly pid: number,
     public mm: MmStruct | null,
@@ -60,6 +63,7 @@ export class Task {
     nrCpus: number,
   ) {
     this.tlbUbc = new TlbUnmapBatch(nrCpus);
+    this.tracePid = pid;
   }
 }
 
@@ -152,6 +156,8 @@ export class Machine {
     this.folios.refcount[this.zeroPfn] = 1;
     for (const [nidStr, count] of Object.entries(opts.hugetlbPages ?? {})) this.setHugetlbPages(Number(nidStr), count);
     this.current = this.createTask(null, 0);
+    // Events logged in task context name the current task and its CPU (the ftrace columns).
+    this.core.trace.currentTask = () => ({ cpu: this.current.cpu, pid: this.current.tracePid, comm: this.current.comm });
   }
 
   get sim() {

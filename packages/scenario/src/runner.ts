@@ -4,7 +4,7 @@
  * one record per step. Syscalls go through @mmemu/move-pages with their arrays in the caller's emulated
  * memory; memory operations go through mm-core as the process itself would do them.
  */
-import { errnoName, formatTraceLine, EINVAL, ENOMEM } from "@mmemu/kernel";
+import { errnoName, EINVAL, ENOMEM } from "@mmemu/kernel";
 import {
   InvariantChecker, ksmScan, Machine, madvisePageout, makeDevicePrivateEntry, mapDeviceCoherentPage, mmapPfnRange,
   patternDigest, PAGE_SIZE, PG, PMD_ORDER, PTE, alignUp,
@@ -60,8 +60,11 @@ export interface RunResult {
 export interface RunOptions {
   /** Called with each record as soon as its step finishes. */
   readonly onStep?: (rec: StepRecord) => void;
-  /** Called with each tracepoint line (ftrace text format) while the scenario runs. */
-  readonly onTrace?: (line: string) => void;
+  /**
+   * Called with the scenario's machine before the first step (attach trace probes, note counters);
+   * a function it returns is called after the last step, even when a step threw.
+   */
+  readonly attach?: (m: Machine) => (() => void) | void;
   /** Called right before each move_pages/migrate_pages call (benchmarks collect garbage here). */
   readonly beforeSyscall?: () => void;
 }
@@ -177,10 +180,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const records: StepRecord[] = [];
   let error: string | undefined;
   let stopTrace: (() => void) | null = null;
-  if (opts.onTrace) {
-    const cb = opts.onTrace;
-    stopTrace = w.m.core.trace.on("*", (rec) => cb(formatTraceLine(rec)));
-  }
+  if (opts.attach) stopTrace = opts.attach(w.m) ?? null;
   const emit = (rec: StepRecord) => {
     records.push(rec);
     opts.onStep?.(rec);
