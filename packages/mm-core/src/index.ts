@@ -32,6 +32,7 @@ export {
   foliosMcCopy, folioMcCopy, newMigratePagesStats, lastMigrateStats,
 } from "./migrate.js";
 export { defineMigrateTracepoints, TLB_FLUSH_REASON, x86PteHex } from "./trace.js";
+export { formatVmstat, vmstatCounters } from "./vmstat.js";
 
 export type { MemNode, MemNodeConfig } from "./physmem.js";
 export type { MachineOptions, MigrationSettings, VmEvents, MachineHooks, OffloadHook, MigrationObserver } from "./machine.js";

@@ -39,6 +39,8 @@ export interface MigrationSettings {
 
 /** Mirrors enum vm_event_item entries for migration (include/linux/vm_event_item.h). */
 export interface VmEvents {
+  /** NUMA_PAGE_MIGRATE: pages moved by NUMA balancing (MR_NUMA_MISPLACED). */
+  numa_pages_migrated: number;
   pgmigrate_success: number;
   pgmigrate_fail: number;
   thp_migration_success: number;
@@ -81,12 +83,18 @@ export class Machine {
   readonly mms: MmStruct[] = [];
   readonly settings: MigrationSettings = { nrMaxBatchedMigration: 512, offloadSemantics: "v5" };
   readonly vmEvents: VmEvents = {
+    numa_pages_migrated: 0,
     pgmigrate_success: 0,
     pgmigrate_fail: 0,
     thp_migration_success: 0,
     thp_migration_fail: 0,
     thp_migration_split: 0,
   };
+  /**
+   * Mirrors enum numa_stat_item (NUMA_HIT ... NUMA_OTHER), summed over nodes, in base pages: counted by
+   * zone_statistics() on every page allocation against the preferred node and the allocating CPU's node.
+   */
+  readonly numaStat = { numa_hit: 0, numa_miss: 0, numa_foreign: 0, numa_interleave: 0, numa_local: 0, numa_other: 0 };
   /** NR_ISOLATED_ANON and NR_ISOLATED_FILE per node id, in base pages. */
   readonly nrIsolatedAnon: Float64Array;
   readonly nrIsolatedFile: Float64Array;
@@ -214,10 +222,24 @@ export class Machine {
       }
     }
     if (pfn < 0) return -1;
+    this.zoneStatistics(nid, pfn, 1 << order);
     this.prepFolio(pfn, order);
     // prep_compound_page() writes every tail struct page: what makes a large folio's allocation grow with its size.
     if (order > 0) this.charge(Cost.PREP_COMPOUND_TAIL, (1 << order) - 1);
     return pfn;
+  }
+
+  /** Mirrors zone_statistics(): hit/miss/foreign against the preferred node, local/other against the CPU's. */
+  private zoneStatistics(preferred: number, pfn: number, nr: number): void {
+    const node = this.mem.nodeOfPfn[pfn]!;
+    const st = this.numaStat;
+    if (node === preferred) st.numa_hit += nr;
+    else {
+      st.numa_miss += nr;
+      st.numa_foreign += nr;
+    }
+    if (node === this.mem.cpuToNode(this.current.cpu)) st.numa_local += nr;
+    else st.numa_other += nr;
   }
 
   /** Set up a fresh folio's memmap slots (prep_new_page + folio_prep_large_rmappable). */

@@ -139,6 +139,7 @@ export function migratePages(
   retFolios.spliceTailInto(from);
   if (from.empty) rcGather = 0;
   const ev = m.vmEvents;
+  if (reason === MR.NUMA_MISPLACED) ev.numa_pages_migrated += stats.nr_succeeded;
   ev.pgmigrate_success += stats.nr_succeeded;
   ev.pgmigrate_fail += stats.nr_failed_pages;
   ev.thp_migration_success += stats.nr_thp_succeeded;
