@@ -52,8 +52,23 @@ export async function runSeed(
     const emulated = cellValue(c, r);
     cells.push({ cell: c, emulated, error: (emulated - c.value) / c.value });
   }
+  const pub = new Map<string, Cell>();
+  for (const c of measurements ? measurementCells(measurements) : []) pub.set(`${specKey(cellSpec(c))}#${c.table}#${c.metric}`, c);
+  const records = points.map((p, i) => {
+    const r = results[i]!;
+    const rec: ResultRecord = p.record(r);
+    for (const metric of ["GBps", "first_us"] as const) {
+      const c = pub.get(`${specKey(p.spec)}#${p.table}#${metric}`);
+      if (c === undefined || !(metric in rec)) continue;
+      (rec.published ??= {})[metric] = c.value;
+      (rec.error ??= {})[metric] = Math.round(((cellValue(c, r) - c.value) / c.value) * 10000) / 10000;
+    }
+    rec.virtual_ns = r.virtualNs;
+    rec.phases_ns = r.phases;
+    return rec;
+  });
   return {
-    json: { profile: profile.name, seed, version: BENCH_VERSION, results: points.map((p, i) => p.record(results[i]!)) },
+    json: { profile: profile.name, seed, version: BENCH_VERSION, results: records },
     points, results, cells, wallMs,
   };
 }

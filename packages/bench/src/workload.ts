@@ -11,6 +11,9 @@ import {
   migratePages, MR, PAGE_SIZE, PROT_READ, PROT_WRITE, putbackMovablePages, type Machine,
 } from "@mmemu/mm-core";
 import { Cost } from "@mmemu/kernel";
+import { phaseBreakdown, phaseSnapshot, type PhaseBreakdown, type TraceSession } from "@mmemu/trace";
+import { vmstatCounters } from "@mmemu/mm-core";
+import type { Dcbm } from "@mmemu/dcbm";
 import { kernelMovePages, mmapUserArea, MPOL_MF_MOVE, readUserInts, TaskTable, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
 import { createMachine, type HardwareProfile, type EmulatedMachine } from "@mmemu/timing";
 import { median, probeFirstFolio } from "./first-folio.js";
@@ -63,6 +66,12 @@ export interface PointResult {
   readonly folios: number;
   /** Wall time of the migration calls alone (host ms). */
   readonly wallMs: number;
+  /** Where the calls' virtual time went, by phase (ns); the parts add up to virtualNs. */
+  readonly phases: PhaseBreakdown;
+  /** /proc/vmstat's migration lines after the run. */
+  readonly vmstat: Record<string, number>;
+  /** The migrator's and the engines' own statistics (dcbm, each PTDMA function used, dmaengine). */
+  readonly stats: Record<string, Record<string, number>>;
 }
 
 /** A machine with the benchmark process, its populated memory and its move_pages() arrays. */
@@ -82,6 +91,8 @@ export interface PreparedPoint {
   readonly pagesArg: number;
   readonly nodesArg: number;
   readonly statusArg: number;
+  /** The loaded dcbm module (dcbm points). */
+  readonly dcbm: Dcbm | null;
 }
 
 /** Build a machine and a populated process for a point. */
@@ -117,8 +128,8 @@ export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: Wo
     writeUserArray(tasks, proc, statusArg, new Int32Array(nrFolios), 4);
   });
   m.current = proc.ctx;
-  if (spec.config === "dcbm") attachOffload(em, spec.channels ?? 1);
-  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg };
+  const dcbm = spec.config === "dcbm" ? attachOffload(em, spec.channels ?? 1) : null;
+  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, dcbm };
 }
 
 /**
@@ -164,15 +175,29 @@ export function movePagesCall(m: Machine, mm: ReturnType<Machine["createMm"]>, a
   return rc;
 }
 
-/** Run one point on a profile. Deterministic: the same profile, spec and seed give the same result. */
-export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}): PointResult {
-  return runPrepared(preparePoint(profile, spec, opts), spec);
+/**
+ * Run one point on a profile. Deterministic: the same profile, spec and seed give the same result.
+ * With a trace session, the migration calls are recorded (the machine's setup is not).
+ */
+export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, trace?: TraceSession): PointResult {
+  return runPrepared(preparePoint(profile, spec, opts), spec, trace);
 }
 
-function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
+/** The migrator's and the engines' statistics of a prepared point, by component name. */
+export function componentStats(pp: PreparedPoint): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  if (pp.dcbm !== null) out.dcbm = { ...pp.dcbm.stats };
+  if (pp.em.dmaengine !== null) out.dmaengine = { ...pp.em.dmaengine.stats };
+  for (const e of pp.em.ptdma) if (e.hw.stats.descriptors > 0 || e.hw.stats.errors > 0) out[e.hw.name] = { ...e.hw.stats, ...e.pt.stats };
+  return out;
+}
+
+function runPrepared(pp: PreparedPoint, spec: PointSpec, trace?: TraceSession): PointResult {
   const { m, bytes, nrFolios } = pp;
   const perCall = Math.max(1, Math.min(spec.perCall ?? nrFolios, nrFolios));
   const probe = probeFirstFolio(m.core.trace);
+  trace?.attach(m);
+  const phases0 = phaseSnapshot(m.sim);
   const t0 = m.sim.now;
   const w0 = performance.now();
   let calls = 0;
@@ -187,8 +212,13 @@ function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
   }
   const wallMs = performance.now() - w0;
   const virtualNs = m.sim.now - t0;
+  const phases = phaseBreakdown(phases0, phaseSnapshot(m.sim));
   probe.stop();
+  trace?.recorder.detach();
   return {
+    phases,
+    vmstat: Object.fromEntries(vmstatCounters(m)),
+    stats: componentStats(pp),
     GBps: bytes / virtualNs,
     firstUs: median(probe.latencies) / 1000,
     virtualNs,

@@ -95,10 +95,26 @@ test("--kernel overrides the scenario's kernel", (t) => {
   t.regex(o.stdout, /status\[1\] is -14 \(-EFAULT\), expected -ENOENT/);
 });
 
-test("--trace prints tracepoints in ftrace format", (t) => {
+test("--trace - prints the trace in trace-cmd report's layout, with the kernel's field names", (t) => {
   const o = capture();
-  runCommand([example], { trace: true }, o);
-  t.regex(o.stdout, /mm_migrate_pages: succeeded=1 /);
+  runCommand([example], { trace: "-" }, o);
+  t.regex(o.stdout, /^cpus=\d+$/m);
+  t.regex(o.stdout, /^ +\S+-\d+ +\[\d{3}\] \.{5} +\d+\.\d{6}: mm_migrate_pages: +nr_succeeded=1 nr_failed=\d+ nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 nr_split=0 mode=MIGRATE_SYNC reason=syscall_or_cpuset$/m);
+});
+
+test("bad trace options stop the command before anything runs, naming the option", (t) => {
+  for (const [opts, msg] of [
+    [{ trace: "/tmp/x", traceFormat: "json" }, /--trace-format: "json" is not one of ftrace, tracefs, perfetto/],
+    [{ trace: "/tmp/x", traceWindow: "5:2" }, /--trace-window: end 2 is not after start 5/],
+    [{ trace: "/tmp/x", traceEvents: "tlb,bogus class" }, /--trace-events: "bogus class"/],
+    [{ trace: "/tmp/x", traceBuffer: "0" }, /--trace-buffer: "0"/],
+    [{ traceFormat: "ftrace" }, /--trace-format needs --trace FILE/],
+  ] as const) {
+    const o = capture();
+    t.is(runCommand([example], opts, o), 2);
+    t.regex(o.stderr, msg);
+    t.is(o.stdout, "");
+  }
 });
 
 test("the run command is registered on the program", (t) => {

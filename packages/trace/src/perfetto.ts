@@ -19,7 +19,6 @@ import { readingOrder } from "./ftrace.js";
 import type { PhaseSlice } from "./recorder.js";
 
 export interface PerfettoOptions {
-  readonly nrCpus: number;
   /** Put into the file's metadata (kernel version, scenario or point). */
   readonly metadata?: Readonly<Record<string, string | number>>;
   readonly phases?: readonly PhaseSlice[];
@@ -59,8 +58,9 @@ interface Open {
 export function formatPerfetto(records: readonly TraceRecord[], o: PerfettoOptions): string {
   const ev: Array<Record<string, unknown>> = [];
   const sorted = readingOrder(records);
+  // Tracks only for the CPUs that logged something (a 64-CPU machine would otherwise show 60 empty ones).
   const cpus = new Set<number>();
-  for (let c = 0; c < o.nrCpus; c++) cpus.add(c);
+  const phaseCpus = new Set<number>();
   const cpuTid = (c: number) => 1000 + c;
   // Devices in order of first appearance.
   const devices = new Map<string, { pid: number; tid: number; chan: string | null; open: { ts: number; args: Record<string, unknown>; flow: number } | null; queue: number[] }>();
@@ -153,6 +153,7 @@ export function formatPerfetto(records: readonly TraceRecord[], o: PerfettoOptio
   for (const [cpu, stack] of stacks) while (stack.length > 0) close(cpu, stack.pop()!, lastTs);
   for (const s of o.phases ?? []) {
     cpus.add(s.cpu);
+    phaseCpus.add(s.cpu);
     ev.push({ ph: "X", name: PHASE_NAMES[s.phase] ?? `phase ${s.phase}`, cat: "phase", pid: 1, tid: 3000 + s.cpu, ts: us(s.start), dur: us(s.end - s.start) });
   }
   const meta: Array<Record<string, unknown>> = [
@@ -164,6 +165,7 @@ export function formatPerfetto(records: readonly TraceRecord[], o: PerfettoOptio
   for (const c of [...cpus].sort((a, b) => a - b)) {
     meta.push({ ph: "M", name: "thread_name", pid: 1, tid: cpuTid(c), args: { name: `CPU ${c}` } });
     meta.push({ ph: "M", name: "thread_sort_index", pid: 1, tid: cpuTid(c), args: { sort_index: 2 * c } });
+    if (!phaseCpus.has(c)) continue;
     meta.push({ ph: "M", name: "thread_name", pid: 1, tid: 3000 + c, args: { name: `CPU ${c} phases` } });
     meta.push({ ph: "M", name: "thread_sort_index", pid: 1, tid: 3000 + c, args: { sort_index: 2 * c + 1 } });
   }

@@ -90,7 +90,7 @@ export class TraceSession {
     const r = this.recorder;
     const records = r.records();
     const nrCpus = this.machine.nrCpus;
-    if (this.opts.format === "perfetto") return formatPerfetto(records, { nrCpus, phases: r.phaseSlices(), metadata: { kernel, ...metadata } });
+    if (this.opts.format === "perfetto") return formatPerfetto(records, { phases: r.phaseSlices(), metadata: { kernel, ...metadata } });
     return formatFtrace(records, { flavor: this.opts.format === "ftrace" ? "trace-cmd" : "tracefs", kernel, nrCpus, written: r.written, lostByCpu: r.lostByCpu });
   }
 
