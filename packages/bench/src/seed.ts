@@ -29,12 +29,14 @@ export interface SeedRun {
   readonly wallMs: number;
 }
 
-/** Run the seed benchmark on the pool. */
+/** Run the seed benchmark (or the points `only` selects) on the pool. */
 export async function runSeed(
   pool: PointPool, profile: HardwareProfile, seed: number, measurements: Measurements | null,
   onProgress?: (done: number, total: number) => void,
+  /** Run only the points whose spec passes (tests and quick looks). @default every point */
+  only?: (spec: PointSpec) => boolean,
 ): Promise<SeedRun> {
-  const points = seedPoints();
+  const points = only === undefined ? seedPoints() : seedPoints().filter((p) => only(p.spec));
   const t0 = performance.now();
   let done = 0;
   // Points shared by two tables (the 262144-page offload rows are the throughput rows) run once.
