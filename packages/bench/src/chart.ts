@@ -52,7 +52,7 @@ function finish(svg: string, title: string, key: string): string {
   head = head.replace("<svg", '<svg role="img"');
   const heading = `<title>${esc(title)}</title><text x="${WIDTH / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold" font-family="system-ui, sans-serif" fill="currentColor">${esc(title)}</text>`;
   const body = svg.slice(open, svg.lastIndexOf("</svg>"));
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${head}${heading}${body}<g class="key" font-family="system-ui, sans-serif" font-size="12">${key}</g></svg>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${head}${heading}${body}<g class="key" font-family="system-ui, sans-serif" font-size="12" text-anchor="start">${key}</g></svg>\n`;
 }
 
 /** The key: one swatch per series, then what the two mark shapes mean. */

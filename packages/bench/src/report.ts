@@ -102,7 +102,8 @@ export function seedReportTables(run: SeedRun, ms: Measurements | null): ReportT
       rows: specs.map((s) => ({ label: [String(s.batchPages), String(s.channels)], cells: [ix.cell(s, "GBps"), ix.cell(s, "first_us")] })),
     });
   }
-  return tables;
+  // A run restricted to some points has nothing for some tables.
+  return tables.filter((t) => t.rows.some((r) => r.cells.some((c) => c !== null)));
 }
 
 /** Where virtual time went for each throughput configuration, as % of its total. */
@@ -133,7 +134,11 @@ export type ChartSpec = { readonly kind: "line"; readonly chart: LineChart } | {
 /** Charts as SVG strings, by file name. */
 export function seedCharts(run: SeedRun, ms: Measurements | null = null): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, c] of Object.entries(seedChartSpecs(run, ms))) out[name] = c.kind === "line" ? lineChartSvg(c.chart) : stackedBarsSvg(c.chart);
+  for (const [name, c] of Object.entries(seedChartSpecs(run, ms))) {
+    // A run restricted to some points leaves some charts without data: they are left out.
+    if (c.kind === "line" ? c.chart.series.every((s) => s.emulated.length === 0) : c.chart.bars.length === 0) continue;
+    out[name] = c.kind === "line" ? lineChartSvg(c.chart) : stackedBarsSvg(c.chart);
+  }
   return out;
 }
 

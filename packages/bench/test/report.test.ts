@@ -107,14 +107,9 @@ test("headless Chromium renders the report and loads every chart as an image", a
     t.truthy(m, `probe title: ${title}`);
     const sizes = m![1]!.split(",");
     t.is(sizes.length, svgs.length, "one <img> per chart");
-    t.true(sizes.every((s) => s === "820x420" || /^820x\d{3,4}$/.test(s)), `every chart loads as an image with its own size: ${sizes.join(" ")}`);
+    // An SVG the browser cannot parse loads as a broken image of width 0.
+    t.true(sizes.every((s) => /^820x\d{3,4}$/.test(s)), `every chart loads as an image with its own size: ${sizes.join(" ")}`);
     t.true(Number(m![2]) >= 6);
-    // Each SVG alone parses in the browser (a broken file shows a parser error page).
-    for (const f of svgs) {
-      const d = spawnSync(bin, ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", pathToFileURL(join(dir, f)).href], { encoding: "utf8", timeout: 60_000 });
-      t.false(/parsererror|error on line/.test(d.stdout), `${f} does not parse in Chromium`);
-      t.regex(d.stdout, /<svg/);
-    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
