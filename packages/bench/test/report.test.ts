@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { DOMParser } from "linkedom";
 import { loadProfile } from "@mmemu/timing";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import {
   PointPool, readMeasurements, runSeed, seedChartSpecs, seedReportTables, writeSeedReport, type SeedRun,
 } from "../src/index.js";
@@ -19,7 +20,7 @@ async function run2M(): Promise<SeedRun> {
   if (cached !== null) return cached;
   const pool = new PointPool(1);
   try {
-    const full = await runSeed(pool, loadProfile("zen3-ptdma"), 1, ms, undefined, (s) => s.folioSize === "2M");
+    const full = await runSeed(pool, loadProfile("zen3-ptdma", BUILTIN_SCHEMA), 1, ms, undefined, (s) => s.folioSize === "2M");
     cached = full;
     return full;
   } finally {

@@ -1,11 +1,12 @@
 import test from "ava";
 import { loadProfile } from "@mmemu/timing";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import {
   breakdownTotal, parseFtraceLine, parseTraceArgs, TraceSession, type KernelVersion, type TraceFormat,
 } from "@mmemu/trace";
 import { runPoint, type PointSpec } from "../src/index.js";
 
-const profile = loadProfile("zen3-ptdma");
+const profile = loadProfile("zen3-ptdma", BUILTIN_SCHEMA);
 /** A known scenario: 64 4K folios moved by dcbm over 2 channels in one move_pages() call. */
 const spec: PointSpec = { config: "dcbm", channels: 2, folioSize: "4K", totalBytes: 64 * 4096, batchPages: 512 };
 

@@ -11,7 +11,6 @@ export {
 export { Prng, PrngStream, hashString } from "./prng.js";
 export { FaultInjector, FaultPoint } from "./fault-inject.js";
 export { KernelCore } from "./kernel.js";
-export { Fabric, FABRIC_PARAMS, FABRIC_MAX_PATH } from "./fabric.js";
 export { Cost, COST_NAMES, NR_COST_KINDS, FREE_COSTS, UniformCosts, Phase, PHASE_NAMES, PHASE_OF_COST, NR_PHASES } from "./cost.js";
 export {
   errnoName, errnoNumber, isErrno,
@@ -25,6 +24,7 @@ export type { TraceRecord, TraceCtx, TraceTaskContext } from "./tracepoint.js";
 export type { FaultConfig } from "./fault-inject.js";
 export type { KernelCoreOptions } from "./kernel.js";
 export type { CostKind, CostMeter, PhaseId } from "./cost.js";
-export type { FabricParams, FabricNode, FabricOptions, FabricServerStats } from "./fabric.js";
-export { paramDefaults, checkParams } from "./params.js";
-export type { ParamSpec, ParamTable, ParamUnit, ParamValues } from "./params.js";
+export { paramDefaults, checkParams, defineParamSection, SECTION_NAME, PARAM_NAME } from "./params.js";
+export { ParamSchema, sectionValues } from "./param-schema.js";
+export type { ParamSpec, ParamTable, ParamUnit, ParamValues, ParamSection } from "./params.js";
+export type { SectionValues } from "./param-schema.js";

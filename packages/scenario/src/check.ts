@@ -3,19 +3,15 @@
  * machine layout (unique nodes, whole pages, pools on nodes with memory), processes (unique names and
  * pids, CPUs and cpuset nodes that exist, known capabilities), and for every step, in order, that each
  * process, thread, file, label, pin, activity and repeat variable it names was defined by an earlier
- * step, and that each address expression parses. Returns "path: problem" lines.
+ * step, and that each address expression parses (each operation's own checks are in ops/<op>.ts).
+ * Returns "path: problem" lines.
  */
 import { capByName } from "@mmemu/move-pages";
 import { exprNames, parseSize } from "./expr.js";
+import type { CheckScope, OpDef, StepCheck } from "./op.js";
+import { OPS } from "./ops/index.js";
 import type { Scenario, ScenarioStep } from "./schema.js";
 
-interface Scope {
-  procs: Set<string>;
-  labels: Set<string>;
-  pins: Set<string>;
-  activities: Set<string>;
-  vars: Set<string>;
-}
 
 export function checkScenario(s: Scenario): string[] {
   const out: string[] = [];
@@ -52,7 +48,7 @@ export function checkScenario(s: Scenario): string[] {
     if (files.has(f.name)) out.push(`files[${i}].name: "${f.name}" is declared twice`);
     files.add(f.name);
   });
-  const scope: Scope = { procs: new Set(), labels: new Set(), pins: new Set(), activities: new Set(), vars: new Set() };
+  const scope: CheckScope = { procs: new Set(), labels: new Set(), pins: new Set(), activities: new Set(), vars: new Set() };
   const pids = new Set<number>();
   const addName = (name: string, at: string) => {
     if (scope.procs.has(name)) out.push(`${at}: the name "${name}" is already used by another process or thread`);
@@ -95,164 +91,53 @@ interface Ctx {
   addPid(pid: number | undefined, at: string): void;
 }
 
-function known(set: Set<string>): string {
+function known(set: ReadonlySet<string>): string {
   return set.size === 0 ? "none yet" : [...set].join(", ");
 }
 
-function checkStep(c: Ctx, scope: Scope, st: ScenarioStep, at: string): void {
+function checkStep(c: Ctx, scope: CheckScope, st: ScenarioStep, at: string): void {
   const { out } = c;
+  if (st.op === "repeat") {
+    const inner: CheckScope = { ...scope, vars: new Set([...scope.vars, "i", ...Object.keys(st.vars)]) };
+    st.steps.forEach((s2, k) => checkStep(c, inner, s2, `${at}.steps[${k}]`));
+    return;
+  }
   const proc = (name: string, field = "process") => {
     if (!scope.procs.has(name)) out.push(`${at}.${field}: unknown process or thread "${name}" (defined before this step: ${known(scope.procs)})`);
   };
-  const addr = (e: number | string, field: string) => {
-    try {
-      const { ids, vars } = exprNames(e);
-      for (const id of ids) if (!scope.labels.has(id)) out.push(`${at}.${field}: unknown label "${id}" (labels defined before this step: ${known(scope.labels)})`);
-      for (const v of vars) if (!scope.vars.has(v)) out.push(`${at}.${field}: unknown variable "$${v}" (only inside a repeat: ${known(scope.vars)})`);
-    } catch (err) {
-      out.push(`${at}.${field}: "${e}" is not an address expression: ${(err as Error).message}`);
-    }
+  const sc: StepCheck = {
+    scope,
+    files: c.files,
+    problem: (field, text) => out.push(`${at}.${field}: ${text}`),
+    proc,
+    addr(e, field) {
+      try {
+        const { ids, vars } = exprNames(e);
+        for (const id of ids) if (!scope.labels.has(id)) out.push(`${at}.${field}: unknown label "${id}" (labels defined before this step: ${known(scope.labels)})`);
+        for (const v of vars) if (!scope.vars.has(v)) out.push(`${at}.${field}: unknown variable "$${v}" (only inside a repeat: ${known(scope.vars)})`);
+      } catch (err) {
+        out.push(`${at}.${field}: "${e}" is not an address expression: ${(err as Error).message}`);
+      }
+    },
+    size(v, field) {
+      try {
+        parseSize(v);
+      } catch (err) {
+        out.push(`${at}.${field}: ${(err as Error).message}`);
+      }
+    },
+    intVar(v, field) {
+      if (typeof v === "string" && !scope.vars.has(v.slice(1))) out.push(`${at}.${field}: unknown variable "${v}"`);
+    },
+    pid(v) {
+      if (typeof v === "string") proc(v, "pid");
+    },
+    nodeBytes: (id) => c.nodes.get(id),
+    cpu: (cpu, field) => c.checkCpu(cpu, `${at}.${field}`),
+    nodes: (list, field) => c.checkNodes(list, `${at}.${field}`),
+    addName: (name, field) => c.addName(name, `${at}.${field}`),
+    addPid: (pid, field) => c.addPid(pid, `${at}.${field}`),
+    known,
   };
-  const size = (v: number | string, field: string) => {
-    try {
-      parseSize(v);
-    } catch (err) {
-      out.push(`${at}.${field}: ${(err as Error).message}`);
-    }
-  };
-  const intVar = (v: number | string, field: string) => {
-    if (typeof v === "string" && !scope.vars.has(v.slice(1))) out.push(`${at}.${field}: unknown variable "${v}"`);
-  };
-  const pid = (v: number | string) => {
-    if (typeof v === "string") proc(v, "pid");
-  };
-  switch (st.op) {
-    case "mmap":
-      proc(st.process);
-      size(st.len, "len");
-      size(st.offset, "offset");
-      if (st.align !== undefined) size(st.align, "align");
-      if (st.addr !== undefined) addr(st.addr, "addr");
-      if (st.file !== undefined && !c.files.has(st.file)) out.push(`${at}.file: unknown file "${st.file}" (files: ${known(c.files)})`);
-      if (st.flags.includes("HUGETLB") && st.file !== undefined) out.push(`${at}.flags: HUGETLB mappings are anonymous here (no hugetlbfs files)`);
-      if (!st.flags.includes("ANONYMOUS") && st.file === undefined) out.push(`${at}.file: a mapping without ANONYMOUS needs a file`);
-      scope.labels.add(st.as);
-      break;
-    case "munmap": case "mprotect": case "mlock": case "munlock": case "madvise":
-      proc(st.process);
-      addr(st.addr, "addr");
-      size(st.len, "len");
-      break;
-    case "ksm_scan": case "sleep": case "vm_events":
-      break;
-    case "node_info": case "fill_node":
-      if (!c.nodes.has(st.node)) out.push(`${at}.node: node ${st.node} does not exist`);
-      if (st.op === "fill_node") size(st.leave, "leave");
-      break;
-    case "fork":
-      proc(st.parent, "parent");
-      c.addName(st.child, `${at}.child`);
-      c.addPid(st.pid, `${at}.pid`);
-      if (st.cpu !== undefined) c.checkCpu(st.cpu, `${at}.cpu`);
-      break;
-    case "exit": case "reap": case "setresuid": case "setresgid": case "prctl_set_dumpable":
-      proc(st.process);
-      break;
-    case "capset":
-      proc(st.process);
-      for (const [k, n] of [...st.effective, ...(st.permitted ?? [])].entries()) {
-        if (capByName(n) === undefined) out.push(`${at}.effective/permitted[${k}]: unknown capability "${n}"`);
-      }
-      break;
-    case "set_cpuset":
-      proc(st.process);
-      c.checkNodes(st.nodes, `${at}.nodes`);
-      break;
-    case "thread":
-      proc(st.process);
-      c.addName(st.thread, `${at}.thread`);
-      c.addPid(st.pid, `${at}.pid`);
-      c.checkCpu(st.cpu, `${at}.cpu`);
-      c.checkNodes(st.cpuset, `${at}.cpuset`);
-      break;
-    case "write": case "read": case "touch":
-      proc(st.process);
-      addr(st.addr, "addr");
-      size(st.len, "len");
-      break;
-    case "pin":
-      proc(st.process);
-      addr(st.addr, "addr");
-      scope.pins.add(st.as);
-      break;
-    case "unpin":
-      if (!scope.pins.has(st.pin)) out.push(`${at}.pin: unknown pin "${st.pin}" (pins: ${known(scope.pins)})`);
-      break;
-    case "device":
-      proc(st.process);
-      addr(st.addr, "addr");
-      if (!c.nodes.has(st.node)) out.push(`${at}.node: node ${st.node} does not exist`);
-      break;
-    case "pfnmap":
-      proc(st.process);
-      size(st.len, "len");
-      if (!c.nodes.get(st.node)) out.push(`${at}.node: node ${st.node} has no memory to map`);
-      scope.labels.add(st.as);
-      break;
-    case "move_pages": {
-      proc(st.process);
-      pid(st.pid);
-      if (Array.isArray(st.pages)) st.pages.forEach((p, k) => addr(p, `pages[${k}]`));
-      else if ("range" in st.pages) {
-        addr(st.pages.range, "pages.range");
-        size(st.pages.stride, "pages.stride");
-      } else {
-        addr(st.pages.raw, "pages.raw");
-        if (st.count === undefined) out.push(`${at}.count: required when pages is a raw pointer`);
-      }
-      if (typeof st.count === "string") addr(st.count, "count");
-      if (st.nodes !== null) {
-        if (Array.isArray(st.nodes)) st.nodes.forEach((n, k) => intVar(n, `nodes[${k}]`));
-        else if ("fill" in st.nodes) intVar(st.nodes.fill, "nodes.fill");
-        else addr(st.nodes.raw, "nodes.raw");
-      }
-      if (st.status !== "auto") addr(st.status.raw, "status.raw");
-      for (const f of ["pagesAt", "nodesAt", "statusAt"] as const) if (st[f] !== undefined) addr(st[f]!, f);
-      if (Array.isArray(st.pages) && Array.isArray(st.nodes) && st.nodes.length !== st.pages.length && st.count === undefined) {
-        out.push(`${at}.nodes: ${st.nodes.length} nodes for ${st.pages.length} pages (give count to pass a different count on purpose)`);
-      }
-      break;
-    }
-    case "migrate_pages":
-      proc(st.process);
-      pid(st.pid);
-      if (!Array.isArray(st.old)) addr(st.old.raw, "old.raw");
-      if (!Array.isArray(st.new)) addr(st.new.raw, "new.raw");
-      break;
-    case "inspect":
-      proc(st.process);
-      addr(st.addr, "addr");
-      size(st.stride, "stride");
-      if (st.expect?.sameAs) {
-        proc(st.expect.sameAs.process, "expect.sameAs.process");
-        addr(st.expect.sameAs.addr, "expect.sameAs.addr");
-      }
-      if (typeof st.expect?.node === "string") intVar(st.expect.node, "expect.node");
-      break;
-    case "spawn":
-      proc(st.process);
-      if (st.thread !== undefined) proc(st.thread, "thread");
-      addr(st.addr, "addr");
-      if (scope.activities.has(st.as)) out.push(`${at}.as: activity "${st.as}" already exists`);
-      scope.activities.add(st.as);
-      break;
-    case "stop":
-      if (!scope.activities.has(st.activity)) out.push(`${at}.activity: unknown activity "${st.activity}" (spawned: ${known(scope.activities)})`);
-      break;
-    case "repeat": {
-      const inner: Scope = { ...scope, vars: new Set([...scope.vars, "i", ...Object.keys(st.vars)]) };
-      st.steps.forEach((s2, k) => checkStep(c, inner, s2, `${at}.steps[${k}]`));
-      break;
-    }
-  }
+  (OPS[st.op] as OpDef).check(sc, st);
 }

@@ -7,7 +7,9 @@
 export { ScenarioSchema, StepSchema, KernelVersionSchema, SCENARIO_FORMAT_VERSION, scenarioJsonSchema } from "./schema.js";
 export { parseScenario, validateScenario, loadScenarioFile, ScenarioError, formatPath } from "./load.js";
 export { checkScenario } from "./check.js";
-export { runScenario, STATUS_REPORT_LIMIT } from "./runner.js";
+export { runScenario } from "./runner.js";
+export { OPS, STATUS_REPORT_LIMIT, type OpName } from "./ops/index.js";
+export { defineOp, type OpDef, type Outcome, type StepCheck } from "./op.js";
 export { parseSize, evalAddr, evalAddrNumber, exprNames, ADDRESS_CONSTANTS } from "./expr.js";
 export { TableCosts, SIMPLE_COSTS, scenarioCosts } from "./costs.js";
 export { Activity } from "./activity.js";

@@ -18,8 +18,6 @@ import {
   addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, progressBar, traceOnePoint, type TraceCliArgs,
 } from "./cli-common.js";
 
-export { DEFAULT_PROFILE };
-
 interface CommonOpts extends TraceCliArgs {
   readonly profile: string;
   readonly set?: string[];

@@ -5,6 +5,7 @@
 import { writeFileAtomic } from "@mmemu/trace";
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { loadProfile, profileToFile } from "@mmemu/timing";
 import { calibrate, type CalibrateStage } from "../calibrate.js";
 import { measurementCells, readMeasurements } from "../measurements.js";
@@ -36,7 +37,7 @@ export interface CalibrateArgs {
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
-  const base = loadProfile(a.profile);
+  const base = loadProfile(a.profile, BUILTIN_SCHEMA);
   const ms = readMeasurements(a.measurements);
   const cellsAll = measurementCells(ms);
   const traced = a.trace !== undefined ? checkTraceArgs(a.trace, cellsAll.length) : null;
