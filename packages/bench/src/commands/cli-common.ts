@@ -83,7 +83,7 @@ export function progressBar(label: string, quiet = false): { update: (done: numb
 export function emitJson(json: string | boolean | undefined, value: unknown): string | null {
   const text = `${JSON.stringify(value, null, 1)}\n`;
   if (json === true) {
-    process.stdout.write(text);
+    console.log(text.trimEnd());
     return null;
   }
   if (typeof json === "string") {
