@@ -29,6 +29,9 @@ export interface RecordExtras {
   /** Virtual ns of the point by phase; they add up to virtual_ns. */
   phases_ns?: Record<string, number>;
   virtual_ns?: number;
+  /** /proc/vmstat's migration lines after the point, and the migrator's and engines' counters. */
+  vmstat?: Record<string, number>;
+  stats?: Record<string, Record<string, number>>;
 }
 
 /** A point of the seed benchmark and the record it produces. */

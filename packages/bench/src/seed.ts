@@ -67,6 +67,8 @@ export async function runSeed(
     }
     rec.virtual_ns = r.virtualNs;
     rec.phases_ns = r.phases;
+    rec.vmstat = r.vmstat;
+    rec.stats = r.stats;
     return rec;
   });
   return {

@@ -8,6 +8,8 @@ const metrics = z.object({ GBps: z.number().optional(), first_us: z.number().opt
 const extras = {
   published: metrics.optional(), error: metrics.optional(),
   phases_ns: z.record(z.string(), z.number().int().nonnegative()).optional(), virtual_ns: z.number().int().optional(),
+  vmstat: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  stats: z.record(z.string(), z.record(z.string(), z.number())).optional(),
 };
 const Record = z.union([
   z.object({ table: z.literal("throughput_by_folio_size"), config: z.enum(["vanilla", "dcbm"]), channels: z.number().int().nullable(), folio_size: sizes, GBps: z.number(), ...extras }).strict(),

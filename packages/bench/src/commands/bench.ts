@@ -87,7 +87,7 @@ export function benchCommand(): Command {
       bar.stop();
       const json = {
         profile: profile.name, seed: Number(o.seed),
-        results: rows.map((r, i) => ({ table: r.table, folio_size: r.folioSize, ...(r.table === "vanilla" ? { n: r.n } : { N: r.n, channels: r.channels }), GBps: results[i]!.GBps, first_us: results[i]!.firstUs, virtual_ns: results[i]!.virtualNs, phases_ns: results[i]!.phases })),
+        results: rows.map((r, i) => ({ table: r.table, folio_size: r.folioSize, ...(r.table === "vanilla" ? { n: r.n } : { N: r.n, channels: r.channels }), GBps: results[i]!.GBps, first_us: results[i]!.firstUs, virtual_ns: results[i]!.virtualNs, phases_ns: results[i]!.phases, vmstat: results[i]!.vmstat, stats: results[i]!.stats })),
       };
       if (o.json === true) emitJson(true, json);
       else {
@@ -125,7 +125,7 @@ export function benchCommand(): Command {
     }
     const json = {
       profile: profile.name, host_load: rep.hostLoad,
-      points: rep.rows.map((r) => ({ label: r.label, first_ms: r.firstMs, wall_ms: r.wallMs, folios_per_s: r.foliosPerSec, virtual_ms: r.virtualMs, virtual_per_wall: r.virtualPerWall, peak_rss_mib: r.peakRssMiB, phases_ns: r.result.phases })),
+      points: rep.rows.map((r) => ({ label: r.label, first_ms: r.firstMs, wall_ms: r.wallMs, folios_per_s: r.foliosPerSec, virtual_ms: r.virtualMs, virtual_per_wall: r.virtualPerWall, peak_rss_mib: r.peakRssMiB, phases_ns: r.result.phases, vmstat: r.result.vmstat, stats: r.result.stats })),
       seed: rep.seed,
     };
     if (o.json === true) emitJson(true, json);

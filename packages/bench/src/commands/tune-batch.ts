@@ -61,7 +61,7 @@ export function tuneBatchCommand(): Command {
         if (traced !== null) log(traceOnePoint(profile, specs[traced.index]!, specLabel(specs[traced.index]!), 1, o, res[traced.index]!.virtualNs));
         const json = {
           profile: profile.name, folio_size: fs, channels: ch, budget_us: budget,
-          rows: rows.map((r, i) => ({ N: r.N, GBps: r.GBps, first_us: r.firstUs, over_budget: r.firstUs > budget, phases_ns: res[i]!.phases })),
+          rows: rows.map((r, i) => ({ N: r.N, GBps: r.GBps, first_us: r.firstUs, over_budget: r.firstUs > budget, phases_ns: res[i]!.phases, vmstat: res[i]!.vmstat, stats: res[i]!.stats })),
           recommended_N: best?.N ?? null,
         };
         if (o.json === true) {
