@@ -89,10 +89,10 @@ export function formatPerfetto(records: readonly TraceRecord[], o: PerfettoOptio
     const f = r.fields as Record<string, unknown>;
     if (r.ctx === TRACE_CTX_DEVICE) {
       const d = device(r.comm);
-      if (r.name === "ptdma_desc_fetch" || r.name === "sdxi_desc_fetch") {
+      if (r.name === "ptdma_desc_fetch") {
         d.open = { ts: r.ts, args: { ...f }, flow: d.queue.shift() ?? 0 };
         if (d.open.flow > 0) ev.push({ ph: "t", name: "descriptor", cat: "dma", id: d.open.flow, pid: d.pid, tid: d.tid, ts: us(r.ts) });
-      } else if ((r.name === "ptdma_desc_complete" || r.name === "sdxi_desc_complete") && d.open !== null) {
+      } else if (r.name === "ptdma_desc_complete" && d.open !== null) {
         const dur = r.ts - d.open.ts;
         ev.push({ ph: "X", name: "descriptor", cat: "dma", pid: d.pid, tid: d.tid, ts: us(d.open.ts), dur: us(dur), args: { ...d.open.args, ...f } });
         const bytes = Number(f.len ?? d.open.args.len ?? 0);
