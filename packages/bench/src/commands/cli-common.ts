@@ -6,7 +6,7 @@
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { PHASE_NAMES } from "@mmemu/kernel";
-import { parseTraceArgs, TraceSession, TRACE_FORMATS, writeFileAtomic, type TraceArgs } from "@mmemu/trace";
+import { parseTraceArgs, TraceSession, TRACE_FORMATS, writeFileAtomic, type KernelVersion, type TraceArgs } from "@mmemu/trace";
 import type { HardwareProfile } from "@mmemu/timing";
 import { runPoint, type PointResult, type PointSpec } from "../workload.js";
 
@@ -54,7 +54,7 @@ export function traceOnePoint(profile: HardwareProfile, spec: PointSpec, label: 
   const session = new TraceSession(opts);
   const r = runPoint(profile, spec, { seed }, session);
   if (expectNs !== undefined && r.virtualNs !== expectNs) throw new Error(`trace: the traced run of ${label} took ${r.virtualNs} ns, the untraced one ${expectNs} ns (tracing must not change the run)`);
-  return `${session.write((a.traceKernel ?? "mainline") as "mainline", { point: label, profile: profile.name, seed })} of ${label}`;
+  return `${session.write((a.traceKernel ?? "mainline") as KernelVersion, { point: label, profile: profile.name, seed })} of ${label}`;
 }
 
 /**
