@@ -49,7 +49,7 @@ test("chart files are standalone SVG documents with a title, axis labels and a k
   try {
     const files = writeSeedReport(dir, run, ms, { profile: "zen3-ptdma", seed: 1 });
     const svgs = files.filter((f) => f.endsWith(".svg"));
-    t.true(svgs.length >= 10);
+    t.true(svgs.length >= 7, `${svgs.length} charts for the 2M points`);
     for (const f of svgs) {
       const text = readFileSync(f, "utf8");
       const doc = new DOMParser().parseFromString(text, "image/svg+xml");
@@ -110,7 +110,7 @@ test("headless Chromium renders the report and loads every chart as an image", a
     t.is(sizes.length, svgs.length, "one <img> per chart");
     // An SVG the browser cannot parse loads as a broken image of width 0.
     t.true(sizes.every((s) => /^820x\d{3,4}$/.test(s)), `every chart loads as an image with its own size: ${sizes.join(" ")}`);
-    t.true(Number(m![2]) >= 6);
+    t.true(Number(m![2]) >= 4, "the 2M tables and the breakdown");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
