@@ -132,3 +132,34 @@ test("the real executable: exit statuses and no stack trace on errors", (t) => {
   t.not(usage.status, 0);
   t.regex(usage.stderr, /missing required argument 'scenario'/);
 });
+
+test("--trace FILE --trace-format perfetto writes a timeline; --stats prints the breakdown and /proc/vmstat lines", async (t) => {
+  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "mmemu-run-"));
+  try {
+    const o = capture();
+    const file = join(dir, "run.json");
+    runCommand([example], { trace: file, traceFormat: "perfetto", stats: true }, o);
+    t.regex(o.stderr, /wrote .*run\.json \(perfetto, \d+ events\)/);
+    const doc = JSON.parse(readFileSync(file, "utf8")) as { traceEvents: Array<{ ph: string; name: string }>; metadata: Record<string, string> };
+    t.is(doc.metadata.kernel, "mainline");
+    t.true(doc.traceEvents.some((e) => e.ph === "X" && e.name === "move_pages"));
+    t.regex(o.stdout, /where virtual time went \([\d.]+ us\):/);
+    t.regex(o.stdout, /^ {2}pgmigrate_success \d+$/m);
+    t.regex(o.stdout, /^ {2}numa_hit \d+$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--json summary records carry the phase breakdown, adding up, and the vmstat lines", (t) => {
+  const o = capture();
+  runCommand([example], { json: true }, o);
+  const summary = o.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>).find((r) => r.summary === true)!;
+  const parts = Object.values(summary.phasesNs as Record<string, number>).reduce((a, b) => a + b, 0);
+  t.is(parts, summary.phasesTotalNs);
+  t.true(parts > 0 && parts <= summary.virtualNs);
+  t.is(typeof summary.vmstat.pgmigrate_success, "number");
+});

@@ -119,11 +119,9 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
     });
     bar?.stop();
     if (session !== null) {
-      const text = session.render(result.kernel as KernelVersion, { scenario: scenario.name, file });
-      if (session.opts.file === "-") (opts.json ? io.err : io.out)(text);
-      else {
-        session.write(result.kernel as KernelVersion, { scenario: scenario.name, file });
-      }
+      const meta = { scenario: scenario.name, file };
+      if (session.opts.file === "-") (opts.json ? io.err : io.out)(session.render(result.kernel as KernelVersion, meta));
+      else io.err(`${session.write(result.kernel as KernelVersion, meta)}\n`);
     }
     if (opts.json) io.out(`${JSON.stringify(summaryRecord(file, result, counters))}\n`);
     else {
