@@ -81,7 +81,7 @@ export function lineChartSvg(c: LineChart): string {
   const svg = plotSvg({
     width: WIDTH, height, marginTop: TOP, marginRight: KEY_W, marginLeft: 64, marginBottom: 48,
     x: { type: c.xType ?? "linear", label: c.xLabel, labelAnchor: "center", labelOffset: 40, ...(c.xTicks ? { ticks: c.xTicks } : {}) },
-    y: { type: c.yType ?? "linear", label: c.yLabel, labelAnchor: "center", labelOffset: 52, grid: true },
+    y: { type: c.yType ?? "linear", label: c.yLabel, labelAnchor: "center", labelOffset: 52, grid: true, nice: true },
     color: { domain: names, range: PALETTE.slice(0, Math.max(1, names.length)) },
     marks: [
       Plot.line(emu, { x: "x", y: "y", z: "s", stroke: "s", strokeWidth: 1.5 }),
