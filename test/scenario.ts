@@ -8,8 +8,8 @@ import {
   MIGRATE_SYNC, migratePages, MR, PAGE_SIZE, patternDigest, PROT_READ, PROT_WRITE, putbackMovablePages,
   type MigrateMode, type MmStruct,
 } from "@mmemu/mm-core";
-import { BUILTIN_SCHEMA } from "@mmemu/components";
-import { createMachine, loadProfile, type EmulatedMachine } from "@mmemu/timing";
+import { BUILTIN_SCHEMA, createMachine, type EmulatedMachine } from "@mmemu/components";
+import { loadProfile } from "@mmemu/timing";
 import {
   kernelMovePages, MPOL_MF_MOVE, mmapUserArea, readUserInts, TaskTable, writeUserArray, type TaskStruct,
 } from "@mmemu/move-pages";

@@ -22,6 +22,8 @@ export type { SpeedReport, SpeedRow } from "./speed.js";
 export { predictRows, runPredict, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
 export type { PredictRow } from "./predict.js";
 export { benchCommand } from "./commands/bench.js";
+export { componentOptions, componentsFrom } from "./commands/components.js";
+export type { ComponentFlags } from "./commands/components.js";
 export { calibrateCommand } from "./commands/calibrate-cmd.js";
 export { tuneBatchCommand, recommendBatch } from "./commands/tune-batch.js";
 export { profileCommand, loadProfileWith, parseSets, paramRows, formatParamsMarkdown, formatParamsText } from "./commands/profile.js";

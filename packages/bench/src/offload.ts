@@ -1,16 +1,26 @@
 /**
- * Loading dcbm for a dcbm point, as the published runs did: the module loaded, nr_dma_chan written,
- * offloading switched on (which registers the migrator).
+ * Loading the migrator for an offload point, as the published runs did with dcbm: the module loaded,
+ * its channel count written (nr_dma_chan for dcbm, threads for mtcopy), offloading switched on (which
+ * registers the migrator). Any migrator module, built-in or plug-in, goes through the same sysfs path.
  */
-import { Dcbm } from "@mmemu/dcbm";
-import type { EmulatedMachine } from "@mmemu/timing";
+import { sectionValues, errnoName } from "@mmemu/kernel";
+import { pluginError, type EmulatedMachine } from "@mmemu/components";
+import type { MigratorInstance, MigratorModule } from "@mmemu/driver-kit";
 
-export function attachOffload(em: EmulatedMachine, channels: number): Dcbm {
-  if (em.dmaengine === null) throw new Error("dcbm needs the DMA engines (createMachine with dma: true)");
-  const dcbm = new Dcbm(em.m, em.dmaengine);
-  let rc = dcbm.setNrDmaChan(channels);
-  if (rc !== 0) throw new RangeError(`dcbm: nr_dma_chan ${channels} rejected (${rc})`);
-  rc = dcbm.setOffloading(true);
-  if (rc !== 0) throw new Error(`dcbm: enabling offloading failed (${rc})`);
-  return dcbm;
+export function attachOffload(em: EmulatedMachine, mod: MigratorModule, channels: number): MigratorInstance {
+  if (mod.usesDma && em.dmaengine === null) throw new Error(`${mod.name} needs the DMA engines (a machine built with dma)`);
+  const params = mod.params === undefined ? {} : sectionValues(em.profile.params, mod.params);
+  let inst: MigratorInstance;
+  try {
+    inst = mod.load({ m: em.m, core: em.m.core, fabric: em.fabric, profile: em.profile, dmaengine: em.dmaengine, params });
+  } catch (e) {
+    throw pluginError(e, `migrator ${mod.name}: load`);
+  }
+  const write = (attr: string, value: string) => {
+    const rc = inst.sysfsWrite(attr, `${value}\n`);
+    if (rc < 0) throw new RangeError(`${mod.name}: writing ${value} to ${attr} failed with -${errnoName(rc)} (${rc})`);
+  };
+  if (mod.channelsAttr !== undefined) write(mod.channelsAttr, String(channels));
+  write(mod.enableAttr, "1");
+  return inst;
 }

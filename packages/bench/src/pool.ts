@@ -6,6 +6,7 @@
 import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { profileToFile, type HardwareProfile } from "@mmemu/timing";
+import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
 import type { PointResult, PointSpec, WorkloadOptions } from "./workload.js";
 import type { PointTask } from "./worker.js";
 
@@ -21,7 +22,8 @@ export function parseThreads(text: string | undefined): number {
 export class PointPool {
   private readonly pool: Piscina;
 
-  constructor(threads = availableParallelism()) {
+  /** `components`: what every point runs with (workers load the same selection). */
+  constructor(threads = availableParallelism(), readonly components: Components = BUILTIN_COMPONENTS) {
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
       throw new RangeError(`--threads must be a whole number from 1 to 256, got ${threads}`);
     }
@@ -47,7 +49,7 @@ export class PointPool {
     const order = specs.map((s, i) => i).sort((a, b) => weight(specs[b]!) - weight(specs[a]!) || a - b);
     const out = new Array<PoolResult>(specs.length);
     await Promise.all(order.map(async (i) => {
-      const task: PointTask = { profile: file, spec: specs[i]!, opts };
+      const task: PointTask = { profile: file, spec: specs[i]!, opts, components: this.components.selection };
       const r = (await this.pool.run(task)) as PoolResult;
       out[i] = r;
       onDone?.(i, r);

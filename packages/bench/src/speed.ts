@@ -4,6 +4,7 @@
  */
 import { availableParallelism, loadavg } from "node:os";
 import type { HardwareProfile } from "@mmemu/timing";
+import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
 import { PointPool } from "./pool.js";
 import { runSeed } from "./seed.js";
 import { GiB, runPoint, type PointResult, type PointSpec } from "./workload.js";
@@ -35,7 +36,9 @@ export interface SpeedReport {
   readonly seed: { readonly wallS: number; readonly points: number; readonly threads: number; readonly cores: number } | null;
 }
 
-export async function runSpeed(profile: HardwareProfile, withSeed: boolean, onPoint?: (done: number, total: number) => void): Promise<SpeedReport> {
+export async function runSpeed(
+  profile: HardwareProfile, withSeed: boolean, components: Components = BUILTIN_COMPONENTS, onPoint?: (done: number, total: number) => void,
+): Promise<SpeedReport> {
   // Three timed runs per point after a small warm-up. The first is what a one-off run costs: on a
   // loaded 2-core host the JIT's optimising compiles (concurrent, and ~120 functions' worth) are
   // still running through much of it, so it can take twice as long. The next two, after the first
@@ -45,10 +48,10 @@ export async function runSpeed(profile: HardwareProfile, withSeed: boolean, onPo
   const hostLoad = loadavg()[0]!;
   const rows: SpeedRow[] = [];
   for (const { label, spec } of SPEED_POINTS) {
-    runPoint(profile, { ...spec, totalBytes: GiB / 64 }); // warm the JIT on the same path
-    const first = runPoint(profile, spec);
-    const second = runPoint(profile, spec);
-    const third = runPoint(profile, spec);
+    runPoint(profile, { ...spec, totalBytes: GiB / 64 }, {}, components); // warm the JIT on the same path
+    const first = runPoint(profile, spec, {}, components);
+    const second = runPoint(profile, spec, {}, components);
+    const third = runPoint(profile, spec, {}, components);
     if (second.virtualNs !== first.virtualNs || third.virtualNs !== first.virtualNs) {
       throw new Error(`${label}: runs of the same point differ in virtual time (${first.virtualNs}, ${second.virtualNs}, ${third.virtualNs} ns)`);
     }
@@ -61,7 +64,7 @@ export async function runSpeed(profile: HardwareProfile, withSeed: boolean, onPo
   }
   let seed: SpeedReport["seed"] = null;
   if (withSeed) {
-    const pool = new PointPool();
+    const pool = new PointPool(undefined, components);
     try {
       const t0 = performance.now();
       const run = await runSeed(pool, profile, 1, null);

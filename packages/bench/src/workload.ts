@@ -8,9 +8,10 @@
  */
 import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, vmstatCounters, type Machine } from "@mmemu/mm-core";
 import { phaseBreakdown, phaseSnapshot, type PhaseBreakdown, type TraceSession } from "@mmemu/trace";
-import type { Dcbm } from "@mmemu/dcbm";
+import { migrateOffloadOf, type MigratorInstance } from "@mmemu/driver-kit";
 import { kernelMovePages, mmapUserArea, MPOL_MF_MOVE, readUserInts, TaskTable, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
-import { createMachine, type HardwareProfile, type EmulatedMachine } from "@mmemu/timing";
+import type { HardwareProfile } from "@mmemu/timing";
+import { BUILTIN_COMPONENTS, createMachineWith, pluginError, throwIfOops, type Components, type EmulatedMachine } from "@mmemu/components";
 import { median, probeFirstFolio } from "./first-folio.js";
 import { attachOffload } from "./offload.js";
 
@@ -27,9 +28,12 @@ export const GiB = 2 ** 30;
 
 /** What one point runs. */
 export interface PointSpec {
-  /** "vanilla": no migrator registered, CPU copy per folio; "dcbm": the DMA batch migrator. */
+  /**
+   * "vanilla": no migrator registered, CPU copy per folio; "dcbm": the offload configuration of the
+   * published tables, run with the loaded migrator (dcbm unless `--migrator` names another).
+   */
   readonly config: "vanilla" | "dcbm";
-  /** DMA channels (dcbm's nr_dma_chan); null for vanilla. */
+  /** DMA channels (dcbm's nr_dma_chan, the migrator's channelsAttr); null for vanilla. */
   readonly channels: number | null;
   readonly folioSize: FolioSizeName;
   /** Bytes moved in total. */
@@ -86,19 +90,22 @@ export interface PreparedPoint {
   readonly pagesArg: number;
   readonly nodesArg: number;
   readonly statusArg: number;
-  /** The loaded dcbm module (dcbm points). */
-  readonly dcbm: Dcbm | null;
+  /** The loaded migrator module (offload points). */
+  readonly migrator: MigratorInstance | null;
+  /** Plug-in files loaded (a plug-in that throws is reported with its frames in these). */
+  readonly pluginFiles: readonly string[];
 }
 
-/** Build a machine and a populated process for a point. */
-export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}): PreparedPoint {
+/** Build a machine (with the loaded components) and a populated process for a point. */
+export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, components: Components = BUILTIN_COMPONENTS): PreparedPoint {
   const fb = folioBytes(spec.folioSize);
   const nrFolios = Math.floor(spec.totalBytes / fb);
   if (nrFolios < 1) throw new RangeError(`point: totalBytes ${spec.totalBytes} is less than one ${spec.folioSize} folio`);
   const bytes = nrFolios * fb;
   // The folios, the three argument arrays (16 bytes per folio) and slack for page tables and rings.
   const pagesPerNode = Math.ceil(bytes / PAGE_SIZE) + Math.ceil((16 * nrFolios) / PAGE_SIZE) + (1 << 13);
-  const em = createMachine(profile, { pagesPerNode, seed: opts.seed ?? 1, dma: spec.config === "dcbm" });
+  const dma = spec.config === "dcbm" && components.migrator.usesDma;
+  const em = createMachineWith(profile, components.engines, { pagesPerNode, seed: opts.seed ?? 1, dma });
   const m = em.m;
   m.settings.nrMaxBatchedMigration = spec.batchPages ?? 512;
   const order = FOLIO_SIZES[spec.folioSize];
@@ -123,8 +130,8 @@ export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: Wo
     writeUserArray(tasks, proc, statusArg, new Int32Array(nrFolios), 4);
   });
   m.current = proc.ctx;
-  const dcbm = spec.config === "dcbm" ? attachOffload(em, spec.channels ?? 1) : null;
-  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, dcbm };
+  const migrator = spec.config === "dcbm" ? attachOffload(em, components.migrator, spec.channels ?? 1) : null;
+  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, migrator, pluginFiles: components.files };
 }
 
 /**
@@ -147,19 +154,47 @@ function cpusOfNode(m: Machine, nid: number): number[] {
 }
 
 /**
- * Run one point on a profile. Deterministic: the same profile, spec and seed give the same result.
- * With a trace session, the migration calls are recorded (the machine's setup is not).
+ * Run one point on a profile. Deterministic: the same profile, spec, seed and components give the same
+ * result. With a trace session, the migration calls are recorded (the machine's setup is not).
  */
-export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, trace?: TraceSession): PointResult {
-  return runPrepared(preparePoint(profile, spec, opts), spec, trace);
+export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, components: Components = BUILTIN_COMPONENTS, trace?: TraceSession): PointResult {
+  return runPrepared(preparePoint(profile, spec, opts, components), spec, trace);
 }
 
-/** The migrator's and the engines' statistics of a prepared point, by component name. */
+/**
+ * The offload core's, the migrator's and the engines' statistics of a prepared point, by component:
+ * the core's counters, the migrator module's numeric sysfs attributes (what /sys/module/<name>/ shows),
+ * dmaengine's counters, and each engine instance's `stats` (the PTDMA functions' hardware counters).
+ */
 export function componentStats(pp: PreparedPoint): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
-  if (pp.dcbm !== null) out.dcbm = { ...pp.dcbm.stats };
+  const off = migrateOffloadOf(pp.m);
+  if (off !== null) out.migrate_offload = { ...off.stats };
+  if (pp.migrator !== null) {
+    const attrs: Record<string, number> = {};
+    for (const a of pp.migrator.attrs) {
+      const v = pp.migrator.sysfsRead(a);
+      if (typeof v === "string" && /^-?\d+\n?$/.test(v)) attrs[a] = Number(v);
+    }
+    out[off?.active?.name ?? "migrator"] = attrs;
+  }
   if (pp.em.dmaengine !== null) out.dmaengine = { ...pp.em.dmaengine.stats };
-  for (const e of pp.em.ptdma) if (e.hw.stats.descriptors > 0 || e.hw.stats.errors > 0) out[e.hw.name] = { ...e.hw.stats, ...e.pt.stats };
+  for (const [mod, instances] of pp.em.engines) {
+    instances.forEach((inst, i) => {
+      const st = engineStats(inst);
+      if (st !== null && Object.values(st).some((v) => v !== 0)) out[`${mod}${i}`] = st;
+    });
+  }
+  return out;
+}
+
+/** The numeric counters an engine instance exposes as `stats` (or its hardware's, `hw.stats`). */
+function engineStats(inst: object): Record<string, number> | null {
+  const o = inst as { stats?: unknown; hw?: { stats?: unknown } };
+  const st = (o.stats ?? o.hw?.stats) as Record<string, unknown> | undefined;
+  if (st === undefined || st === null || typeof st !== "object") return null;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(st)) if (typeof v === "number") out[k] = v;
   return out;
 }
 
@@ -174,7 +209,14 @@ function runPrepared(pp: PreparedPoint, spec: PointSpec, trace?: TraceSession): 
   let calls = 0;
   for (let i = 0; i < nrFolios; i += perCall) {
     const to = Math.min(nrFolios, i + perCall);
-    const rc = movePages(pp, i, to);
+    let rc: number;
+    try {
+      rc = movePages(pp, i, to);
+    } catch (e) {
+      // A device model's event (or anything of a plug-in's) threw: this point's machine is abandoned.
+      throw pluginError(e, "a plug-in, during move_pages");
+    }
+    throwIfOops(m, pp.pluginFiles);
     if (rc !== 0) {
       const bad = readStatus(pp, i, to).filter((st) => st !== 1).slice(0, 5);
       throw new Error(`move_pages: returned ${rc} (${spec.config} ${spec.folioSize}); statuses other than node 1: ${bad.join(", ")}`);

@@ -1,6 +1,6 @@
 import test from "ava";
 import { loadProfile } from "@mmemu/timing";
-import { BUILTIN_SCHEMA } from "@mmemu/components";
+import { BUILTIN_COMPONENTS, BUILTIN_SCHEMA } from "@mmemu/components";
 import {
   breakdownTotal, parseFtraceLine, parseTraceArgs, TraceSession, type KernelVersion, type TraceFormat,
 } from "@mmemu/trace";
@@ -12,7 +12,7 @@ const spec: PointSpec = { config: "dcbm", channels: 2, folioSize: "4K", totalByt
 
 function traced(format: TraceFormat, kernel: KernelVersion = "mainline", extra: Record<string, string> = {}) {
   const session = new TraceSession(parseTraceArgs({ trace: "/dev/null", traceFormat: format, ...extra })!);
-  const r = runPoint(profile, spec, { seed: 1 }, session);
+  const r = runPoint(profile, spec, { seed: 1 }, BUILTIN_COMPONENTS, session);
   const records = session.recorder.records();
   return { r, text: session.render(kernel, { point: "test" }), records, session };
 }

@@ -7,9 +7,10 @@
 import { Command } from "commander";
 import { registerRunCommand } from "./commands/run.js";
 import { registerBenchCommands } from "./commands/bench.js";
+import { registerNewCommand } from "./commands/new.js";
 
 /** Every command, in the order `mmemu --help` lists them. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands, registerNewCommand];
 
 export function buildProgram(): Command {
   const program = new Command()

@@ -32,18 +32,18 @@ const failing = {
   ],
 };
 
-test("a passing scenario prints a table with one row per step and exits 0", (t) => {
+test("a passing scenario prints a table with one row per step and exits 0", async (t) => {
   const o = capture();
-  t.is(runCommand([example], {}, o), 0);
+  t.is(await runCommand([example], {}, o), 0);
   t.regex(o.stdout, /move_pages\(0, 4, 4 addrs, \[1,1,1,1\], status, MOVE\)/);
   t.regex(o.stdout, /status \[1, -ENOENT, -EFAULT, -EFAULT\]/);
   t.regex(o.stdout, /PASS: 10 steps, 0 failed/);
   t.is(o.stderr, "");
 });
 
-test("--json prints one record per step plus a summary, with ret, errno and status", (t) => {
+test("--json prints one record per step plus a summary, with ret, errno and status", async (t) => {
   const o = capture();
-  t.is(runCommand([example], { json: true }, o), 0);
+  t.is(await runCommand([example], { json: true }, o), 0);
   const lines = o.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
   t.is(lines.length, 11);
   const mp = lines.find((l) => l.op === "move_pages")!;
@@ -55,54 +55,54 @@ test("--json prints one record per step plus a summary, with ret, errno and stat
   t.deepEqual(lines.at(-1), { ...lines.at(-1), summary: true, ok: true, steps: 10, failed: 0 });
 });
 
-test("--json errno fields for a failing call", (t) => {
+test("--json errno fields for a failing call", async (t) => {
   const f = scenarioFile("enodev.json", { ...failing, steps: [failing.steps[0], { op: "move_pages", process: "p", pages: ["b"], nodes: [9], expect: { ret: -1, errno: "ENODEV" } }] });
   const o = capture();
-  t.is(runCommand([f], { json: true }, o), 0);
+  t.is(await runCommand([f], { json: true }, o), 0);
   const rec = JSON.parse(o.stdout.split("\n")[1]!) as Record<string, unknown>;
   t.is(rec.ret, -1);
   t.is(rec.errno, 19);
   t.is(rec.errnoName, "ENODEV");
 });
 
-test("a mismatch is listed and the exit status is 1", (t) => {
+test("a mismatch is listed and the exit status is 1", async (t) => {
   const o = capture();
-  t.is(runCommand([scenarioFile("fail.json", failing)], {}, o), 1);
+  t.is(await runCommand([scenarioFile("fail.json", failing)], {}, o), 1);
   t.regex(o.stdout, /step 1 \(move_pages\): status\[0\] is -2 \(-ENOENT\), expected 1/);
   t.regex(o.stdout, /FAIL: 2 steps, 1 failed/);
 });
 
-test("an invalid scenario is rejected with paths, nothing runs, exit 2", (t) => {
+test("an invalid scenario is rejected with paths, nothing runs, exit 2", async (t) => {
   const bad = scenarioFile("bad.json", { ...failing, steps: [{ op: "mmap", process: "p", as: "b", len: "1 parsec" }] });
   const o = capture();
-  t.is(runCommand([example, bad], {}, o), 2);
+  t.is(await runCommand([example, bad], {}, o), 2);
   t.is(o.stdout, "", "not even the valid file ran");
   t.regex(o.stderr, /bad\.json: invalid scenario\n {2}steps\[0\]\.len: a size like/);
 });
 
-test("a missing file and bad --kernel are clear errors", (t) => {
+test("a missing file and bad --kernel are clear errors", async (t) => {
   const o = capture();
-  t.is(runCommand([join(dir, "nope.json")], {}, o), 2);
+  t.is(await runCommand([join(dir, "nope.json")], {}, o), 2);
   t.regex(o.stderr, /nope\.json: invalid scenario\n {2}cannot read the file: ENOENT/);
   const o2 = capture();
-  t.is(runCommand([example], { kernel: "5.4" }, o2), 2);
+  t.is(await runCommand([example], { kernel: "5.4" }, o2), 2);
   t.regex(o2.stderr, /--kernel 5\.4: expected one of 6\.1, 6\.12, mainline/);
 });
 
-test("--kernel overrides the scenario's kernel", (t) => {
+test("--kernel overrides the scenario's kernel", async (t) => {
   const o = capture();
-  t.is(runCommand([example], { kernel: "6.1" }, o), 1, "move_pages04's mainline expectation fails on 6.1");
+  t.is(await runCommand([example], { kernel: "6.1" }, o), 1, "move_pages04's mainline expectation fails on 6.1");
   t.regex(o.stdout, /status\[1\] is -14 \(-EFAULT\), expected -ENOENT/);
 });
 
-test("--trace - prints the trace in trace-cmd report's layout, with the kernel's field names", (t) => {
+test("--trace - prints the trace in trace-cmd report's layout, with the kernel's field names", async (t) => {
   const o = capture();
-  runCommand([example], { trace: "-" }, o);
+  await runCommand([example], { trace: "-" }, o);
   t.regex(o.stdout, /^cpus=\d+$/m);
   t.regex(o.stdout, /^ +\S+-\d+ +\[\d{3}\] \.{5} +\d+\.\d{6}: mm_migrate_pages: +nr_succeeded=1 nr_failed=\d+ nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 nr_split=0 mode=MIGRATE_SYNC reason=syscall_or_cpuset$/m);
 });
 
-test("bad trace options stop the command before anything runs, naming the option", (t) => {
+test("bad trace options stop the command before anything runs, naming the option", async (t) => {
   for (const [opts, msg] of [
     [{ trace: "/tmp/x", traceFormat: "json" }, /--trace-format: "json" is not one of ftrace, tracefs, perfetto/],
     [{ trace: "/tmp/x", traceWindow: "5:2" }, /--trace-window: end 2 is not after start 5/],
@@ -111,7 +111,7 @@ test("bad trace options stop the command before anything runs, naming the option
     [{ traceFormat: "ftrace" }, /--trace-format needs --trace FILE/],
   ] as const) {
     const o = capture();
-    t.is(runCommand([example], opts, o), 2);
+    t.is(await runCommand([example], opts, o), 2);
     t.regex(o.stderr, msg);
     t.is(o.stdout, "");
   }
@@ -141,7 +141,7 @@ test("--trace FILE --trace-format perfetto writes a timeline; --stats prints the
   try {
     const o = capture();
     const file = join(dir, "run.json");
-    runCommand([example], { trace: file, traceFormat: "perfetto", stats: true }, o);
+    await runCommand([example], { trace: file, traceFormat: "perfetto", stats: true }, o);
     t.regex(o.stderr, /wrote .*run\.json \(perfetto, \d+ events\)/);
     const doc = JSON.parse(readFileSync(file, "utf8")) as { traceEvents: Array<{ ph: string; name: string }>; metadata: Record<string, string> };
     t.is(doc.metadata.kernel, "mainline");
@@ -154,9 +154,9 @@ test("--trace FILE --trace-format perfetto writes a timeline; --stats prints the
   }
 });
 
-test("--json summary records carry the phase breakdown, adding up, and the vmstat lines", (t) => {
+test("--json summary records carry the phase breakdown, adding up, and the vmstat lines", async (t) => {
   const o = capture();
-  runCommand([example], { json: true }, o);
+  await runCommand([example], { json: true }, o);
   const summary = o.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>).find((r) => r.summary === true)!;
   const parts = Object.values(summary.phasesNs as Record<string, number>).reduce((a, b) => a + b, 0);
   t.is(parts, summary.phasesTotalNs);

@@ -1,4 +1,4 @@
-import { EBUSY, EINVAL, ENODEV, EOPNOTSUPP, type Tracepoint } from "@mmemu/kernel";
+import { EBUSY, EINVAL, EIO, ENODEV, EOPNOTSUPP, type Tracepoint } from "@mmemu/kernel";
 import { FOLIO_CONTENT_COPIED, foliosMcCopy, HPAGE_PUD_NR, PG, type Machine, type OffloadHook } from "@mmemu/mm-core";
 import { modulePut, tryModuleGet, type Module } from "./module.js";
 import { kernelLog, type KernelLog } from "./printk.js";
@@ -87,6 +87,12 @@ export class MigrateCopyOffload implements OffloadHook {
   readonly tpUnregister: Tracepoint<{ name: string; ret: number }>;
   readonly tpCopyStart: Tracepoint<{ migrator: string; nr_folios: number }>;
   readonly tpCopyEnd: Tracepoint<{ migrator: string; nr_folios: number; rc: number; marked: number; ns: number }>;
+  /**
+   * Exceptions thrown by a migrator's offload_copy (an oops in its module), oldest first. The batch
+   * they interrupted fell back to the CPU copy, so the machine stays consistent; whoever runs the
+   * machine reports them (with the migrator's own stack frames) and stops.
+   */
+  readonly oopses: Array<{ readonly migrator: string; readonly error: unknown }> = [];
   /** The static call's current target and its name for traces. */
   private copyFn: OffloadCopyFn;
   private copyName: string;
@@ -147,6 +153,14 @@ export class MigrateCopyOffload implements OffloadHook {
     let rc: number;
     try {
       rc = fn(dst, src, count);
+    } catch (e) {
+      if (e instanceof OffloadContractViolation) throw e;
+      // The kernel would oops in the module; here the batch is failed back to the core (every mark
+      // cleared, so each folio is copied by the CPU) and the exception kept for the caller.
+      this.oopses.push({ migrator: name, error: e });
+      this.log.prErr(`migrate_offload: ${name}: offload_copy threw ${e instanceof Error ? e.name : typeof e}; batch of ${count} falls back to the CPU`);
+      for (let i = 0; i < count; i++) m.folios.migrateInfo[dst[i]!]! &= ~FOLIO_CONTENT_COPIED;
+      rc = -EIO;
     } finally {
       this.srcu.readUnlock(idx);
     }

@@ -30,7 +30,12 @@ export function checkScenario(s: Scenario): string[] {
     nodes.set(n.id, bytes);
     cpus += n.cpus;
   });
-  if (cpus === 0) out.push("machine.nodes: at least one node needs a CPU");
+  const mc = s.machine;
+  if (mc.profile === undefined) {
+    for (const k of ["migrator", "engines"] as const) if (mc[k] !== undefined) out.push(`machine.${k}: needs machine.profile (devices and their timing come from a hardware profile)`);
+  } else if (mc.timing !== "simple") out.push("machine.timing: a machine with a profile is timed by the profile; remove one of them");
+  if (Object.keys(mc.sysfs).length > 0 && mc.migrator === undefined) out.push("machine.sysfs: no migrator is loaded (set machine.migrator)");
+  if (cpus === 0 && mc.profile === undefined) out.push("machine.nodes: at least one node needs a CPU");
   if (![...nodes.values()].some((b) => b > 0)) out.push("machine.nodes: at least one node needs memory");
   for (const [nid, count] of Object.entries(s.machine.hugetlb)) {
     const mem = nodes.get(Number(nid));

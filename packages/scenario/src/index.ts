@@ -10,6 +10,8 @@ export { checkScenario } from "./check.js";
 export { runScenario } from "./runner.js";
 export { OPS, STATUS_REPORT_LIMIT, type OpName } from "./ops/index.js";
 export { defineOp, type OpDef, type Outcome, type StepCheck } from "./op.js";
+export { prepareScenarioDevices } from "./devices.js";
+export type { ScenarioDevices } from "./devices.js";
 export { parseSize, evalAddr, evalAddrNumber, exprNames, ADDRESS_CONSTANTS } from "./expr.js";
 export { TableCosts, SIMPLE_COSTS, scenarioCosts } from "./costs.js";
 export { Activity } from "./activity.js";

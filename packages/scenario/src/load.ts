@@ -4,6 +4,8 @@
  * file before anything runs, with the path of the offending field and what was expected there.
  */
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { isPluginPath } from "@mmemu/components";
 import yaml from "js-yaml";
 import { ScenarioSchema, type Scenario } from "./schema.js";
 import { checkScenario } from "./check.js";
@@ -57,7 +59,15 @@ export function loadScenarioFile(path: string): Scenario {
   } catch (e) {
     throw new ScenarioError(path, [`cannot read the file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
   }
-  return parseScenario(text, path);
+  const s = parseScenario(text, path);
+  // Plug-in files and profile files are named relative to the scenario that names them.
+  const here = dirname(resolve(path));
+  const rel = (x: string) => (isPluginPath(x) ? resolve(here, x) : x);
+  const mc = s.machine as { profile?: string; migrator?: string; engines?: string[] };
+  if (mc.profile !== undefined && (mc.profile.includes("/") || mc.profile.endsWith(".json"))) mc.profile = resolve(here, mc.profile);
+  if (mc.migrator !== undefined) mc.migrator = rel(mc.migrator);
+  if (mc.engines !== undefined) mc.engines = mc.engines.map(rel);
+  return s;
 }
 
 interface Issue {

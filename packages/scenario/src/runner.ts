@@ -5,10 +5,12 @@
  * memory; memory operations go through mm-core as the process itself would do them.
  */
 import type { Machine } from "@mmemu/mm-core";
+import { foreignFrames, throwIfOops } from "@mmemu/components";
 import type { OpDef, Outcome } from "./op.js";
 import { OPS } from "./ops/index.js";
 import { evalAddrNumber } from "./expr.js";
 import type { Scenario, ScenarioStep } from "./schema.js";
+import type { ScenarioDevices } from "./devices.js";
 import { World } from "./world.js";
 
 /** What one executed step did. */
@@ -53,12 +55,14 @@ export interface RunOptions {
   readonly attach?: (m: Machine) => (() => void) | void;
   /** Called right before each move_pages/migrate_pages call (benchmarks collect garbage here). */
   readonly beforeSyscall?: () => void;
+  /** The profile and components of a scenario with `machine.profile` (prepareScenarioDevices). */
+  readonly devices?: ScenarioDevices | null;
 }
 
 /** Run a validated scenario. */
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const t0 = performance.now();
-  const w = new World(s);
+  const w = new World(s, opts.devices ?? null);
   w.beforeSyscall = opts.beforeSyscall;
   const records: StepRecord[] = [];
   let error: string | undefined;
@@ -67,6 +71,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const emit = (rec: StepRecord) => {
     records.push(rec);
     opts.onStep?.(rec);
+    throwIfOops(w.m, w.pluginFiles);
   };
   try {
     runSteps(w, s.steps, "", {}, emit);
@@ -107,7 +112,9 @@ function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars
     try {
       out = execStep(w, st, { labels: w.labels, vars });
     } catch (e) {
-      const msg = `${(e as Error).name}: ${(e as Error).message}`;
+      // A plug-in's exception keeps its own stack frames (the run stops; the machine is not reused).
+      const frames = foreignFrames(e);
+      const msg = `${(e as Error).name}: ${(e as Error).message}${frames.length > 0 ? `\n${frames.join("\n")}` : ""}`;
       emit({ index, op: st.op, ...(st.name ? { name: st.name } : {}), call: st.op, result: {}, ok: false, mismatches: [`the step threw ${msg}`], virtualNs: w.m.sim.now - v0, wallMs: performance.now() - t0 });
       throw new StopRun(`steps ${index} (${st.op}) threw ${msg}`);
     }

@@ -43,8 +43,15 @@ const MachineSchema = z.object({
   }).strict()]).default("never").describe("THP settings; a single policy applies to 2M anonymous THP"),
   nrMaxBatchedMigration: z.number().int().min(1).max(1 << 18).default(512).describe("NR_MAX_BATCHED_MIGRATION in base pages"),
   seed: z.number().int().default(1),
-  timing: TimingSchema.default("simple"),
+  timing: TimingSchema.default("simple").describe("a machine with a profile is timed by the profile instead (leave timing out)"),
   check: z.boolean().default(false).describe("attach mm-core's invariant checker"),
+  profile: z.string().min(1).optional()
+    .describe("a hardware profile (name, or file relative to the scenario): CPUs, timing, fabric and DMA devices come from it; nodes then give each node's memory and must list its node ids"),
+  migrator: z.string().min(1).optional().describe("migrator to load: a built-in (dcbm, mtcopy) or a plug-in file relative to the scenario; needs profile"),
+  engines: z.array(z.string().min(1)).min(1).optional()
+    .describe("DMA engine drivers to probe: built-ins (ptdma, sdxi) or plug-in files; default every built-in; needs profile"),
+  sysfs: z.record(z.string().min(1), z.union([z.string(), z.number()])).default({})
+    .describe("the migrator's sysfs attributes, written in this order after loading it (e.g. nr_dma_chan, reason_mask); its enable attribute gets 1 last unless listed here"),
 }).strict();
 
 const ThreadSchema = z.object({

@@ -9,7 +9,9 @@ import {
   capByName, capMask, CAP_FULL_SET, makeCred, nodeMaskOf, SUID_DUMP_DISABLE, SUID_DUMP_USER, TaskTable, UserArgArena,
   type Cred, type TaskStruct, type ThreadGroup,
 } from "@mmemu/move-pages";
+import type { MigratorInstance } from "@mmemu/driver-kit";
 import type { Activity } from "./activity.js";
+import { createScenarioMachine, loadScenarioMigrator, type ScenarioDevices } from "./devices.js";
 import { scenarioCosts } from "./costs.js";
 import { errnoOf } from "./expect.js";
 import { parseSize } from "./expr.js";
@@ -29,21 +31,30 @@ export class World {
   readonly checker: InvariantChecker | null;
   /** RunOptions.beforeSyscall */
   beforeSyscall: (() => void) | undefined;
+  /** The loaded migrator (machine.migrator), or null. */
+  readonly migrator: MigratorInstance | null = null;
+  /** Plug-in files loaded (a plug-in that throws is reported with its frames in these). */
+  readonly pluginFiles: readonly string[];
   private readonly arenas = new Map<TaskStruct, UserArgArena>();
   private readonly lsmDenied = new Map<ThreadGroup, number>();
 
-  constructor(s: Scenario) {
+  constructor(s: Scenario, devices: ScenarioDevices | null) {
     const mc = s.machine;
     const hugetlbPages: Record<number, number> = {};
     for (const [k, v] of Object.entries(mc.hugetlb)) hugetlbPages[Number(k)] = v;
-    this.m = new Machine({
+    if (mc.profile !== undefined && devices === null) throw new Error("machine.profile: the scenario's devices were not loaded (prepareScenarioDevices)");
+    const em = devices === null ? null : createScenarioMachine(s, devices, hugetlbPages);
+    this.m = em?.m ?? new Machine({
       nodes: mc.nodes.map((n) => ({ id: n.id, pages: parseSize(n.memory) / PAGE_SIZE, cpus: n.cpus })),
       seed: mc.seed,
       hugetlbPages,
     });
+    this.pluginFiles = devices?.components.files ?? [];
     const m = this.m;
-    const meter = scenarioCosts(m.sim, mc.timing);
-    if (meter !== null) m.core.cost = meter;
+    if (em === null) {
+      const meter = scenarioCosts(m.sim, mc.timing);
+      if (meter !== null) m.core.cost = meter;
+    }
     if (typeof mc.thp === "string") m.memory.anonThp[PMD_ORDER] = mc.thp;
     else {
       for (const [size, policy] of Object.entries(mc.thp.anon)) m.memory.anonThp[THP_ORDER[size]!] = policy;
@@ -86,6 +97,7 @@ export class World {
         }));
       }
     }
+    if (em !== null && mc.migrator !== undefined) this.migrator = loadScenarioMigrator(s, devices!, em);
   }
 
   task(name: string): TaskStruct {

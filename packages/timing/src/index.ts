@@ -1,6 +1,6 @@
 /**
- * @mmemu/timing — hardware profiles (immutable, validated, derivable), the TimingModel cost meter with
- * exact integer-ns accounting, and the builder that assembles an emulated machine from a profile.
+ * @mmemu/timing — hardware profiles (immutable, validated, derivable), and the TimingModel cost meter with
+ * exact integer-ns accounting.
  */
 export { CPU_COST_PARAMS, CPU_COST_SECTION, COST_PRICING, unpricedCostKinds, pricingOf } from "./cpu-costs.js";
 export { TimingModel, PRICE_SCALE } from "./timing-model.js";
@@ -9,11 +9,9 @@ export {
   profileToFile, getParam, paramSpec, withParams, withSchema,
 } from "./profile.js";
 export { loadProfile, profilePath, PROFILES_DIR, builtinProfileNames } from "./profiles.js";
-export { createMachine, DEFAULT_PAGES_PER_NODE, NODE_ALIGN_PAGES } from "./machine-builder.js";
 
 export type { CpuCostName, CostPricing } from "./cpu-costs.js";
 export type { CostBreakdownLine } from "./timing-model.js";
 export type {
   HardwareProfile, ProfileDraft, ProfileFile, ProfileNode, ProfileEngine, ProfileCalibration,
 } from "./profile.js";
-export type { CreateMachineOptions, EmulatedMachine } from "./machine-builder.js";

@@ -14,11 +14,13 @@ import { formatSpeed, runSpeed, SPEED_POINTS } from "../speed.js";
 import { formatPredict, predictRows, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
+import { BUILTIN_COMPONENTS } from "@mmemu/components";
+import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import {
   addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, progressBar, traceOnePoint, type TraceCliArgs,
 } from "./cli-common.js";
 
-interface CommonOpts extends TraceCliArgs {
+interface CommonOpts extends TraceCliArgs, ComponentFlags {
   readonly profile: string;
   readonly set?: string[];
   readonly quiet?: boolean;
@@ -27,7 +29,7 @@ interface CommonOpts extends TraceCliArgs {
 
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
-  const seed = bench.command("seed")
+  const seed = componentOptions(bench.command("seed"))
     .description("regenerate the published move_pages() tables on a profile, with the published value and error beside each cell")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
@@ -38,12 +40,13 @@ export function benchCommand(): Command {
     .option("--threads <n>", "worker threads (default: one per core)")
     .option("--breakdown", "print where each point's virtual time went, by phase");
   addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
-    const profile = loadProfileWith(o.profile, o.set);
+    const components = await componentsFrom(o);
+    const profile = loadProfileWith(o.profile, o.set, components.schema);
     const seedN = Number(o.seed);
     const points = seedPoints();
     const traced = checkTraceArgs(o, points.length);
     const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
-    const pool = new PointPool(parseThreads(o.threads));
+    const pool = new PointPool(parseThreads(o.threads), components);
     const bar = progressBar("seed", o.quiet);
     try {
       const run = await runSeed(pool, profile, seedN, ms, bar.update);
@@ -55,20 +58,23 @@ export function benchCommand(): Command {
           `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
       }
       console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
+      // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
+      const plugged = components !== BUILTIN_COMPONENTS;
+      if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
       if (o.breakdown) console.log(formatBreakdownTable(run.points.map((p, i) => ({ label: `${p.table} ${specLabel(p.spec)}`, r: run.results[i]! }))));
-      const note = emitJson(o.json, run.json);
+      const note = emitJson(o.json, plugged ? { ...run.json, components: components.selection } : run.json);
       if (note !== null) console.log(note);
       if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed: seedN }).join(", ")}`);
       if (traced !== null) {
         const p = points[traced.index]!;
-        console.log(traceOnePoint(profile, p.spec, specLabel(p.spec), seedN, o, run.results[traced.index]!.virtualNs));
+        console.log(traceOnePoint(profile, components, p.spec, specLabel(p.spec), seedN, o, run.results[traced.index]!.virtualNs));
       }
     } finally {
       bar.stop();
       await pool.close();
     }
   });
-  const predict = bench.command("predict")
+  const predict = componentOptions(bench.command("predict"))
     .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
@@ -77,10 +83,11 @@ export function benchCommand(): Command {
     .option("--json [file]", "the predictions as JSON (to stdout, or to FILE)")
     .option("--breakdown", "print where each point's virtual time went, by phase");
   addQuietOption(addTraceOptions(predict)).action(async (o: CommonOpts & { seed: string; threads?: string; json?: string | boolean }) => {
-    const profile = loadProfileWith(o.profile, o.set);
+    const components = await componentsFrom(o);
+    const profile = loadProfileWith(o.profile, o.set, components.schema);
     const rowsAll = predictRows();
     const traced = checkTraceArgs(o, rowsAll.length);
-    const pool = new PointPool(parseThreads(o.threads));
+    const pool = new PointPool(parseThreads(o.threads), components);
     const bar = progressBar("predict", o.quiet);
     try {
       const { rows, results } = await runPredict(pool, profile, Number(o.seed), bar.update);
@@ -98,7 +105,7 @@ export function benchCommand(): Command {
         if (note !== null) console.log(note);
       }
       if (traced !== null) {
-        const msg = traceOnePoint(profile, rows[traced.index]!.spec, specLabel(rows[traced.index]!.spec), Number(o.seed), o, results[traced.index]!.virtualNs);
+        const msg = traceOnePoint(profile, components, rows[traced.index]!.spec, specLabel(rows[traced.index]!.spec), Number(o.seed), o, results[traced.index]!.virtualNs);
         (o.json === true ? console.error : console.log)(msg);
       }
     } finally {
@@ -106,7 +113,7 @@ export function benchCommand(): Command {
       await pool.close();
     }
   });
-  const speed = bench.command("speed")
+  const speed = componentOptions(bench.command("speed"))
     .description("wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs, and the whole seed benchmark's wall time")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
@@ -114,12 +121,13 @@ export function benchCommand(): Command {
     .option("--json [file]", "the figures as JSON (to stdout, or to FILE)")
     .option("--breakdown", "print where each point's virtual time went, by phase");
   addQuietOption(addTraceOptions(speed)).action(async (o: CommonOpts & { seed: boolean; json?: string | boolean }) => {
-    const profile = loadProfileWith(o.profile, o.set);
+    const components = await componentsFrom(o);
+    const profile = loadProfileWith(o.profile, o.set, components.schema);
     const traced = checkTraceArgs(o, SPEED_POINTS.length);
     const bar = progressBar("speed", o.quiet);
     let rep;
     try {
-      rep = await runSpeed(profile, o.seed, bar.update);
+      rep = await runSpeed(profile, o.seed, components, bar.update);
     } finally {
       bar.stop();
     }
@@ -137,7 +145,7 @@ export function benchCommand(): Command {
     }
     if (traced !== null) {
       const p = SPEED_POINTS[traced.index]!;
-      (o.json === true ? console.error : console.log)(traceOnePoint(profile, p.spec, p.label, 1, o, rep.rows[traced.index]!.result.virtualNs));
+      (o.json === true ? console.error : console.log)(traceOnePoint(profile, components, p.spec, p.label, 1, o, rep.rows[traced.index]!.result.virtualNs));
     }
   });
   return bench;

@@ -5,8 +5,8 @@
 import { writeFileAtomic } from "@mmemu/trace";
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BUILTIN_SCHEMA } from "@mmemu/components";
-import { loadProfile, profileToFile } from "@mmemu/timing";
+import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
+import { deriveProfile, loadProfile, paramSpec, profileToFile } from "@mmemu/timing";
 import { calibrate, type CalibrateStage } from "../calibrate.js";
 import { measurementCells, readMeasurements } from "../measurements.js";
 import { cellSpec, specLabel } from "../points.js";
@@ -29,6 +29,10 @@ export interface CalibrateArgs {
   readonly threads?: number;
   readonly seed?: number;
   readonly stages?: readonly CalibrateStage[];
+  /** The components every point runs with (their sections are in the profile). @default the built-ins */
+  readonly components?: Components;
+  /** Parameters fitted besides the profile's free list ("section.name"). */
+  readonly free?: readonly string[];
   /** Trace one published cell's point on the fitted profile. */
   readonly trace?: TraceCliArgs;
   /** `--json`: true prints the result to stdout (the log then goes to stderr); a string names a file. */
@@ -37,11 +41,21 @@ export interface CalibrateArgs {
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
-  const base = loadProfile(a.profile, BUILTIN_SCHEMA);
+  const components = a.components ?? BUILTIN_COMPONENTS;
+  const loaded = loadProfile(a.profile, components.schema);
+  for (const f of a.free ?? []) {
+    try {
+      paramSpec(components.schema, f);
+    } catch {
+      throw new Error(`--free ${f}: no parameter "${f}" (sections: ${components.schema.names.join(", ")})`);
+    }
+  }
+  const extra = (a.free ?? []).filter((f) => !loaded.free.includes(f));
+  const base = extra.length === 0 ? loaded : deriveProfile(loaded, (d) => void d.free.push(...extra));
   const ms = readMeasurements(a.measurements);
   const cellsAll = measurementCells(ms);
   const traced = a.trace !== undefined ? checkTraceArgs(a.trace, cellsAll.length) : null;
-  const pool = new PointPool(a.threads);
+  const pool = new PointPool(a.threads, components);
   const t0 = performance.now();
   // With --json on stdout, everything else goes to stderr.
   const bar = progressBar("calibrate", a.quiet === true);
@@ -92,7 +106,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
     if (note !== null) say(note);
     if (traced !== null && a.trace !== undefined) {
       const spec = cellSpec(cellsAll[traced.index]!);
-      say(traceOnePoint(r.profile, spec, specLabel(spec), a.seed ?? 1, a.trace));
+      say(traceOnePoint(r.profile, components, spec, specLabel(spec), a.seed ?? 1, a.trace));
     }
     return 0;
   } finally {

@@ -8,6 +8,7 @@ import cliProgress from "cli-progress";
 import { PHASE_NAMES } from "@mmemu/kernel";
 import { parseTraceArgs, TraceSession, TRACE_FORMATS, writeFileAtomic, type KernelVersion, type TraceArgs } from "@mmemu/trace";
 import type { HardwareProfile } from "@mmemu/timing";
+import type { Components } from "@mmemu/components";
 import { runPoint, type PointResult, type PointSpec } from "../workload.js";
 
 export interface TraceCliArgs extends TraceArgs {
@@ -49,10 +50,12 @@ export function checkTraceArgs(a: TraceCliArgs, nrPoints: number): { index: numb
  * deterministic, so the traced run is the run the results came from; a mismatch in virtual time
  * would be an emulator bug and is reported as one.
  */
-export function traceOnePoint(profile: HardwareProfile, spec: PointSpec, label: string, seed: number, a: TraceCliArgs, expectNs?: number): string {
+export function traceOnePoint(
+  profile: HardwareProfile, components: Components, spec: PointSpec, label: string, seed: number, a: TraceCliArgs, expectNs?: number,
+): string {
   const opts = parseTraceArgs(a)!;
   const session = new TraceSession(opts);
-  const r = runPoint(profile, spec, { seed }, session);
+  const r = runPoint(profile, spec, { seed }, components, session);
   if (expectNs !== undefined && r.virtualNs !== expectNs) throw new Error(`trace: the traced run of ${label} took ${r.virtualNs} ns, the untraced one ${expectNs} ns (tracing must not change the run)`);
   return `${session.write((a.traceKernel ?? "mainline") as KernelVersion, { point: label, profile: profile.name, seed })} of ${label}`;
 }

@@ -7,17 +7,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command, Option } from "commander";
+import { collectSet, componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import type { ParamSchema } from "@mmemu/kernel";
 import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { builtinProfileNames, deriveProfile, getParam, loadProfile, profileToFile, withParams, type HardwareProfile } from "@mmemu/timing";
 
 /** The profile every command uses unless told otherwise: the calibrated machine of the published runs. */
 export const DEFAULT_PROFILE = "zen3-ptdma";
-
-/** commander collector for repeatable `--set section.name=value`. */
-function collectSet(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
 
 /** The `--set` option, repeatable. */
 export function setOption(): Option {
@@ -145,28 +141,29 @@ export function profileCommand(): Command {
         console.log(`${name.padEnd(20)} ${p.description}`);
       }
     });
-  cmd.command("show")
+  componentOptions(cmd.command("show"))
     .description("every parameter of a profile: value, default, unit and calibration range (--markdown: the docs' tables with meaning and source)")
     .argument("[profile]", "profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--markdown", "print the Markdown tables of docs/timing.md")
     .option("--json", "print { name, description, params: [...] } as JSON")
-    .action((name: string, o: { set?: string[]; markdown?: boolean; json?: boolean }) => {
-      const p = loadProfileWith(name, o.set);
+    .action(async (name: string, o: ComponentFlags & { set?: string[]; markdown?: boolean; json?: boolean }) => {
+      const p = loadProfileWith(name, o.set, (await componentsFrom(o)).schema);
       if (o.json === true && o.markdown === true) throw new Error("profile show: --json and --markdown exclude each other");
       if (o.json === true) console.log(JSON.stringify({ name: p.name, description: p.description, params: paramRows(p) }, null, 1));
       else console.log(o.markdown === true ? formatParamsMarkdown(p) : formatParamsText(p));
     });
-  cmd.command("derive")
+  componentOptions(cmd.command("derive"))
     .description("write a variant of a profile with some parameters changed (use it anywhere a profile file is accepted)")
     .argument("<base>", "profile name or file to start from")
     .addOption(setOption())
     .requiredOption("--out <file>", "where to write the variant")
     .option("--name <name>", "the variant's name")
-    .action((base: string, o: { set?: string[]; out: string; name?: string }) => {
-      const values = parseSets(o.set, BUILTIN_SCHEMA);
+    .action(async (base: string, o: ComponentFlags & { set?: string[]; out: string; name?: string }) => {
+      const schema = (await componentsFrom(o)).schema;
+      const values = parseSets(o.set, schema);
       if (Object.keys(values).length === 0) throw new Error("profile derive: give at least one --set section.name=value");
-      const b = loadProfile(base, BUILTIN_SCHEMA);
+      const b = loadProfile(base, schema);
       const p = variant(b, values, o.name ?? `${b.name}-variant`, `${b.description} Variant: ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(", ")}.`);
       const file = profileToFile(p);
       // A derived profile is no longer the output of the base's calibration.

@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
+import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import { PointPool } from "../pool.js";
 import { offloadSpec, SEED_OFFLOAD_N, specLabel } from "../points.js";
 import {
@@ -26,17 +27,17 @@ export function recommendBatch(rows: readonly TuneRow[], budgetUs: number): Tune
 }
 
 export function tuneBatchCommand(): Command {
-  const cmd = new Command("tune-batch")
-    .description("sweep the dcbm batch size and recommend the best-throughput N within a first-folio latency budget")
+  const cmd = componentOptions(new Command("tune-batch")
+    .description("sweep the offload batch size (dcbm or --migrator) and recommend the best-throughput N within a first-folio latency budget")
     .requiredOption("--folio <size>", `folio size (${FOLIO_SIZE_NAMES.join(", ")})`)
     .requiredOption("--channels <n>", "DMA channels (1..16)")
     .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
-    .addOption(setOption())
+    .addOption(setOption()))
     .option("--json [file]", "the curve and the recommendation as JSON (to stdout, or to FILE)")
     .option("--breakdown", "print where each N's virtual time went, by phase");
   return addQuietOption(addTraceOptions(cmd))
-    .action(async (o: TraceCliArgs & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; json?: string | boolean; quiet?: boolean; breakdown?: boolean }) => {
+    .action(async (o: TraceCliArgs & ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; json?: string | boolean; quiet?: boolean; breakdown?: boolean }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
       // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
@@ -46,9 +47,10 @@ export function tuneBatchCommand(): Command {
       const ch = Number(o.channels);
       const budget = Number(o.budgetUs);
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
-      const profile = loadProfileWith(o.profile, o.set);
+      const components = await componentsFrom(o);
+      const profile = loadProfileWith(o.profile, o.set, components.schema);
       const traced = checkTraceArgs(o, SEED_OFFLOAD_N.length);
-      const pool = new PointPool();
+      const pool = new PointPool(undefined, components);
       const bar = progressBar("tune-batch", o.quiet);
       try {
         const specs = SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch));
@@ -58,7 +60,7 @@ export function tuneBatchCommand(): Command {
         const rows: TuneRow[] = res.map((r, i) => ({ N: SEED_OFFLOAD_N[i]!, GBps: r.GBps, firstUs: r.firstUs }));
         const best = recommendBatch(rows, budget);
         const log = o.json === true ? console.error : console.log;
-        if (traced !== null) log(traceOnePoint(profile, specs[traced.index]!, specLabel(specs[traced.index]!), 1, o, res[traced.index]!.virtualNs));
+        if (traced !== null) log(traceOnePoint(profile, components, specs[traced.index]!, specLabel(specs[traced.index]!), 1, o, res[traced.index]!.virtualNs));
         const json = {
           profile: profile.name, folio_size: fs, channels: ch, budget_us: budget,
           rows: rows.map((r, i) => ({ N: r.N, GBps: r.GBps, first_us: r.firstUs, over_budget: r.firstUs > budget, phases_ns: res[i]!.phases, vmstat: res[i]!.vmstat, stats: res[i]!.stats })),

@@ -6,7 +6,7 @@
  * when every expectation held, 1 when some did not (or a step threw), 2 when a file could not be read
  * or is not a valid scenario, or an option is wrong (nothing is run then).
  */
-import { basename, extname } from "node:path";
+import { basename, extname, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import Table from "cli-table3";
 import cliProgress from "cli-progress";
@@ -18,10 +18,11 @@ import {
   type KernelVersion, type PhaseBreakdown, type TraceArgs, type TraceOutputOptions,
 } from "@mmemu/trace";
 import {
-  loadScenarioFile, runScenario, ScenarioError, type RunResult, type Scenario, type StepRecord,
+  loadScenarioFile, prepareScenarioDevices, runScenario, ScenarioError, type RunResult, type Scenario, type ScenarioDevices, type StepRecord,
 } from "@mmemu/scenario";
+import { componentOptions, type ComponentFlags } from "@mmemu/bench";
 
-export interface RunCommandOptions extends TraceArgs {
+export interface RunCommandOptions extends ComponentFlags, TraceArgs {
   readonly json?: boolean;
   readonly kernel?: string;
   readonly stats?: boolean;
@@ -47,8 +48,8 @@ const STD: Output = {
 };
 
 export function registerRunCommand(program: Command): void {
-  program
-    .command("run")
+  componentOptions(program
+    .command("run"))
     .description("run scenario files (JSON or YAML) and check their expected results")
     .argument("<scenario...>", "scenario files")
     .option("--json", "one JSON record per step instead of tables")
@@ -60,13 +61,13 @@ export function registerRunCommand(program: Command): void {
     .option("--stats", "after each scenario: where virtual time went, /proc/vmstat's migration lines, offload and migrator counters")
     .option("--quiet", "no progress bar on stderr")
     .option("--kernel <version>", "override the scenario's kernel version (6.1, 6.12, mainline)")
-    .action((files: string[], opts: RunCommandOptions) => {
-      process.exitCode = runCommand(files, opts, STD);
+    .action(async (files: string[], opts: RunCommandOptions) => {
+      process.exitCode = await runCommand(files, opts, STD);
     });
 }
 
 /** Run the files; returns the exit status. */
-export function runCommand(files: readonly string[], opts: RunCommandOptions, io: Output = STD): number {
+export async function runCommand(files: readonly string[], opts: RunCommandOptions, io: Output = STD): Promise<number> {
   let trace: TraceOutputOptions | null;
   try {
     trace = parseTraceArgs(opts);
@@ -74,8 +75,8 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
     io.err(`mmemu: ${(e as Error).message}\n`);
     return 2;
   }
-  // Load everything first: an invalid file stops the command before anything runs.
-  const loaded: Array<{ file: string; scenario: Scenario }> = [];
+  // Load everything first (plug-ins included): an invalid file stops the command before anything runs.
+  const loaded: Array<{ file: string; scenario: Scenario; devices: ScenarioDevices | null }> = [];
   let invalid = false;
   for (const file of files) {
     try {
@@ -87,7 +88,15 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
         }
         scenario.kernel = opts.kernel as Scenario["kernel"];
       }
-      loaded.push({ file, scenario });
+      // --migrator/--engine replace the scenario's (paths relative to where the command runs).
+      const rel = (x: string) => (x.includes("/") || /\.(c|m)?(t|j)s$/.test(x) ? resolve(x) : x);
+      const mc = scenario.machine as { migrator?: string; engines?: string[]; profile?: string };
+      if (opts.migrator !== undefined) mc.migrator = rel(opts.migrator);
+      if (opts.engine !== undefined) mc.engines = opts.engine.map(rel);
+      if ((opts.migrator !== undefined || opts.engine !== undefined) && mc.profile === undefined) {
+        throw new Error("--migrator/--engine need a scenario with machine.profile (devices come from a hardware profile)");
+      }
+      loaded.push({ file, scenario, devices: await prepareScenarioDevices(scenario) });
     } catch (e) {
       invalid = true;
       if (e instanceof ScenarioError) io.err(`mmemu: ${e.file}: invalid scenario\n${e.problems.map((p) => `  ${p}\n`).join("")}`);
@@ -96,7 +105,7 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
   }
   if (invalid) return 2;
   let failed = false;
-  for (const { file, scenario } of loaded) {
+  for (const { file, scenario, devices } of loaded) {
     const session = trace === null ? null : new TraceSession({ ...trace, file: traceFileFor(trace.file, file, loaded.length) });
     let counters: RunCounters | null = null;
     const bar = io === STD && opts.quiet !== true && process.stderr.isTTY
@@ -104,19 +113,28 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
       : null;
     bar?.start(scenario.steps.length, 0);
     let steps = 0;
-    const result = runScenario(scenario, {
-      onStep: (rec: StepRecord) => {
-        bar?.update(++steps);
-        if (opts.json) io.out(`${JSON.stringify(jsonRecord(file, scenario, rec))}\n`);
-      },
-      attach: (m) => {
-        session?.attach(m);
-        const p0 = phaseSnapshot(m.sim);
-        return () => {
-          counters = collectCounters(m, p0);
-        };
-      },
-    });
+    let result: RunResult;
+    try {
+      result = runScenario(scenario, {
+        devices,
+        onStep: (rec: StepRecord) => {
+          bar?.update(++steps);
+          if (opts.json) io.out(`${JSON.stringify(jsonRecord(file, scenario, rec))}\n`);
+        },
+        attach: (m) => {
+          session?.attach(m);
+          const p0 = phaseSnapshot(m.sim);
+          return () => {
+            counters = collectCounters(m, p0);
+          };
+        },
+      });
+    } catch (e) {
+      // The machine could not be built (a migrator's sysfs write refused, a probe that threw).
+      bar?.stop();
+      io.err(`mmemu: ${file}: ${(e as Error).message}\n`);
+      return 2;
+    }
     bar?.stop();
     if (session !== null) {
       const meta = { scenario: scenario.name, file };

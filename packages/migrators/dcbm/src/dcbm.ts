@@ -124,9 +124,9 @@ function dmaCompletionCallbackResult(work: DmaWork, res: DmaengineResult): void 
 }
 
 const SG_ATTRS = DMA_ATTR_SKIP_CPU_SYNC | DMA_ATTR_NO_KERNEL_MAPPING;
-const SYSFS_ATTRS = ["offloading", "nr_dma_chan", "folios_migrated", "folios_failures", "reason_mask"] as const;
+export const DCBM_SYSFS_ATTRS = ["offloading", "nr_dma_chan", "folios_migrated", "folios_failures", "reason_mask"] as const;
 /** The names of dcbm's sysfs attributes (/sys/module/dcbm/...; reason_mask only under V6). */
-export type DcbmAttr = (typeof SYSFS_ATTRS)[number];
+export type DcbmAttr = (typeof DCBM_SYSFS_ATTRS)[number];
 
 /** One loaded dcbm module on one machine. */
 export class Dcbm {

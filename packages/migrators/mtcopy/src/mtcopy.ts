@@ -6,7 +6,7 @@ import { FOLIO_CONTENT_COPIED, PAGE_SIZE, type Machine } from "@mmemu/mm-core";
 import type { Fabric } from "@mmemu/platform";
 import {
   kernelLog, kstrtoint, kstrtouint, migrateOffloadInit, migrateOffloadOf, migrateOffloadRegister,
-  migrateOffloadUnregister, Module, type KernelLog, type Migrator,
+  migrateOffloadUnregister, Module, moduleBeginUnload, type KernelLog, type Migrator,
 } from "@mmemu/offload-api";
 
 /**
@@ -99,9 +99,9 @@ function onSegmentDone(w: CopyPageInfo): void {
   w.owner.runSegment(w);
 }
 
-const ATTRS = ["offloading", "threads", "cpuselect"] as const;
+export const MTCOPY_SYSFS_ATTRS = ["offloading", "threads", "cpuselect"] as const;
 /** The attributes under /sys/kernel/cpu_mt/. */
-export type MtcopyAttr = (typeof ATTRS)[number];
+export type MtcopyAttr = (typeof MTCOPY_SYSFS_ATTRS)[number];
 
 export class Mtcopy {
   readonly m: Machine;
@@ -143,6 +143,11 @@ export class Mtcopy {
     this.tpBatch = m.core.trace.define("mtcopy_batch");
     this.tpWorker = m.core.trace.define("mtcopy_worker");
     this.migrator = { name: "CPU_MT_COPY", offloadCopy: (dst, src, n) => this.copyPageListsMt(dst, src, n), owner: this.module };
+  }
+
+  /** rmmod cpu_mt: refused (-EAGAIN, "in use") while the migrator is registered, which pins the module. */
+  rmmod(): number {
+    return moduleBeginUnload(this.module);
   }
 
   // ---- knobs --------------------------------------------------------------------------------------

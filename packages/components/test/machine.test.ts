@@ -1,6 +1,9 @@
 import test from "ava";
-import { createMachine, deriveProfile, NODE_ALIGN_PAGES, profileToFile, resolveProfile, withParams } from "../src/index.js";
-import { load, schema } from "./schema.js";
+import { deriveProfile, loadProfile, profileToFile, resolveProfile, withParams } from "@mmemu/timing";
+import type { SdxiEngine } from "@mmemu/sdxi";
+import { BUILTIN_SCHEMA as schema, createMachine, NODE_ALIGN_PAGES } from "../src/index.js";
+
+const load = (name: string) => loadProfile(name, schema);
 
 test("nodes start on a 4 MiB boundary whatever size is asked, so 2 MiB folios are 2 MiB aligned physically", (t) => {
   const em = createMachine(load("zen3-ptdma-base"), { pagesPerNode: 10_241, dma: false });
@@ -13,10 +16,10 @@ test("nodes start on a 4 MiB boundary whatever size is asked, so 2 MiB folios ar
 test("a profile with SDXI functions probes them after the PTDMA engines, with its contexts per function and its SDXI timing", (t) => {
   const base = load("example-sdxi");
   const em = createMachine(base, { pagesPerNode: 4096 });
-  t.is(em.ptdma.length, 0);
-  t.deepEqual(em.sdxi.map((e) => e.fn.dev.numaNode), [0, 0, 1, 1]);
+  t.is(em.engines.get("ptdma")!.length, 0);
+  t.deepEqual((em.engines.get("sdxi") as SdxiEngine[]).map((e) => e.fn.dev.numaNode), [0, 0, 1, 1]);
   t.deepEqual(em.dmaengine!.devices.map((d) => d.channels.length), [4, 4, 4, 4]);
-  t.is(em.sdxi[0]!.fn.dev.maxSegSize, base.iommu.max_seg_size);
+  t.is((em.engines.get("sdxi") as SdxiEngine[])[0]!.fn.dev.maxSegSize, base.iommu.max_seg_size);
   // Both kinds on one machine: PTDMA first.
   const both = deriveProfile(load("zen3-ptdma"), (d) => {
     d.topology.sdxi = [{ node: 1 }];
