@@ -77,7 +77,9 @@ test("the phase breakdown adds up to the point's virtual time exactly, and the p
   t.is(v.phases["DMA wait"], 0);
   t.is(r.vmstat.pgmigrate_success, 64);
   t.is(r.vmstat.numa_hit + r.vmstat.numa_miss, r.vmstat.numa_local + r.vmstat.numa_other);
-  t.is(r.stats.dcbm!.descriptors, r.stats.dmaengine!.completed);
+  t.is(r.stats.DCBM!.folios_migrated, 64, "the migrator's sysfs view");
+  t.is(r.stats.migrate_offload!.foliosOffered, 64);
+  t.is(r.stats.ptdma0!.descriptors + r.stats.ptdma1!.descriptors, r.stats.dmaengine!.completed, "every descriptor the engines ran was completed");
 });
 
 test("tracing does not change the run, and the files are byte-identical on a rerun", (t) => {

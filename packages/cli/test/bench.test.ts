@@ -33,7 +33,7 @@ async function capture(args: string[]): Promise<string> {
   return lines.join("\n");
 }
 
-test("profile show lists every parameter with its value; --set changes one, and the shipped fit's free parameters show their ranges", async (t) => {
+test.serial("profile show lists every parameter with its value; --set changes one, and the shipped fit's free parameters show their ranges", async (t) => {
   const shown = await capture(["profile", "show", "zen3-ptdma"]);
   t.regex(shown, /^cpu\.cpu_copy_bw\s+\S+\s+12\s+GB\/s\s+6\.\.20/m);
   t.regex(shown, /^cpu\.syscall\s+1000\s+1000\s+ns\s+fixed$/m);
@@ -45,7 +45,7 @@ test("profile show lists every parameter with its value; --set changes one, and 
   t.regex(md, /^\| `ptdma\.chan_bw` \| GB\/s \| [0-9.]+ \*\*fit\*\* \| /m);
 });
 
-test("profile derive writes a variant that loads with the value set; bad --set assignments are refused by name", async (t) => {
+test.serial("profile derive writes a variant that loads with the value set; bad --set assignments are refused by name", async (t) => {
   const { mkdtempSync, readFileSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
@@ -86,13 +86,13 @@ test("bad trace options are refused by name before anything runs", async (t) => 
   await t.throwsAsync(run(["bench", "seed", "--trace", "/tmp/x", "--trace-events", "tlb,Bad!"]), { message: /--trace-events: "Bad!"/ });
 });
 
-test("profile show --json is the parameter table as JSON", async (t) => {
+test.serial("profile show --json is the parameter table as JSON", async (t) => {
   const out = JSON.parse(await capture(["profile", "show", "zen3-ptdma", "--json"])) as { name: string; params: Array<{ path: string; value: number; unit: string }> };
   t.is(out.name, "zen3-ptdma");
   t.true(out.params.some((p) => p.path === "cpu.syscall" && p.unit === "ns"));
 });
 
-test("tune-batch --json gives the curve with each N's phases; --trace writes a Perfetto file of the chosen point", async (t) => {
+test.serial("tune-batch --json gives the curve with each N's phases; --trace writes a Perfetto file of the chosen point", async (t) => {
   const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
