@@ -25,6 +25,10 @@ export interface CreateMachineOptions {
   readonly engines?: readonly EngineModule[];
   /** 2 MiB hugetlb pool per node id (nr_hugepages). */
   readonly hugetlbPages?: Readonly<Record<number, number>>;
+  /** ZONE_MOVABLE pages per node id (movablecore=). */
+  readonly movablePages?: Readonly<Record<number, number>>;
+  /** vm.watermark_scale_factor. @default 10 */
+  readonly watermarkScaleFactor?: number;
 }
 
 /** What {@link createMachine} builds. */
@@ -53,6 +57,8 @@ export function createMachineWith(profile: HardwareProfile, engines: readonly En
     nodes: profile.topology.nodes.map((n) => ({ id: n.id, pages, cpus: n.cpus })),
     seed: opts.seed ?? 1,
     ...(opts.hugetlbPages !== undefined ? { hugetlbPages: opts.hugetlbPages } : {}),
+    ...(opts.movablePages !== undefined ? { movablePages: opts.movablePages } : {}),
+    ...(opts.watermarkScaleFactor !== undefined ? { watermarkScaleFactor: opts.watermarkScaleFactor } : {}),
   });
   // The model needs the machine's clock, so it is attached after construction.
   const timing = new TimingModel(m.core.sim, sectionValues(profile.params, CPU_COST_SECTION));

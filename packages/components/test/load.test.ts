@@ -78,3 +78,10 @@ test("a plug-in that throws while loading is reported with its own stack frames"
   t.regex(e!.message, /cannot load .*throws\.ts: Error: no hardware 5/);
   t.regex(e!.message, new RegExp(`\\n\\s+at .*${f.replaceAll("/", "\\/").replaceAll(".", "\\.")}:3:`));
 });
+
+test("an engine whose probe throws is reported with the plug-in's own frames", async (t) => {
+  const f = file("badprobe.ts", ENGINE.replace("const d = new SoftDmaDevice", "if (ctx.params.chan_bw > 0) throw new RangeError(\"no BAR\");\n    const d = new SoftDmaDevice"));
+  const c = await loadComponents({ engines: [f] });
+  const e = t.throws(() => createMachineWith(loadProfile("zen3-ptdma", c.schema), c.engines, { pagesPerNode: 4096 }), { instanceOf: PluginError });
+  t.regex(e!.message, /^engine toy: probe threw: RangeError: no BAR\n\s+at .*badprobe\.ts:\d+:\d+/);
+});

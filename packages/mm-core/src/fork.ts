@@ -9,6 +9,7 @@ export function dupMm(m: Machine, parent: MmStruct): MmStruct {
   child.mmapBase = parent.mmapBase;
   for (const v of parent.vmas) {
     const c = new Vma(child, v.start, v.end, v.pgoff, v.flags & ~VM.LOCKED, v.file);
+    c.policy = v.policy; // vma_dup_policy()
     if (v.file) v.file.immap.push(c);
     if (v.anonVma !== null) {
       // anon_vma_fork(): the child is linked into every anon_vma of the parent and gets its own.

@@ -7,7 +7,7 @@
 import { copyPageRange, handleMmFault, mapFolio } from "./memory.js";
 import { dupMm } from "./fork.js";
 import { filemapGetFolio } from "./filemap.js";
-import { pinUserPage, populateVmaPageRange, unpinUserPage } from "./gup.js";
+import { getUserPage, pinUserPage, populateVmaPageRange, unpinUserPage } from "./gup.js";
 import { splitHugePmd, thpVmaAllowableOrders, type ThpPolicy } from "./huge-memory.js";
 import type { Machine, Task } from "./machine.js";
 import { doMadvise, type MadviseAdvice } from "./madvise.js";
@@ -107,6 +107,10 @@ export class MemoryManager {
 
   pinUserPage(mm: MmStruct, addr: number, write: boolean): number {
     return pinUserPage(this.m, mm, addr, write);
+  }
+
+  getUserPage(mm: MmStruct, addr: number, write: boolean): number {
+    return getUserPage(this.m, mm, addr, write);
   }
 
   unpinUserPage(folio: number): number {

@@ -14,6 +14,7 @@ import type { Machine } from "./machine.js";
 import { devicePrivateFault } from "./memremap.js";
 import { PTE, VM, VM_FAULT, type MmStruct, type Vma } from "./mm-types.js";
 import { HPAGE_PMD_NR, PAGE_SIZE, PMD_ORDER, PMD_SIZE } from "./physmem.js";
+import { vmaAllocFolio } from "./mempolicy.js";
 import { anonVmaPrepare } from "./rmap.js";
 import { tlbFlushMmRange } from "./tlb.js";
 
@@ -111,7 +112,6 @@ function doAnonymousPage(m: Machine, v: Vma, addr: number, write: boolean): numb
   if (anonVmaPrepare(m, v) < 0) return VM_FAULT.OOM;
   // Read fault: the huge zero page or the zero page, whatever mTHP orders are enabled.
   if (!write) return doAnonymousReadFault(m, v, addr, (thpVmaAllowableOrders(m, v) & (1 << PMD_ORDER)) !== 0);
-  const nid = m.mem.cpuToNode(m.current.cpu);
   const orders = thpVmaAllowableOrders(m, v);
   for (let order = PMD_ORDER; order >= 0; order--) {
     if (order > 0 && (orders & (1 << order)) === 0) continue;
@@ -119,7 +119,7 @@ function doAnonymousPage(m: Machine, v: Vma, addr: number, write: boolean): numb
     const start = alignDown(addr, size);
     if (start < v.start || start + size > v.end) continue;
     if (order > 0 && !ptesNone(v, start, size)) continue;
-    const folio = m.folioAlloc(nid, order, false);
+    const folio = vmaAllocFolio(m, v, start, order);
     if (folio < 0) {
       if (order === 0) return VM_FAULT.OOM;
       continue;
@@ -202,8 +202,7 @@ function doWpPage(m: Machine, v: Vma, i: number): number {
   }
   // Copy on write into a new order-0 anonymous folio (wp_page_copy).
   if (anonVmaPrepare(m, v) < 0) return VM_FAULT.OOM;
-  const nid = m.mem.cpuToNode(m.current.cpu);
-  const nf = m.folioAlloc(nid, 0, false);
+  const nf = vmaAllocFolio(m, v, v.start + i * PAGE_SIZE, 0);
   if (nf < 0) return VM_FAULT.OOM;
   if (folio >= 0) m.mem.copyPages(nf, pfn, 1);
   else m.mem.zeroPages(nf, 1);
@@ -232,7 +231,7 @@ function doFileFault(m: Machine, v: Vma, addr: number, write: boolean): number {
     // do_cow_fault: private write to a file page copies it into an anonymous page.
     if (hugetlb) return VM_FAULT.SIGBUS;
     if (anonVmaPrepare(m, v) < 0) return VM_FAULT.OOM;
-    const nf = m.folioAlloc(m.mem.cpuToNode(m.current.cpu), 0, false);
+    const nf = vmaAllocFolio(m, v, addr, 0);
     if (nf < 0) return VM_FAULT.OOM;
     m.mem.copyPages(nf, folio + (pgoff - f.index[folio]!), 1);
     newAnonFolio(m, v, nf, addr);

@@ -3,6 +3,7 @@
  * include/linux/rmap.h, include/linux/fs.h). Page tables are dense typed arrays per VMA: one PTE slot per
  * 4 KiB page and one PMD slot per 2 MiB, so a walk is an index computation, not a map lookup.
  */
+import type { Mempolicy } from "./mempolicy.js";
 
 /** PTE and PMD entry bits (a present entry, or a non-present software "leaf" entry). */
 export const PTE = {
@@ -81,6 +82,11 @@ export class AddressSpace {
   readonly immap: Vma[] = [];
   /** Pages in the page cache. */
   nrpages = 0;
+  /**
+   * struct shared_policy of a shmem/hugetlbfs inode: policies by page-offset range [start, end), set by
+   * mbind() on any mapping of the file and seen by every mapper (mpol_set_shared_policy).
+   */
+  readonly sharedPolicy: Array<{ start: number; end: number; pol: Mempolicy }> = [];
   constructor(
     readonly id: number,
     readonly name: string,
@@ -89,6 +95,29 @@ export class AddressSpace {
     public sizePages: number,
   ) {
     this.cache = new Int32Array(sizePages).fill(-1);
+  }
+
+  /** mpol_shared_policy_lookup(): the shared policy covering page offset `pgoff`, or null. */
+  sharedPolicyAt(pgoff: number): Mempolicy | null {
+    const sp = this.sharedPolicy;
+    for (let i = 0; i < sp.length; i++) if (pgoff >= sp[i]!.start && pgoff < sp[i]!.end) return sp[i]!.pol;
+    return null;
+  }
+
+  /** mpol_set_shared_policy(): `pol` (null: none) for [start, end), replacing what overlaps. */
+  setSharedPolicy(start: number, end: number, pol: Mempolicy | null): void {
+    const kept: Array<{ start: number; end: number; pol: Mempolicy }> = [];
+    for (const r of this.sharedPolicy) {
+      if (r.end <= start || r.start >= end) kept.push(r);
+      else {
+        if (r.start < start) kept.push({ start: r.start, end: start, pol: r.pol });
+        if (r.end > end) kept.push({ start: end, end: r.end, pol: r.pol });
+      }
+    }
+    if (pol !== null) kept.push({ start, end, pol });
+    kept.sort((a, b) => a.start - b.start);
+    this.sharedPolicy.length = 0;
+    this.sharedPolicy.push(...kept);
   }
 
   /** Grow the file (ftruncate up). */
@@ -117,6 +146,8 @@ export class Vma {
   anonVma: AnonVma | null = null;
   /** Every anon_vma this VMA is linked to (anon_vma_chain). */
   anonVmaChain: AnonVma[] = [];
+  /** vma->vm_policy (mbind); null: the task's policy applies. */
+  policy: Mempolicy | null = null;
 
   constructor(
     readonly mm: MmStruct,

@@ -57,6 +57,7 @@ export function splitVmaAt(m: Machine, mm: MmStruct, addr: number): void {
   copyPmds(v, hi);
   for (const part of [lo, hi]) {
     part.anonVma = v.anonVma;
+    part.policy = v.policy;
     part.anonVmaChain = v.anonVmaChain.slice();
     for (const av of part.anonVmaChain) av.vmas.push(part);
   }

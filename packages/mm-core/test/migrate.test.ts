@@ -5,7 +5,7 @@ import {
   allocMigrationTarget, putbackMovablePages, MAP_SHARED, MAP_ANONYMOUS, MAP_POPULATE, PROT_READ, PROT_WRITE,
   FOLIO_CONTENT_COPIED,
 } from "../src/index.js";
-import { anon, intact, isolate, migrateTo, nodeOf, world } from "./world.js";
+import { anon, fillNode, minWmark, fragment, intact, isolate, migrateTo, nodeOf, world } from "./world.js";
 
 test("a 4K anonymous folio moves to the target node with its contents, refcount and mapcount", (t) => {
   const w = anon4k();
@@ -113,7 +113,8 @@ test("-ENOMEM: a full target node stops the call; what was unmapped is still mov
   const w = world({ pages: 1 << 10 });
   const addr = anon(w, 600 * PAGE_SIZE);
   // Fill node 1 so that only 10 pages remain.
-  while (w.m.alloc.nrFree(1) > 10) w.m.folioAlloc(1, 0, true);
+  // Only 10 pages above the MIN watermark remain: the fast path fails, the slow path gives those 10.
+  fillNode(w, 1, minWmark(w, 1) + 10);
   const list = isolate(w, addr, 600 * PAGE_SIZE);
   const rc = migratePages(w.m, list, (s) => allocMigrationTarget(w.m, s, { nid: 1, thisNode: true }), null, MIGRATE_ASYNC, MR.SYSCALL);
   t.is(rc, -ENOMEM);
@@ -262,13 +263,6 @@ test("-ENOMEM for a large folio splits it and migrates the pieces when only smal
   for (let k = 0; k < 16; k++) t.is(nodeOf(w, addr + k * PAGE_SIZE), 1);
   t.true(intact(w, addr, 64 * 1024));
 });
-
-/** Leave a node with only order-0 free blocks: take every page, then free every other one. */
-function fragment(w: ReturnType<typeof world>, nid: number): void {
-  const taken: number[] = [];
-  for (let p; (p = w.m.folioAlloc(nid, 0, true)) >= 0; ) taken.push(p);
-  for (const p of taken) if (p % 2 === 0) w.m.folioPut(p);
-}
 
 test("NUMA-misplaced large folios are not split on -ENOMEM", (t) => {
   const w = world({ pages: 1 << 11 });

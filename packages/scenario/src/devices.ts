@@ -34,9 +34,13 @@ export async function prepareScenarioDevices(s: Scenario): Promise<ScenarioDevic
 }
 
 /** Build the machine of a scenario with a profile; every node gets the largest memory listed. */
-export function createScenarioMachine(s: Scenario, d: ScenarioDevices, hugetlbPages: Readonly<Record<number, number>>): EmulatedMachine {
+export function createScenarioMachine(
+  s: Scenario, d: ScenarioDevices, hugetlbPages: Readonly<Record<number, number>>, movablePages: Readonly<Record<number, number>>,
+): EmulatedMachine {
   const pages = Math.max(...s.machine.nodes.map((n) => parseSize(n.memory) / PAGE_SIZE));
-  return createMachineWith(d.profile, d.components.engines, { pagesPerNode: pages, seed: s.machine.seed, hugetlbPages, dma: true });
+  return createMachineWith(d.profile, d.components.engines, {
+    pagesPerNode: pages, seed: s.machine.seed, hugetlbPages, movablePages, watermarkScaleFactor: s.machine.vm.watermark_scale_factor, dma: true,
+  });
 }
 
 /** Load the scenario's migrator on the machine, write machine.sysfs in order, then enable it. */

@@ -27,6 +27,10 @@ export class World {
   readonly files = new Map<string, AddressSpace>();
   readonly labels = new Map<string, bigint>();
   readonly pins = new Map<string, number>();
+  /** The names in `pins` that hold a plain reference (FOLL_GET) rather than a pin. */
+  readonly gets = new Set<string>();
+  /** The recording started by trace_start, until trace_stop. */
+  trace: { stop(): void; readonly records: ReadonlyArray<{ name: string; fields: Record<string, unknown> }> } | null = null;
   readonly activities = new Map<string, Activity>();
   readonly checker: InvariantChecker | null;
   /** RunOptions.beforeSyscall */
@@ -42,12 +46,16 @@ export class World {
     const mc = s.machine;
     const hugetlbPages: Record<number, number> = {};
     for (const [k, v] of Object.entries(mc.hugetlb)) hugetlbPages[Number(k)] = v;
+    const movablePages: Record<number, number> = {};
+    for (const n of mc.nodes) movablePages[n.id] = Math.floor(parseSize(n.movable) / PAGE_SIZE);
     if (mc.profile !== undefined && devices === null) throw new Error("machine.profile: the scenario's devices were not loaded (prepareScenarioDevices)");
-    const em = devices === null ? null : createScenarioMachine(s, devices, hugetlbPages);
+    const em = devices === null ? null : createScenarioMachine(s, devices, hugetlbPages, movablePages);
     this.m = em?.m ?? new Machine({
       nodes: mc.nodes.map((n) => ({ id: n.id, pages: parseSize(n.memory) / PAGE_SIZE, cpus: n.cpus })),
       seed: mc.seed,
       hugetlbPages,
+      movablePages,
+      watermarkScaleFactor: mc.vm.watermark_scale_factor,
     });
     this.pluginFiles = devices?.components.files ?? [];
     const m = this.m;
@@ -60,6 +68,10 @@ export class World {
       for (const [size, policy] of Object.entries(mc.thp.anon)) m.memory.anonThp[THP_ORDER[size]!] = policy;
       m.memory.shmemOrder = mc.thp.shmem === "never" ? 0 : THP_ORDER[mc.thp.shmem]!;
     }
+    // Boot order: THP settings start khugepaged, which raises min_free_kbytes; a user's sysctl.conf then wins.
+    m.watermarks.khugepagedChanged(m.memory.anonThp[PMD_ORDER] !== "never");
+    m.watermarks.setLowmemReserveRatio(mc.vm.lowmem_reserve_ratio);
+    if (mc.vm.min_free_kbytes !== undefined) m.watermarks.setMinFreeKbytes(mc.vm.min_free_kbytes);
     m.settings.nrMaxBatchedMigration = mc.nrMaxBatchedMigration;
     this.checker = mc.check ? new InvariantChecker(m, { throwOnViolation: false }) : null;
     this.tasks = new TaskTable(m, { kernelVersion: s.kernel, firstPid: 1000 });
