@@ -1,11 +1,11 @@
-export { runPoint, preparePoint, movePages, readStatus, FOLIO_SIZES, FOLIO_SIZE_NAMES, folioBytes, GiB } from "./workload.js";
+export { runPoint, preparePoint, offloadCounters, movePages, readStatus, FOLIO_SIZES, FOLIO_SIZE_NAMES, folioBytes, GiB } from "./workload.js";
 export { firstFolioLatencies, probeFirstFolio, median, BATCH_START_TP, FOLIO_MOVED_TP } from "./first-folio.js";
 export type { PointSpec, PointResult, WorkloadOptions, FolioSizeName, PreparedPoint } from "./workload.js";
 export { PointPool } from "./pool.js";
 export { calibrate, evaluateCells, objectiveOf, isDmaParam } from "./calibrate.js";
 export { readMeasurements, measurementCells, relError, MeasurementsSchema } from "./measurements.js";
 export {
-  seedPoints, cellSpec, scaledSpec, specKey, cellValue, throughputSpec, vanillaLatencySpec, offloadSpec,
+  seedPoints, cellSpec, scaledSpec, specKey, specLabel, cellValue, throughputSpec, vanillaLatencySpec, offloadSpec,
   SEED_CHANNELS, SEED_VANILLA_N_4K, SEED_VANILLA_N_2M, SEED_OFFLOAD_N, SEED_OFFLOAD_CHANNELS,
 } from "./points.js";
 export type { CalibrateOptions, CalibrateResult, CellEval } from "./calibrate.js";
@@ -13,8 +13,12 @@ export type { Measurements, Cell, TableName } from "./measurements.js";
 export type { ResultRecord, SeedPoint } from "./points.js";
 export type { PoolResult } from "./pool.js";
 export { runSeed, fidelity, formatSeedTables, BENCH_VERSION } from "./seed.js";
-export { writeSeedReport, seedCharts } from "./report.js";
-export { runSpeed, SPEED_POINTS } from "./speed.js";
+export { writeSeedReport, seedCharts, seedChartSpecs, seedReportTables, breakdownTable } from "./report.js";
+export type { ChartSpec, ReportCell, ReportTable } from "./report.js";
+export { lineChartSvg, stackedBarsSvg, PALETTE } from "./chart.js";
+export type { ChartPoint, ChartSeries, LineChart, StackedBars } from "./chart.js";
+export { runSpeed, formatSpeed, SPEED_POINTS } from "./speed.js";
+export type { SpeedReport, SpeedRow } from "./speed.js";
 export { predictRows, runPredict, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
 export type { PredictRow } from "./predict.js";
 export { benchCommand } from "./commands/bench.js";
