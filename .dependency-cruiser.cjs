@@ -14,6 +14,7 @@
 /** Lowest first. A package may import packages of its own or any lower layer. */
 const LAYERS = [
   ["kernel"],
+  ["trace"],
   ["mm-core"],
   ["platform"],
   ["test-support"],

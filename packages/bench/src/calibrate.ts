@@ -46,6 +46,8 @@ export interface CalibrateOptions {
   readonly initialStep?: number;
   /** Progress lines. */
   readonly log?: (line: string) => void;
+  /** Called after every evaluation with the stage's evaluations so far and its budget (progress bars). */
+  readonly onEvaluation?: (stage: CalibrateStage, used: number, budget: number) => void;
   /** Called with the profile after every accepted step (checkpoints). */
   readonly onImprove?: (p: HardwareProfile) => void;
   /** Largest run (folios) used while fitting. @default DEFAULT_MAX_FOLIOS */
@@ -192,9 +194,13 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
       log(`stage ${stage.name}: skipped (${stage.params.length} parameters, ${stage.cells.length} cells)`);
       continue;
     }
+    const budgetOfStage = o.maxEvals ?? 150;
+    let stageEvals = 0;
     const evalProfile = async (p: HardwareProfile) => {
       evaluations++;
-      return objectiveOf(await evaluate(p, stage.cells));
+      const obj = objectiveOf(await evaluate(p, stage.cells));
+      o.onEvaluation?.(stage.name, ++stageEvals, budgetOfStage);
+      return obj;
     };
     let best = await evalProfile(profile);
     log(`stage ${stage.name}: ${stage.params.length} parameters, ${stage.cells.length} cells, start objective ${best.toFixed(5)}`);

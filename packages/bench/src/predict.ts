@@ -5,7 +5,9 @@
  * folios with 1, 4 and 16 channels (the 4K and 2M offload rows are part of `bench seed`). Nothing
  * here is compared with anything: these are the model's predictions (docs/timing.md discusses them).
  */
-import { offloadSpec, SEED_OFFLOAD_CHANNELS, SEED_OFFLOAD_N, SEED_VANILLA_N_4K, vanillaLatencySpec } from "./points.js";
+import type { HardwareProfile } from "@mmemu/timing";
+import { offloadSpec, SEED_OFFLOAD_CHANNELS, SEED_OFFLOAD_N, SEED_VANILLA_N_4K, specKey, vanillaLatencySpec } from "./points.js";
+import type { PointPool, PoolResult } from "./pool.js";
 import { presetSweep, type PresetOptions } from "./sweep/preset.js";
 import type { Sweep } from "./sweep/spec.js";
 import { folioBytes, GiB, type FolioSizeName, type PointSpec } from "./workload.js";
@@ -40,6 +42,20 @@ export function predictRows(): PredictRow[] {
     }
   }
   return rows;
+}
+
+/** Run the predictions on the local pool (shared points run once); results in row order, with phases and counters. */
+export async function runPredict(
+  pool: PointPool, profile: HardwareProfile, seed: number, onProgress?: (done: number, total: number) => void, strictOffload = false,
+): Promise<{ rows: PredictRow[]; results: PoolResult[] }> {
+  const rows = predictRows();
+  const unique = new Map<string, PointSpec>();
+  for (const r of rows) unique.set(specKey(r.spec), r.spec);
+  const keys = [...unique.keys()];
+  let done = 0;
+  const res = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed, strictOffload }, () => onProgress?.(++done, keys.length));
+  const byKey = new Map(keys.map((k, i) => [k, res[i]!]));
+  return { rows, results: rows.map((r) => byKey.get(specKey(r.spec))!) };
 }
 
 /** The predictions as a preset sweep (one point per row; shared points run once). */

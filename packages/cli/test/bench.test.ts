@@ -53,7 +53,7 @@ async function capture(args: string[]): Promise<string> {
   return lines.join("\n");
 }
 
-test("profile show lists every parameter with its value; --set changes one, and the shipped fit's free parameters show their ranges", async (t) => {
+test.serial("profile show lists every parameter with its value; --set changes one, and the shipped fit's free parameters show their ranges", async (t) => {
   const shown = await capture(["profile", "show", "zen3-ptdma"]);
   t.regex(shown, /^cpu\.cpu_copy_bw\s+\S+\s+12\s+GB\/s\s+6\.\.20/m);
   t.regex(shown, /^cpu\.syscall\s+1000\s+1000\s+ns\s+fixed$/m);
@@ -65,7 +65,7 @@ test("profile show lists every parameter with its value; --set changes one, and 
   t.regex(md, /^\| `ptdma\.chan_bw` \| GB\/s \| [0-9.]+ \*\*fit\*\* \| /m);
 });
 
-test("profile derive writes a variant that loads with the value set; bad --set assignments are refused by name", async (t) => {
+test.serial("profile derive writes a variant that loads with the value set; bad --set assignments are refused by name", async (t) => {
   const { mkdtempSync, readFileSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
@@ -100,5 +100,59 @@ test("every command that builds a machine takes --migrator and --engine, and ref
     await t.throwsAsync(run([...args, "--engine", "/nonexistent/x.ts"]), { message: /--engine \/nonexistent\/x\.ts: no such file/ }, args.join(" "));
     await t.throwsAsync(run([...args, "--migrator", "./nope.ts"]), { message: /--migrator \.\/nope\.ts: no such file/ }, args.join(" "));
     await t.throwsAsync(run([...args, "--migrator", "sgbm"]), { message: /--migrator "sgbm": not a built-in migrator \(dcbm, mtcopy\)/ }, args.join(" "));
+  }
+});
+
+test("every bench command takes the trace options, --quiet and --json", (t) => {
+  const program = buildProgram();
+  const cmd = (path: string[]) => path.reduce((c, n) => c.commands.find((x) => x.name() === n)!, program);
+  for (const path of [["bench", "seed"], ["bench", "predict"], ["bench", "speed"], ["tune-batch"], ["calibrate"]]) {
+    const longs = cmd(path).options.map((o) => o.long);
+    for (const o of ["--trace", "--trace-format", "--trace-events", "--trace-window", "--trace-buffer", "--trace-point", "--quiet", "--json"]) {
+      t.true(longs.includes(o), `${path.join(" ")} ${o}`);
+    }
+  }
+  t.true(cmd(["profile", "show"]).options.some((o) => o.long === "--json"));
+});
+
+test("bad trace options are refused by name before anything runs", async (t) => {
+  const run = (args: string[]) => buildProgram().exitOverride().parseAsync(["node", "mmemu", ...args]);
+  await t.throwsAsync(run(["bench", "predict", "--trace-events", "tlb"]), { message: /--trace-events needs --trace FILE/ });
+  await t.throwsAsync(run(["bench", "speed", "--trace", "/tmp/x", "--trace-point", "3"]), { message: /--trace-point: "3" is not a point index from 0 to 2/ });
+  await t.throwsAsync(run(["tune-batch", "--folio", "2M", "--channels", "4", "--budget-us", "500", "--trace", "/tmp/x", "--trace-window", "9:1"]), { message: /--trace-window: end 1 is not after start 9/ });
+  await t.throwsAsync(run(["bench", "seed", "--trace", "/tmp/x", "--trace-events", "tlb,Bad!"]), { message: /--trace-events: "Bad!"/ });
+});
+
+test.serial("profile show --json is the parameter table as JSON", async (t) => {
+  const out = JSON.parse(await capture(["profile", "show", "zen3-ptdma", "--json"])) as { name: string; params: Array<{ path: string; value: number; unit: string }> };
+  t.is(out.name, "zen3-ptdma");
+  t.true(out.params.some((p) => p.path === "cpu.syscall" && p.unit === "ns"));
+});
+
+test.serial("tune-batch --json gives the curve with each N's phases; --trace writes a Perfetto file of the chosen point", async (t) => {
+  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "mmemu-tb-"));
+  try {
+    const file = join(dir, "tb.json");
+    const errs: string[] = [];
+    const origErr = console.error;
+    console.error = (...a: unknown[]) => void errs.push(a.join(" "));
+    let text: string;
+    try {
+      text = await capture(["tune-batch", "--folio", "2M", "--channels", "16", "--budget-us", "500", "--json", "--quiet", "--trace", file, "--trace-format", "perfetto", "--trace-point", "0"]);
+    } finally {
+      console.error = origErr;
+    }
+    const out = JSON.parse(text) as { rows: Array<{ N: number; GBps: number; first_us: number; phases_ns: Record<string, number> }>; recommended_N: number | null };
+    t.is(out.rows.length, 10);
+    for (const r of out.rows) t.true(Object.values(r.phases_ns).reduce((a, b) => a + b, 0) > 0);
+    t.true(out.recommended_N === null || out.rows.some((r) => r.N === out.recommended_N && r.first_us <= 500));
+    t.regex(errs.join("\n"), /wrote .*tb\.json \(perfetto, \d+ events\) of dcbm 16ch 2M 1 GiB N=512/);
+    const trace = JSON.parse(readFileSync(file, "utf8")) as { traceEvents: Array<{ ph: string; name: string }> };
+    t.true(trace.traceEvents.some((e) => e.ph === "X" && e.name === "descriptor"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -51,7 +51,8 @@ export {
   migratePages, allocMigrationTarget, isolateFolioToList, folioIsolateHugetlb, putbackMovablePages,
   foliosMcCopy, folioMcCopy, newMigratePagesStats, lastMigrateStats,
 } from "./migrate.js";
-export { defineMigrateTracepoints } from "./trace.js";
+export { defineMigrateTracepoints, TLB_FLUSH_REASON, x86PteHex } from "./trace.js";
+export { formatVmstat, vmstatCounters } from "./vmstat.js";
 
 export type { MemNode, MemNodeConfig, DmaObserver } from "./physmem.js";
 export type { MachineOptions, MigrationSettings, VmEvents, MachineHooks, OffloadHook, MigrationObserver } from "./machine.js";
@@ -59,7 +60,7 @@ export type { MmapArgs } from "./mmap.js";
 export type { ThpPolicy } from "./huge-memory.js";
 export type { MigrateMode } from "./migrate-util.js";
 export type { MigratePagesStats, NewFolioFn, FreeFolioFn, MigrationTargetControl } from "./migrate.js";
-export type { MigrateTracepoints } from "./trace.js";
+export type { MigrateTracepoints, TlbFlushReason } from "./trace.js";
 export { InvariantChecker, InvariantViolation } from "./checker.js";
 export { hugeZeroFolio, isHugeZeroPmd } from "./huge-zero.js";
 export { isPrivateHugetlb } from "./hugetlb-fault.js";

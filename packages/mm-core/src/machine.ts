@@ -53,6 +53,8 @@ export interface MigrationSettings {
 
 /** Mirrors enum vm_event_item entries for migration (include/linux/vm_event_item.h). */
 export interface VmEvents {
+  /** NUMA_PAGE_MIGRATE: pages moved by NUMA balancing (MR_NUMA_MISPLACED). */
+  numa_pages_migrated: number;
   pgmigrate_success: number;
   pgmigrate_fail: number;
   thp_migration_success: number;
@@ -66,6 +68,9 @@ export class Task {
   memalloc = false;
   /** current->tlb_ubc */
   readonly tlbUbc: TlbUnmapBatch;
+  /** task->comm and task->pid as traces show them (the syscall layer's task names its context). */
+  comm = "kworker/u:0";
+  tracePid: number;
   /** current->mempolicy (set_mempolicy); null: MPOL_DEFAULT, the local node. */
   mempolicy: Mempolicy | null = null;
   /** current->il_prev: the node of the last interleaved allocation (MAX_NUMNODES - 1 after a reset). */
@@ -78,6 +83,7 @@ export class Task {
     nrCpus: number,
   ) {
     this.tlbUbc = new TlbUnmapBatch(nrCpus);
+    this.tracePid = pid;
   }
 }
 
@@ -95,12 +101,18 @@ export class Machine {
   readonly mms: MmStruct[] = [];
   readonly settings: MigrationSettings = { nrMaxBatchedMigration: 512, offloadSemantics: "v5", migratePagesBatch: true };
   readonly vmEvents: VmEvents = {
+    numa_pages_migrated: 0,
     pgmigrate_success: 0,
     pgmigrate_fail: 0,
     thp_migration_success: 0,
     thp_migration_fail: 0,
     thp_migration_split: 0,
   };
+  /**
+   * Mirrors enum numa_stat_item (NUMA_HIT ... NUMA_OTHER), summed over nodes, in base pages: counted by
+   * zone_statistics() on every page allocation against the preferred node and the allocating CPU's node.
+   */
+  readonly numaStat = { numa_hit: 0, numa_miss: 0, numa_foreign: 0, numa_interleave: 0, numa_local: 0, numa_other: 0 };
   /** NR_ISOLATED_ANON and NR_ISOLATED_FILE per node id, in base pages. */
   readonly nrIsolatedAnon: Float64Array;
   readonly nrIsolatedFile: Float64Array;
@@ -178,6 +190,8 @@ export class Machine {
     this.folios.refcount[this.zeroPfn] = 1;
     for (const [nidStr, count] of Object.entries(opts.hugetlbPages ?? {})) this.setHugetlbPages(Number(nidStr), count);
     this.current = this.createTask(null, 0);
+    // Events logged in task context name the current task and its CPU (the ftrace columns).
+    this.core.trace.currentTask = () => ({ cpu: this.current.cpu, pid: this.current.tracePid, comm: this.current.comm });
   }
 
   get sim() {
@@ -233,10 +247,24 @@ export class Machine {
     let pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_LOW, highestZoneIdx, nodemask);
     if (pfn < 0) pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_MIN, highestZoneIdx, nodemask);
     if (pfn < 0) return -1;
+    this.zoneStatistics(nid, pfn, 1 << order);
     this.prepFolio(pfn, order);
     // prep_compound_page() writes every tail struct page: what makes a large folio's allocation grow with its size.
     if (order > 0) this.charge(Cost.PREP_COMPOUND_TAIL, (1 << order) - 1);
     return pfn;
+  }
+
+  /** Mirrors zone_statistics(): hit/miss/foreign against the preferred node, local/other against the CPU's. */
+  private zoneStatistics(preferred: number, pfn: number, nr: number): void {
+    const node = this.mem.nodeOfPfn[pfn]!;
+    const st = this.numaStat;
+    if (node === preferred) st.numa_hit += nr;
+    else {
+      st.numa_miss += nr;
+      st.numa_foreign += nr;
+    }
+    if (node === this.mem.cpuToNode(this.current.cpu)) st.numa_local += nr;
+    else st.numa_other += nr;
   }
 
   /** Set up a fresh folio's memmap slots (prep_new_page + folio_prep_large_rmappable). */

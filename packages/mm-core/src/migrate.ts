@@ -101,6 +101,7 @@ export function migratePages(
   retFolios.spliceTailInto(from);
   if (from.empty) rcGather = 0;
   const ev = m.vmEvents;
+  if (reason === MR.NUMA_MISPLACED) ev.numa_pages_migrated += stats.nr_succeeded;
   ev.pgmigrate_success += stats.nr_succeeded;
   ev.pgmigrate_fail += stats.nr_failed_pages;
   ev.thp_migration_success += stats.nr_thp_succeeded;
@@ -108,8 +109,8 @@ export function migratePages(
   ev.thp_migration_split += stats.nr_thp_split;
   if (m.tp.migratePages.enabled) {
     m.tp.migratePages.emit({
-      succeeded: stats.nr_succeeded, failed: stats.nr_failed_pages, thp_succeeded: stats.nr_thp_succeeded,
-      thp_failed: stats.nr_thp_failed, thp_split: stats.nr_thp_split, large_folio_split: stats.nr_split,
+      nr_succeeded: stats.nr_succeeded, nr_failed: stats.nr_failed_pages, nr_thp_succeeded: stats.nr_thp_succeeded,
+      nr_thp_failed: stats.nr_thp_failed, nr_thp_split: stats.nr_thp_split, nr_split: stats.nr_split,
       mode: MIGRATE_MODE_NAMES[mode], reason: MIGRATE_REASON_NAMES[reason] ?? String(reason),
     });
   }

@@ -4,7 +4,7 @@
  * one record per step. Syscalls go through @mmemu/move-pages with their arrays in the caller's emulated
  * memory; memory operations go through mm-core as the process itself would do them.
  */
-import { formatTraceLine } from "@mmemu/kernel";
+import type { Machine } from "@mmemu/mm-core";
 import { MIGRATE_OFFLOAD_DESIGN_FALLBACKS, migrateOffloadOf } from "@mmemu/offload-api";
 import { foreignFrames, throwIfOops } from "@mmemu/components";
 import type { OpDef, Outcome } from "./op.js";
@@ -53,8 +53,11 @@ export interface RunResult {
 export interface RunOptions {
   /** Called with each record as soon as its step finishes. */
   readonly onStep?: (rec: StepRecord) => void;
-  /** Called with each tracepoint line (ftrace text format) while the scenario runs. */
-  readonly onTrace?: (line: string) => void;
+  /**
+   * Called with the scenario's machine before the first step (attach trace probes, note counters);
+   * a function it returns is called after the last step, even when a step threw.
+   */
+  readonly attach?: (m: Machine) => (() => void) | void;
   /** Called right before each move_pages/migrate_pages call (benchmarks collect garbage here). */
   readonly beforeSyscall?: () => void;
   /** The profile and components of a scenario with `machine.profile` (prepareScenarioDevices). */
@@ -69,10 +72,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const records: StepRecord[] = [];
   let error: string | undefined;
   let stopTrace: (() => void) | null = null;
-  if (opts.onTrace) {
-    const cb = opts.onTrace;
-    stopTrace = w.m.core.trace.on("*", (rec) => cb(formatTraceLine(rec)));
-  }
+  if (opts.attach) stopTrace = opts.attach(w.m) ?? null;
   const emit = (rec: StepRecord) => {
     records.push(rec);
     opts.onStep?.(rec);

@@ -8,7 +8,7 @@
  * is carried to the next charge. So the clock after any sequence of charges is exactly
  * floor(sum(units x price) / 2^20) ns, independent of how the work was split into charges.
  */
-import { Cost, COST_NAMES, NR_COST_KINDS, type CostKind, type CostMeter } from "@mmemu/kernel";
+import { Cost, COST_NAMES, NR_COST_KINDS, PHASE_OF_COST, type CostKind, type CostMeter } from "@mmemu/kernel";
 import { pricingOf, type CpuCostName } from "./cpu-costs.js";
 
 /** Fixed-point scale: prices are integers in units of 2^-20 ns. */
@@ -51,7 +51,7 @@ export class TimingModel implements CostMeter {
   deepWakeups = 0;
 
   constructor(
-    private readonly sim: { readonly now: number; advance(ns: number): void },
+    private readonly sim: { readonly now: number; phase: number; advance(ns: number): void },
     cpu: Readonly<Record<CpuCostName, number>>,
   ) {
     const exit = cpu.ipi_deep_exit;
@@ -78,6 +78,8 @@ export class TimingModel implements CostMeter {
   }
 
   charge(kind: CostKind, units: number): void {
+    // The time this charge advances (and any sleep right after it) belongs to the kind's phase.
+    this.sim.phase = PHASE_OF_COST[kind]!;
     if (kind === Cost.TLB_FLUSH_IPI && units > 0) {
       this.shootdown(units);
       return;

@@ -6,6 +6,7 @@ import { parseThreads } from "../pool.js";
 import { DEFAULT_QUEUE_NAME } from "../sweep/queue.js";
 import { queueOption } from "./sweep.js";
 import { collectSet, componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
+import { addQuietOption, addTraceOptions, type TraceCliArgs } from "./cli-common.js";
 import { VALIDATION_METHODS, VALIDATION_SCHEMES, type ValidationMethod, type ValidationScheme } from "../validate.js";
 /** A whole-number option inside [lo, hi], or an error naming the option. */
 function wholeNumber(name: string, text: string, lo: number, hi: number): number {
@@ -21,7 +22,7 @@ function listOf<T extends string>(name: string, text: string, known: readonly T[
 }
 
 export function calibrateCommand(): Command {
-  return componentOptions(new Command("calibrate")
+  const cmd = componentOptions(new Command("calibrate")
     .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors (with --validate: cross-validation, out-of-sample errors per table)")
     .option("--measurements <file>", "measurements file (shape of shared/calibration/zen3-ptdma-v5.json)", DEFAULT_MEASUREMENTS)
     .option("--profile <name>", "profile to start from (name or file); with --validate, the start of every fold's fit", "zen3-ptdma-base")
@@ -39,8 +40,10 @@ export function calibrateCommand(): Command {
     .option("--schemes <list>", "with --validate: table (leave one table out), kfold", VALIDATION_SCHEMES.join(","))
     .option("--k <n>", "with --validate: folds of the k-fold scheme", "5")
     .option("--method <m>", "with --validate: linear (folds fitted against the emulator linearised around --reference; 1 + P emulator runs) or refit (folds fitted against the emulator)", "linear")
-    .option("--markdown", "with --validate: print the report as a markdown table"))
-    .action(async (o: ComponentFlags & {
+    .option("--markdown", "with --validate: print the report as a markdown table")
+    .option("--json [file]", "the fitted parameters and per-cell errors as JSON (to stdout, or to FILE); the log goes to stderr"));
+  return addQuietOption(addTraceOptions(cmd))
+    .action(async (o: TraceCliArgs & ComponentFlags & { json?: string | boolean; quiet?: boolean } & {
       measurements: string; profile: string; out?: string; maxEvals: string; maxFolios: string; threads?: string; queue?: string; queueName: string; stages: string;
       free?: string[]; linearised?: string; validate?: boolean; reference: string; schemes: string; k: string; method: string; markdown?: boolean;
     }) => {
@@ -51,6 +54,7 @@ export function calibrateCommand(): Command {
       const components = await componentsFrom(o);
       const common = {
         measurements: o.measurements, profile: o.profile, maxEvals, maxFolios, stages, components, free: o.free ?? [],
+        trace: o, ...(o.json !== undefined ? { json: o.json } : {}), quiet: o.quiet === true,
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
         ...(o.queue !== undefined ? { queue: o.queue, queueName: o.queueName } : {}),
         ...(o.linearised !== undefined ? { linearised: wholeNumber("--linearised", o.linearised, 1, 1000) } : {}),

@@ -10,7 +10,10 @@ import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { deriveProfile, loadProfile, paramSpec, profileToFile, type HardwareProfile } from "@mmemu/timing";
 import { calibrate, calibrateLinearised, type CalibrateStage } from "../calibrate.js";
 import { crossValidate, formatValidation, type ValidationMethod, type ValidationScheme } from "../validate.js";
-import { readMeasurements } from "../measurements.js";
+import { measurementCells, readMeasurements } from "../measurements.js";
+import { cellSpec, specLabel } from "../points.js";
+import { checkTraceArgs, emitJson, progressBar, traceOnePoint, type TraceCliArgs } from "./cli-common.js";
+import { writeFileAtomic } from "@mmemu/trace";
 import { PointPool } from "../pool.js";
 import { EngineRunner } from "../sweep/engine.js";
 import { QueueEngine } from "../sweep/queue.js";
@@ -41,6 +44,11 @@ export interface CalibrateArgs {
   readonly free?: readonly string[];
   /** Outer iterations of the linearised fit; absent: coordinate descent on the emulator. */
   readonly linearised?: number;
+  /** Trace one published cell's point on the fitted profile. */
+  readonly trace?: TraceCliArgs;
+  /** `--json`: true prints the result to stdout (the log then goes to stderr); a string names a file. */
+  readonly json?: string | boolean;
+  readonly quiet?: boolean;
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
@@ -56,10 +64,15 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
   const extra = (a.free ?? []).filter((f) => !loaded.free.includes(f));
   const base = extra.length === 0 ? loaded : deriveProfile(loaded, (d) => void d.free.push(...extra));
   const ms = readMeasurements(a.measurements);
+  const cellsAll = measurementCells(ms);
+  const traced = a.trace !== undefined ? checkTraceArgs(a.trace, cellsAll.length) : null;
   const engine = a.queue !== undefined ? new QueueEngine({ url: a.queue, ...(a.queueName !== undefined ? { name: a.queueName } : {}) }) : null;
   const local = engine === null ? new PointPool(a.threads, components) : null;
   const pool = engine !== null ? new EngineRunner(engine, components) : local!;
   const t0 = performance.now();
+  // With --json on stdout, everything else goes to stderr.
+  const bar = progressBar("calibrate", a.quiet === true);
+  const say = a.json === true ? (l: string) => console.error(l) : bar.log;
   try {
     const opts = {
       base, measurements: ms, pool, configs: new Set(["vanilla", "dcbm"]),
@@ -67,13 +80,15 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
       ...(a.maxEvals !== undefined ? { maxEvals: a.maxEvals } : {}),
       ...(a.maxFolios !== undefined ? { maxFolios: a.maxFolios } : {}),
       ...(a.stages !== undefined ? { stages: a.stages } : {}),
-      log: (l: string) => console.log(l),
+      log: say,
+      onEvaluation: (_stage: CalibrateStage, used: number, budget: number) => bar.update(used, budget),
       onImprove: (p: HardwareProfile) => {
-        if (a.out) writeFileSync(`${a.out}.partial`, JSON.stringify({ ...profileToFile(p), name: "checkpoint" }, null, 1) + "\n");
+        if (a.out) writeFileAtomic(`${a.out}.partial`, JSON.stringify({ ...profileToFile(p), name: "checkpoint" }, null, 1) + "\n");
       },
     };
     const r = a.linearised !== undefined ? await calibrateLinearised({ ...opts, outer: a.linearised }) : await calibrate(opts);
-    console.log(formatCellErrors(r.cells));
+    bar.stop();
+    say(formatCellErrors(r.cells));
     const abs = r.cells.map((c) => Math.abs(c.error)).sort((x, y) => x - y);
     const med = abs.length ? (abs.length % 2 ? abs[abs.length >> 1]! : (abs[abs.length / 2 - 1]! + abs[abs.length / 2]!) / 2) : 0;
     const name = a.name ?? (a.out ? a.out.replace(/^.*\//, "").replace(/\.json$/, "") : base.name);
@@ -96,13 +111,22 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
       },
     };
     if (a.out) rmSync(`${a.out}.partial`, { force: true });
-    console.log(`cells ${r.cells.length} (skipped ${r.skipped.length}), median |error| ${(med * 100).toFixed(1)}%, max ${((abs[abs.length - 1] ?? 0) * 100).toFixed(1)}%, objective ${r.objective.toFixed(5)}, ${r.evaluations} evaluations, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    say(`cells ${r.cells.length} (skipped ${r.skipped.length}), median |error| ${(med * 100).toFixed(1)}%, max ${((abs[abs.length - 1] ?? 0) * 100).toFixed(1)}%, objective ${r.objective.toFixed(5)}, ${r.evaluations} evaluations, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     if (a.out) {
-      writeFileSync(a.out, JSON.stringify(out, null, 1) + "\n");
-      console.log(`wrote ${a.out}`);
+      writeFileAtomic(a.out, JSON.stringify(out, null, 1) + "\n");
+      say(`wrote ${a.out}`);
+    }
+    const note = emitJson(a.json, {
+      profile: out, cells: r.cells.map((c) => ({ table: c.cell.table, metric: c.cell.metric, config: c.cell.config, channels: c.cell.channels, folio_size: c.cell.folioSize, ...(c.cell.n !== undefined ? { n: c.cell.n } : {}), ...(c.cell.N !== undefined ? { N: c.cell.N } : {}), published: c.cell.value, emulated: c.emulated, error: c.error })),
+    });
+    if (note !== null) say(note);
+    if (traced !== null && a.trace !== undefined) {
+      const spec = cellSpec(cellsAll[traced.index]!);
+      say(traceOnePoint(r.profile, components, spec, specLabel(spec), a.seed ?? 1, a.trace));
     }
     return 0;
   } finally {
+    bar.stop();
     await engine?.close();
     await local?.close();
   }

@@ -146,9 +146,12 @@ export function profileCommand(): Command {
     .argument("[profile]", "profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--markdown", "print the Markdown tables of docs/timing.md")
-    .action(async (name: string, o: ComponentFlags & { set?: string[]; markdown?: boolean }) => {
+    .option("--json", "print { name, description, params: [...] } as JSON")
+    .action(async (name: string, o: ComponentFlags & { set?: string[]; markdown?: boolean; json?: boolean }) => {
       const p = loadProfileWith(name, o.set, (await componentsFrom(o)).schema);
-      console.log(o.markdown === true ? formatParamsMarkdown(p) : formatParamsText(p));
+      if (o.json === true && o.markdown === true) throw new Error("profile show: --json and --markdown exclude each other");
+      if (o.json === true) console.log(JSON.stringify({ name: p.name, description: p.description, params: paramRows(p) }, null, 1));
+      else console.log(o.markdown === true ? formatParamsMarkdown(p) : formatParamsText(p));
     });
   componentOptions(cmd.command("derive"))
     .description("write a variant of a profile with some parameters changed (use it anywhere a profile file is accepted)")

@@ -1,17 +1,17 @@
 /**
  * `mmemu tune-batch --folio 2M --channels 16 --budget-us 500 [--profile NAME]`: sweep the batch size N
  * (NR_MAX_BATCHED_MIGRATION) for dcbm and recommend the N with the best throughput whose first-folio
- * latency stays inside the budget, printing the whole curve. The curve is a preset sweep (sweep/preset.ts):
- * --queue runs it on workers, --cache reuses earlier points.
+ * latency stays inside the budget, printing the whole curve.
  */
 import { Command } from "commander";
-import { DEFAULT_PROFILE, loadProfileWith, parseSets, setOption } from "./profile.js";
+import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
+import { PointPool } from "../pool.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
-import { cacheOption, engineFrom, queueOption, runSweepWithProgress } from "./sweep.js";
-import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
-import { PointCache } from "../sweep/cache.js";
-import { presetSweep, throughputAndLatency } from "../sweep/preset.js";
+import { offloadSpec, SEED_OFFLOAD_N, specLabel } from "../points.js";
+import {
+  addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, progressBar, traceOnePoint, type TraceCliArgs,
+} from "./cli-common.js";
 import { FOLIO_SIZE_NAMES, type FolioSizeName } from "../workload.js";
 
 export interface TuneRow {
@@ -28,18 +28,17 @@ export function recommendBatch(rows: readonly TuneRow[], budgetUs: number): Tune
 }
 
 export function tuneBatchCommand(): Command {
-  return componentOptions(new Command("tune-batch")
+  const cmd = componentOptions(new Command("tune-batch")
     .description("sweep the offload batch size (dcbm or --migrator) and recommend the best-throughput N within a first-folio latency budget")
     .requiredOption("--folio <size>", `folio size (${FOLIO_SIZE_NAMES.join(", ")})`)
     .requiredOption("--channels <n>", "DMA channels (1..16)")
     .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
-    .addOption(setOption())
-    .option("--threads <n>", "worker threads (default: one per core)")
-    .addOption(queueOption())
-    .addOption(cacheOption())
-    .addOption(strictOffloadOption()))
-    .action(async (o: ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; threads?: string; queue?: string; cache?: string; strictOffload?: boolean }) => {
+    .addOption(setOption()).addOption(strictOffloadOption()))
+    .option("--json [file]", "the curve and the recommendation as JSON (to stdout, or to FILE)")
+    .option("--breakdown", "print where each N's virtual time went, by phase");
+  return addQuietOption(addTraceOptions(cmd))
+    .action(async (o: TraceCliArgs & ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; json?: string | boolean; quiet?: boolean; breakdown?: boolean; strictOffload?: boolean }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
       // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
@@ -51,13 +50,28 @@ export function tuneBatchCommand(): Command {
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
       const components = await componentsFrom(o);
       const profile = loadProfileWith(o.profile, o.set, components.schema);
-      const sweep = presetSweep("tune-batch", `offload batch size for ${fs} folios on ${ch} channels`, SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch)), { profile: o.profile, set: parseSets(o.set, components.schema), components: o, strictOffload: o.strictOffload === true });
-      const engine = engineFrom(o);
+      const traced = checkTraceArgs(o, SEED_OFFLOAD_N.length);
+      const pool = new PointPool(undefined, components);
+      const bar = progressBar("tune-batch", o.quiet);
       try {
-        const run = await runSweepWithProgress(sweep, engine, { cache: o.cache !== undefined ? new PointCache(o.cache) : null });
-        const res = throughputAndLatency(run);
+        const specs = SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch));
+        let done = 0;
+        const res = await pool.runAll(profile, specs, { strictOffload: o.strictOffload === true }, () => bar.update(++done, specs.length));
+        bar.stop();
         const rows: TuneRow[] = res.map((r, i) => ({ N: SEED_OFFLOAD_N[i]!, GBps: r.GBps, firstUs: r.firstUs }));
         const best = recommendBatch(rows, budget);
+        const log = o.json === true ? console.error : console.log;
+        if (traced !== null) log(traceOnePoint(profile, components, specs[traced.index]!, specLabel(specs[traced.index]!), 1, o, res[traced.index]!.virtualNs));
+        const json = {
+          profile: profile.name, folio_size: fs, channels: ch, budget_us: budget,
+          rows: rows.map((r, i) => ({ N: r.N, GBps: r.GBps, first_us: r.firstUs, over_budget: r.firstUs > budget, fallback: res[i]!.fallback, phases_ns: res[i]!.phases, vmstat: res[i]!.vmstat, stats: res[i]!.stats })),
+          recommended_N: best?.N ?? null,
+        };
+        if (o.json === true) {
+          checkStrictOffload(res, specs.map(specLabel));
+          emitJson(true, json);
+          return;
+        }
         const maxG = Math.max(...rows.map((r) => r.GBps));
         console.log(`${fs} folios, ${ch} channels, profile ${profile.name}, first-folio budget ${budget} us`);
         console.log("N (pages)   first_us     GB/s");
@@ -69,9 +83,13 @@ export function tuneBatchCommand(): Command {
         if (best) console.log(`recommended N = ${best.N} pages: ${best.GBps.toFixed(2)} GB/s, first folio after ${best.firstUs.toFixed(0)} us`);
         else console.log(`no batch size meets ${budget} us; the smallest, N = ${rows[0]!.N}, takes ${rows[0]!.firstUs.toFixed(0)} us`);
         console.log(fallbackLine(res));
-        checkStrictOffload(res, rows.map((r) => `N=${r.N}`));
+        if (o.breakdown) console.log(formatBreakdownTable(specs.map((s, i) => ({ label: specLabel(s), r: res[i]! }))));
+        checkStrictOffload(res, specs.map(specLabel));
+        const note = emitJson(o.json, json);
+        if (note !== null) console.log(note);
       } finally {
-        await engine.close();
+        bar.stop();
+        await pool.close();
       }
     });
 }

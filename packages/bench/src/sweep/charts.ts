@@ -3,8 +3,7 @@
  * the chart's `series` axis), drawn with the seed report's SVG renderer. Without `charts` in the
  * spec, each scalar figure is drawn against the first axis.
  */
-import * as Plot from "@observablehq/plot";
-import { svgOf } from "../report.js";
+import { lineChartSvg } from "../chart.js";
 import type { SweepRecord } from "./run.js";
 import { SCALAR_FIGURES, type ChartSpec, type Sweep } from "./spec.js";
 
@@ -43,17 +42,13 @@ export function sweepCharts(sweep: Sweep, records: ReadonlyArray<SweepRecord | n
       series: others.map((a) => `${a}=${r.axes[a]}`).join(" ") || "all",
     })).filter((r) => r.y !== null);
     const numericX = rows.every((r) => typeof r.x === "number");
-    const series = [...new Set(rows.map((r) => r.series))];
-    out[`chart-${i + 1}-${c.y.replace(/[^A-Za-z0-9_]+/g, "_")}-vs-${c.x.replace(/[^A-Za-z0-9_]+/g, "_")}.svg`] = svgOf({
+    const names = [...new Set(rows.map((r) => r.series))];
+    out[`chart-${i + 1}-${c.y.replace(/[^A-Za-z0-9_]+/g, "_")}-vs-${c.x.replace(/[^A-Za-z0-9_]+/g, "_")}.svg`] = lineChartSvg({
       title: `${sweep.name}: ${LABELS[c.y] ?? c.y} against ${c.x}`,
-      width: 760, height: 400,
-      x: { type: numericX ? (c.log_x === true ? "log" : "linear") : "point", label: c.x },
-      y: { type: c.log_y === true ? "log" : "linear", label: LABELS[c.y] ?? c.y, grid: true },
-      color: { legend: series.length > 1 && series.length <= 24, domain: series },
-      marks: [
-        ...(numericX ? [Plot.line(rows, { x: "x", y: "y", stroke: "series", sort: "x" })] : []),
-        Plot.dot(rows, { x: "x", y: "y", stroke: "series" }),
-      ],
+      xLabel: c.x, yLabel: LABELS[c.y] ?? c.y,
+      xType: numericX ? (c.log_x === true ? "log" : "linear") : "point",
+      yType: c.log_y === true ? "log" : "linear",
+      series: names.map((name) => ({ name, emulated: rows.filter((r) => r.series === name).map((r) => ({ x: r.x, y: r.y! })), published: [] })),
     });
   });
   return out;

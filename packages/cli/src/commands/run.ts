@@ -1,24 +1,41 @@
 /**
  * `mmemu run <scenario...>`: run scenario files and report each step — a table per scenario, or with
- * --json one JSON record per step (and one summary record per scenario). Exit status: 0 when every
- * expectation held, 1 when some did not (or a step threw), 2 when a file could not be read or is not a
- * valid scenario (nothing is run then).
+ * --json one JSON record per step (and one summary record per scenario, with the phase breakdown and
+ * the counters). `--trace FILE` records the run (docs/tracing.md), `--stats` prints where virtual time
+ * went, /proc/vmstat's migration lines and the offload core's and migrator's counters. Exit status: 0
+ * when every expectation held, 1 when some did not (or a step threw), 2 when a file could not be read
+ * or is not a valid scenario, or an option is wrong (nothing is run then).
  */
-import type { Command } from "commander";
+import { basename, extname, resolve } from "node:path";
+import { Option, type Command } from "commander";
 import Table from "cli-table3";
+import cliProgress from "cli-progress";
 import { errnoName } from "@mmemu/kernel";
+import { formatVmstat, vmstatCounters, type Machine } from "@mmemu/mm-core";
+import { migrateOffloadOf } from "@mmemu/offload-api";
+import {
+  breakdownTotal, formatBreakdown, parseTraceArgs, phaseBreakdown, phaseSnapshot, TraceSession, TRACE_FORMATS,
+  type KernelVersion, type PhaseBreakdown, type TraceArgs, type TraceOutputOptions,
+} from "@mmemu/trace";
 import {
   loadScenarioFile, prepareScenarioDevices, runScenario, ScenarioError, type RunResult, type Scenario, type ScenarioDevices, type StepRecord,
 } from "@mmemu/scenario";
-import { componentOptions, type ComponentFlags } from "@mmemu/bench";
-import { resolve } from "node:path";
+import { componentOptions, offloadCounters, type ComponentFlags } from "@mmemu/bench";
 
-export interface RunCommandOptions extends ComponentFlags {
+export interface RunCommandOptions extends ComponentFlags, TraceArgs {
   readonly json?: boolean;
-  readonly trace?: boolean;
   readonly kernel?: string;
   /** Set machine.strictOffload in every scenario. */
   readonly strictOffload?: boolean;
+  readonly stats?: boolean;
+  readonly quiet?: boolean;
+}
+
+/** What a run leaves behind besides its steps: phases, counters, component statistics. */
+export interface RunCounters {
+  readonly phases: PhaseBreakdown;
+  readonly vmstat: Record<string, number>;
+  readonly stats: Record<string, Record<string, number>>;
 }
 
 /** Where output goes (the real process streams, or buffers in tests). */
@@ -38,7 +55,13 @@ export function registerRunCommand(program: Command): void {
     .description("run scenario files (JSON or YAML) and check their expected results")
     .argument("<scenario...>", "scenario files")
     .option("--json", "one JSON record per step instead of tables")
-    .option("--trace", "print tracepoints as they fire (to stderr with --json)")
+    .option("--trace <file>", "record the run to FILE (- for standard output; with several scenarios, one file each named FILE.<scenario>)")
+    .addOption(new Option("--trace-format <format>", "ftrace (trace-cmd report), tracefs (the kernel's trace file) or perfetto (JSON for ui.perfetto.dev)").choices([...TRACE_FORMATS]))
+    .option("--trace-events <list>", "comma-separated event names or classes (syscalls, migrate, thp, tlb, irq, dmaengine, dma, device, offload, mmemu); -name excludes")
+    .option("--trace-window <start:end>", "keep events between these virtual times in microseconds (either end may be empty)")
+    .option("--trace-buffer <events>", "ring buffer size in events: older events are overwritten (default 1000000)")
+    .option("--stats", "after each scenario: where virtual time went, /proc/vmstat's migration lines, offload and migrator counters")
+    .option("--quiet", "no progress bar on stderr")
     .option("--kernel <version>", "override the scenario's kernel version (6.1, 6.12, mainline)")
     .option("--strict-offload", "fail a scenario when a batch the migrator should have copied fell back to the CPU copy (sets machine.strictOffload)")
     .action(async (files: string[], opts: RunCommandOptions) => {
@@ -48,6 +71,13 @@ export function registerRunCommand(program: Command): void {
 
 /** Run the files; returns the exit status. */
 export async function runCommand(files: readonly string[], opts: RunCommandOptions, io: Output = STD): Promise<number> {
+  let trace: TraceOutputOptions | null;
+  try {
+    trace = parseTraceArgs(opts);
+  } catch (e) {
+    io.err(`mmemu: ${(e as Error).message}\n`);
+    return 2;
+  }
   // Load everything first (plug-ins included): an invalid file stops the command before anything runs.
   const loaded: Array<{ file: string; scenario: Scenario; devices: ScenarioDevices | null }> = [];
   let invalid = false;
@@ -80,24 +110,77 @@ export async function runCommand(files: readonly string[], opts: RunCommandOptio
   if (invalid) return 2;
   let failed = false;
   for (const { file, scenario, devices } of loaded) {
-    const traceOut = opts.json ? io.err : io.out;
+    const session = trace === null ? null : new TraceSession({ ...trace, file: traceFileFor(trace.file, file, loaded.length) });
+    let counters: RunCounters | null = null;
+    const bar = io === STD && opts.quiet !== true && process.stderr.isTTY
+      ? new cliProgress.SingleBar({ format: `${basename(file)} {bar} {value}/{total} steps {duration}s`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+      : null;
+    bar?.start(scenario.steps.length, 0);
+    let steps = 0;
     let result: RunResult;
     try {
       result = runScenario(scenario, {
         devices,
-      ...(opts.json ? { onStep: (rec: StepRecord) => io.out(`${JSON.stringify(jsonRecord(file, scenario, rec))}\n`) } : {}),
-      ...(opts.trace ? { onTrace: (line: string) => traceOut(`${line}\n`) } : {}),
+        onStep: (rec: StepRecord) => {
+          bar?.update(++steps);
+          if (opts.json) io.out(`${JSON.stringify(jsonRecord(file, scenario, rec))}\n`);
+        },
+        attach: (m) => {
+          session?.attach(m);
+          const p0 = phaseSnapshot(m.sim);
+          return () => {
+            counters = collectCounters(m, p0);
+          };
+        },
       });
     } catch (e) {
       // The machine could not be built (a migrator's sysfs write refused, a probe that threw).
+      bar?.stop();
       io.err(`mmemu: ${file}: ${(e as Error).message}\n`);
       return 2;
     }
-    if (opts.json) io.out(`${JSON.stringify(summaryRecord(file, result))}\n`);
-    else io.out(renderTable(file, scenario, result));
+    bar?.stop();
+    if (session !== null) {
+      const meta = { scenario: scenario.name, file };
+      if (session.opts.file === "-") (opts.json ? io.err : io.out)(session.render(result.kernel as KernelVersion, meta));
+      else io.err(`${session.write(result.kernel as KernelVersion, meta)}\n`);
+    }
+    if (opts.json) io.out(`${JSON.stringify(summaryRecord(file, result, counters))}\n`);
+    else {
+      io.out(renderTable(file, scenario, result));
+      if (opts.stats && counters !== null) io.out(formatCounters(counters));
+    }
     if (!result.ok) failed = true;
   }
   return failed ? 1 : 0;
+}
+
+/** The trace file of one of several scenarios: FILE.<scenario base name>, before FILE's extension. */
+function traceFileFor(file: string, scenarioFile: string, n: number): string {
+  if (n === 1 || file === "-") return file;
+  const ext = extname(file);
+  const tag = basename(scenarioFile).replace(/\.(ya?ml|json)$/, "");
+  return `${file.slice(0, file.length - ext.length)}.${tag}${ext}`;
+}
+
+/** Phases since the snapshot, /proc/vmstat's migration lines, and the offload core's and migrator's counters. */
+export function collectCounters(m: Machine, phases0: Float64Array): RunCounters {
+  const stats: Record<string, Record<string, number>> = {};
+  const off = migrateOffloadOf(m);
+  if (off !== null) {
+    stats.migrate_offload = offloadCounters(off.stats);
+    const mig = off.active as unknown as { name: string; stats?: Record<string, number> } | null;
+    if (mig !== null && mig.stats !== undefined && typeof mig.stats === "object") stats[mig.name] = { ...mig.stats };
+  }
+  return { phases: phaseBreakdown(phases0, phaseSnapshot(m.sim)), vmstat: Object.fromEntries(vmstatCounters(m)), stats };
+}
+
+/** --stats text: the breakdown, the vmstat lines, then each component's counters. */
+export function formatCounters(c: RunCounters): string {
+  let s = formatBreakdown(c.phases);
+  s += `/proc/vmstat (migration lines):\n${formatVmstat(Object.entries(c.vmstat)).replace(/^/gm, "  ").trimEnd()}\n`;
+  for (const [name, st] of Object.entries(c.stats)) s += `${name}: ${Object.entries(st).map(([k, v]) => `${k}=${v}`).join(" ")}\n`;
+  return s;
 }
 
 /** The --json record of one step. */
@@ -112,11 +195,12 @@ export function jsonRecord(file: string, scenario: Scenario, rec: StepRecord): R
   };
 }
 
-function summaryRecord(file: string, res: RunResult): Record<string, unknown> {
+function summaryRecord(file: string, res: RunResult, c: RunCounters | null): Record<string, unknown> {
   return {
     scenario: res.name, file, summary: true, kernel: res.kernel, ok: res.ok, steps: res.steps.length, failed: res.failed,
     ...(res.error !== undefined ? { error: res.error } : {}), virtualNs: res.virtualNs, wallMs: round(res.wallMs),
     fallback: res.fallback, ...(res.strictOffload !== undefined ? { strictOffload: res.strictOffload } : {}),
+    ...(c !== null ? { phasesNs: c.phases, phasesTotalNs: breakdownTotal(c.phases), vmstat: c.vmstat, stats: c.stats } : {}),
   };
 }
 

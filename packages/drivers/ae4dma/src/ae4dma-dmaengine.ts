@@ -95,6 +95,7 @@ export class Ae4DmaDevice extends DmaDevice {
   private readonly cache: DescCache<Ae4DmaDesc>;
   private readonly scratch: Ae4Desc = { dw0: 0, status: 0, errCode: 0, length: 0, src: 0, dst: 0 };
   private readonly tpWorker: Tracepoint<{ dev: string; q: number; retired: number }>;
+  private readonly tpStart: Tracepoint<{ dev: string; chan: string; cookie: number; len: number }>;
 
   /**
    * Mirrors ae4_core_init() and pt_dmaengine_register() up to dma_async_device_register(): enable
@@ -116,6 +117,7 @@ export class Ae4DmaDevice extends DmaDevice {
     let first: Ae4DmaChan | null = null;
     this.cache = new DescCache(() => new Ae4DmaDesc(first!));
     this.tpWorker = eng.core.trace.define("ae4dma_worker");
+    this.tpStart = eng.core.trace.define("ae4dma_start_desc");
     hw.mmioWrite(AE4_COMMON_CONFIG_OFF, params.max_hw_q);
     for (let q = 0; q < params.max_hw_q; q++) {
       const c = new Ae4DmaChan(this, q, (vd) => this.cache.release(vd as Ae4DmaDesc));
@@ -189,6 +191,8 @@ export class Ae4DmaDevice extends DmaDevice {
       }
       const d = n as Ae4DmaDesc;
       n = n.next;
+      // dev= is the queue's trace name, so a timeline joins the descriptor to its queue's engine events.
+      if (this.tpStart.enabled) this.tpStart.emit({ dev: this.hw.queueName(c.q), chan: c.name, cookie: d.cookie, len: d.len });
       encodeAe4Desc(ring.view, c.tailWi * AE4_DESC_SIZE, AE4_DESC_DW0_VAL, d.len, d.src, d.dst);
       d.slot = c.tailWi;
       c.slots[c.tailWi] = d;

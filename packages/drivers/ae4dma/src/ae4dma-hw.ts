@@ -1,4 +1,4 @@
-import type { FaultPoint, KernelCore, Tracepoint } from "@mmemu/driver-kit";
+import { TRACE_CTX_DEVICE, type FaultPoint, type KernelCore, type Tracepoint } from "@mmemu/driver-kit";
 import type { Device } from "@mmemu/driver-kit";
 import type { CoherentBuffer, Fabric, Iommu } from "@mmemu/driver-kit";
 import {
@@ -122,6 +122,12 @@ export class Ae4dmaFunction {
   private readonly nodeOfPfn: Uint16Array;
   private readonly tpFetch: Tracepoint<{ dev: string; q: number; slot: number; len: number }>;
   private readonly tpErr: Tracepoint<{ dev: string; q: number; code: number; name: string }>;
+  private readonly tpDone: Tracepoint<{ dev: string; q: number; slot: number; len: number; error: number }>;
+  private readonly tpDoorbell: Tracepoint<{ dev: string; q: number; wr_idx: number; queued: number }>;
+  /** The CPU the queues' MSIs go to: the first CPU of the device's node (default affinity, no irqbalance). */
+  readonly irqCpu: number;
+  /** Each queue's name in traces (the device context its own events are logged in). */
+  private readonly queueNames: string[] = [];
 
   constructor(o: Ae4dmaHwOptions) {
     this.name = o.name;
@@ -136,6 +142,29 @@ export class Ae4dmaFunction {
     for (let q = 0; q < MAX_AE4_HW_QUEUES; q++) this.queues.push(new HwQueue(this, q));
     this.tpFetch = o.core.trace.define("ae4dma_desc_fetch");
     this.tpErr = o.core.trace.define("ae4dma_hw_error");
+    this.tpDone = o.core.trace.define("ae4dma_desc_complete");
+    this.tpDoorbell = o.core.trace.define("ae4dma_doorbell");
+    const mem = o.iommu.mem;
+    let cpu = 0;
+    while (cpu < mem.nrCpus - 1 && mem.cpuToNode(cpu) !== o.dev.numaNode) cpu++;
+    this.irqCpu = cpu;
+    for (let q = 0; q < MAX_AE4_HW_QUEUES; q++) this.queueNames.push(`${o.name}q${q}`);
+  }
+
+  /** Queue q's name in traces: the `dev` of its start_desc events and the comm of its engine's events. */
+  queueName(q: number): string {
+    return this.queueNames[q] ?? `${this.name}q${q}`;
+  }
+
+  /** Log queue q's engine events as the device (no CPU runs them); returns the context to restore. */
+  private enterDeviceTrace(q: number): number {
+    return this.core.trace.enterContext(this.irqCpu, TRACE_CTX_DEVICE, this.queueName(q));
+  }
+
+  private traceErr(hq: HwQueue, code: number, name: string): void {
+    const prev = this.enterDeviceTrace(hq.q);
+    this.tpErr.emit({ dev: this.name, q: hq.q, code, name });
+    this.core.trace.exitContext(prev);
   }
 
   /** Connect queue q's MSI-X vector to a handler (request_irq()). */
@@ -213,6 +242,8 @@ export class Ae4dmaFunction {
         hq.wrIdx = v % hq.maxIdx;
         const queued = (hq.wrIdx - hq.rdIdx + hq.maxIdx) % hq.maxIdx;
         if (queued > this.stats.maxQueued) this.stats.maxQueued = queued;
+        // The WR_IDX write is the doorbell, a posted write logged in the writer's context.
+        if (this.tpDoorbell.enabled) this.tpDoorbell.emit({ dev: this.name, q: hq.q, wr_idx: hq.wrIdx, queued });
         this.kick(hq, true);
         return;
       }
@@ -257,11 +288,15 @@ export class Ae4dmaFunction {
     if (ring === null) {
       // The ring itself is unreachable: the queue cannot even read the descriptor; it wedges.
       hq.phase = HUNG;
-      if (this.tpErr.enabled) this.tpErr.emit({ dev: this.name, q: hq.q, code: AE4_ERR_PTE_SRC, name: "RING UNREACHABLE" });
+      if (this.tpErr.enabled) this.traceErr(hq, AE4_ERR_PTE_SRC, "RING UNREACHABLE");
       return;
     }
     const d = decodeAe4Desc(ring.view, addr - ring.busAddr, hq.cur);
-    if (this.tpFetch.enabled) this.tpFetch.emit({ dev: this.name, q: hq.q, slot: hq.rdIdx, len: d.length });
+    if (this.tpFetch.enabled) {
+      const prev = this.enterDeviceTrace(hq.q);
+      this.tpFetch.emit({ dev: this.name, q: hq.q, slot: hq.rdIdx, len: d.length });
+      this.core.trace.exitContext(prev);
+    }
     let code = 0;
     if ((d.dw0 & 0xff & ~(AE4_DESC_DW0_VAL | 1)) !== 0) code = AE4_ERR_INVALID_HEADER;
     else if (d.length % 4 !== 0) code = AE4_ERR_LEN_ALIGN;
@@ -274,7 +309,7 @@ export class Ae4dmaFunction {
     }
     if (this.faults.hang.armed && this.faults.hang.shouldFail()) {
       hq.phase = HUNG;
-      if (this.tpErr.enabled) this.tpErr.emit({ dev: this.name, q: hq.q, code: -1, name: "HANG" });
+      if (this.tpErr.enabled) this.traceErr(hq, -1, "HANG");
       return;
     }
     hq.errCode = 0;
@@ -317,10 +352,15 @@ export class Ae4dmaFunction {
   private retire(hq: HwQueue, code: number, writeback: number): void {
     const ring = hq.ring!;
     const slotOff = hq.ringBase + hq.rdIdx * AE4_DESC_SIZE - ring.busAddr;
+    if (this.tpDone.enabled) {
+      const prev = this.enterDeviceTrace(hq.q);
+      this.tpDone.emit({ dev: this.name, q: hq.q, slot: hq.rdIdx, len: hq.cur.length, error: code });
+      this.core.trace.exitContext(prev);
+    }
     if (code !== 0) {
       this.stats.errors++;
       writeBackAe4Status(ring.view, slotOff, AE4_DESC_ERROR, code);
-      if (this.tpErr.enabled) this.tpErr.emit({ dev: this.name, q: hq.q, code, name: ae4ErrorName(code) });
+      if (this.tpErr.enabled) this.traceErr(hq, code, ae4ErrorName(code));
     } else {
       this.stats.descriptors++;
       writeBackAe4Status(ring.view, slotOff, AE4_DESC_COMPLETED, 0);

@@ -1,4 +1,5 @@
 import test from "ava";
+import { TRACE_CTX_DEVICE, TRACE_CTX_TASK } from "@mmemu/driver-kit";
 import { Fabric } from "@mmemu/platform";
 import { InvariantChecker, Machine, PAGE_SIZE } from "@mmemu/mm-core";
 import {
@@ -160,4 +161,34 @@ test("a DMA_INTERRUPT descriptor (length 0) retires with the completed status an
   t.true(m.sim.runUntil(() => calls === 1, 1e9));
   t.is(dmaengineTxStatus(c, cookie), DMA_COMPLETE);
   dma.dmaReleaseChannel(c);
+});
+
+test("trace: each descriptor logs start_desc, the doorbell, then fetch and complete as its queue's device on the MSI's CPU", (t) => {
+  const { m, dma, ae4 } = machine({ functions: 2 });
+  const rec = m.core.trace.record(["ae4dma_start_desc", "ae4dma_doorbell", "ae4dma_desc_fetch", "ae4dma_desc_complete"]);
+  const chan = dma.dmaRequestChanByMask(mask, "test");
+  if (isErrPtr(chan)) return t.fail("no channel");
+  const node1 = m.mem.nodes[1]!.startPfn;
+  const run = submitCopies(dma, chan, 0, node1, 3);
+  t.true(m.sim.runUntil(() => run.done.n === 3, 1e9));
+  run.unmap();
+  rec.stop();
+  const { hw } = ae4[0]!;
+  const of = (name: string) => rec.records.filter((r) => r.name === name);
+  t.deepEqual(of("ae4dma_start_desc").map((r) => r.fields.dev), ["ae4dma0q0", "ae4dma0q0", "ae4dma0q0"], "dev= names the queue");
+  t.is(of("ae4dma_doorbell").length, 3, "one WR_IDX write per descriptor");
+  t.true(of("ae4dma_doorbell").every((r) => r.ctx === TRACE_CTX_TASK), "the doorbell is the driver's write, in the task's context");
+  const dev = [...of("ae4dma_desc_fetch"), ...of("ae4dma_desc_complete")];
+  t.is(dev.length, 6);
+  for (const r of dev) {
+    t.is(r.ctx, TRACE_CTX_DEVICE);
+    t.is(r.comm, "ae4dma0q0");
+    t.is(r.cpu, hw.irqCpu);
+  }
+  t.is(hw.irqCpu, 0, "function 0 sits on node 0, whose first CPU takes its MSIs");
+  t.is(ae4[1]!.hw.irqCpu, 4, "function 1 sits on node 1 (CPUs 4..7)");
+  t.deepEqual(of("ae4dma_desc_complete").map((r) => [r.fields.slot, r.fields.len, r.fields.error]), [[0, PAGE_SIZE, 0], [1, PAGE_SIZE, 0], [2, PAGE_SIZE, 0]]);
+  const fetches = of("ae4dma_desc_fetch").map((r) => r.ts);
+  const completes = of("ae4dma_desc_complete").map((r) => r.ts);
+  fetches.forEach((f, i) => t.true(f < completes[i]!, `descriptor ${i} is fetched before it completes`));
 });

@@ -67,7 +67,10 @@ export class TaskStruct {
     public cpuset: Cpuset,
     /** task->comm */
     readonly comm: string,
-  ) {}
+  ) {
+    ctx.comm = comm.slice(0, 15); // TASK_COMM_LEN 16 with the NUL
+    ctx.tracePid = pid;
+  }
 
   /** task->mm (null for kernel threads and after exit_mm()). */
   get mm(): MmStruct | null {
