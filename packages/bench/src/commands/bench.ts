@@ -17,6 +17,7 @@ import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { BUILTIN_COMPONENTS } from "@mmemu/components";
+import { wholeNumber } from "./sweep.js";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import {
   addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, progressBar, traceOnePoint, type TraceCliArgs,
@@ -46,7 +47,7 @@ export function benchCommand(): Command {
   addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
     const components = await componentsFrom(o);
     const profile = loadProfileWith(o.profile, o.set, components.schema);
-    const seedN = Number(o.seed);
+    const seedN = wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1);
     const points = seedPoints();
     const traced = checkTraceArgs(o, points.length);
     const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
@@ -90,6 +91,7 @@ export function benchCommand(): Command {
     .option("--breakdown", "print where each point's virtual time went, by phase")
     .addOption(strictOffloadOption());
   addQuietOption(addTraceOptions(predict)).action(async (o: CommonOpts & { seed: string; threads?: string; json?: string | boolean }) => {
+    const seedN = wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1);
     const components = await componentsFrom(o);
     const profile = loadProfileWith(o.profile, o.set, components.schema);
     const rowsAll = predictRows();
@@ -97,10 +99,10 @@ export function benchCommand(): Command {
     const pool = new PointPool(parseThreads(o.threads), components);
     const bar = progressBar("predict", o.quiet);
     try {
-      const { rows, results } = await runPredict(pool, profile, Number(o.seed), bar.update, o.strictOffload === true);
+      const { rows, results } = await runPredict(pool, profile, seedN, bar.update, o.strictOffload === true);
       bar.stop();
       const json = {
-        profile: profile.name, seed: Number(o.seed),
+        profile: profile.name, seed: seedN,
         results: rows.map((r, i) => ({ table: r.table, folio_size: r.folioSize, ...(r.table === "vanilla" ? { n: r.n } : { N: r.n, channels: r.channels }), GBps: results[i]!.GBps, first_us: results[i]!.firstUs, virtual_ns: results[i]!.virtualNs, fallback: results[i]!.fallback, phases_ns: results[i]!.phases, vmstat: results[i]!.vmstat, stats: results[i]!.stats })),
       };
       if (o.json !== true) {
@@ -113,7 +115,7 @@ export function benchCommand(): Command {
       const note = emitJson(o.json, json);
       if (note !== null) console.log(note);
       if (traced !== null) {
-        const msg = traceOnePoint(profile, components, rows[traced.index]!.spec, specLabel(rows[traced.index]!.spec), Number(o.seed), o, results[traced.index]!.virtualNs);
+        const msg = traceOnePoint(profile, components, rows[traced.index]!.spec, specLabel(rows[traced.index]!.spec), seedN, o, results[traced.index]!.virtualNs);
         (o.json === true ? console.error : console.log)(msg);
       }
     } finally {
