@@ -9,6 +9,7 @@ import { errnoName } from "@mmemu/kernel";
 import { toUser } from "@mmemu/move-pages";
 import { checkRet } from "./expect.js";
 import type { ExprScope } from "./expr.js";
+import type { ScenarioLimits } from "./limits.js";
 import type { SyscallExpectation } from "./schema-types.js";
 import type { World } from "./world.js";
 
@@ -51,6 +52,10 @@ export interface StepCheck {
   addName(name: string, field: string): void;
   addPid(pid: number | undefined, field: string): void;
   known(set: ReadonlySet<string>): string;
+  /** The limits in force (defaults, the scenario's own, the command line's). */
+  readonly limits: ScenarioLimits;
+  /** `n` entries in one array or page walk fit limits.arrayEntries. */
+  entries(n: number, field: string): void;
 }
 
 /** One scenario operation. */
@@ -81,4 +86,16 @@ export function bits(v: number | readonly string[], table: Readonly<Record<strin
 
 export function hex(v: number | bigint): string {
   return `0x${v.toString(16)}`;
+}
+
+/** Mismatch sentences a step reports; the rest are counted. */
+export const MISMATCH_REPORT_LIMIT = 100;
+
+/** The first MISMATCH_REPORT_LIMIT mismatches and a count of the others. */
+export function capMismatches(list: string[]): string[] {
+  if (list.length <= MISMATCH_REPORT_LIMIT) return list;
+  const more = list.length - MISMATCH_REPORT_LIMIT;
+  list.length = MISMATCH_REPORT_LIMIT;
+  list.push(`... and ${more} more mismatches`);
+  return list;
 }

@@ -7,7 +7,9 @@
 import { formatTraceLine } from "@mmemu/kernel";
 import type { OpDef, Outcome } from "./op.js";
 import { OPS } from "./ops/index.js";
+import { resolveLimits, type LimitOverrides } from "./check.js";
 import { evalAddrNumber } from "./expr.js";
+import { LimitError, type ScenarioLimits } from "./limits.js";
 import type { Scenario, ScenarioStep } from "./schema.js";
 import { World } from "./world.js";
 
@@ -34,14 +36,22 @@ export interface RunResult {
   readonly name: string;
   readonly kernel: string;
   readonly ok: boolean;
+  /** The first RunOptions.keepSteps records (every record went to onStep as it finished). */
   readonly steps: readonly StepRecord[];
+  /** Steps executed. */
+  readonly stepsRun: number;
   /** Steps whose result did not match. */
   readonly failed: number;
-  /** A step that threw (the run stopped there). */
+  /** A step that threw or reached a limit, or a machine that could not be built (the run stopped there). */
   readonly error?: string;
+  /** The limit that stopped the run, when one did (an input problem: mmemu run exits 2). */
+  readonly limitReached?: keyof ScenarioLimits;
   readonly virtualNs: number;
   readonly wallMs: number;
 }
+
+/** Records a run keeps in RunResult.steps unless told otherwise; the rest only stream to onStep. */
+export const KEEP_STEPS_DEFAULT = 10_000;
 
 export interface RunOptions {
   /** Called with each record as soon as its step finishes. */
@@ -50,43 +60,71 @@ export interface RunOptions {
   readonly onTrace?: (line: string) => void;
   /** Called right before each move_pages/migrate_pages call (benchmarks collect garbage here). */
   readonly beforeSyscall?: () => void;
+  /** Records to keep in RunResult.steps (0 when streaming them, so memory stays flat). @default KEEP_STEPS_DEFAULT */
+  readonly keepSteps?: number;
+  /** Limits above the scenario's own (mmemu run --limit). */
+  readonly limits?: LimitOverrides;
 }
 
 /** Run a validated scenario. */
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const t0 = performance.now();
-  const w = new World(s);
-  w.beforeSyscall = opts.beforeSyscall;
+  const limits = resolveLimits(s, opts.limits);
+  const keep = opts.keepSteps ?? KEEP_STEPS_DEFAULT;
   const records: StepRecord[] = [];
+  const count = { run: 0, failed: 0 };
   let error: string | undefined;
+  let limitReached: keyof ScenarioLimits | undefined;
   let stopTrace: (() => void) | null = null;
-  if (opts.onTrace) {
-    const cb = opts.onTrace;
-    stopTrace = w.m.core.trace.on("*", (rec) => cb(formatTraceLine(rec)));
-  }
+  let w: World | null = null;
   const emit = (rec: StepRecord) => {
-    records.push(rec);
+    count.run++;
+    if (!rec.ok) count.failed++;
+    if (records.length < keep) records.push(rec);
     opts.onStep?.(rec);
   };
   try {
-    runSteps(w, s.steps, "", {}, emit);
+    w = buildWorld(s, limits);
+    w.beforeSyscall = opts.beforeSyscall;
+    if (opts.onTrace) {
+      const cb = opts.onTrace;
+      stopTrace = w.m.core.trace.on("*", (rec) => cb(formatTraceLine(rec)));
+    }
+    runSteps(w, s.steps, "", {}, emit, count);
   } catch (e) {
     error = e instanceof StopRun ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
+    if (e instanceof StopRun && e.limit !== undefined) limitReached = e.limit;
   } finally {
-    for (const a of w.activities.values()) a.stop();
+    if (w !== null) for (const a of w.activities.values()) a.stop();
     stopTrace?.();
   }
-  const failed = records.filter((r) => !r.ok).length;
   return {
-    name: s.name, kernel: s.kernel, ok: failed === 0 && error === undefined, steps: records, failed,
-    ...(error !== undefined ? { error } : {}),
-    virtualNs: w.m.sim.now, wallMs: performance.now() - t0,
+    name: s.name, kernel: s.kernel, ok: count.failed === 0 && error === undefined, steps: records, stepsRun: count.run,
+    failed: count.failed, ...(error !== undefined ? { error } : {}), ...(limitReached !== undefined ? { limitReached } : {}),
+    virtualNs: w?.m.sim.now ?? 0, wallMs: performance.now() - t0,
   };
 }
 
-class StopRun extends Error {}
+/** The machine and processes, or a StopRun naming the machine field the emulator refused. */
+function buildWorld(s: Scenario, limits: ScenarioLimits): World {
+  try {
+    return new World(s, limits);
+  } catch (e) {
+    throw new StopRun(`machine: cannot build the machine: ${(e as Error).message}`);
+  }
+}
 
-function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars: Record<string, number>, emit: (r: StepRecord) => void): void {
+class StopRun extends Error {
+  constructor(message: string, readonly limit?: keyof ScenarioLimits) {
+    super(message);
+  }
+}
+
+function limitStop(index: string, op: string, e: LimitError): StopRun {
+  return new StopRun(`steps ${index} (${op}): ${e.message}`, e.limit);
+}
+
+function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars: Record<string, number>, emit: (r: StepRecord) => void, count: { run: number }): void {
   steps.forEach((st, i) => {
     const index = `${prefix}${i}`;
     if (st.op === "repeat") {
@@ -96,9 +134,12 @@ function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars
           const x = values[it % values.length]!;
           v[name] = typeof x === "number" ? x : evalAddrNumber(x, { labels: w.labels, vars: v });
         }
-        runSteps(w, st.steps, `${index}.${it}.`, v, emit);
+        runSteps(w, st.steps, `${index}.${it}.`, v, emit, count);
       }
       return;
+    }
+    if (count.run >= w.limits.steps) {
+      throw limitStop(index, st.op, new LimitError("steps", `${count.run} steps have run, the most a run may execute`));
     }
     const t0 = performance.now();
     const v0 = w.m.sim.now;
@@ -110,6 +151,8 @@ function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars
       const msg = `${(e as Error).name}: ${(e as Error).message}`;
       emit({ index, op: st.op, ...(st.name ? { name: st.name } : {}), call: st.op, result: {}, ok: false, mismatches: [`the step threw ${msg}`], virtualNs: w.m.sim.now - v0, wallMs: performance.now() - t0 });
       throw new StopRun(`steps ${index} (${st.op}) threw ${msg}`);
+    } finally {
+      w.releaseArgs();
     }
     const mismatches = [...out.mismatches];
     if (w.checker !== null) for (const v of w.checker.violations.slice(violations0)) mismatches.push(`invariant violated: ${v}`);
@@ -117,6 +160,13 @@ function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars
       index, op: st.op, ...(st.name ? { name: st.name } : {}), call: out.call, result: out.result,
       ok: mismatches.length === 0, mismatches, virtualNs: w.m.sim.now - v0, wallMs: performance.now() - t0,
     });
+    // Run-time limits, checked after each step: the step that crossed one is named.
+    if (w.threadBudget.exhausted) {
+      throw limitStop(index, st.op, new LimitError("threadAccesses", `the reader/writer threads made ${w.limits.threadAccesses} accesses and were stopped`));
+    }
+    if (w.m.sim.now > w.limits.virtualNs) {
+      throw limitStop(index, st.op, new LimitError("virtualNs", `the virtual clock passed ${w.limits.virtualNs} ns (now ${w.m.sim.now} ns)`));
+    }
   });
 }
 

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { OPS, type OpName } from "./ops/index.js";
+import { LimitsSchema } from "./limits.js";
 import { CapName, common, ErrnoName, Name, NodeId, NodeList, Size } from "./schema-types.js";
 
 /** Current (and only) format version. */
@@ -92,7 +93,7 @@ interface RepeatStep {
 
 const Repeat: z.ZodType<RepeatStep> = z.lazy(() => z.object({
   op: z.literal("repeat"), ...common,
-  times: z.number().int().min(1).max(100000),
+  times: z.number().int().min(1).max(2 ** 31).describe("iterations (the expanded step count is capped by limits.steps)"),
   vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.array(z.union([z.number(), z.string()])).min(1)).default({})
     .describe("per-iteration values, cycled: {\"n\": [1, 0]} gives $n = 1, 0, 1, ...; $i is the iteration number"),
   steps: z.array(StepSchema),
@@ -109,6 +110,7 @@ export const ScenarioSchema = z.object({
   description: z.string().optional(),
   source: z.string().optional().describe("what the scenario reproduces (an LTP test, a selftest, a spec section)"),
   kernel: KernelVersionSchema.default("mainline"),
+  limits: LimitsSchema,
   machine: MachineSchema,
   files: z.array(FileSchema).default([]),
   processes: z.array(ProcessSchema).min(1),

@@ -9,7 +9,8 @@ import {
   capByName, capMask, CAP_FULL_SET, makeCred, nodeMaskOf, SUID_DUMP_DISABLE, SUID_DUMP_USER, TaskTable, UserArgArena,
   type Cred, type TaskStruct, type ThreadGroup,
 } from "@mmemu/move-pages";
-import type { Activity } from "./activity.js";
+import type { Activity, AccessBudget } from "./activity.js";
+import type { ScenarioLimits } from "./limits.js";
 import { scenarioCosts } from "./costs.js";
 import { errnoOf } from "./expect.js";
 import { parseSize } from "./expr.js";
@@ -27,12 +28,15 @@ export class World {
   readonly pins = new Map<string, number>();
   readonly activities = new Map<string, Activity>();
   readonly checker: InvariantChecker | null;
+  /** Accesses left to the run's reader/writer threads (limits.threadAccesses). */
+  readonly threadBudget: AccessBudget;
   /** RunOptions.beforeSyscall */
   beforeSyscall: (() => void) | undefined;
   private readonly arenas = new Map<TaskStruct, UserArgArena>();
   private readonly lsmDenied = new Map<ThreadGroup, number>();
 
-  constructor(s: Scenario) {
+  constructor(s: Scenario, readonly limits: ScenarioLimits) {
+    this.threadBudget = { left: limits.threadAccesses, exhausted: false };
     const mc = s.machine;
     const hugetlbPages: Record<number, number> = {};
     for (const [k, v] of Object.entries(mc.hugetlb)) hugetlbPages[Number(k)] = v;
@@ -92,6 +96,11 @@ export class World {
     const t = this.procs.get(name);
     if (t === undefined) throw new Error(`unknown process "${name}"`);
     return t;
+  }
+
+  /** Give back the argument areas a step used (its arrays are dead once the call returned). */
+  releaseArgs(): void {
+    for (const a of this.arenas.values()) a.release();
   }
 
   /** The task's argument area (arrays of syscalls it makes). */

@@ -2,11 +2,10 @@
  * `mmemu bench seed [--profile NAME] [--set section.name=value ...] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
  * `mmemu bench speed [--profile NAME] [--no-seed]`
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { readMeasurements } from "../measurements.js";
+import { intOption, outputPath, writeFileAtomic } from "../output.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
 import { fidelity, formatSeedTables, runSeed } from "../seed.js";
@@ -16,6 +15,11 @@ import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 
 export { DEFAULT_PROFILE };
+
+/** --seed: a whole number (the PRNG seed). */
+export function seedOption(value: string): number {
+  return intOption("--seed", value, 0, 2 ** 32 - 1);
+}
 
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
@@ -29,8 +33,11 @@ export function benchCommand(): Command {
     .option("--json <file>", "write { profile, seed, version, results }")
     .option("--threads <n>", "worker threads (default: one per core)")
     .action(async (o: { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+      // Every input and output is checked before the benchmark runs.
+      if (o.json !== undefined) outputPath("--json", o.json, "file");
+      if (o.report !== undefined) outputPath("--report", o.report, "dir");
       const profile = loadProfileWith(o.profile, o.set);
-      const seed = Number(o.seed);
+      const seed = seedOption(o.seed);
       const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
       const pool = new PointPool(parseThreads(o.threads));
       const bar = new cliProgress.SingleBar({ format: "seed {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
@@ -52,8 +59,7 @@ export function benchCommand(): Command {
         }
         console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
         if (o.json) {
-          mkdirSync(dirname(o.json), { recursive: true });
-          writeFileSync(o.json, JSON.stringify(run.json, null, 1) + "\n");
+          writeFileAtomic(o.json, JSON.stringify(run.json, null, 1) + "\n");
           console.log(`wrote ${o.json}`);
         }
         if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);
@@ -74,7 +80,7 @@ export function benchCommand(): Command {
       const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
       try {
-        const { rows, results } = await runPredict(pool, profile, Number(o.seed), (done, total) => {
+        const { rows, results } = await runPredict(pool, profile, seedOption(o.seed), (done, total) => {
           if (!started) {
             bar.start(total, 0);
             started = true;

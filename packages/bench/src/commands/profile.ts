@@ -4,9 +4,8 @@
  * accepted by every bench command, so a what-if run is one line:
  *   pnpm mmemu bench seed --set ptdma.chan_bw=20 --set fabric.iod_quadrant_bw=30
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import { Command, Option } from "commander";
+import { outputPath, writeFileAtomic } from "../output.js";
 import { builtinProfileNames, deriveProfile, getParam, loadProfile, paramSpec, PROFILE_SECTIONS, PROFILE_TABLES, profileToFile, withParams, type HardwareProfile } from "@mmemu/timing";
 
 /** The profile every command uses unless told otherwise: the calibrated machine of the published runs. */
@@ -158,6 +157,7 @@ export function profileCommand(): Command {
     .requiredOption("--out <file>", "where to write the variant")
     .option("--name <name>", "the variant's name")
     .action((base: string, o: { set?: string[]; out: string; name?: string }) => {
+      outputPath("--out", o.out, "file");
       const values = parseSets(o.set);
       if (Object.keys(values).length === 0) throw new Error("profile derive: give at least one --set section.name=value");
       const b = loadProfile(base);
@@ -165,8 +165,7 @@ export function profileCommand(): Command {
       const file = profileToFile(p);
       // A derived profile is no longer the output of the base's calibration.
       delete (file as { calibration?: unknown }).calibration;
-      mkdirSync(dirname(o.out), { recursive: true });
-      writeFileSync(o.out, JSON.stringify(file, null, 1) + "\n");
+      writeFileAtomic(o.out, JSON.stringify(file, null, 1) + "\n");
       console.log(`wrote ${o.out} (${p.name})`);
     });
   return cmd;

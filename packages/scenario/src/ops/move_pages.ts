@@ -60,8 +60,11 @@ export const move_pages = defineOp({
   check(c, st) {
     c.proc(st.process);
     c.pid(st.pid);
-    if (Array.isArray(st.pages)) st.pages.forEach((p, k) => c.addr(p, `pages[${k}]`));
-    else if ("range" in st.pages) {
+    if (Array.isArray(st.pages)) {
+      c.entries(st.pages.length, "pages");
+      st.pages.forEach((p, k) => c.addr(p, `pages[${k}]`));
+    } else if ("range" in st.pages) {
+      c.entries(st.pages.count, "pages.count");
       c.addr(st.pages.range, "pages.range");
       c.size(st.pages.stride, "pages.stride");
     } else {
@@ -71,7 +74,10 @@ export const move_pages = defineOp({
     if (typeof st.count === "string") c.addr(st.count, "count");
     if (st.nodes !== null) {
       if (Array.isArray(st.nodes)) st.nodes.forEach((n, k) => c.intVar(n, `nodes[${k}]`));
-      else if ("fill" in st.nodes) c.intVar(st.nodes.fill, "nodes.fill");
+      else if ("fill" in st.nodes) {
+        c.entries(st.nodes.count, "nodes.count");
+        c.intVar(st.nodes.fill, "nodes.fill");
+      }
       else c.addr(st.nodes.raw, "nodes.raw");
     }
     if (st.status !== "auto") c.addr(st.status.raw, "status.raw");
@@ -88,7 +94,10 @@ export const move_pages = defineOp({
     const pid = typeof st.pid === "string" ? w.task(st.pid).pid : st.pid;
     const addrs = pageAddresses(st, scope);
     const count = st.count !== undefined ? (typeof st.count === "number" ? st.count : A(st.count)) : addrs!.length;
-    const n = addrs?.length ?? count;
+    // The status array the runner provides (and reads back): one entry per page given, or for a raw
+    // pages pointer one per count, up to limits.arrayEntries (past its end the kernel finds no memory,
+    // as with a caller whose array is too short).
+    const n = addrs?.length ?? Math.min(count, w.limits.arrayEntries);
     const place = (values: ArrayLike<number | bigint>, size: 4 | 8, at: number | string | undefined): number => {
       if (at === undefined) return arena.place(values, size);
       const a = A(at);
@@ -126,7 +135,8 @@ export const move_pages = defineOp({
     }
     const flagText = Array.isArray(st.flags) ? st.flags.join("|") || "0" : String(st.flags);
     const nodesText = nodeList === null ? (st.nodes === null ? "NULL" : "raw") : nodeList.length > 8 ? `[${nodeList.slice(0, 4).join(",")},... ${nodeList.length}]` : `[${nodeList.join(",")}]`;
-    const call = `move_pages(${pid}, ${count}, ${addrs === null ? "raw" : `${addrs.length} addrs`}, ${nodesText}, status, ${flagText})`;
+    const countText = st.count === undefined ? String(count) : typeof st.count === "number" ? String(st.count) : evalAddr(st.count, scope).toString();
+    const call = `move_pages(${pid}, ${countText}, ${addrs === null ? "raw" : `${addrs.length} addrs`}, ${nodesText}, status, ${flagText})`;
     const out = retOutcome(call, kret, st.expect, vars, extra);
     if (st.expect?.status !== undefined) out.mismatches.push(...checkStatus(status, st.expect.status, fill, vars));
     return out;
