@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Runs the type check and every workspace package's tests (pnpm -r run test), streaming their output,
-// then prints one summary line "tests: N passed, N failed" so CI logs end with a plain count.
+// Runs the type check, the import rules (pnpm run depcheck: no value-level import cycle, no package
+// importing upward; see .dependency-cruiser.cjs) and every workspace package's tests (pnpm -r run test),
+// streaming their output, then prints one summary line "tests: N passed, N failed" so CI logs end with a
+// plain count. A failed import check counts as one failed test.
 import { spawn } from "node:child_process";
 
 function run(cmd, args) {
@@ -24,12 +26,15 @@ if (tsc.code !== 0) {
   console.log("tests: 0 passed, 1 failed");
   process.exit(1);
 }
+const deps = await run("pnpm", ["--silent", "run", "depcheck"]);
+if (deps.code !== 0) console.log("import rules failed (pnpm run depcheck)");
 const res = await run("pnpm", ["-r", "--no-bail", "--workspace-concurrency=1", "run", "test"]);
+const depFailures = deps.code === 0 ? 0 : 1;
 let passed = 0;
-let failed = 0;
+let failed = depFailures;
 for (const m of res.out.matchAll(/^\s*(\d+) tests? passed/gm)) passed += Number(m[1]);
 for (const m of res.out.matchAll(/^\s*(\d+) tests? failed/gm)) failed += Number(m[1]);
 for (const m of res.out.matchAll(/^\s*(\d+) uncaught exceptions?/gm)) failed += Number(m[1]);
-if (res.code !== 0 && failed === 0) failed = 1;
+if (res.code !== 0 && failed === depFailures) failed += 1;
 console.log(`tests: ${passed} passed, ${failed} failed`);
 process.exit(res.code === 0 && failed === 0 ? 0 : 1);

@@ -8,6 +8,7 @@ import {
   MIGRATE_SYNC, migratePages, MR, PAGE_SIZE, patternDigest, PROT_READ, PROT_WRITE, putbackMovablePages,
   type MigrateMode, type MmStruct,
 } from "@mmemu/mm-core";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { createMachine, loadProfile, type EmulatedMachine } from "@mmemu/timing";
 import {
   kernelMovePages, MPOL_MF_MOVE, mmapUserArea, readUserInts, TaskTable, writeUserArray, type TaskStruct,
@@ -23,7 +24,7 @@ export interface Scenario {
 }
 
 export function scenario(opts: { pagesPerNode?: number; collectViolations?: boolean } = {}): Scenario {
-  const em = createMachine(loadProfile("zen3-ptdma"), { pagesPerNode: opts.pagesPerNode ?? 1 << 13 });
+  const em = createMachine(loadProfile("zen3-ptdma", BUILTIN_SCHEMA), { pagesPerNode: opts.pagesPerNode ?? 1 << 13 });
   const tasks = new TaskTable(em.m, { kernelVersion: "mainline" });
   const p = tasks.createProcess({ uid: 1000, name: "mover" });
   em.m.current = p.ctx;
@@ -31,7 +32,7 @@ export function scenario(opts: { pagesPerNode?: number; collectViolations?: bool
   return { em, tasks, p, mm: p.mm!, checker };
 }
 
-export function pattern(addr: number): number {
+function pattern(addr: number): number {
   return (Math.imul(addr / PAGE_SIZE, 2654435761) ^ 0x1e57) >>> 0 || 11;
 }
 

@@ -1,5 +1,6 @@
 import test from "ava";
-import { EIO, ETIMEDOUT, Fabric } from "@mmemu/kernel";
+import { EIO, ETIMEDOUT } from "@mmemu/kernel";
+import { Fabric } from "@mmemu/platform";
 import {
   allocMigrationTarget, FolioList, InvariantChecker, isolateFolioToList, Machine, MAP_ANONYMOUS, MAP_POPULATE,
   MAP_PRIVATE, MIGRATE_SYNC, migratePages, MR, PAGE_SIZE, patternDigest, PROT_READ, PROT_WRITE, putbackMovablePages,

@@ -19,6 +19,7 @@
  *    while it keeps improving; a sweep with no improvement halves the log step. It stops when the
  *    step is below 0.5% or the evaluation budget is spent.
  */
+import type { ParamSchema } from "@mmemu/kernel";
 import { getParam, paramSpec, withParams, type HardwareProfile } from "@mmemu/timing";
 import { measurementCells, type Cell, type Measurements } from "./measurements.js";
 import { cellSpec, cellValue, scaledSpec, specKey } from "./points.js";
@@ -72,10 +73,9 @@ export interface CalibrateResult {
   readonly skipped: readonly Cell[];
 }
 
-/** Which stage a parameter belongs to: DMA-side parameters only move the dcbm cells. */
-export function isDmaParam(path: string): boolean {
-  return path.startsWith("ptdma.") || path.startsWith("sdxi.") || path.startsWith("fabric.") || path.startsWith("dmaengine.") ||
-    /^cpu\.(dma_|iommu_|mmio_|offload_|completion_)/.test(path);
+/** Which stage a parameter belongs to, as its section declares: DMA-side parameters only move the offloaded cells. */
+export function isDmaParam(schema: ParamSchema, path: string): boolean {
+  return schema.stageOf(path) === "dma";
 }
 
 /**
@@ -83,9 +83,9 @@ export function isDmaParam(path: string): boolean {
  * acceptance tolerance, which is stated on the relative error (so a 25% underestimate is as bad as a
  * 25% overestimate there, unlike in log space, where -25% is ln 0.75 = -0.29 and +25% is 0.22).
  */
-export const TOLERANCE_REL = 0.22;
+const TOLERANCE_REL = 0.22;
 /** Weight of the penalty on the part of a cell's relative error beyond {@link TOLERANCE_REL}. */
-export const TOLERANCE_WEIGHT = 100;
+const TOLERANCE_WEIGHT = 100;
 
 /**
  * Objective of a set of cell evaluations: the mean of l^2 + 100 max(0, |r| - 0.22)^2 with
@@ -132,12 +132,12 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
   const cells = all.filter((c) => o.configs.has(c.config));
   const skipped = all.filter((c) => !o.configs.has(c.config));
   const free = o.free ?? o.base.free;
-  for (const f of free) paramSpec(f); // unknown names fail here, by name
+  for (const f of free) paramSpec(o.base.schema, f); // unknown names fail here, by name
   let profile = o.base;
   let evaluations = 0;
   const stages: Array<{ name: CalibrateStage; params: string[]; cells: Cell[]; step: number }> = [
-    { name: "cpu", params: free.filter((f) => !isDmaParam(f)), cells: cells.filter((c) => c.config === "vanilla"), step: o.initialStep ?? 1.5 },
-    { name: "dma", params: free.filter(isDmaParam), cells: cells.filter((c) => c.config === "dcbm"), step: o.initialStep ?? 1.5 },
+    { name: "cpu", params: free.filter((f) => !isDmaParam(o.base.schema, f)), cells: cells.filter((c) => c.config === "vanilla"), step: o.initialStep ?? 1.5 },
+    { name: "dma", params: free.filter((f) => isDmaParam(o.base.schema, f)), cells: cells.filter((c) => c.config === "dcbm"), step: o.initialStep ?? 1.5 },
     { name: "joint", params: [...free], cells, step: JOINT_STEP },
   ];
   const wanted = new Set(o.stages ?? CALIBRATE_STAGES);
@@ -172,7 +172,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
     while (step > Math.log(1.005) && used < budget) {
       let improved = false;
       for (const path of stage.params) {
-        const spec = paramSpec(path);
+        const spec = paramSpec(o.base.schema, path);
         // The plausible physical range the profile declares for this machine, inside the declared one.
         const b = profile.bounds[path];
         const lo = b ? Math.max(spec.min, b[0]) : spec.min;

@@ -1,4 +1,4 @@
-export { runPoint, preparePoint, movePages, readStatus, movePagesCall, FOLIO_SIZES, FOLIO_SIZE_NAMES, folioBytes, GiB } from "./workload.js";
+export { runPoint, preparePoint, movePages, readStatus, FOLIO_SIZES, FOLIO_SIZE_NAMES, folioBytes, GiB } from "./workload.js";
 export { firstFolioLatencies, probeFirstFolio, median, BATCH_START_TP, FOLIO_MOVED_TP } from "./first-folio.js";
 export type { PointSpec, PointResult, WorkloadOptions, FolioSizeName, PreparedPoint } from "./workload.js";
 export { PointPool } from "./pool.js";

@@ -11,8 +11,8 @@ export const SEED_VANILLA_N_2M = [1, 4, 8, 16, 64, 256, 512] as const;
 export const SEED_OFFLOAD_N = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144] as const;
 export const SEED_OFFLOAD_CHANNELS = [1, 4, 16] as const;
 /** The series' testing patch raises the batch limit to HPAGE_PUD_NR for the dcbm throughput rows. */
-export const DCBM_THROUGHPUT_BATCH = 262144;
-export const VANILLA_BATCH = 512;
+const DCBM_THROUGHPUT_BATCH = 262144;
+const VANILLA_BATCH = 512;
 
 /** One result record of the JSON output (the three shapes of issue 5). */
 export type ResultRecord =

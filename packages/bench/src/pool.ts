@@ -61,7 +61,7 @@ export class PointPool {
 }
 
 /** Rough relative cost of a point: folios moved, DMA points dearer. */
-export function weight(s: PointSpec): number {
+function weight(s: PointSpec): number {
   const order = { "4K": 0, "16K": 2, "64K": 4, "256K": 6, "1M": 8, "2M": 9 }[s.folioSize];
   const folios = s.totalBytes / (4096 << order);
   return (folios + (s.config === "dcbm" ? folios * 0.5 + 2000 : 0) + 500) * (order === 0 ? 1.3 : 1);

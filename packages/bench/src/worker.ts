@@ -2,6 +2,7 @@
  * Worker-pool task: run one point on a profile. Profiles cross the thread boundary as their file form
  * and are validated again here, so a worker never runs on unchecked data.
  */
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { resolveProfile, type ProfileFile } from "@mmemu/timing";
 import { runPoint, type PointResult, type PointSpec, type WorkloadOptions } from "./workload.js";
 
@@ -12,6 +13,6 @@ export interface PointTask {
 }
 
 export default function runPointTask(task: PointTask): PointResult & { peakRssMB: number } {
-  const r = runPoint(resolveProfile(task.profile), task.spec, task.opts);
+  const r = runPoint(resolveProfile(task.profile, BUILTIN_SCHEMA), task.spec, task.opts);
   return { ...r, peakRssMB: process.memoryUsage().rss / 2 ** 20 };
 }

@@ -6,11 +6,7 @@
  * process's memory, written before the first call. The first-folio latency of every
  * migrate_pages_batch() call is taken from tracepoints.
  */
-import {
-  allocMigrationTarget, FolioList, isolateFolioToList, MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, MIGRATE_SYNC,
-  migratePages, MR, PAGE_SIZE, PROT_READ, PROT_WRITE, putbackMovablePages, type Machine,
-} from "@mmemu/mm-core";
-import { Cost } from "@mmemu/kernel";
+import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, type Machine } from "@mmemu/mm-core";
 import { kernelMovePages, mmapUserArea, MPOL_MF_MOVE, readUserInts, TaskTable, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
 import { createMachine, type HardwareProfile, type EmulatedMachine } from "@mmemu/timing";
 import { median, probeFirstFolio } from "./first-folio.js";
@@ -138,30 +134,6 @@ function cpusOfNode(m: Machine, nid: number): number[] {
   const out: number[] = [];
   for (let c = 0; c < m.nrCpus; c++) if (m.mem.cpuToNode(c) === nid) out.push(c);
   return out;
-}
-
-/**
- * The former stand-in for move_pages(2), kept for comparison (it charges the same costs as the real
- * syscall for this workload, without the user arrays): lru_cache_disable() for the call, each entry
- * looked up and its folio isolated, one migrate_pages() of the gathered list with MIGRATE_SYNC and
- * MR_SYSCALL, putback of what failed.
- */
-export function movePagesCall(m: Machine, mm: ReturnType<Machine["createMm"]>, addrs: Float64Array, from: number, to: number, node: number): number {
-  m.charge(Cost.SYSCALL, 1);
-  m.charge(Cost.LRU_CACHE_DISABLE, 1);
-  const list = new FolioList(to - from);
-  for (let i = from; i < to; i++) {
-    m.charge(Cost.PAGE_LOOKUP, 1);
-    const pfn = m.memory.translate(mm, addrs[i]!);
-    if (pfn < 0) continue;
-    const folio = m.folios.folioOf(pfn);
-    if (m.mem.nodeOfPfn[folio] === node) continue;
-    isolateFolioToList(m, folio, list);
-  }
-  if (list.empty) return 0;
-  const rc = migratePages(m, list, (src) => allocMigrationTarget(m, src, { nid: node, thisNode: true }), null, MIGRATE_SYNC, MR.SYSCALL);
-  if (rc !== 0) putbackMovablePages(m, list);
-  return rc;
 }
 
 /** Run one point on a profile. Deterministic: the same profile, spec and seed give the same result. */

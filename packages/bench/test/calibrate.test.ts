@@ -1,9 +1,10 @@
 import test from "ava";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { loadProfile, withParams } from "@mmemu/timing";
 import { calibrate, objectiveOf, PointPool, runPoint, vanillaLatencySpec, type Cell, type Measurements } from "../src/index.js";
 
 test("the fit recovers known parameters from measurements the emulator itself generated", async (t) => {
-  const base = loadProfile("zen3-ptdma-base");
+  const base = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
   const truth = withParams(base, { "cpu.lru_cache_disable": 81_000, "cpu.cpu_copy_bw": 9.3 });
   const row = (fs: "4K" | "2M", n: number) => {
     const r = runPoint(truth, vanillaLatencySpec(fs, n));
@@ -18,11 +19,11 @@ test("the fit recovers known parameters from measurements the emulator itself ge
       base, measurements: ms, pool, configs: new Set(["vanilla"]),
       free: ["cpu.lru_cache_disable", "cpu.cpu_copy_bw"], maxEvals: 80,
     });
-    t.true(Math.abs(r.profile.cpu.lru_cache_disable / 81_000 - 1) < 0.03, `lru_cache_disable ${r.profile.cpu.lru_cache_disable}`);
-    t.true(Math.abs(r.profile.cpu.cpu_copy_bw / 9.3 - 1) < 0.03, `cpu_copy_bw ${r.profile.cpu.cpu_copy_bw}`);
+    t.true(Math.abs(r.profile.params.cpu.lru_cache_disable / 81_000 - 1) < 0.03, `lru_cache_disable ${r.profile.params.cpu.lru_cache_disable}`);
+    t.true(Math.abs(r.profile.params.cpu.cpu_copy_bw / 9.3 - 1) < 0.03, `cpu_copy_bw ${r.profile.params.cpu.cpu_copy_bw}`);
     t.true(r.objective < 1e-3);
     t.is(r.cells.length, 8);
-    t.is(base.cpu.lru_cache_disable, loadProfile("zen3-ptdma-base").cpu.lru_cache_disable, "the base profile is untouched");
+    t.is(base.params.cpu.lru_cache_disable, loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA).params.cpu.lru_cache_disable, "the base profile is untouched");
   } finally {
     await pool.close();
   }
@@ -44,7 +45,7 @@ test("the objective penalises the relative error beyond 22% the same way for und
 });
 
 test("an SDXI machine: dcbm copies through the SDXI functions, and the fit recovers the functions' bandwidth from its measurements", async (t) => {
-  const base = loadProfile("example-sdxi");
+  const base = loadProfile("example-sdxi", BUILTIN_SCHEMA);
   // dcbm takes channels in registration order, so 4 channels are the four contexts of sdxi0, which
   // share its data mover: the copy rate follows sdxi.chan_bw.
   const spec = { config: "dcbm" as const, channels: 4, folioSize: "2M" as const, totalBytes: 64 << 20, batchPages: 262144 };
@@ -59,7 +60,7 @@ test("an SDXI machine: dcbm copies through the SDXI functions, and the fit recov
   const pool = new PointPool(2);
   try {
     const r = await calibrate({ base, measurements: ms, pool, configs: new Set(["dcbm"]), free: ["sdxi.chan_bw"], maxEvals: 40 });
-    t.true(Math.abs(r.profile.sdxi.chan_bw / 21.5 - 1) < 0.03, `sdxi.chan_bw ${r.profile.sdxi.chan_bw}`);
+    t.true(Math.abs(r.profile.params.sdxi.chan_bw / 21.5 - 1) < 0.03, `sdxi.chan_bw ${r.profile.params.sdxi.chan_bw}`);
     t.is(r.cells.length, 2);
   } finally {
     await pool.close();

@@ -1,8 +1,9 @@
 import test from "ava";
-import { loadProfile } from "@mmemu/timing";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
+import { loadProfile, withParams } from "@mmemu/timing";
 import { preparePoint, movePages, runPoint, type PointSpec } from "../src/index.js";
 
-const p = loadProfile("zen3-ptdma-base");
+const p = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
 const specs: PointSpec[] = [
   { config: "vanilla", channels: null, folioSize: "16K", totalBytes: 8 << 20, batchPages: 512 },
   { config: "dcbm", channels: 4, folioSize: "4K", totalBytes: 8 << 20, batchPages: 1024 },
@@ -32,8 +33,8 @@ test("same seed gives bit-identical traces", (t) => {
 
 test("a different profile changes the result (the model is live)", (t) => {
   const s = specs[0]!;
-  const slow = loadProfile("zen3-ptdma-base");
+  const slow = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
   const a = runPoint(slow, s).GBps;
-  const b = runPoint({ ...slow, cpu: { ...slow.cpu, cpu_copy_bw: slow.cpu.cpu_copy_bw * 2 } }, s).GBps;
+  const b = runPoint(withParams(slow, { "cpu.cpu_copy_bw": slow.params.cpu.cpu_copy_bw * 2 }), s).GBps;
   t.true(b > a * 1.2);
 });

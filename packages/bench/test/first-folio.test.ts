@@ -1,5 +1,6 @@
 import test from "ava";
 import type { TraceRecord } from "@mmemu/kernel";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { loadProfile } from "@mmemu/timing";
 import { firstFolioLatencies, median, preparePoint, movePages, BATCH_START_TP, FOLIO_MOVED_TP } from "../src/index.js";
 
@@ -18,7 +19,7 @@ test("latency runs from each batch start to the first folio moved after it", (t)
 });
 
 test("from a recorded emulator trace: one latency per batch, positive, bounded by the batch", (t) => {
-  const p = loadProfile("zen3-ptdma-base");
+  const p = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
   const pp = preparePoint(p, { config: "vanilla", channels: null, folioSize: "4K", totalBytes: 2048 * 4096, batchPages: 512 });
   const m = pp.m;
   const r = m.core.trace.record([BATCH_START_TP, FOLIO_MOVED_TP, "mm_migrate_pages_batch_end"]);

@@ -1,7 +1,7 @@
 /**
  * @mmemu/dmaengine — the dmaengine core of include/linux/dmaengine.h and drivers/dma/dmaengine.c,
- * the virt-dma helpers of drivers/dma/virt-dma.[ch], scatterlists and the DMA mapping API, and a
- * dmatest-like client.
+ * the virt-dma helpers of drivers/dma/virt-dma.[ch], scatterlists, the DMA mapping API (with the
+ * dma-iommu glue onto the platform IOMMU of @mmemu/platform), and a dmatest-like client.
  */
 export {
   DMA_MEMCPY, DMA_MEMCPY_SG, DMA_XOR, DMA_PQ, DMA_XOR_VAL, DMA_PQ_VAL, DMA_MEMSET, DMA_MEMSET_SG, DMA_INTERRUPT,
@@ -33,13 +33,13 @@ export {
 export { SgTable, SG_MAX_ENTRIES, sgAllocTable, sgFreeTable, sgSetPage, sgPhys, sgDmaAddress, sgDmaLen } from "./scatterlist.js";
 export {
   DMA_BIDIRECTIONAL, DMA_TO_DEVICE, DMA_FROM_DEVICE, DMA_NONE, DMA_ATTR_WEAK_ORDERING, DMA_ATTR_WRITE_COMBINE,
-  DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_SKIP_CPU_SYNC, DMA_MAPPING_ERROR, IOMMU_HUGE_PAGE,
+  DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_SKIP_CPU_SYNC, DMA_MAPPING_ERROR,
   Device, DmaMapService, dmaMapSgtable, dmaUnmapSgtable, dmaMapPage, dmaUnmapPage, dmaMappingError,
   dmaSetMaskAndCoherent, dmaGetMaxSegSize, dmaSetMaxSegSize, dmaAllocCoherent, dmaFreeCoherent,
 } from "./dma-mapping.js";
 export { DmaEngine } from "./registry.js";
 export { MmioMeter } from "./mmio.js";
-export { DMAENGINE_PARAMS } from "./params.js";
+export { DMAENGINE_PARAMS, DMAENGINE_SECTION } from "./params.js";
 export { SoftDmaDevice } from "./soft-dma.js";
 export { dmatestRun } from "./dmatest.js";
 
@@ -47,7 +47,7 @@ export type {
   DmaengineResult, DmaTxState, DmaAsyncTxCallback, DmaAsyncTxCallbackResult, CallbackContext, ExecContext,
 } from "./dmaengine.js";
 export type { ListNode } from "./virt-dma.js";
-export type { IommuMode, DeviceOptions, DmaCoherent, DmaMapStats } from "./dma-mapping.js";
+export type { DeviceOptions, DmaCoherent, DmaMapStats } from "./dma-mapping.js";
 export type { DmaEngineOptions, DmaFilterFn, DmaengineStats } from "./registry.js";
 export type { SoftDmaOptions } from "./soft-dma.js";
 export type { DmatestParams, DmatestResult } from "./dmatest.js";

@@ -1,4 +1,4 @@
-import type { ParamTable } from "@mmemu/kernel";
+import { defineParamSection, type ParamTable } from "@mmemu/kernel";
 
 /** Timing of the dmaengine core's deferred callback contexts (spec 5.4). */
 export const DMAENGINE_PARAMS = {
@@ -13,3 +13,6 @@ export const DMAENGINE_PARAMS = {
     source: "spec 5.4 workqueue_latency, a starting value [U].",
   },
 } as const satisfies ParamTable;
+
+/** The dmaengine core's profile section. */
+export const DMAENGINE_SECTION = defineParamSection("dmaengine", "The dmaengine core's callback contexts (tasklet, workqueue)", DMAENGINE_PARAMS);

@@ -3,6 +3,7 @@ import {
   type CostKind, type KernelCore, type ParamValues, type Tracepoint,
 } from "@mmemu/kernel";
 import type { PhysMem } from "@mmemu/mm-core";
+import type { Iommu } from "@mmemu/platform";
 import { DmaMapService, type Device, type DeviceOptions } from "./dma-mapping.js";
 import {
   DMA_INTERRUPT, DMA_MEMCPY, DMA_MEMCPY_SG, DMA_PRIVATE, DMA_SLAVE, DMA_TX_TYPE_END, DMA_TX_TYPE_NAMES,
@@ -20,6 +21,8 @@ import { DMAENGINE_PARAMS } from "./params.js";
 export interface DmaEngineOptions {
   readonly core: KernelCore;
   readonly mem: PhysMem;
+  /** The platform IOMMU devices reach memory through. @default one of its own on `mem` */
+  readonly iommu?: Iommu;
   /** Overrides of {@link DMAENGINE_PARAMS}. */
   readonly params?: Readonly<Partial<Record<keyof typeof DMAENGINE_PARAMS, number>>>;
 }
@@ -79,7 +82,7 @@ export class DmaEngine {
     const problems = checkParams(DMAENGINE_PARAMS, over, "dmaengine");
     if (problems.length > 0) throw new RangeError(`invalid dmaengine parameters:\n  ${problems.join("\n  ")}`);
     this.params = { ...paramDefaults(DMAENGINE_PARAMS), ...over } as ParamValues<typeof DMAENGINE_PARAMS>;
-    this.map = new DmaMapService(opts.core, opts.mem);
+    this.map = new DmaMapService(opts.core, opts.mem, opts.iommu);
     const t = opts.core.trace;
     this.tpPrep = t.define("dmae_prep");
     this.tpSubmit = t.define("dmae_submit");

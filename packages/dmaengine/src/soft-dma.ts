@@ -117,7 +117,7 @@ export class SoftDmaDevice extends DmaDevice {
     const d = c.active;
     if (d === null || d.gen !== c.activeGen) return; // terminated meanwhile
     c.active = null;
-    this.eng.map.deviceCopy(this.dev, d.dst, d.src, d.len);
+    this.eng.map.iommu.deviceCopy(this.dev, d.dst, d.src, d.len);
     if (this.callbackContext === "hardirq") {
       const prev = this.eng.enterContext("hardirq");
       dmaCookieComplete(d);

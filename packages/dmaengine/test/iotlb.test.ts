@@ -1,8 +1,9 @@
 import test from "ava";
 import { Cost, KernelCore, type CostKind } from "@mmemu/kernel";
 import { PAGE_SIZE, PhysMem } from "@mmemu/mm-core";
+import { IOMMU_HUGE_PAGE } from "@mmemu/platform";
 import {
-  DMA_TO_DEVICE, DmaEngine, IOMMU_HUGE_PAGE, SgTable, dmaMapPage, dmaMapSgtable, dmaUnmapSgtable, sgAllocTable,
+  DMA_TO_DEVICE, DmaEngine, SgTable, dmaMapPage, dmaMapSgtable, dmaUnmapSgtable, sgAllocTable,
   sgDmaAddress, sgSetPage, type DeviceOptions,
 } from "@mmemu/dmaengine";
 
@@ -30,9 +31,9 @@ test("a 2 MiB folio gets a 2 MiB-aligned IOVA and one IOMMU page; smaller folios
   t.is(sgDmaAddress(huge, 0) % IOMMU_HUGE_PAGE, 0, "size-aligned IOVA (iommu_dma_alloc_iova)");
   t.is(iommuPages.n, 2, "iommu_map writes one 2 MiB leaf per folio");
   const bus = sgDmaAddress(huge, 0);
-  t.is(engine.map.iotlbPages(dev, bus, 2 * IOMMU_HUGE_PAGE), 2);
-  t.is(engine.map.iotlbPages(dev, bus + 4096, 8192), 1, "inside one 2 MiB page");
-  t.is(engine.map.iotlbPages(dev, bus + IOMMU_HUGE_PAGE - 4096, 8192), 2, "across two");
+  t.is(engine.map.iommu.iotlbPages(dev, bus, 2 * IOMMU_HUGE_PAGE), 2);
+  t.is(engine.map.iommu.iotlbPages(dev, bus + 4096, 8192), 1, "inside one 2 MiB page");
+  t.is(engine.map.iommu.iotlbPages(dev, bus + IOMMU_HUGE_PAGE - 4096, 8192), 2, "across two");
   iommuPages.n = 0;
   dmaUnmapSgtable(dev, huge, DMA_TO_DEVICE);
   t.is(iommuPages.n, 2);
@@ -42,8 +43,8 @@ test("a 2 MiB folio gets a 2 MiB-aligned IOVA and one IOMMU page; smaller folios
   t.is(dmaMapSgtable(dev, mid, DMA_TO_DEVICE), 0);
   t.is(iommuPages.n, 48);
   t.is(mid.nents, 3, "64 KiB = max_seg_size: nothing merges");
-  t.is(engine.map.iotlbPages(dev, sgDmaAddress(mid, 0), 64 * 1024), 16);
-  t.is(engine.map.iotlbPages(dev, sgDmaAddress(mid, 0) + 60 * 1024, 8 * 1024), 2, "a range spanning two folios");
+  t.is(engine.map.iommu.iotlbPages(dev, sgDmaAddress(mid, 0), 64 * 1024), 16);
+  t.is(engine.map.iommu.iotlbPages(dev, sgDmaAddress(mid, 0) + 60 * 1024, 8 * 1024), 2, "a range spanning two folios");
 });
 
 test("a 2 MiB folio that is not 2 MiB aligned in memory is translated per 4 KiB", (t) => {
@@ -51,7 +52,7 @@ test("a 2 MiB folio that is not 2 MiB aligned in memory is translated per 4 KiB"
   const odd = table(core, [256], 512);
   t.is(dmaMapSgtable(dev, odd, DMA_TO_DEVICE), 0);
   t.is(iommuPages.n, 512);
-  t.is(engine.map.iotlbPages(dev, sgDmaAddress(odd, 0), IOMMU_HUGE_PAGE), 512);
+  t.is(engine.map.iommu.iotlbPages(dev, sgDmaAddress(odd, 0), IOMMU_HUGE_PAGE), 512);
 });
 
 test("dma_map_page of 2 MiB gets a 2 MiB page; without an IOMMU nothing is translated", (t) => {
@@ -59,7 +60,7 @@ test("dma_map_page of 2 MiB gets a 2 MiB page; without an IOMMU nothing is trans
   const bus = dmaMapPage(dev, 1536, 0, IOMMU_HUGE_PAGE, DMA_TO_DEVICE);
   t.is(bus % IOMMU_HUGE_PAGE, 0);
   t.is(iommuPages.n, 1);
-  t.is(engine.map.iotlbPages(dev, bus, IOMMU_HUGE_PAGE), 1);
+  t.is(engine.map.iommu.iotlbPages(dev, bus, IOMMU_HUGE_PAGE), 1);
   const plain = engine.createDevice("plain", { dmaMaskBits: 48 });
-  t.is(engine.map.iotlbPages(plain, 0, IOMMU_HUGE_PAGE), 0);
+  t.is(engine.map.iommu.iotlbPages(plain, 0, IOMMU_HUGE_PAGE), 0);
 });

@@ -54,7 +54,7 @@ test("the IOMMU merges IOVA-contiguous entries up to max_seg_size", (t) => {
   t.is(sgDmaLen(sgt, 1), 2 * PAGE_SIZE);
   t.is(sgDmaAddress(sgt, 1), sgDmaAddress(sgt, 0) + 4 * PAGE_SIZE);
   dmaUnmapSgtable(dev, sgt, DMA_TO_DEVICE);
-  t.is(dev.iovaCount, 0);
+  t.is(dev.domain.iovaCount, 0);
 });
 
 test("the IOMMU can merge the source and destination differently (src.nents != dst.nents)", (t) => {
@@ -80,12 +80,12 @@ test("a device copy through the IOMMU follows scattered pages; a stale IOVA faul
   t.is(src.nents, 1);
   const s = sgDmaAddress(src, 0);
   const d = sgDmaAddress(dst, 0);
-  t.is(engine.map.deviceCopy(dev, d, s, 2 * PAGE_SIZE), 2 * PAGE_SIZE);
+  t.is(engine.map.iommu.deviceCopy(dev, d, s, 2 * PAGE_SIZE), 2 * PAGE_SIZE);
   t.is(mem.digest(400), mem.digest(10));
   t.is(mem.digest(300), mem.digest(20));
   dmaUnmapSgtable(dev, dst, DMA_FROM_DEVICE);
-  t.is(engine.map.deviceCopy(dev, d, s, 2 * PAGE_SIZE), 0, "the destination IOVA is gone");
-  t.is(engine.map.stats.iommuFaults, 1);
+  t.is(engine.map.iommu.deviceCopy(dev, d, s, 2 * PAGE_SIZE), 0, "the destination IOVA is gone");
+  t.is(engine.map.iommu.stats.iommuFaults, 1);
 });
 
 test("without an IOMMU a device write after unmap lands and is counted", (t) => {
@@ -95,9 +95,9 @@ test("without an IOMMU a device write after unmap lands and is counted", (t) => 
   const d = dmaMapPage(dev, 400, 0, PAGE_SIZE, DMA_FROM_DEVICE);
   dmaUnmapPage(dev, d, PAGE_SIZE, DMA_FROM_DEVICE);
   const rec = engine.core.trace.record(["dma_unmapped_access"]);
-  t.is(engine.map.deviceCopy(dev, d, s, PAGE_SIZE), PAGE_SIZE);
+  t.is(engine.map.iommu.deviceCopy(dev, d, s, PAGE_SIZE), PAGE_SIZE);
   t.is(mem.digest(400), mem.digest(10), "the late write corrupts whatever reuses the page");
-  t.is(engine.map.stats.unmappedWrites, 1);
+  t.is(engine.map.iommu.stats.unmappedWrites, 1);
   t.is(rec.records.length, 1);
 });
 
@@ -131,5 +131,5 @@ test("coherent buffers are aligned to their size and live above RAM", (t) => {
   t.is(ring.busAddr % 4096, 0);
   t.is(big.busAddr % 8192, 0);
   t.true(ring.busAddr >= 1024 * PAGE_SIZE);
-  t.is(engine.map.coherentAt(big.busAddr + 100), big);
+  t.is(engine.map.iommu.coherentAt(big.busAddr + 100), big);
 });

@@ -9,7 +9,6 @@ export { Tracepoint, TraceBus, formatTraceLine } from "./tracepoint.js";
 export { Prng, PrngStream, hashString } from "./prng.js";
 export { FaultInjector, FaultPoint } from "./fault-inject.js";
 export { KernelCore } from "./kernel.js";
-export { Fabric, FABRIC_PARAMS, FABRIC_MAX_PATH } from "./fabric.js";
 export { Cost, COST_NAMES, NR_COST_KINDS, FREE_COSTS, UniformCosts } from "./cost.js";
 export {
   errnoName, errnoNumber, isErrno,
@@ -23,6 +22,7 @@ export type { TraceRecord } from "./tracepoint.js";
 export type { FaultConfig } from "./fault-inject.js";
 export type { KernelCoreOptions } from "./kernel.js";
 export type { CostKind, CostMeter } from "./cost.js";
-export type { FabricParams, FabricNode, FabricOptions, FabricServerStats } from "./fabric.js";
-export { paramDefaults, checkParams } from "./params.js";
-export type { ParamSpec, ParamTable, ParamUnit, ParamValues } from "./params.js";
+export { paramDefaults, checkParams, defineParamSection, SECTION_NAME, PARAM_NAME } from "./params.js";
+export { ParamSchema, sectionValues } from "./param-schema.js";
+export type { ParamSpec, ParamTable, ParamUnit, ParamValues, ParamSection } from "./params.js";
+export type { SectionValues } from "./param-schema.js";

@@ -56,3 +56,37 @@ export function checkParams(table: ParamTable, values: Readonly<Record<string, u
   }
   return problems;
 }
+
+/**
+ * One section of a hardware profile (`ptdma`, `fabric`, `cpu`, ...): the parameter table of one
+ * component (a device model, a migrator, the CPU cost model), declared by the component itself so the
+ * profile knows sections, not drivers. A profile file has one object per section, keyed by `name`.
+ */
+export interface ParamSection<T extends ParamTable = ParamTable> {
+  /** Section name: lower case letters, digits and _, starting with a letter (the key in profile files). */
+  readonly name: string;
+  /** What the component is, in one line (shown by `mmemu profile show`). */
+  readonly doc: string;
+  readonly table: T;
+  /**
+   * Which calibration stage fits a free parameter of this section: "cpu" (moves the CPU-copy runs),
+   * "dma" (only moves offloaded runs), or a choice per parameter name. @default "dma"
+   */
+  readonly stage?: "cpu" | "dma" | ((name: string) => "cpu" | "dma");
+}
+
+/** Declare a component's profile section (checks the name and every spec's range and default). */
+export function defineParamSection<T extends ParamTable>(name: string, doc: string, table: T, opts: { stage?: ParamSection["stage"] } = {}): ParamSection<T> {
+  if (!SECTION_NAME.test(name)) throw new RangeError(`parameter section "${name}": the name must match ${SECTION_NAME}`);
+  for (const [k, spec] of Object.entries(table)) {
+    if (!PARAM_NAME.test(k)) throw new RangeError(`parameter ${name}.${k}: the name must match ${PARAM_NAME}`);
+    if (!(spec.min <= spec.default && spec.default <= spec.max)) {
+      throw new RangeError(`parameter ${name}.${k}: default ${spec.default} is outside [${spec.min}, ${spec.max}]`);
+    }
+    if (spec.integer === true && !Number.isInteger(spec.default)) throw new RangeError(`parameter ${name}.${k}: integer parameter with default ${spec.default}`);
+  }
+  return Object.freeze({ name, doc, table, ...(opts.stage !== undefined ? { stage: opts.stage } : {}) });
+}
+
+export const SECTION_NAME = /^[a-z][a-z0-9_]*$/;
+export const PARAM_NAME = /^[a-z][a-z0-9_]*$/;

@@ -3,7 +3,7 @@
  * keeps a `struct page` per frame (include/linux/mm_types.h, page-flags.h). A folio is named by the pfn
  * of its head page; its fields live in the head's slots. Nothing here allocates on the host.
  */
-import type { PhysMem } from "./physmem.js";
+import { HPAGE_PMD_ORDER, type PhysMem } from "./physmem.js";
 
 /** Page and folio flags (include/linux/page-flags.h), plus mmemu's markers for page types. */
 export const PG = {
@@ -133,7 +133,7 @@ export class MemMap {
 
   /** folio_test_pmd_mappable(): at least PMD size. */
   isPmdMappable(folio: number): boolean {
-    return this.order[folio]! >= 9;
+    return this.order[folio]! >= HPAGE_PMD_ORDER;
   }
 
   /** The folio containing a page: walks back to the head (page_folio()). */

@@ -11,10 +11,9 @@
 import { PG } from "./folio.js";
 import type { Machine } from "./machine.js";
 import { PTE, type Vma } from "./mm-types.js";
-import { PAGE_SIZE, PMD_ORDER } from "./physmem.js";
-import { tlbFlushMmRange } from "./rmap.js";
+import { PAGE_SIZE, PMD_ORDER, PMD_SIZE } from "./physmem.js";
+import { tlbFlushMmRange } from "./tlb.js";
 
-const PMD_SIZE = 1 << 21;
 const hugeZero = new WeakMap<Machine, number>();
 
 /** The huge zero folio (head pfn), allocated and zeroed on first use; -1 if no node can supply one. */

@@ -8,11 +8,10 @@
 import { PG } from "./folio.js";
 import type { Machine } from "./machine.js";
 import { PTE, VM, type Vma } from "./mm-types.js";
-import { PMD_ORDER } from "./physmem.js";
-import { VM_FAULT } from "./memory.js";
-import { tlbFlushMmRange } from "./rmap.js";
+import { PMD_ORDER, PMD_SIZE } from "./physmem.js";
+import { VM_FAULT } from "./mm-types.js";
+import { tlbFlushMmRange } from "./tlb.js";
 
-const PMD_SIZE = 1 << 21;
 const NR = 1 << PMD_ORDER;
 
 /** Whether a VMA is a private hugetlb mapping whose pages are anonymous (not page-cache) folios. */

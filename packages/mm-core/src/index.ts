@@ -4,7 +4,7 @@
  */
 export {
   PhysMem, mix32, patternDigest,
-  PAGE_SHIFT, PAGE_SIZE, PMD_ORDER, HPAGE_PMD_NR, PUD_ORDER, HPAGE_PUD_NR, MAX_PAGE_ORDER, MAX_NUMNODES,
+  PAGE_SHIFT, PAGE_SIZE, PMD_ORDER, PMD_SIZE, HPAGE_PMD_ORDER, HPAGE_PMD_NR, PUD_ORDER, HPAGE_PUD_NR, MAX_PAGE_ORDER, MAX_NUMNODES,
 } from "./physmem.js";
 export { PageAllocator } from "./page-alloc.js";
 export {
@@ -17,10 +17,13 @@ export {
   MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS, MAP_LOCKED, MAP_POPULATE, MAP_HUGETLB,
 } from "./mm-types.js";
 export { Machine, Task } from "./machine.js";
-export { MemoryManager, VM_FAULT, filePattern, alignUp, alignDown } from "./memory.js";
+export { MemoryManager } from "./memory-manager.js";
+export { VM_FAULT } from "./mm-types.js";
+export { filePattern } from "./filemap.js";
+export { alignUp, alignDown } from "./align.js";
 export { SwapDevice } from "./swap.js";
-export { Tlbs, TlbUnmapBatch, TLB_ENTRIES } from "./tlb.js";
-export { rmapVmas, tryToMigrate, removeMigrationPtes, tryToUnmapFlush, tlbFlushMmRange, folioMapcountByMm } from "./rmap.js";
+export { Tlbs, TlbUnmapBatch, TLB_ENTRIES, tlbFlushMmRange } from "./tlb.js";
+export { rmapVmas, tryToMigrate, removeMigrationPtes, tryToUnmapFlush, folioMapcountByMm } from "./rmap.js";
 export { trySplitFolio } from "./split.js";
 export {
   MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC, MIGRATE_MODE_NAMES, MR, MR_TYPES, MIGRATE_REASON_NAMES,
@@ -35,7 +38,8 @@ export { defineMigrateTracepoints } from "./trace.js";
 
 export type { MemNode, MemNodeConfig } from "./physmem.js";
 export type { MachineOptions, MigrationSettings, VmEvents, MachineHooks, OffloadHook, MigrationObserver } from "./machine.js";
-export type { MmapArgs, ThpPolicy } from "./memory.js";
+export type { MmapArgs } from "./mmap.js";
+export type { ThpPolicy } from "./huge-memory.js";
 export type { MigrateMode } from "./migrate-util.js";
 export type { MigratePagesStats, NewFolioFn, FreeFolioFn, MigrationTargetControl } from "./migrate.js";
 export type { MigrateTracepoints } from "./trace.js";

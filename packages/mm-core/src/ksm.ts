@@ -14,7 +14,7 @@ import { PG } from "./folio.js";
 import type { Machine } from "./machine.js";
 import { PTE, VM, type MmStruct, type Vma } from "./mm-types.js";
 import { PAGE_SIZE } from "./physmem.js";
-import { tlbFlushMmRange } from "./rmap.js";
+import { tlbFlushMmRange } from "./tlb.js";
 
 /** One mapping of a KSM folio (ksm_rmap_item): the mm and the virtual address. */
 interface KsmSite {

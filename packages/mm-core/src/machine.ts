@@ -10,7 +10,7 @@ import { AddressSpace, AnonVma, MmStruct } from "./mm-types.js";
 import { PageAllocator } from "./page-alloc.js";
 import { PhysMem, PMD_ORDER, type MemNodeConfig } from "./physmem.js";
 import { Tlbs, TlbUnmapBatch } from "./tlb.js";
-import { MemoryManager } from "./memory.js";
+import { MemoryManager } from "./memory-manager.js";
 import { SwapDevice } from "./swap.js";
 import { defineMigrateTracepoints, type MigrateTracepoints } from "./trace.js";
 

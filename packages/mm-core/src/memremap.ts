@@ -8,11 +8,9 @@
 import { PG } from "./folio.js";
 import type { Machine } from "./machine.js";
 import { PTE, VM, type MmStruct, type Vma } from "./mm-types.js";
-import { PAGE_SIZE } from "./physmem.js";
-import { VM_FAULT } from "./memory.js";
-import { tlbFlushMmRange } from "./rmap.js";
-
-const PMD_SIZE = 1 << 21;
+import { PAGE_SIZE, PMD_SIZE } from "./physmem.js";
+import { VM_FAULT } from "./mm-types.js";
+import { tlbFlushMmRange } from "./tlb.js";
 
 /** A fresh ZONE_DEVICE page on node `nid` owned by the anonymous VMA v at addr (refcount 1, not on the LRU). */
 function deviceFolio(m: Machine, v: Vma, addr: number, nid: number): number {

@@ -18,7 +18,7 @@ import {
   MIGRATE_ASYNC, MIGRATE_MODE_NAMES, MIGRATE_REASON_NAMES, MIGRATE_SYNC, MIGRATE_SYNC_LIGHT, MR,
   NR_MAX_MIGRATE_ASYNC_RETRY, NR_MAX_MIGRATE_PAGES_RETRY, NR_MAX_MIGRATE_SYNC_RETRY, type MigrateMode,
 } from "./migrate-util.js";
-import { PAGE_SIZE, PMD_ORDER } from "./physmem.js";
+import { PAGE_SIZE } from "./physmem.js";
 import { removeMigrationPtes, tryToMigrate, tryToUnmapFlush } from "./rmap.js";
 import { trySplitFolio } from "./split.js";
 
@@ -251,7 +251,7 @@ function migratePagesBatch(
       const folio = from.get(i);
       const nrPages = f.nrPages(folio);
       const isLarge = nrPages > 1;
-      const isThp = isLarge && f.order[folio]! >= PMD_ORDER ? 1 : 0;
+      const isThp = f.isPmdMappable(folio) ? 1 : 0;
       // A partially mapped large folio is split rather than migrated whole.
       if (nrPages > 2 && !nosplit && f.test(folio, PG.deferredSplit)) {
         if (trySplitFolio(m, folio, splitFolios!, mode) === 0) {
@@ -492,7 +492,7 @@ function migrateFoliosMove(ctx: Ctx, srcs: FolioList, dsts: FolioList, ret: Foli
     const src = srcs.get(i);
     const dst = dsts.get(i);
     const nrPages = f.nrPages(src);
-    const isThp = nrPages >= 512 && !f.test(src, PG.hugetlb) ? 1 : 0;
+    const isThp = f.isPmdMappable(src) && !f.test(src, PG.hugetlb) ? 1 : 0;
     const rc = migrateFolioMove(ctx, src, dst, ret, alreadyCopied);
     if (rc === -EAGAIN) {
       ctx.retry++;

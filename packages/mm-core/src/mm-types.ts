@@ -195,3 +195,16 @@ export class MmStruct {
     return null;
   }
 }
+
+/**
+ * Fault results (include/linux/mm_types.h enum vm_fault_reason): 0, or one of these (negative, distinct
+ * from errno values).
+ */
+export const VM_FAULT = {
+  OOM: -1001,
+  SIGBUS: -1002,
+  SIGSEGV: -1003,
+  HWPOISON: -1004,
+  /** The access met a migration entry; wait for the folio named by `faultWaitPfn` to unlock, then retry. */
+  MIGRATION_WAIT: -1005,
+} as const;

@@ -5,7 +5,7 @@
  */
 import type { Machine } from "./machine.js";
 import type { MmStruct } from "./mm-types.js";
-import { alignUp } from "./memory.js";
+import { alignUp } from "./align.js";
 import { PAGE_SIZE } from "./physmem.js";
 
 /** Page out the folios of [addr, addr+len); returns the number of base pages reclaimed. */

@@ -12,7 +12,11 @@
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
 export const PMD_ORDER = 9;
-export const HPAGE_PMD_NR = 1 << PMD_ORDER;
+/** Bytes mapped by one PMD entry (2 MiB on x86-64). */
+export const PMD_SIZE = PAGE_SIZE << PMD_ORDER;
+/** Order of a PMD-sized transparent huge page (include/linux/huge_mm.h). */
+export const HPAGE_PMD_ORDER = PMD_ORDER;
+export const HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER;
 export const PUD_ORDER = 18;
 export const HPAGE_PUD_NR = 1 << PUD_ORDER;
 /** Largest buddy order (include/linux/mmzone.h MAX_PAGE_ORDER on x86-64). */

@@ -11,10 +11,9 @@ import { Cost } from "@mmemu/kernel";
 import { PG } from "./folio.js";
 import type { Machine, Task } from "./machine.js";
 import { PTE, VM, type MmStruct, type Vma } from "./mm-types.js";
-import { PAGE_SIZE } from "./physmem.js";
+import { PAGE_SIZE, PMD_SIZE } from "./physmem.js";
 import { ksmRmapFirst, ksmRmapVmas } from "./ksm.js";
 
-const PMD_SIZE = 1 << 21;
 const NO_VMAS: Vma[] = [];
 
 /** The VMAs that may map a folio: its anon_vma's chain or its file's i_mmap. */
@@ -63,16 +62,6 @@ function flushNow(m: Machine, mm: MmStruct, start: number, end: number, task: Ta
   if (m.tp.tlbFlush.enabled) m.tp.tlbFlush.emit({ reason: remote > 0 ? "TLB_REMOTE_SHOOTDOWN" : "TLB_LOCAL_MM_SHOOTDOWN", cpus: remote + 1 });
 }
 
-/** Flush a range of an mm on its CPUs without charging (munmap, mprotect and fault paths). */
-export function tlbFlushMmRange(m: Machine, mm: MmStruct, start: number, end: number): void {
-  const mask = mm.cpumask;
-  for (let cpu = 0; cpu < mask.length; cpu++) {
-    if (mask[cpu] !== 0) m.tlbs.flushRange(cpu, mm.id, Math.floor(start / PAGE_SIZE), Math.ceil(end / PAGE_SIZE));
-  }
-  // flush_tlb_batched_pending(): a PTE change must not race with batched, unflushed clears.
-  mm.tlbFlushBatched = false;
-}
-
 /**
  * Mirrors try_to_unmap_flush(): if the task batched any PTE clears, flush every CPU that may cache
  * them (x86: IPIs to the CPUs in the batch mask, or a local flush when only this CPU is in it).
@@ -116,7 +105,7 @@ export function tryToMigrate(m: Machine, folio: number, batchFlush: boolean): vo
     // Page number of the head within the VMA (may be out of range); a KSM folio's is per mapping.
     const first = ksm ? ksmRmapFirst(m, vmas, vi) : index - v.pgoff;
     // PMD mapping of a PMD-sized folio.
-    if (nr >= 512) {
+    if (f.isPmdMappable(folio)) {
       const pmdI = pmdSlotOf(v, first);
       if (pmdI >= 0) {
         const addr = v.pmdBase + pmdI * PMD_SIZE;
@@ -184,7 +173,7 @@ export function removeMigrationPtes(m: Machine, src: number, dst: number): void 
   for (let vi = 0; vi < vmas.length; vi++) {
     const v = vmas[vi]!;
     const first = ksm ? ksmRmapFirst(m, vmas, vi) : index - v.pgoff;
-    if (nr >= 512) {
+    if (f.isPmdMappable(src)) {
       const pmdI = pmdSlotOf(v, first);
       if (pmdI >= 0) {
         const addr = v.pmdBase + pmdI * PMD_SIZE;
@@ -263,4 +252,15 @@ export function folioMapcountByMm(m: Machine, folio: number): number {
     }
   }
   return seen.size;
+}
+
+/** anon_vma_prepare(): give the VMA an anon_vma on its first anonymous fault. */
+export function anonVmaPrepare(m: Machine, v: Vma): number {
+  if (v.anonVma !== null) return 0;
+  const av = m.createAnonVma(null);
+  v.anonVma = av;
+  v.anonVmaChain.push(av);
+  av.vmas.push(v);
+  av.refcount++;
+  return 0;
 }

@@ -44,7 +44,7 @@ function splitLockedFolio(m: Machine, folio: number, list: FolioList): number {
   const perPage = new Int32Array(nr);
   for (const v of rmapVmas(m, folio)) {
     const first = f.index[folio]! - v.pgoff;
-    if (nr >= 512) {
+    if (f.isPmdMappable(folio)) {
       const addr = v.start + first * PAGE_SIZE;
       if (addr >= v.start && addr < v.end) {
         const pmdI = (addr - v.pmdBase) >> 21;

@@ -7,6 +7,9 @@
  * filled only by emulated user accesses, so a translation that survives an unmap without a flush is
  * observable: an access through it reaches the old frame, exactly the hazard the flush prevents.
  */
+import type { Machine } from "./machine.js";
+import type { MmStruct } from "./mm-types.js";
+import { PAGE_SIZE } from "./physmem.js";
 
 /** Entries per CPU (an L1 dTLB is 64 entries on Zen 3). */
 export const TLB_ENTRIES = 64;
@@ -161,4 +164,17 @@ export class TlbUnmapBatch {
     this.cpumask = new Uint8Array(buf, 0, nrCpus);
     this.cpumaskWords = new Uint32Array(buf);
   }
+}
+
+/**
+ * Mirrors flush_tlb_mm_range(): flush a range of an mm on the CPUs it ran on, without charging (munmap,
+ * mprotect and fault paths).
+ */
+export function tlbFlushMmRange(m: Machine, mm: MmStruct, start: number, end: number): void {
+  const mask = mm.cpumask;
+  for (let cpu = 0; cpu < mask.length; cpu++) {
+    if (mask[cpu] !== 0) m.tlbs.flushRange(cpu, mm.id, Math.floor(start / PAGE_SIZE), Math.ceil(end / PAGE_SIZE));
+  }
+  // flush_tlb_batched_pending(): a PTE change must not race with batched, unflushed clears.
+  mm.tlbFlushBatched = false;
 }

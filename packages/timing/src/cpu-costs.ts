@@ -5,7 +5,7 @@
  * structure of the published move_pages() data; the shipped zen3-ptdma profile overrides the
  * calibrated ones (see docs/timing.md for the fit).
  */
-import { Cost, COST_NAMES, type CostKind, type ParamTable } from "@mmemu/kernel";
+import { Cost, COST_NAMES, defineParamSection, type CostKind, type ParamTable } from "@mmemu/kernel";
 
 const U = "[U] starting value, no public figure";
 
@@ -206,6 +206,14 @@ export const CPU_COST_PARAMS = {
     source: "[D] as prep_compound_tail; bounded above by the published dcbm 16-channel 2M run, which spends only ~4.7 us per folio after its first one moved (65.1 GB/s with 14.1 ms first-folio latency); fitted.",
   },
 } as const satisfies ParamTable;
+
+/**
+ * The CPU cost model's profile section. Calibration fits the costs of the offload path (DMA mapping,
+ * IOMMU, MMIO, completion) with the DMA stage, since only offloaded runs depend on them.
+ */
+export const CPU_COST_SECTION = defineParamSection("cpu", "CPU-side costs of the functional path (ns per event, the CPU copy as a bandwidth)", CPU_COST_PARAMS, {
+  stage: (name) => (/^(dma_|iommu_|mmio_|offload_|completion_)/.test(name) ? "dma" : "cpu"),
+});
 
 export type CpuCostName = keyof typeof CPU_COST_PARAMS;
 

@@ -2,11 +2,11 @@
  * @mmemu/timing — hardware profiles (immutable, validated, derivable), the TimingModel cost meter with
  * exact integer-ns accounting, and the builder that assembles an emulated machine from a profile.
  */
-export { CPU_COST_PARAMS, COST_PRICING, unpricedCostKinds, pricingOf } from "./cpu-costs.js";
+export { CPU_COST_PARAMS, CPU_COST_SECTION, COST_PRICING, unpricedCostKinds, pricingOf } from "./cpu-costs.js";
 export { TimingModel, PRICE_SCALE } from "./timing-model.js";
 export {
-  PROFILE_TABLES, PROFILE_SECTIONS, ProfileFileSchema, ProfileError, profileProblems, resolveProfile, deriveProfile,
-  profileToFile, getParam, paramSpec, withParams,
+  PROFILE_KEYS, profileSchema, profileFileSchema, ProfileError, profileProblems, resolveProfile, deriveProfile,
+  profileToFile, getParam, paramSpec, withParams, withSchema,
 } from "./profile.js";
 export { loadProfile, profilePath, PROFILES_DIR, builtinProfileNames } from "./profiles.js";
 export { createMachine, DEFAULT_PAGES_PER_NODE, NODE_ALIGN_PAGES } from "./machine-builder.js";
@@ -14,6 +14,6 @@ export { createMachine, DEFAULT_PAGES_PER_NODE, NODE_ALIGN_PAGES } from "./machi
 export type { CpuCostName, CostPricing } from "./cpu-costs.js";
 export type { CostBreakdownLine } from "./timing-model.js";
 export type {
-  HardwareProfile, ProfileDraft, ProfileFile, ProfileNode, ProfileEngine, ProfileCalibration, ProfileSection,
+  HardwareProfile, ProfileDraft, ProfileFile, ProfileNode, ProfileEngine, ProfileCalibration,
 } from "./profile.js";
 export type { CreateMachineOptions, EmulatedMachine } from "./machine-builder.js";

@@ -1,14 +1,16 @@
 /**
  * Assemble an emulated machine from a hardware profile: the mm-core Machine with the profile's NUMA
- * nodes and CPUs, the TimingModel as its cost meter, the fabric's shared bandwidth servers, the
- * dmaengine core, the PTDMA engines at their placements and the SDXI functions on their nodes. Memory
+ * nodes and CPUs, the TimingModel as its cost meter, the platform (the fabric's shared bandwidth
+ * servers and the IOMMU), the dmaengine core, the PTDMA engines at their placements and the SDXI functions on their nodes. Memory
  * is sized to the workload (a real node's hundreds of GiB are not needed to move 1 GiB).
  */
-import { Fabric } from "@mmemu/kernel";
 import { Machine } from "@mmemu/mm-core";
-import { DmaEngine } from "@mmemu/dmaengine";
-import { createPtdmaEngines, type PtdmaEngine } from "@mmemu/ptdma";
-import { createSdxiFunctions, type SdxiEngine } from "@mmemu/sdxi";
+import { DMAENGINE_SECTION, DmaEngine } from "@mmemu/dmaengine";
+import { createPtdmaEngines, PTDMA_SECTION, type PtdmaEngine } from "@mmemu/ptdma";
+import { createSdxiFunctions, SDXI_SECTION, type SdxiEngine } from "@mmemu/sdxi";
+import { sectionValues } from "@mmemu/kernel";
+import { Fabric, FABRIC_SECTION, Iommu } from "@mmemu/platform";
+import { CPU_COST_SECTION } from "./cpu-costs.js";
 import type { HardwareProfile } from "./profile.js";
 import { TimingModel } from "./timing-model.js";
 
@@ -50,21 +52,22 @@ export function createMachine(profile: HardwareProfile, opts: CreateMachineOptio
     seed: opts.seed ?? 1,
   });
   // The model needs the machine's clock, so it is attached after construction.
-  const timing = new TimingModel(m.core.sim, profile.cpu);
+  const timing = new TimingModel(m.core.sim, sectionValues(profile.params, CPU_COST_SECTION));
   m.core.cost = timing;
   const fabric = new Fabric(m.core, {
     nodes: profile.topology.nodes.map((n) => ({ id: n.id, socket: n.socket })),
-    params: profile.fabric,
+    params: sectionValues(profile.params, FABRIC_SECTION),
   });
   let dmaengine: DmaEngine | null = null;
   let ptdma: PtdmaEngine[] = [];
   let sdxi: SdxiEngine[] = [];
   if (opts.dma !== false) {
-    dmaengine = new DmaEngine({ core: m.core, mem: m.mem, params: profile.dmaengine });
+    const iommu = new Iommu(m.core, m.mem);
+    dmaengine = new DmaEngine({ core: m.core, mem: m.mem, iommu, params: sectionValues(profile.params, DMAENGINE_SECTION) });
     const placements = profile.topology.ptdma.slice(0, opts.maxEngines ?? profile.topology.ptdma.length);
     if (placements.length > 0) {
       ptdma = createPtdmaEngines({
-        core: m.core, engine: dmaengine, fabric, placements, params: profile.ptdma, iommu: profile.iommu.mode,
+        core: m.core, engine: dmaengine, fabric, placements, params: sectionValues(profile.params, PTDMA_SECTION), iommu: profile.iommu.mode,
       });
       for (const e of ptdma) e.hw.dev.maxSegSize = profile.iommu.max_seg_size;
     }
@@ -73,7 +76,7 @@ export function createMachine(profile: HardwareProfile, opts: CreateMachineOptio
     if (profile.topology.sdxi.length > 0) {
       sdxi = createSdxiFunctions({
         core: m.core, engine: dmaengine, fabric, nodes: profile.topology.sdxi.map((f) => f.node),
-        dmaChannels: profile.topology.sdxi_dma_channels, params: profile.sdxi, iommu: profile.iommu.mode,
+        dmaChannels: profile.topology.sdxi_dma_channels, params: sectionValues(profile.params, SDXI_SECTION), iommu: profile.iommu.mode,
       });
       for (const e of sdxi) e.fn.dev.maxSegSize = profile.iommu.max_seg_size;
     }

@@ -1,33 +1,27 @@
 /**
- * Hardware profiles: immutable data describing one machine for the emulator — topology, CPU-side
- * costs, dmaengine software costs, the IOMMU, the PTDMA engines' and SDXI functions' timing and
- * placement, and the shared bandwidth servers of the fabric. Every number is a declared parameter (unit, default, range, source)
- * of one of the tables below; a profile file only lists what differs from the defaults.
+ * Hardware profiles: immutable data describing one machine for the emulator — topology, the IOMMU,
+ * and one parameter section per loaded component (the CPU cost model, the fabric, the dmaengine core,
+ * each device model and migrator). Every number is a parameter its component declared (unit, default,
+ * range, source); the profile knows sections, not drivers, so a plug-in's section is checked, shown,
+ * set with --set and fitted like a built-in one. A profile file only lists what differs from the defaults.
  *
  * Profiles are frozen (immer); a variant is derived in one line:
- *   const fast = deriveProfile(zen3, (p) => { p.ptdma.chan_bw = 20; });
+ *   const fast = deriveProfile(zen3, (p) => { p.params.ptdma.chan_bw = 20; });
  */
 import { produce, freeze } from "immer";
 import { z } from "zod";
-import { checkParams, FABRIC_PARAMS, paramDefaults, type ParamTable } from "@mmemu/kernel";
-import { DMAENGINE_PARAMS } from "@mmemu/dmaengine";
-import { PTDMA_PARAMS } from "@mmemu/ptdma";
-import { SDXI_PARAMS } from "@mmemu/sdxi";
-import { CPU_COST_PARAMS } from "./cpu-costs.js";
+import { checkParams, paramDefaults, ParamSchema, type ParamSection, type ParamSpec, type SectionValues } from "@mmemu/kernel";
 
-/** The parameter tables a profile's sections are checked against, by section name. */
-export const PROFILE_TABLES = {
-  cpu: CPU_COST_PARAMS,
-  dmaengine: DMAENGINE_PARAMS,
-  ptdma: PTDMA_PARAMS,
-  sdxi: SDXI_PARAMS,
-  fabric: FABRIC_PARAMS,
-} as const satisfies Record<string, ParamTable>;
+/** The keys of a profile file that are not parameter sections (no section may take these names). */
+export const PROFILE_KEYS = ["name", "description", "topology", "iommu", "free", "bounds", "calibration"] as const;
 
-export type ProfileSection = keyof typeof PROFILE_TABLES;
-export const PROFILE_SECTIONS = Object.keys(PROFILE_TABLES) as readonly ProfileSection[];
-
-type Values<T extends ParamTable> = { -readonly [K in keyof T]: number };
+/**
+ * The schema of profiles for a set of components: each component (the CPU cost model, the fabric, the
+ * dmaengine core, every device model and migrator, built-in or plug-in) contributes its own section.
+ */
+export function profileSchema(sections: readonly ParamSection[]): ParamSchema {
+  return new ParamSchema(sections, PROFILE_KEYS);
+}
 
 /** One NUMA node. */
 export interface ProfileNode {
@@ -85,11 +79,10 @@ export interface HardwareProfile {
     /** dma_get_max_seg_size() of the DMA engines, in bytes. */
     readonly max_seg_size: number;
   };
-  readonly cpu: Readonly<Values<typeof CPU_COST_PARAMS>>;
-  readonly dmaengine: Readonly<Values<typeof DMAENGINE_PARAMS>>;
-  readonly ptdma: Readonly<Values<typeof PTDMA_PARAMS>>;
-  readonly sdxi: Readonly<Values<typeof SDXI_PARAMS>>;
-  readonly fabric: Readonly<Values<typeof FABRIC_PARAMS>>;
+  /** The sections this profile was validated against (the loaded components). */
+  readonly schema: ParamSchema;
+  /** Every section of the schema, every parameter filled (file values over declared defaults). */
+  readonly params: SectionValues;
   /** Parameters calibration may change, as "section.name" (e.g. "ptdma.chan_bw"). */
   readonly free: readonly string[];
   /**
@@ -103,15 +96,15 @@ export interface HardwareProfile {
 
 /** A mutable draft, as a derive recipe sees it. */
 export type ProfileDraft = {
-  -readonly [K in keyof HardwareProfile]: HardwareProfile[K] extends readonly (infer E)[]
+  -readonly [K in Exclude<keyof HardwareProfile, "schema" | "params">]: HardwareProfile[K] extends readonly (infer E)[]
     ? E[]
     : HardwareProfile[K] extends object ? { -readonly [J in keyof HardwareProfile[K]]: HardwareProfile[K][J] } : HardwareProfile[K];
-};
+} & { readonly schema: ParamSchema; params: Record<string, Record<string, number>> };
 
 const numbers = z.record(z.string(), z.unknown());
 
-/** The shape of a profile file (sections may be partial; defaults fill them). */
-export const ProfileFileSchema = z.object({
+/** The fixed keys of a profile file; the parameter sections come from the schema. */
+const ProfileFileBase = z.object({
   name: z.string().min(1),
   description: z.string().default(""),
   topology: z.object({
@@ -129,11 +122,6 @@ export const ProfileFileSchema = z.object({
     mode: z.enum(["off", "passthrough", "translate"]),
     max_seg_size: z.number().int().min(4096),
   }).strict().default({ mode: "translate", max_seg_size: 65536 }),
-  cpu: numbers.default({}),
-  dmaengine: numbers.default({}),
-  ptdma: numbers.default({}),
-  sdxi: numbers.default({}),
-  fabric: numbers.default({}),
   free: z.array(z.string()).default([]),
   bounds: z.record(z.string(), z.tuple([z.number(), z.number()])).default({}),
   calibration: z.object({
@@ -146,9 +134,29 @@ export const ProfileFileSchema = z.object({
     objective: z.number(),
     evaluations: z.number(),
   }).strict().optional(),
-}).strict();
+});
 
-export type ProfileFile = z.input<typeof ProfileFileSchema>;
+const fileSchemas = new WeakMap<ParamSchema, ReturnType<typeof buildFileSchema>>();
+
+function buildFileSchema(schema: ParamSchema) {
+  const sections: Record<string, z.ZodDefault<typeof numbers>> = {};
+  for (const s of schema.sections) sections[s.name] = numbers.default({});
+  return ProfileFileBase.extend(sections).strict();
+}
+
+/** The zod shape of a profile file for a schema: the fixed keys and one optional object per section. */
+export function profileFileSchema(schema: ParamSchema) {
+  let f = fileSchemas.get(schema);
+  if (f === undefined) {
+    f = buildFileSchema(schema);
+    fileSchemas.set(schema, f);
+  }
+  return f;
+}
+
+/** A profile file: the fixed keys and the sections (partial; defaults fill them). */
+export type ProfileFile = z.input<typeof ProfileFileBase> & { readonly [section: string]: unknown };
+
 
 /** A profile that failed validation; `problems` name each offending field or parameter. */
 export class ProfileError extends Error {
@@ -159,14 +167,21 @@ export class ProfileError extends Error {
 }
 
 /** Every problem of a (complete or partial) profile object, each naming the field or parameter. */
-export function profileProblems(input: unknown): string[] {
-  const parsed = ProfileFileSchema.safeParse(input);
+export function profileProblems(input: unknown, schema: ParamSchema): string[] {
+  const parsed = profileFileSchema(schema).safeParse(input);
   if (!parsed.success) {
-    return parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "(profile)"}: ${i.message}`);
+    return parsed.error.issues.map((i) => {
+      const where = i.path.length > 0 ? i.path.join(".") : "(profile)";
+      // An unknown top-level key is most often a section whose component is not loaded.
+      if (i.code === "unrecognized_keys" && i.path.length === 0) {
+        return `${i.keys.map((k) => `"${k}"`).join(", ")}: not a profile key nor a parameter section of the loaded components (sections: ${schema.names.join(", ")})`;
+      }
+      return `${where}: ${i.message}`;
+    });
   }
-  const p = parsed.data;
+  const p = parsed.data as z.output<typeof ProfileFileBase> & Record<string, Record<string, unknown>>;
   const problems: string[] = [];
-  for (const s of PROFILE_SECTIONS) problems.push(...checkParams(PROFILE_TABLES[s], p[s], s));
+  for (const s of schema.sections) problems.push(...checkParams(s.table, p[s.name] ?? {}, s.name));
   const ids = new Set<number>();
   for (const n of p.topology.nodes) {
     if (ids.has(n.id)) problems.push(`topology.nodes: node ${n.id} is declared twice`);
@@ -179,37 +194,33 @@ export function profileProblems(input: unknown): string[] {
     if (!ids.has(e.node)) problems.push(`topology.sdxi.${i}.node: node ${e.node} is not in topology.nodes`);
   });
   for (const f of p.free) {
-    const [section, name, extra] = f.split(".");
-    const table = (PROFILE_TABLES as Record<string, ParamTable>)[section ?? ""];
-    if (table === undefined || name === undefined || extra !== undefined || table[name] === undefined) {
-      problems.push(`free: "${f}" does not name a parameter (expected section.name with section one of ${PROFILE_SECTIONS.join(", ")})`);
+    if (schema.spec(f) === undefined) {
+      problems.push(`free: "${f}" does not name a parameter (expected section.name with section one of ${schema.names.join(", ")})`);
     }
   }
   for (const [f, [lo, hi]] of Object.entries(p.bounds)) {
-    const [section, name] = f.split(".");
-    const spec = (PROFILE_TABLES as Record<string, ParamTable>)[section ?? ""]?.[name ?? ""];
+    const spec = schema.spec(f);
     if (spec === undefined) problems.push(`bounds: "${f}" does not name a parameter`);
     else if (!(lo <= hi) || lo < spec.min || hi > spec.max) problems.push(`bounds.${f}: [${lo}, ${hi}] must be an interval inside the declared range [${spec.min}, ${spec.max}]`);
   }
   return problems;
 }
 
-/** Validate a profile file's content and fill every section with defaults; the result is frozen. */
-export function resolveProfile(input: unknown): HardwareProfile {
-  const problems = profileProblems(input);
+/** Validate a profile file's content against a schema and fill every section with defaults; the result is frozen. */
+export function resolveProfile(input: unknown, schema: ParamSchema): HardwareProfile {
+  const problems = profileProblems(input, schema);
   const name = typeof (input as { name?: unknown })?.name === "string" ? (input as { name: string }).name : "(unnamed)";
   if (problems.length > 0) throw new ProfileError(name, problems);
-  const p = ProfileFileSchema.parse(input);
+  const p = profileFileSchema(schema).parse(input) as z.output<typeof ProfileFileBase> & Record<string, Record<string, number>>;
+  const params: Record<string, Record<string, number>> = {};
+  for (const s of schema.sections) params[s.name] = { ...paramDefaults(s.table), ...p[s.name] };
   const out: HardwareProfile = {
     name: p.name,
     description: p.description,
     topology: { nodes: p.topology.nodes, ptdma: p.topology.ptdma, sdxi: p.topology.sdxi, sdxi_dma_channels: p.topology.sdxi_dma_channels },
     iommu: p.iommu,
-    cpu: { ...paramDefaults(CPU_COST_PARAMS), ...(p.cpu as Record<string, number>) } as HardwareProfile["cpu"],
-    dmaengine: { ...paramDefaults(DMAENGINE_PARAMS), ...(p.dmaengine as Record<string, number>) } as HardwareProfile["dmaengine"],
-    ptdma: { ...paramDefaults(PTDMA_PARAMS), ...(p.ptdma as Record<string, number>) } as HardwareProfile["ptdma"],
-    sdxi: { ...paramDefaults(SDXI_PARAMS), ...(p.sdxi as Record<string, number>) } as HardwareProfile["sdxi"],
-    fabric: { ...paramDefaults(FABRIC_PARAMS), ...(p.fabric as Record<string, number>) } as HardwareProfile["fabric"],
+    schema,
+    params,
     free: p.free,
     bounds: p.bounds as Record<string, readonly [number, number]>,
     ...(p.calibration ? { calibration: p.calibration } : {}),
@@ -226,22 +237,35 @@ export function deriveProfile(base: HardwareProfile, recipe: (draft: ProfileDraf
     recipe(d as unknown as ProfileDraft);
   });
   if (next === base) return base;
-  const problems = profileProblems(next);
+  const problems = profileProblems(profileToFile(next), base.schema);
   if (problems.length > 0) throw new ProfileError(next.name, problems);
   // immer shares untouched sections with the base and freezes the result deeply.
   return next;
 }
 
 /**
+ * The same profile validated against another schema (e.g. with a plug-in's section added): its
+ * file form is parsed again, so values of sections the new schema lacks are an error naming them.
+ */
+export function withSchema(p: HardwareProfile, schema: ParamSchema): HardwareProfile {
+  return p.schema === schema ? p : resolveProfile(profileToFile(p), schema);
+}
+
+/**
  * The profile as a file: only what differs from the defaults (plus topology), so a file reads as the
- * list of decisions it makes.
+ * list of decisions it makes. A section where nothing differs is left out.
  */
 export function profileToFile(p: HardwareProfile): ProfileFile {
-  const diff = (table: ParamTable, values: Readonly<Record<string, number>>): Record<string, number> => {
+  const sections: Record<string, Record<string, number>> = {};
+  for (const s of p.schema.sections) {
+    const values = p.params[s.name] ?? {};
     const out: Record<string, number> = {};
-    for (const [k, spec] of Object.entries(table)) if (values[k] !== spec.default) out[k] = values[k]!;
-    return out;
-  };
+    for (const [k, spec] of Object.entries(s.table)) if (values[k] !== undefined && values[k] !== spec.default) out[k] = values[k];
+    // Values the table does not declare (a draft's typo) stay, so validation names them.
+    for (const k of Object.keys(values)) if (!Object.hasOwn(s.table, k)) out[k] = values[k]!;
+    if (Object.keys(out).length > 0) sections[s.name] = out;
+  }
+  for (const k of Object.keys(p.params)) if (p.schema.section(k) === undefined) sections[k] = { ...p.params[k] };
   return {
     name: p.name,
     description: p.description,
@@ -252,11 +276,7 @@ export function profileToFile(p: HardwareProfile): ProfileFile {
       ...(p.topology.sdxi.length > 0 ? { sdxi: p.topology.sdxi.map((e) => ({ ...e })), sdxi_dma_channels: p.topology.sdxi_dma_channels } : {}),
     },
     iommu: { ...p.iommu },
-    cpu: diff(CPU_COST_PARAMS, p.cpu),
-    dmaengine: diff(DMAENGINE_PARAMS, p.dmaengine),
-    ptdma: diff(PTDMA_PARAMS, p.ptdma),
-    ...(Object.keys(diff(SDXI_PARAMS, p.sdxi)).length > 0 ? { sdxi: diff(SDXI_PARAMS, p.sdxi) } : {}),
-    fabric: diff(FABRIC_PARAMS, p.fabric),
+    ...sections,
     free: [...p.free],
     bounds: Object.fromEntries(Object.entries(p.bounds).map(([k, v]) => [k, [v[0], v[1]] as [number, number]])),
     ...(p.calibration ? { calibration: { ...p.calibration } } : {}),
@@ -265,26 +285,26 @@ export function profileToFile(p: HardwareProfile): ProfileFile {
 
 /** Read one parameter by "section.name". */
 export function getParam(p: HardwareProfile, path: string): number {
-  const [section, name] = path.split(".") as [ProfileSection, string];
-  const v = (p[section] as Record<string, number> | undefined)?.[name];
+  const [section, name] = path.split(".") as [string, string];
+  const v = p.schema.spec(path) === undefined ? undefined : p.params[section]?.[name];
   if (typeof v !== "number") throw new RangeError(`profile ${p.name}: no parameter "${path}"`);
   return v;
 }
 
 /** The declared spec of a parameter by "section.name". */
-export function paramSpec(path: string) {
-  const [section, name] = path.split(".") as [ProfileSection, string];
-  const spec = (PROFILE_TABLES[section] as ParamTable | undefined)?.[name];
+export function paramSpec(schema: ParamSchema, path: string): ParamSpec {
+  const spec = schema.spec(path);
   if (spec === undefined) throw new RangeError(`no parameter "${path}"`);
   return spec;
 }
 
 /** A variant with several parameters set by "section.name". */
 export function withParams(p: HardwareProfile, values: Readonly<Record<string, number>>): HardwareProfile {
+  for (const path of Object.keys(values)) paramSpec(p.schema, path);
   return deriveProfile(p, (d) => {
     for (const [path, v] of Object.entries(values)) {
-      const [section, name] = path.split(".") as [ProfileSection, string];
-      (d[section] as Record<string, number>)[name] = v;
+      const [section, name] = path.split(".") as [string, string];
+      d.params[section]![name] = v;
     }
   });
 }

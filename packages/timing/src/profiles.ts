@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ParamSchema } from "@mmemu/kernel";
 import { resolveProfile, type HardwareProfile } from "./profile.js";
 
 export const PROFILES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "profiles");
@@ -20,8 +21,8 @@ export function profilePath(nameOrPath: string): string {
   return join(PROFILES_DIR, `${nameOrPath}.json`);
 }
 
-/** Load, validate and freeze a profile by name or path. */
-export function loadProfile(nameOrPath: string): HardwareProfile {
+/** Load, validate (against the loaded components' sections) and freeze a profile by name or path. */
+export function loadProfile(nameOrPath: string, schema: ParamSchema): HardwareProfile {
   const file = profilePath(nameOrPath);
   let text: string;
   try {
@@ -29,5 +30,11 @@ export function loadProfile(nameOrPath: string): HardwareProfile {
   } catch {
     throw new Error(`profile "${nameOrPath}": cannot read ${file} (shipped: ${builtinProfileNames().join(", ")})`);
   }
-  return resolveProfile(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`profile "${nameOrPath}": ${file} is not JSON (${(e as Error).message})`);
+  }
+  return resolveProfile(json, schema);
 }

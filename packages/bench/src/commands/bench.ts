@@ -14,8 +14,6 @@ import { formatPredict, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 
-export { DEFAULT_PROFILE };
-
 /** --seed: a whole number (the PRNG seed). */
 export function seedOption(value: string): number {
   return intOption("--seed", value, 0, 2 ** 32 - 1);

@@ -5,6 +5,7 @@
 import { rmSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { loadProfile, profileToFile } from "@mmemu/timing";
 import { calibrate, type CalibrateStage } from "../calibrate.js";
 import { readMeasurements } from "../measurements.js";
@@ -30,7 +31,7 @@ export interface CalibrateArgs {
 }
 
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
-  const base = loadProfile(a.profile);
+  const base = loadProfile(a.profile, BUILTIN_SCHEMA);
   const ms = readMeasurements(a.measurements);
   const pool = new PointPool(a.threads);
   const t0 = performance.now();

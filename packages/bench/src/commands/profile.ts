@@ -5,14 +5,16 @@
  *   pnpm mmemu bench seed --set ptdma.chan_bw=20 --set fabric.iod_quadrant_bw=30
  */
 import { Command, Option } from "commander";
+import type { ParamSchema } from "@mmemu/kernel";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
+import { builtinProfileNames, deriveProfile, getParam, loadProfile, profileToFile, withParams, type HardwareProfile } from "@mmemu/timing";
 import { outputPath, writeFileAtomic } from "../output.js";
-import { builtinProfileNames, deriveProfile, getParam, loadProfile, paramSpec, PROFILE_SECTIONS, PROFILE_TABLES, profileToFile, withParams, type HardwareProfile } from "@mmemu/timing";
 
 /** The profile every command uses unless told otherwise: the calibrated machine of the published runs. */
 export const DEFAULT_PROFILE = "zen3-ptdma";
 
 /** commander collector for repeatable `--set section.name=value`. */
-export function collectSet(value: string, previous: string[] = []): string[] {
+function collectSet(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
@@ -25,16 +27,14 @@ export function setOption(): Option {
  * Parse `section.name=value` assignments into a parameter map. Unknown parameters, non-numbers and
  * values outside the declared range are errors naming the assignment (the range check is the profile's own).
  */
-export function parseSets(sets: readonly string[] | undefined): Record<string, number> {
+export function parseSets(sets: readonly string[] | undefined, schema: ParamSchema): Record<string, number> {
   const out: Record<string, number> = {};
   for (const s of sets ?? []) {
     const m = /^([a-z_]+\.[a-z0-9_]+)=(.+)$/.exec(s.trim());
     if (m === null) throw new Error(`--set "${s}": expected section.name=value, e.g. ptdma.chan_bw=20`);
     const [, path, raw] = m as unknown as [string, string, string];
-    try {
-      paramSpec(path);
-    } catch {
-      throw new Error(`--set "${s}": no parameter "${path}" (sections: ${PROFILE_SECTIONS.join(", ")}; see mmemu profile show)`);
+    if (schema.spec(path) === undefined) {
+      throw new Error(`--set "${s}": no parameter "${path}" (sections: ${schema.names.join(", ")}; see mmemu profile show)`);
     }
     const v = Number(raw);
     if (raw.trim() === "" || !Number.isFinite(v)) throw new Error(`--set "${s}": "${raw}" is not a number`);
@@ -43,10 +43,13 @@ export function parseSets(sets: readonly string[] | undefined): Record<string, n
   return out;
 }
 
-/** Load a profile by name or file and apply `--set` overrides (a derived, validated, frozen variant). */
-export function loadProfileWith(nameOrFile: string, sets: readonly string[] | undefined): HardwareProfile {
-  const base = loadProfile(nameOrFile);
-  const values = parseSets(sets);
+/**
+ * Load a profile by name or file against the loaded components' schema and apply `--set` overrides
+ * (a derived, validated, frozen variant).
+ */
+export function loadProfileWith(nameOrFile: string, sets: readonly string[] | undefined, schema: ParamSchema = BUILTIN_SCHEMA): HardwareProfile {
+  const base = loadProfile(nameOrFile, schema);
+  const values = parseSets(sets, schema);
   if (Object.keys(values).length === 0) return base;
   return variant(base, values, `${base.name}+${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(",")}`);
 }
@@ -76,9 +79,9 @@ export interface ParamRow {
 export function paramRows(p: HardwareProfile): ParamRow[] {
   const free = new Set(p.free);
   const rows: ParamRow[] = [];
-  for (const section of PROFILE_SECTIONS) {
-    for (const [name, spec] of Object.entries(PROFILE_TABLES[section])) {
-      const path = `${section}.${name}`;
+  for (const section of p.schema.sections) {
+    for (const [name, spec] of Object.entries(section.table)) {
+      const path = `${section.name}.${name}`;
       const value = getParam(p, path);
       let fitRange: [number, number] | null = null;
       let atBound: ParamRow["atBound"] = null;
@@ -95,7 +98,7 @@ export function paramRows(p: HardwareProfile): ParamRow[] {
 }
 
 /** A value as the docs print it: 4 significant digits, no exponent for ordinary magnitudes. */
-export function fmtValue(v: number): string {
+function fmtValue(v: number): string {
   if (v === 0 || (Math.abs(v) >= 1e-3 && Math.abs(v) < 1e9)) return String(Number(v.toPrecision(4)));
   return v.toExponential(3);
 }
@@ -104,7 +107,7 @@ export function fmtValue(v: number): string {
 export function formatParamsMarkdown(p: HardwareProfile): string {
   const out: string[] = [];
   const rows = paramRows(p);
-  for (const section of PROFILE_SECTIONS) {
+  for (const { name: section } of p.schema.sections) {
     out.push(`### ${section}`, "", `| parameter | unit | ${p.name} | default | fit range | meaning | source |`, "|---|---|---|---|---|---|---|");
     for (const r of rows.filter((x) => x.path.startsWith(`${section}.`))) {
       const fit = r.fitRange === null ? "" : r.atBound === null ? " **fit**" : ` **fit** (at ${r.atBound} bound)`;
@@ -137,7 +140,7 @@ export function profileCommand(): Command {
     .description("the shipped profiles")
     .action(() => {
       for (const name of builtinProfileNames()) {
-        const p = loadProfile(name);
+        const p = loadProfile(name, BUILTIN_SCHEMA);
         console.log(`${name.padEnd(20)} ${p.description}`);
       }
     });
@@ -158,9 +161,9 @@ export function profileCommand(): Command {
     .option("--name <name>", "the variant's name")
     .action((base: string, o: { set?: string[]; out: string; name?: string }) => {
       outputPath("--out", o.out, "file");
-      const values = parseSets(o.set);
+      const values = parseSets(o.set, BUILTIN_SCHEMA);
       if (Object.keys(values).length === 0) throw new Error("profile derive: give at least one --set section.name=value");
-      const b = loadProfile(base);
+      const b = loadProfile(base, BUILTIN_SCHEMA);
       const p = variant(b, values, o.name ?? `${b.name}-variant`, `${b.description} Variant: ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(", ")}.`);
       const file = profileToFile(p);
       // A derived profile is no longer the output of the base's calibration.

@@ -22,7 +22,7 @@ export interface FolioPair {
 }
 
 /** dcbm's MAX_DMA_CHANNELS. */
-export const MAX_DMA_CHANNELS = 16;
+const MAX_DMA_CHANNELS = 16;
 const WAIT_NS = 10_000_000_000;
 
 interface DmaWork {

@@ -7,7 +7,8 @@
  *   pnpm --filter @mmemu/ptdma bench            (or: npx tsx bench/memcpy-16ch.ts [folios] [channels])
  */
 import { loadavg } from "node:os";
-import { Fabric, KernelCore } from "@mmemu/kernel";
+import { KernelCore } from "@mmemu/kernel";
+import { Fabric } from "@mmemu/platform";
 import { PhysMem } from "@mmemu/mm-core";
 import { DmaEngine } from "@mmemu/dmaengine";
 import { ZEN3_2S_PTDMA_PLACEMENTS, createPtdmaEngines } from "@mmemu/ptdma";

@@ -12,7 +12,7 @@ export {
   PT_ERR_ODMA0_AXI_SLVERR, PT_ERR_ODMA0_AXI_DECERR,
   cmdQError, qSizeVal, ptErrorName, ptErrorIsRead, ptErrorIsWrite, encodePtdmaDesc, encodePtdmaDescWords, decodePtdmaDesc,
 } from "./ptdma-regs.js";
-export { PTDMA_PARAMS, PTDMA_DEFAULT_SWITCHES, ptdmaParams, ptdmaSwitches } from "./ptdma-params.js";
+export { PTDMA_PARAMS, PTDMA_SECTION, PTDMA_DEFAULT_SWITCHES, ptdmaParams, ptdmaSwitches } from "./ptdma-params.js";
 export { PtdmaFunction, ptdmaFaults } from "./ptdma-hw.js";
 export { PtDevice } from "./ptdma-dev.js";
 export { PtDmaDevice, PtDmaChan, PtDmaDesc } from "./ptdma-dmaengine.js";

@@ -1,6 +1,7 @@
-import type { Fabric, FaultPoint, KernelCore, PrngStream, Tracepoint } from "@mmemu/kernel";
+import type { FaultPoint, KernelCore, PrngStream, Tracepoint } from "@mmemu/kernel";
 import { PAGE_SIZE, type PhysMem } from "@mmemu/mm-core";
-import type { Device, DmaCoherent, DmaMapService } from "@mmemu/dmaengine";
+import type { Device } from "@mmemu/dmaengine";
+import type { CoherentBuffer, Fabric, Iommu } from "@mmemu/platform";
 import {
   CMD_CLK_GATE_CTL_OFFSET, CMD_CONFIG_OFFSET, CMD_PT_VERSION, CMD_QUEUE_PRIO_OFFSET, CMD_Q_ABORT_BASE,
   CMD_Q_AX_CACHE_BASE, CMD_Q_CONTROL_BASE, CMD_Q_DMA_READ_STATUS_BASE, CMD_Q_DMA_STATUS_BASE,
@@ -84,7 +85,8 @@ const PT_VERSION_VALUE = (1 << 15) | 1;
 export interface PtdmaHwOptions {
   readonly core: KernelCore;
   readonly mem: PhysMem;
-  readonly map: DmaMapService;
+  /** The platform IOMMU the engine reaches memory through (rings, descriptors, copies). */
+  readonly iommu: Iommu;
   readonly fabric: Fabric;
   /** The PCI function's struct device (mask, IOMMU, node). */
   readonly dev: Device;
@@ -129,13 +131,13 @@ export class PtdmaFunction {
   /** Translation stall of the current descriptor (IOTLB misses x iotlb_miss), in ns. */
   private xlat = 0;
   private errCode = 0;
-  private ring: DmaCoherent | null = null;
+  private ring: CoherentBuffer | null = null;
   private irqHandler: ((arg: any) => void) | null = null;
   private irqArg: unknown = null;
 
   private readonly core: KernelCore;
   private readonly mem: PhysMem;
-  private readonly map: DmaMapService;
+  private readonly iommu: Iommu;
   private readonly fabric: Fabric;
   private readonly p: PtdmaParams;
   private readonly faults: PtdmaFaults;
@@ -150,7 +152,7 @@ export class PtdmaFunction {
     this.name = o.name;
     this.core = o.core;
     this.mem = o.mem;
-    this.map = o.map;
+    this.iommu = o.iommu;
     this.fabric = o.fabric;
     this.dev = o.dev;
     this.p = o.params;
@@ -296,7 +298,7 @@ export class PtdmaFunction {
     if (this.phase !== FETCH) return;
     const base = (this.control >>> 16) * 0x1_0000_0000 + (this.head32 >>> 0);
     let ring = this.ring;
-    if (ring === null || base < ring.busAddr || base + Q_DESC_SIZE > ring.busAddr + ring.size) ring = this.ring = this.map.coherentAt(base);
+    if (ring === null || base < ring.busAddr || base + Q_DESC_SIZE > ring.busAddr + ring.size) ring = this.ring = this.iommu.coherentAt(base);
     if (ring === null) {
       // The ring itself is unreachable: a read-side decode error with nothing fetched.
       this.retire(PT_ERR_IDMA0_AXI_DECERR);
@@ -321,8 +323,8 @@ export class PtdmaFunction {
       if (this.tpErr.enabled) this.tpErr.emit({ dev: this.name, code: -1, name: "HANG", bytesDone: 0 });
       return;
     }
-    const srcPhys = this.map.translate(this.dev, d.src);
-    const dstPhys = this.map.translate(this.dev, d.dst);
+    const srcPhys = this.iommu.translate(this.dev, d.src);
+    const dstPhys = this.iommu.translate(this.dev, d.dst);
     if (srcPhys < 0 || dstPhys < 0) {
       this.retire(srcPhys < 0 ? PT_ERR_IDMA0_AXI_DECERR : PT_ERR_ODMA0_AXI_DECERR);
       return;
@@ -330,7 +332,7 @@ export class PtdmaFunction {
     this.copyBytes = d.length;
     // IOTLB misses: one page walk per IOMMU page touched on each side (a streaming copy reuses none).
     this.xlat = this.p.iotlb_miss > 0 && d.length > 0
-      ? (this.map.iotlbPages(this.dev, d.src, d.length) + this.map.iotlbPages(this.dev, d.dst, d.length)) * this.p.iotlb_miss
+      ? (this.iommu.iotlbPages(this.dev, d.src, d.length) + this.iommu.iotlbPages(this.dev, d.dst, d.length)) * this.p.iotlb_miss
       : 0;
     if (this.faults.busFault.armed && d.length > 0 && this.faults.busFault.shouldFail()) {
       const k = this.busFaultAfter ?? this.rng.below(Math.ceil(d.length / 64)) * 64;
@@ -356,7 +358,7 @@ export class PtdmaFunction {
     if (this.phase !== COPY) return;
     this.flowToken = -1;
     const d = this.cur;
-    const moved = this.map.deviceCopy(this.dev, d.dst, d.src, this.copyBytes);
+    const moved = this.iommu.deviceCopy(this.dev, d.dst, d.src, this.copyBytes);
     if (moved < this.copyBytes && this.errCode === 0) this.errCode = PT_ERR_ODMA0_AXI_DECERR;
     this.stats.bytes += moved;
     this.phase = WRITEBACK;
@@ -428,7 +430,7 @@ export class PtdmaFunction {
     }
     if (this.phase === COPY && this.flowToken >= 0) {
       const moved = this.fabric.cancel(this.flowToken);
-      if (moved > 0) this.map.deviceCopy(this.dev, this.cur.dst, this.cur.src, moved);
+      if (moved > 0) this.iommu.deviceCopy(this.dev, this.cur.dst, this.cur.src, moved);
       this.flowToken = -1;
     }
     this.phase = IDLE;

@@ -1,4 +1,4 @@
-import { checkParams, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/kernel";
+import { checkParams, defineParamSection, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/kernel";
 import type { CallbackContext } from "@mmemu/dmaengine";
 
 /**
@@ -30,7 +30,7 @@ export const PTDMA_PARAMS = {
   },
   iotlb_miss: {
     unit: "ns", default: 150, min: 0, max: 10_000, integer: true,
-    doc: "Engine stall per IOMMU translation a descriptor needs (per IOMMU page touched, per side): an IOTLB miss and the IOMMU's page walk. A 2 MiB folio mapped with a 2 MiB IOMMU page needs one per side; smaller folios one per 4 KiB page (DmaMapService.iotlbPages). Zero without a translating IOMMU.",
+    doc: "Engine stall per IOMMU translation a descriptor needs (per IOMMU page touched, per side): an IOTLB miss and the IOMMU's page walk. A 2 MiB folio mapped with a 2 MiB IOMMU page needs one per side; smaller folios one per 4 KiB page (iotlbPages() in @mmemu/platform). Zero without a translating IOMMU.",
     source: "[D] the published 1-channel dcbm rates: 256K and 1M folios move at ~6.5 GB/s in the copy phase and 2M at ~14, i.e. ~0.3 us more per 4 KiB page, two translations; about one DRAM access per walk with the upper levels cached. Fitted by mmemu calibrate.",
   },
   completion_writeback: {
@@ -59,6 +59,9 @@ export const PTDMA_PARAMS = {
     source: "spec 5.4 mmio_write_cost 100 ns [U].",
   },
 } as const satisfies ParamTable;
+
+/** PTDMA's profile section. */
+export const PTDMA_SECTION = defineParamSection("ptdma", "AMD PTDMA engines (drivers/dma/amd/ptdma): queue, descriptor and interrupt timing", PTDMA_PARAMS);
 
 export type PtdmaParams = ParamValues<typeof PTDMA_PARAMS>;
 export type PtdmaParamOverrides = Readonly<Partial<Record<keyof typeof PTDMA_PARAMS, number>>>;

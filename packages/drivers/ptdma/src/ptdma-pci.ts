@@ -1,5 +1,6 @@
-import type { Fabric, KernelCore } from "@mmemu/kernel";
-import type { DmaEngine, IommuMode } from "@mmemu/dmaengine";
+import type { KernelCore } from "@mmemu/kernel";
+import type { DmaEngine } from "@mmemu/dmaengine";
+import type { Fabric, IommuMode } from "@mmemu/platform";
 import { PtdmaFunction, ptdmaFaults } from "./ptdma-hw.js";
 import { PtDevice } from "./ptdma-dev.js";
 import { PtDmaDevice } from "./ptdma-dmaengine.js";
@@ -57,7 +58,7 @@ export function createPtdmaEngines(o: PtdmaProbeOptions): PtdmaEngine[] {
     const name = `ptdma${i}`;
     const dev = o.engine.createDevice(name, { numaNode: pl.node, dmaMaskBits: 48, iommu: o.iommu ?? "off" });
     const hw = new PtdmaFunction({
-      core: o.core, mem: o.engine.mem, map: o.engine.map, fabric: o.fabric, dev, params, faults, name,
+      core: o.core, mem: o.engine.mem, iommu: o.engine.map.iommu, fabric: o.fabric, dev, params, faults, name,
       engineServer: o.fabric.addServer(`${name}.engine`, params.chan_bw),
       quadrantServer: o.fabric.quadrantServer(pl.node, pl.quadrant),
     });

@@ -1,6 +1,7 @@
 import test from "ava";
 import { PAGE_SIZE } from "@mmemu/mm-core";
-import { Cost, Fabric, KernelCore } from "@mmemu/kernel";
+import { Cost, KernelCore } from "@mmemu/kernel";
+import { Fabric } from "@mmemu/platform";
 import { PhysMem } from "@mmemu/mm-core";
 import {
   DMA_CTRL_ACK, DMA_INTERRUPT, DMA_MEMCPY, DMA_PREP_INTERRUPT, DMA_PRIVATE, DmaEngine, dmaAsyncIssuePending,

@@ -140,7 +140,7 @@ test("the IOMMU turns a write after unmap into a fault instead of corruption", (
   r.mem.fillPages(NODE1, 512, 0x5555); // the page is reused
   const reused = r.mem.digest(NODE1 + 511);
   r.core.sim.run();
-  t.is(r.engine.map.stats.iommuFaults, 1);
+  t.is(r.engine.map.iommu.stats.iommuFaults, 1);
   t.is(r.mem.digest(NODE1 + 511), reused, "no late write reached the reused page");
   t.regex(r.pts[0]!.pt.log[0]!, /AXI_DECERR/);
 });

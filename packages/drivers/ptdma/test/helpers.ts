@@ -1,4 +1,5 @@
-import { Fabric, KernelCore } from "@mmemu/kernel";
+import { KernelCore } from "@mmemu/kernel";
+import { Fabric } from "@mmemu/platform";
 import { PhysMem } from "@mmemu/mm-core";
 import { DMA_MEMCPY, DmaEngine, dmaCapMaskOf, isErrPtr, type DmaChan } from "@mmemu/dmaengine";
 import { ZEN3_2S_PTDMA_PLACEMENTS, createPtdmaEngines, type PtdmaEngine, type PtdmaProbeOptions } from "@mmemu/ptdma";

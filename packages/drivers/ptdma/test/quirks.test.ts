@@ -137,11 +137,11 @@ for (const stops of [false, true]) {
     const pt = r.pts[0]!;
     if (stops) {
       t.true(copied > 0 && copied < n, `the aborted copy wrote the part that had moved (${copied} pages)`);
-      t.is(r.engine.map.stats.unmappedWrites, 0);
+      t.is(r.engine.map.iommu.stats.unmappedWrites, 0);
       t.is(pt.pt.stats.staleCompletions, 0);
     } else {
       t.is(copied, n, "the engine finished the copy after terminate_sync returned");
-      t.is(r.engine.map.stats.unmappedWrites, 1, "into memory that was already unmapped");
+      t.is(r.engine.map.iommu.stats.unmappedWrites, 1, "into memory that was already unmapped");
       t.is(pt.pt.stats.staleCompletions, 1, "and its interrupt found a freed descriptor in tdata.cmd");
     }
     // The channel works afterwards.

@@ -11,7 +11,7 @@ export {
   SDXI_GRP_DMAB, SDXI_GRP_ADMIN, SDXI_GRP_INTR, SDXI_DMAB_NOP, SDXI_DMAB_COPY, SDXI_STEP_DESC_FETCH, SDXI_STEP_DATA,
   encodeSdxiCopy, encodeSdxiGeneric, sdxiSetValid, sdxiOpcode, rd64, wr64,
 } from "./sdxi-hw.js";
-export { SDXI_PARAMS, SDXI_DEFAULT_SWITCHES, sdxiParams, sdxiSwitches } from "./sdxi-params.js";
+export { SDXI_PARAMS, SDXI_SECTION, SDXI_DEFAULT_SWITCHES, sdxiParams, sdxiSwitches } from "./sdxi-params.js";
 export { SdxiFunction, sdxiFaults } from "./sdxi-fn.js";
 export { SdxiDevice, SdxiCxt, SdxiDmaDevice, SdxiChan, SdxiDesc } from "./sdxi-dma.js";
 export { createSdxiFunctions } from "./sdxi-pci.js";

@@ -1,6 +1,7 @@
-import type { Fabric, FaultPoint, KernelCore, PrngStream, Tracepoint } from "@mmemu/kernel";
+import type { FaultPoint, KernelCore, PrngStream, Tracepoint } from "@mmemu/kernel";
 import { PAGE_SIZE, type PhysMem } from "@mmemu/mm-core";
-import type { Device, DmaCoherent, DmaMapService } from "@mmemu/dmaengine";
+import type { Device } from "@mmemu/dmaengine";
+import type { CoherentBuffer, Fabric, Iommu } from "@mmemu/platform";
 import {
   SDXI_ADM_CXT_START_NM, SDXI_ADM_CXT_STOP, SDXI_ADM_SYNC, SDXI_CST_ER, SDXI_CXT_ERR_FN, SDXI_CXT_RUN,
   SDXI_CXT_STOP_SW, SDXI_DESC_SIZE, SDXI_DMAB_COPY, SDXI_DMAB_NOP, SDXI_DSC_FE, SDXI_DSC_NP, SDXI_DSC_VL,
@@ -58,7 +59,7 @@ export interface SdxiFnStats {
 
 /** The function's cached view of one context (what a real function caches until DSC_CXT_UPD). */
 class Cxt {
-  ring: DmaCoherent | null = null;
+  ring: CoherentBuffer | null = null;
   ringBase = 0;
   ringSize = 0;
   stsPtr = 0;
@@ -96,7 +97,8 @@ class Op {
 export interface SdxiFnOptions {
   readonly core: KernelCore;
   readonly mem: PhysMem;
-  readonly map: DmaMapService;
+  /** The platform IOMMU the engine reaches memory through (rings, descriptors, copies). */
+  readonly iommu: Iommu;
   readonly fabric: Fabric;
   readonly dev: Device;
   readonly params: SdxiParams;
@@ -131,7 +133,7 @@ export class SdxiFunction {
   private readonly vectorArgs: unknown[] = [];
   private readonly core: KernelCore;
   private readonly mem: PhysMem;
-  private readonly map: DmaMapService;
+  private readonly iommu: Iommu;
   private readonly fabric: Fabric;
   private readonly p: SdxiParams;
   private readonly maxInflight: number;
@@ -146,7 +148,7 @@ export class SdxiFunction {
     this.dev = o.dev;
     this.core = o.core;
     this.mem = o.mem;
-    this.map = o.map;
+    this.iommu = o.iommu;
     this.fabric = o.fabric;
     this.p = o.params;
     this.maxInflight = o.switches.completionOrder === "inOrder" ? 1 : o.params.max_inflight;
@@ -252,7 +254,7 @@ export class SdxiFunction {
     c.stsPtr = Math.floor(rd64(ctl, ctlOff + 16) / 16) * 16;
     c.wiPtr = Math.floor(rd64(ctl, ctlOff + 24) / 8) * 8;
     c.akeyPtr = Math.floor(akey / 4096) * 4096;
-    c.ring = this.map.coherentAt(c.ringBase);
+    c.ring = this.iommu.coherentAt(c.ringBase);
     if (c.ring === null || c.ringSize === 0) return null;
     c.retired = new Uint8Array(c.ringSize);
     for (let i = 0; i < c.ringSize; i++) c.ops.push(new Op(c));
@@ -270,7 +272,7 @@ export class SdxiFunction {
 
   /** The coherent buffer view holding [bus, bus+len), with the offset left in `vo`; null if unmapped. */
   private at(bus: number, len: number): DataView | null {
-    const b = this.map.coherentAt(bus);
+    const b = this.iommu.coherentAt(bus);
     if (b === null || bus + len > b.busAddr + b.size) return null;
     this.vo = bus - b.busAddr;
     return b.view;
@@ -353,8 +355,8 @@ export class SdxiFunction {
       return;
     }
     if (op.type === SDXI_GRP_DMAB && op.subtype === SDXI_DMAB_COPY) {
-      const sp = this.map.translate(this.dev, op.src);
-      const dp = this.map.translate(this.dev, op.dst);
+      const sp = this.iommu.translate(this.dev, op.src);
+      const dp = this.iommu.translate(this.dev, op.dst);
       if (sp < 0 || dp < 0) {
         this.fail(op, SDXI_STEP_DATA, SDXI_SUB_ATF);
         return;
@@ -414,7 +416,7 @@ export class SdxiFunction {
   /** @internal the fabric moved a copy's bytes: the data lands now. */
   copied(op: Op): void {
     if (op.cxt.stopped) return;
-    const moved = this.map.deviceCopy(this.dev, op.dst, op.src, op.copyLen);
+    const moved = this.iommu.deviceCopy(this.dev, op.dst, op.src, op.copyLen);
     this.stats.bytes += moved;
     if (moved < op.copyLen && op.errStep === 0) {
       op.errStep = SDXI_STEP_DATA;

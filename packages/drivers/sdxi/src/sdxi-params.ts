@@ -1,4 +1,4 @@
-import { checkParams, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/kernel";
+import { checkParams, defineParamSection, paramDefaults, type ParamTable, type ParamValues } from "@mmemu/kernel";
 
 /**
  * Timing of one SDXI function (spec dma-hardware.md 5.4). No SDXI silicon data is public (spec 7.6):
@@ -16,6 +16,9 @@ export const SDXI_PARAMS = {
   state_change_latency: { unit: "ns", default: 10_000, min: 0, max: 1_000_000_000, integer: true, doc: "Time the function takes to move between global states (STOP, ACTIVE) after a GSR write.", source: "assumption; the driver polls every ~1 ms for up to 1 s (spec 3.2) [U]." },
   vl_poll_interval: { unit: "ns", default: 0, min: 0, max: 1_000_000_000, integer: true, doc: "How often a context stalled on a slot with VL=0 re-reads it; 0 = only on the next doorbell.", source: "spec 3.4: whether the function polls is unknown [U]." },
 } as const satisfies ParamTable;
+
+/** SDXI's profile section. */
+export const SDXI_SECTION = defineParamSection("sdxi", "SDXI functions (drivers/dma/sdxi): descriptor ring and completion timing", SDXI_PARAMS);
 
 export type SdxiParams = ParamValues<typeof SDXI_PARAMS>;
 export type SdxiParamOverrides = Readonly<Partial<Record<keyof typeof SDXI_PARAMS, number>>>;

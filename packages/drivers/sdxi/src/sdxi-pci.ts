@@ -1,5 +1,6 @@
-import type { Fabric, KernelCore } from "@mmemu/kernel";
-import type { DmaEngine, IommuMode } from "@mmemu/dmaengine";
+import type { KernelCore } from "@mmemu/kernel";
+import type { DmaEngine } from "@mmemu/dmaengine";
+import type { Fabric, IommuMode } from "@mmemu/platform";
 import { SdxiFunction, sdxiFaults } from "./sdxi-fn.js";
 import { SdxiDevice, SdxiDmaDevice } from "./sdxi-dma.js";
 import { sdxiParams, sdxiSwitches, type SdxiParamOverrides, type SdxiSwitches } from "./sdxi-params.js";
@@ -42,7 +43,7 @@ export function createSdxiFunctions(o: SdxiProbeOptions): SdxiEngine[] {
     const name = `sdxi${i}`;
     const dev = o.engine.createDevice(name, { numaNode: node, dmaMaskBits: 64, iommu: o.iommu ?? "off" });
     const fn = new SdxiFunction({
-      core: o.core, mem: o.engine.mem, map: o.engine.map, fabric: o.fabric, dev, params, switches, faults, name,
+      core: o.core, mem: o.engine.mem, iommu: o.engine.map.iommu, fabric: o.fabric, dev, params, switches, faults, name,
       engineServer: o.fabric.addServer(`${name}.engine`, params.chan_bw),
     });
     const sdxi = new SdxiDevice(o.engine, fn);

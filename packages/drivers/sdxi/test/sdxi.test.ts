@@ -1,5 +1,6 @@
 import test from "ava";
-import { Fabric, KernelCore } from "@mmemu/kernel";
+import { KernelCore } from "@mmemu/kernel";
+import { Fabric } from "@mmemu/platform";
 import { PAGE_SIZE, PhysMem } from "@mmemu/mm-core";
 import {
   DMA_COMPLETE, DMA_CTRL_ACK, DMA_ERROR, DMA_IN_PROGRESS, DMA_MEMCPY, DMA_MEMCPY_SG, DMA_PREP_INTERRUPT, DMA_PRIVATE,

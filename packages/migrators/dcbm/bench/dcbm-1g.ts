@@ -3,7 +3,8 @@
  * with dcbm over N PTDMA channels, in one batch (NR_MAX_BATCHED_MIGRATION = HPAGE_PUD_NR, as the
  * series' testing patch sets it). Usage: tsx bench/dcbm-1g.ts [channels=16] [folioKiB=4]
  */
-import { Fabric, UniformCosts } from "@mmemu/kernel";
+import { UniformCosts } from "@mmemu/kernel";
+import { Fabric } from "@mmemu/platform";
 import {
   allocMigrationTarget, FolioList, HPAGE_PUD_NR, isolateFolioToList, lastMigrateStats, Machine, MAP_ANONYMOUS,
   MAP_POPULATE, MAP_PRIVATE, MIGRATE_SYNC, migratePages, MR, PAGE_SIZE, PMD_ORDER, PROT_READ, PROT_WRITE,

@@ -1,8 +1,8 @@
 /** A machine with PTDMA engines and dcbm loaded, for dcbm's tests. */
-import { Fabric } from "@mmemu/kernel";
+import { Fabric, type IommuMode } from "@mmemu/platform";
 import { InvariantChecker, Machine, MIGRATE_SYNC, MR, type MmStruct } from "@mmemu/mm-core";
 import { migrateRange as sharedMigrateRange } from "@mmemu/test-support";
-import { DmaEngine, type IommuMode } from "@mmemu/dmaengine";
+import { DmaEngine } from "@mmemu/dmaengine";
 import { createPtdmaEngines, ZEN3_2S_PTDMA_PLACEMENTS, type PtdmaEngine, type PtdmaSwitches } from "@mmemu/ptdma";
 import { migrateOffloadInit, type OffloadSeries } from "@mmemu/offload-api";
 import { Dcbm, type DcbmOptions } from "@mmemu/dcbm";

@@ -1,8 +1,9 @@
 import {
-  checkParams, Cost, EAGAIN, EINVAL, ENOENT, ENOMEM, paramDefaults,
-  type Fabric, type FaultPoint, type ParamTable, type ParamValues, type Tracepoint,
+  checkParams, Cost, defineParamSection, EAGAIN, EINVAL, ENOENT, ENOMEM, paramDefaults,
+  type FaultPoint, type ParamTable, type ParamValues, type Tracepoint,
 } from "@mmemu/kernel";
 import { FOLIO_CONTENT_COPIED, PAGE_SIZE, type Machine } from "@mmemu/mm-core";
+import type { Fabric } from "@mmemu/platform";
 import {
   kernelLog, kstrtoint, kstrtouint, migrateOffloadInit, migrateOffloadOf, migrateOffloadRegister,
   migrateOffloadUnregister, Module, type KernelLog, type Migrator,
@@ -41,6 +42,9 @@ export const MTCOPY_PARAMS = {
     source: "spec dma-hardware.md 5.4 cpu_copy_bw ~12 GB/s per thread, cross-node [D].",
   },
 } as const satisfies ParamTable;
+
+/** mtcopy's profile section. */
+export const MTCOPY_SECTION = defineParamSection("mtcopy", "The multi-threaded CPU copy migrator (cpu_mt): worker wake-up and copy rate", MTCOPY_PARAMS);
 
 export type MtcopyParams = ParamValues<typeof MTCOPY_PARAMS>;
 

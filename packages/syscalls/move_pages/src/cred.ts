@@ -107,7 +107,7 @@ export function nsCapable(cred: Cred, ns: UserNamespace, cap: number): boolean {
 }
 
 /** The initial user namespace of a cred's hierarchy (init_user_ns). */
-export function initUserNs(cred: Cred): UserNamespace {
+function initUserNs(cred: Cred): UserNamespace {
   let ns = cred.userNs;
   while (ns.parent !== null) ns = ns.parent;
   return ns;

@@ -13,10 +13,8 @@
  * Nothing here allocates: results come back as numbers, side results in {@link walkResult}.
  */
 import { EFAULT, ENOENT } from "@mmemu/kernel";
-import { PAGE_SIZE, PG, PTE, VM, rmapVmas, type Machine, type MmStruct, type Vma } from "@mmemu/mm-core";
+import { PAGE_SIZE, PMD_SIZE, PG, PTE, VM, rmapVmas, type Machine, type MmStruct, type Vma } from "@mmemu/mm-core";
 import type { KernelFeatures } from "./version.js";
-
-const PMD_SIZE = 1 << 21;
 
 /** Side results of the last lookup: the VMA ({@link lookupUserPage}) and the exact page the address selects. */
 export const walkResult = { vma: null as Vma | null, page: -1 };
@@ -121,7 +119,7 @@ function scanLargeMappings(m: Machine, folio: number, page: number): void {
     const v = vmas[vi]!;
     const first = index - v.pgoff;
     let mapsHere = false;
-    if (nr >= 512) {
+    if (f.isPmdMappable(folio)) {
       const a = v.start + first * PAGE_SIZE;
       if (a >= v.start && a + PMD_SIZE <= v.end && a % PMD_SIZE === 0) {
         const p = Math.floor((a - v.pmdBase) / PMD_SIZE);

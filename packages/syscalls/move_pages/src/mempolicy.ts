@@ -6,7 +6,7 @@
  */
 import { Cost, EFAULT, EINVAL, EPERM, ESRCH } from "@mmemu/kernel";
 import {
-  allocMigrationTarget, FolioList, isolateFolioToList, MAX_NUMNODES, migratePages, MIGRATE_SYNC, MR, PAGE_SIZE,
+  allocMigrationTarget, FolioList, isolateFolioToList, MAX_NUMNODES, migratePages, MIGRATE_SYNC, MR, PAGE_SIZE, PMD_SIZE,
   PG, PTE, putbackMovablePages, VM, type Machine, type MmStruct,
 } from "@mmemu/mm-core";
 import { CAP, capable } from "./cred.js";
@@ -18,7 +18,6 @@ import type { TaskStruct, TaskTable } from "./sched.js";
 import { UserAccess } from "./uaccess.js";
 import { BITS_PER_LONG, MPOL_MF_MOVE_ALL, MPOL_MF_MOVE, NUMA_NO_NODE } from "./uapi.js";
 
-const PMD_SIZE = 1 << 21;
 const INT_MAX = 0x7fffffff;
 /** 2^64 - 1: what `maxnode - 1` wraps to for maxnode 0 (unsigned long arithmetic). */
 const ULONG_MAX = 18446744073709551615;

@@ -1,6 +1,4 @@
-import type { EventFn } from "./sim.js";
-import type { KernelCore } from "./kernel.js";
-import { checkParams, paramDefaults, type ParamTable, type ParamValues } from "./params.js";
+import type { EventFn, KernelCore } from "@mmemu/kernel";
 
 /**
  * Shared bandwidth as fluid fair-share servers (processor sharing, max-min fairness). Every resource
@@ -13,45 +11,10 @@ import { checkParams, paramDefaults, type ParamTable, type ParamValues } from ".
  * Fast path: each flow has a cap (its tightest server on its own, or its own rate limit). While no
  * server's summed caps exceed its capacity every flow runs at its cap and a start or finish touches
  * only that flow. Only an oversubscribed server triggers a full progressive-filling pass.
+ *
+ * This file knows servers and flows only; which servers a copy between two NUMA nodes crosses is the
+ * topology's business ({@link Fabric} in fabric.ts).
  */
-export const FABRIC_PARAMS = {
-  node_mem_bw: {
-    unit: "GB/s", default: 150, min: 1, max: 2000,
-    doc: "Memory-controller bandwidth of one NUMA node, shared by every read and write that node serves (a same-node copy crosses it twice).",
-    source: "spec dma-hardware.md 5.4: Zen 3 8-channel DDR4-3200 is ~204 GB/s peak; ~150 GB/s sustained assumed [U].",
-  },
-  xsocket_link_bw: {
-    unit: "GB/s", default: 65, min: 1, max: 2000,
-    doc: "Cross-socket (xGMI) bandwidth per direction, shared by every copy whose source and destination sit on different sockets.",
-    source: "[D] dcbm 2M at 16 channels reaches 65 GB/s end to end with first-folio latency 14.1 ms, so its copy phase moves 1 GiB at ~80 GB/s or more; 12 channels (6 quadrants) give 61 GB/s. xGMI on Milan: 3-4 links of x16 at up to 18 GT/s per socket pair, ~100-140 GB/s per direction raw.",
-  },
-  iod_quadrant_bw: {
-    unit: "GB/s", default: 0, min: 0, max: 2000,
-    doc: "Bandwidth of one I/O-die quadrant shared by its pair of PTDMA engines; 0 means not modelled (no such server).",
-    source: "[D] dcbm 2M: 1 channel 12.7 GB/s, 2 channels 14.4, 4 channels 27.0 (the first two engines share quadrant 0, the next two quadrant 1): two engines of a quadrant share ~15-17 GB/s. 0 disables the server.",
-  },
-  cpu_copy_bw: {
-    unit: "GB/s", default: 12, min: 0.1, max: 500,
-    doc: "Rate limit of one CPU thread's copy when a caller routes a CPU copy through the fabric.",
-    source: "spec 5.4: 2 MiB CPU baseline at 10.9-11 GB/s end-to-end [D].",
-  },
-} as const satisfies ParamTable;
-
-export type FabricParams = ParamValues<typeof FABRIC_PARAMS>;
-
-/** One NUMA node's placement. */
-export interface FabricNode {
-  readonly id: number;
-  /** Socket (package) of the node; copies between sockets cross the link. */
-  readonly socket: number;
-}
-
-export interface FabricOptions {
-  /** Every node that memory traffic can come from or go to. */
-  readonly nodes: readonly FabricNode[];
-  /** Overrides of {@link FABRIC_PARAMS}; checked, unknown names are an error. */
-  readonly params?: Readonly<Partial<Record<keyof typeof FABRIC_PARAMS, number>>>;
-}
 
 /** Largest number of servers one flow may cross (engine, quadrant, src memory, link, dst memory, spare). */
 export const FABRIC_MAX_PATH = 8;
@@ -84,7 +47,8 @@ class Server {
   ) {}
 }
 
-class Flow {
+/** One transfer in flight (slots are reused; a token names slot and generation). */
+export class Flow {
   slot: number;
   gen = 0;
   index = -1;
@@ -115,17 +79,10 @@ const SLOT_BITS = 2 ** 20;
 const GEN_MASK = 0x3ff;
 const EPS = 1e-9;
 
-export class Fabric {
-  readonly params: FabricParams;
-  private readonly core: KernelCore;
+export class BandwidthServers {
+  protected readonly core: KernelCore;
   private readonly servers: Server[] = [];
   private readonly byName = new Map<string, number>();
-  private readonly memServer: number[] = [];
-  private readonly socketOf: number[] = [];
-  /** link[srcSocket * nSockets + dstSocket] → server id. */
-  private readonly links: number[] = [];
-  private readonly nSockets: number;
-  private readonly quadrants = new Map<string, number>();
 
   private readonly flows: Flow[] = [];
   private readonly free: Flow[] = [];
@@ -145,28 +102,8 @@ export class Fabric {
   /** Full progressive-filling passes (the slow path). */
   fullRecomputes = 0;
 
-  constructor(core: KernelCore, opts: FabricOptions) {
+  constructor(core: KernelCore) {
     this.core = core;
-    const over = opts.params ?? {};
-    const problems = checkParams(FABRIC_PARAMS, over, "fabric");
-    if (problems.length > 0) throw new RangeError(`invalid fabric parameters:\n  ${problems.join("\n  ")}`);
-    this.params = { ...paramDefaults(FABRIC_PARAMS), ...over } as FabricParams;
-    if (opts.nodes.length === 0) throw new RangeError("fabric: at least one node is required");
-    let maxSocket = 0;
-    for (const n of opts.nodes) {
-      if (!Number.isInteger(n.id) || n.id < 0) throw new RangeError(`fabric: node id ${n.id} must be a non-negative integer`);
-      if (!Number.isInteger(n.socket) || n.socket < 0) throw new RangeError(`fabric: node ${n.id} socket ${n.socket} must be a non-negative integer`);
-      if (this.memServer[n.id] !== undefined) throw new RangeError(`fabric: node ${n.id} is declared twice`);
-      this.memServer[n.id] = this.addServer(`mem${n.id}`, this.params.node_mem_bw);
-      this.socketOf[n.id] = n.socket;
-      if (n.socket > maxSocket) maxSocket = n.socket;
-    }
-    this.nSockets = maxSocket + 1;
-    for (let a = 0; a < this.nSockets; a++) {
-      for (let b = 0; b < this.nSockets; b++) {
-        this.links[a * this.nSockets + b] = a === b ? -1 : this.addServer(`xgmi${a}->${b}`, this.params.xsocket_link_bw);
-      }
-    }
     this.onTimerBound = (token: number) => this.onTimer(token);
   }
 
@@ -187,34 +124,6 @@ export class Fabric {
     return id;
   }
 
-  /** The memory-controller server of a node. */
-  memServerOf(node: number): number {
-    const id = this.memServer[node];
-    if (id === undefined) throw new RangeError(`fabric: node ${node} was not declared`);
-    return id;
-  }
-
-  /** Socket of a node. */
-  socketOfNode(node: number): number {
-    this.memServerOf(node);
-    return this.socketOf[node]!;
-  }
-
-  /**
-   * The shared server of an I/O-die quadrant (one per socket and quadrant, created on first use), or
-   * -1 when `iod_quadrant_bw` is 0 (not modelled).
-   */
-  quadrantServer(node: number, quadrant: number): number {
-    if (this.params.iod_quadrant_bw === 0) return -1;
-    const key = `${this.socketOfNode(node)}:${quadrant}`;
-    let id = this.quadrants.get(key);
-    if (id === undefined) {
-      id = this.addServer(`iod${key}`, this.params.iod_quadrant_bw);
-      this.quadrants.set(key, id);
-    }
-    return id;
-  }
-
   /** Change a server's capacity (all rates are recomputed). */
   setCapacity(server: number, capacityGBps: number): void {
     const s = this.serverAt(server);
@@ -228,25 +137,6 @@ export class Fabric {
     this.armTimer(this.minFinish());
   }
 
-  /**
-   * Start moving `bytes` from node `srcNode` to node `dstNode` through up to two extra servers (pass -1
-   * for none) and the memory path between the nodes; `done(arg)` runs as an event when the last byte
-   * has moved. `maxRate` (GB/s) caps the flow on its own. Returns a token for {@link cancel}.
-   */
-  startTransfer(bytes: number, srcNode: number, dstNode: number, extra0: number, extra1: number, done: EventFn, arg?: unknown, maxRate = Infinity): number {
-    const f = this.alloc();
-    let n = 0;
-    if (extra0 >= 0) f.path[n++] = this.checkServer(extra0);
-    if (extra1 >= 0) f.path[n++] = this.checkServer(extra1);
-    f.path[n++] = this.memServerOf(srcNode);
-    const sa = this.socketOf[srcNode]!;
-    const sb = this.socketOfNode(dstNode);
-    if (sa !== sb) f.path[n++] = this.links[sa * this.nSockets + sb]!;
-    f.path[n++] = this.memServer[dstNode]!;
-    f.n = n;
-    return this.launch(f, bytes, done, arg, maxRate);
-  }
-
   /** Start a flow over an explicit list of servers. */
   startFlow(servers: readonly number[], bytes: number, done: EventFn, arg?: unknown, maxRate = Infinity): number {
     if (servers.length === 0 || servers.length > FABRIC_MAX_PATH) throw new RangeError(`fabric: a flow crosses 1..${FABRIC_MAX_PATH} servers, got ${servers.length}`);
@@ -254,26 +144,6 @@ export class Fabric {
     for (let i = 0; i < servers.length; i++) f.path[i] = this.checkServer(servers[i]!);
     f.n = servers.length;
     return this.launch(f, bytes, done, arg, maxRate);
-  }
-
-  /**
-   * A CPU thread copying `bytes` between nodes consumes memory and link bandwidth like a DMA transfer,
-   * limited to `cpu_copy_bw`. `done(arg)` runs as an event at the end. Returns a token.
-   */
-  cpuCopy(srcNode: number, dstNode: number, bytes: number, done: EventFn, arg?: unknown): number {
-    return this.startTransfer(bytes, srcNode, dstNode, -1, -1, done, arg, this.params.cpu_copy_bw);
-  }
-
-  /**
-   * Task context: copy `bytes` with the CPU and sleep until the fabric says it is done. Returns the
-   * virtual ns it took (other flows slow it down, and it slows them).
-   */
-  cpuCopyWait(srcNode: number, dstNode: number, bytes: number): number {
-    const start = this.core.sim.now;
-    const box = { done: false };
-    this.cpuCopy(srcNode, dstNode, bytes, (b: { done: boolean }) => { b.done = true; }, box);
-    this.core.sim.runUntil(() => box.done, undefined, "fabric cpu copy");
-    return this.core.sim.now - start;
   }
 
   /** Stop a flow early; its callback never runs. Returns the bytes it had moved, or -1 if it had already finished. */
@@ -324,12 +194,12 @@ export class Fabric {
     return s;
   }
 
-  private checkServer(id: number): number {
+  protected checkServer(id: number): number {
     this.serverAt(id);
     return id;
   }
 
-  private alloc(): Flow {
+  protected alloc(): Flow {
     const f = this.free.pop();
     if (f !== undefined) return f;
     if (this.flows.length >= SLOT_BITS) throw new RangeError(`fabric: more than ${SLOT_BITS} concurrent flows`);
@@ -351,7 +221,7 @@ export class Fabric {
     return f;
   }
 
-  private launch(f: Flow, bytes: number, done: EventFn, arg: unknown, maxRate: number): number {
+  protected launch(f: Flow, bytes: number, done: EventFn, arg: unknown, maxRate: number): number {
     if (!(bytes >= 0) || !Number.isFinite(bytes)) {
       this.release(f);
       throw new RangeError(`fabric: transfer size must be a finite number of bytes >= 0, got ${bytes}`);

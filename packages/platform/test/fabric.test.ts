@@ -1,5 +1,6 @@
 import test from "ava";
-import { Fabric, FABRIC_PARAMS, KernelCore } from "@mmemu/kernel";
+import { KernelCore } from "@mmemu/kernel";
+import { Fabric, FABRIC_PARAMS } from "@mmemu/platform";
 
 function twoSockets(params = {}) {
   const core = new KernelCore();

@@ -1,0 +1,54 @@
+/**
+ * Getting user pages: population of a range (populate_vma_page_range, __mm_populate) and FOLL_PIN pins
+ * (pin_user_pages, unpin_user_page). Mirrors mm/gup.c.
+ */
+import { EAGAIN, EFAULT, EINVAL, ENOMEM } from "@mmemu/kernel";
+import { alignDown } from "./align.js";
+import type { Machine } from "./machine.js";
+import { handleMmFault } from "./memory.js";
+import { PTE, VM, VM_FAULT, type MmStruct } from "./mm-types.js";
+import { PAGE_SIZE, PMD_SIZE } from "./physmem.js";
+import { translate } from "./uaccess.js";
+
+/** Fault in every page of [addr, addr+len) (__mm_populate / populate_vma_page_range). */
+export function populateVmaPageRange(m: Machine, mm: MmStruct, addr: number, len: number, write: boolean): number {
+  const end = addr + len;
+  let a = alignDown(addr, PAGE_SIZE);
+  while (a < end) {
+    const v = mm.findVma(a);
+    if (v === null) return -ENOMEM;
+    const r = handleMmFault(m, mm, a, write && (v.flags & VM.WRITE) !== 0, true);
+    if (r < 0 && r !== VM_FAULT.MIGRATION_WAIT) return r === VM_FAULT.OOM ? -ENOMEM : -EFAULT;
+    // Skip over whatever the fault mapped in one go (a large folio).
+    const pmdI = (a - v.pmdBase) >> 21;
+    if (v.pmdBits[pmdI]! & PTE.PRESENT) a = v.pmdBase + (pmdI + 1) * PMD_SIZE;
+    else a += PAGE_SIZE;
+  }
+  return 0;
+}
+
+/**
+ * pin_user_pages(FOLL_PIN | FOLL_WRITE?): fault in and pin the folio at addr. Each pin holds one
+ * extra reference, so migration's expected-refcount check fails while it is held. Returns the head
+ * pfn or -errno.
+ */
+export function pinUserPage(m: Machine, mm: MmStruct, addr: number, write: boolean): number {
+  const r = handleMmFault(m, mm, addr, write);
+  if (r === VM_FAULT.MIGRATION_WAIT) return -EAGAIN;
+  if (r < 0) return -EFAULT;
+  const pfn = translate(mm, addr);
+  if (pfn < 0 || pfn === m.zeroPfn) return -EFAULT;
+  const folio = m.folios.folioOf(pfn);
+  m.folios.refcount[folio]!++;
+  m.folios.pincount[folio]!++;
+  return folio;
+}
+
+/** unpin_user_page() */
+export function unpinUserPage(m: Machine, folio: number): number {
+  const f = m.folios;
+  if (f.pincount[folio]! <= 0) return -EINVAL;
+  f.pincount[folio]!--;
+  m.folioPut(folio);
+  return 0;
+}

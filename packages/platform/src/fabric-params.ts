@@ -1,0 +1,30 @@
+import { defineParamSection, type ParamTable, type ParamValues } from "@mmemu/kernel";
+
+/** The fabric's physical parameters (profile section `fabric`). */
+export const FABRIC_PARAMS = {
+  node_mem_bw: {
+    unit: "GB/s", default: 150, min: 1, max: 2000,
+    doc: "Memory-controller bandwidth of one NUMA node, shared by every read and write that node serves (a same-node copy crosses it twice).",
+    source: "spec dma-hardware.md 5.4: Zen 3 8-channel DDR4-3200 is ~204 GB/s peak; ~150 GB/s sustained assumed [U].",
+  },
+  xsocket_link_bw: {
+    unit: "GB/s", default: 65, min: 1, max: 2000,
+    doc: "Cross-socket (xGMI) bandwidth per direction, shared by every copy whose source and destination sit on different sockets.",
+    source: "[D] dcbm 2M at 16 channels reaches 65 GB/s end to end with first-folio latency 14.1 ms, so its copy phase moves 1 GiB at ~80 GB/s or more; 12 channels (6 quadrants) give 61 GB/s. xGMI on Milan: 3-4 links of x16 at up to 18 GT/s per socket pair, ~100-140 GB/s per direction raw.",
+  },
+  iod_quadrant_bw: {
+    unit: "GB/s", default: 0, min: 0, max: 2000,
+    doc: "Bandwidth of one I/O-die quadrant shared by its pair of PTDMA engines; 0 means not modelled (no such server).",
+    source: "[D] dcbm 2M: 1 channel 12.7 GB/s, 2 channels 14.4, 4 channels 27.0 (the first two engines share quadrant 0, the next two quadrant 1): two engines of a quadrant share ~15-17 GB/s. 0 disables the server.",
+  },
+  cpu_copy_bw: {
+    unit: "GB/s", default: 12, min: 0.1, max: 500,
+    doc: "Rate limit of one CPU thread's copy when a caller routes a CPU copy through the fabric.",
+    source: "spec 5.4: 2 MiB CPU baseline at 10.9-11 GB/s end-to-end [D].",
+  },
+} as const satisfies ParamTable;
+
+/** The fabric's profile section (declared here, with the model it times). */
+export const FABRIC_SECTION = defineParamSection("fabric", "Shared bandwidth servers: node memory controllers, the cross-socket link, I/O-die quadrants, the CPU copy rate", FABRIC_PARAMS);
+
+export type FabricParams = ParamValues<typeof FABRIC_PARAMS>;
