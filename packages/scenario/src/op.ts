@@ -73,7 +73,9 @@ export function defineOp<S extends z.ZodType>(def: OpDef<S>): OpDef<S> {
 /** A kernel-convention return value as a result record, with the ret/errno expectation checked. */
 export function retOutcome(call: string, kret: number, expect: Pick<SyscallExpectation, "ret" | "errno"> | undefined, vars: Readonly<Record<string, number>>, extra: Record<string, unknown> = {}): Outcome {
   const u = toUser(kret);
-  const result: Record<string, unknown> = { ret: u.ret, errno: u.errno, ...(u.errno ? { errnoName: errnoName(u.errno) } : {}), ...extra };
+  // 64-bit values are printed exactly: a number while it is one, its decimal digits beyond 2^53.
+  const ret = Number.isSafeInteger(u.ret) ? u.ret : BigInt(u.ret).toString();
+  const result: Record<string, unknown> = { ret, errno: u.errno, ...(u.errno ? { errnoName: errnoName(u.errno) } : {}), ...extra };
   const mismatches = expect ? checkRet(u.ret, u.errno, expect, vars) : u.errno !== 0 ? [`failed with ${errnoName(u.errno)} and no failure was expected`] : [];
   return { call, result, mismatches };
 }

@@ -1,5 +1,6 @@
 /** move_pages(2) with its three arrays in the caller's memory: given, ranges, raw pointers or fills. */
 import { z } from "zod";
+import { PAGE_SIZE } from "@mmemu/mm-core";
 import { kernelMovePages, MPOL_MF_LAZY, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, readUserInts, writeUserArray } from "@mmemu/move-pages";
 import { checkStatus, describeStatus } from "../expect.js";
 import { evalAddr, evalAddrNumber, parseSize, type ExprScope } from "../expr.js";
@@ -95,9 +96,10 @@ export const move_pages = defineOp({
     const addrs = pageAddresses(st, scope);
     const count = st.count !== undefined ? (typeof st.count === "number" ? st.count : A(st.count)) : addrs!.length;
     // The status array the runner provides (and reads back): one entry per page given, or for a raw
-    // pages pointer one per count, up to limits.arrayEntries (past its end the kernel finds no memory,
-    // as with a caller whose array is too short).
-    const n = addrs?.length ?? Math.min(count, w.limits.arrayEntries);
+    // pages pointer one per count; a count beyond limits.arrayEntries (2^40, ULONG_MAX: a test of the
+    // kernel's checks) gets one page of entries, past whose end the kernel finds no memory, as with a
+    // caller whose array is too short.
+    const n = addrs?.length ?? (count <= w.limits.arrayEntries ? count : PAGE_SIZE / 4);
     const place = (values: ArrayLike<number | bigint>, size: 4 | 8, at: number | string | undefined): number => {
       if (at === undefined) return arena.place(values, size);
       const a = A(at);
