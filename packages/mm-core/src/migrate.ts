@@ -54,7 +54,7 @@ export interface MigrationTargetControl {
  * come from the node's hugetlb pool. Returns -1 when the node cannot supply one.
  */
 export function allocMigrationTarget(m: Machine, src: number, mtc: MigrationTargetControl): number {
-  if (m.faults.migrateAlloc.armed && m.faults.migrateAlloc.shouldFail()) return -1;
+  if (m.faults.migrateAlloc.armed && m.faults.migrateAlloc.shouldFail(src)) return -1;
   const f = m.folios;
   m.charge(Cost.FOLIO_ALLOC, 1);
   if (f.test(src, PG.hugetlb)) return m.hugetlbAlloc(mtc.nid);
@@ -402,7 +402,7 @@ export function folioMcCopy(m: Machine, dst: number, src: number): number {
   for (let k = 0; k < nr; k++) {
     if (poisoned[src + k] !== 0) return -EHWPOISON;
   }
-  if (m.faults.copyHwpoison.armed && m.faults.copyHwpoison.shouldFail()) return -EHWPOISON;
+  if (m.faults.copyHwpoison.armed && m.faults.copyHwpoison.shouldFail(src)) return -EHWPOISON;
   m.charge(Cost.CPU_COPY_PAGE, nr);
   m.charge(Cost.CPU_COPY_BYTE, nr * PAGE_SIZE);
   m.mem.copyPages(dst, src, nr);
@@ -581,7 +581,7 @@ function migrateFolio(ctx: Ctx, dst: number, src: number, copied: boolean): numb
   const { m } = ctx;
   const f = m.folios;
   const expected = folioExpectedRefCount(m, src) + 1;
-  if (m.faults.extraRef.armed && m.faults.extraRef.shouldFail()) return -EAGAIN;
+  if (m.faults.extraRef.armed && m.faults.extraRef.shouldFail(src)) return -EAGAIN;
   if (f.refcount[src] !== expected) return -EAGAIN;
   if (!copied) {
     if (m.checker) m.checker.beforeCopy(dst, src, "cpu");

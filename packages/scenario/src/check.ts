@@ -6,7 +6,9 @@
  * step, and that each address expression parses (each operation's own checks are in ops/<op>.ts).
  * Returns "path: problem" lines.
  */
+import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { capByName } from "@mmemu/move-pages";
+import { loadProfile } from "@mmemu/timing";
 import { exprNames, parseSize } from "./expr.js";
 import { DEFAULT_LIMITS, LIMIT_CEILINGS, LIMIT_NAMES, type ScenarioLimits } from "./limits.js";
 import type { CheckScope, OpDef, StepCheck } from "./op.js";
@@ -59,6 +61,17 @@ export function checkScenario(s: Scenario, overrides: LimitOverrides = {}): stri
     cpus += n.cpus;
   });
   if (cpus === 0) out.push("machine.nodes: at least one node needs a CPU");
+  const off = s.machine.offload;
+  if (off !== undefined) {
+    try {
+      const ids = loadProfile(off.profile, BUILTIN_SCHEMA).topology.nodes.map((n) => n.id);
+      if (ids.join(",") !== s.machine.nodes.map((n) => n.id).join(",")) out.push(`machine.nodes: with machine.offload the node ids must be profile ${off.profile}'s, in order: ${ids.join(", ")}`);
+    } catch (e) {
+      out.push(`machine.offload.profile: ${(e as Error).message.split("\n").join(" ")}`);
+    }
+    if (s.machine.timing !== "simple") out.push("machine.timing: with machine.offload virtual time comes from the profile; leave timing out");
+    if (off.threads !== undefined && off.migrator !== "mtcopy") out.push("machine.offload.threads: only for the mtcopy migrator");
+  }
   const total = [...nodes.values()].reduce((a, b) => a + b, 0);
   if (total > limits.machineMemory) {
     out.push(`machine.nodes: the nodes have ${total} bytes of memory in all, more than limits.machineMemory (${limits.machineMemory}); ` +

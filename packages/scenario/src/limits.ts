@@ -87,3 +87,24 @@ export function parseLimitOptions(values: readonly string[] | undefined): Partia
   }
   return out;
 }
+
+/**
+ * Parse `--fault point[:knob=value,...]` options (knobs: probability, interval, times, space, target);
+ * throws an Error naming the option on a bad one. Whether the point exists is known once the machine is built.
+ */
+export function parseFaultOptions(values: readonly string[] | undefined): Array<{ point: string; config: Record<string, number> }> {
+  const out: Array<{ point: string; config: Record<string, number> }> = [];
+  for (const v of values ?? []) {
+    const m = /^([a-z_][a-z0-9_.]*)(?::(.*))?$/.exec(v.trim());
+    if (m === null) throw new Error(`--fault "${v}": expected point[:knob=value,...], e.g. --fault migrate_extra_ref:probability=0.1,times=5`);
+    const config: Record<string, number> = {};
+    for (const kv of (m[2] ?? "").split(",").filter((x) => x !== "")) {
+      const km = /^(probability|interval|times|space|target)=(-?[0-9.]+)$/.exec(kv.trim());
+      const n = km === null ? NaN : Number(km[2]);
+      if (km === null || !Number.isFinite(n)) throw new Error(`--fault "${v}": bad knob "${kv}" (probability=0..1, interval=N, times=N|-1, space=N, target=N)`);
+      config[km[1]!] = n;
+    }
+    out.push({ point: m[1]!, config });
+  }
+  return out;
+}

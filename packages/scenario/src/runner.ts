@@ -4,7 +4,7 @@
  * one record per step. Syscalls go through @mmemu/move-pages with their arrays in the caller's emulated
  * memory; memory operations go through mm-core as the process itself would do them.
  */
-import { formatTraceLine } from "@mmemu/kernel";
+import { formatTraceLine, type FaultConfig } from "@mmemu/kernel";
 import type { OpDef, Outcome } from "./op.js";
 import { OPS } from "./ops/index.js";
 import { resolveLimits, type LimitOverrides } from "./check.js";
@@ -64,6 +64,8 @@ export interface RunOptions {
   readonly keepSteps?: number;
   /** Limits above the scenario's own (mmemu run --limit). */
   readonly limits?: LimitOverrides;
+  /** Fault points armed before the first step (mmemu run --fault). */
+  readonly faults?: ReadonlyArray<{ readonly point: string; readonly config: FaultConfig }>;
 }
 
 /** Run a validated scenario. */
@@ -86,6 +88,13 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   try {
     w = buildWorld(s, limits);
     w.beforeSyscall = opts.beforeSyscall;
+    for (const f of opts.faults ?? []) {
+      try {
+        w.m.core.faults.arm(f.point, f.config);
+      } catch (e) {
+        throw new StopRun(`--fault ${f.point}: ${(e as Error).message}`);
+      }
+    }
     if (opts.onTrace) {
       const cb = opts.onTrace;
       stopTrace = w.m.core.trace.on("*", (rec) => cb(formatTraceLine(rec)));

@@ -46,6 +46,14 @@ const MachineSchema = z.object({
   seed: z.number().int().default(1),
   timing: TimingSchema.default("simple"),
   check: z.boolean().default(false).describe("attach mm-core's invariant checker"),
+  offload: z.object({
+    migrator: z.enum(["dcbm", "mtcopy"]).describe("dcbm: batch copies on the profile's DMA engines; mtcopy: multi-threaded CPU copy"),
+    profile: z.string().min(1).default("zen3-ptdma").describe("hardware profile (name or file): DMA engines, fabric, timing"),
+    channels: z.number().int().min(1).max(16).default(1).describe("dcbm's nr_dma_chan"),
+    threads: z.number().int().min(1).max(64).optional().describe("mtcopy's worker threads"),
+    checkResults: z.boolean().default(false).describe("dcbm uses callback_result and fails a batch whose copy the engine reported failed (the posted driver does not)"),
+    errorsVisibleToClient: z.boolean().default(false).describe("PTDMA reports hardware errors to the client as DMA_ERROR (the posted driver does not)"),
+  }).strict().optional().describe("a copy-offload migrator on a profile's hardware (node ids must be the profile's; timing comes from the profile)"),
 }).strict();
 
 const ThreadSchema = z.object({

@@ -9,6 +9,10 @@ import {
   capByName, capMask, CAP_FULL_SET, makeCred, nodeMaskOf, SUID_DUMP_DISABLE, SUID_DUMP_USER, TaskTable, UserArgArena,
   type Cred, type TaskStruct, type ThreadGroup,
 } from "@mmemu/move-pages";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
+import { Dcbm } from "@mmemu/dcbm";
+import { Mtcopy } from "@mmemu/mtcopy";
+import { createMachine, loadProfile, type EmulatedMachine } from "@mmemu/timing";
 import type { Activity, AccessBudget } from "./activity.js";
 import type { ScenarioLimits } from "./limits.js";
 import { scenarioCosts } from "./costs.js";
@@ -30,6 +34,8 @@ export class World {
   readonly checker: InvariantChecker | null;
   /** Accesses left to the run's reader/writer threads (limits.threadAccesses). */
   readonly threadBudget: AccessBudget;
+  /** The copy-offload migrator loaded (machine.offload), or null. */
+  readonly offload: Dcbm | Mtcopy | null;
   /** RunOptions.beforeSyscall */
   beforeSyscall: (() => void) | undefined;
   private readonly arenas = new Map<TaskStruct, UserArgArena>();
@@ -40,14 +46,22 @@ export class World {
     const mc = s.machine;
     const hugetlbPages: Record<number, number> = {};
     for (const [k, v] of Object.entries(mc.hugetlb)) hugetlbPages[Number(k)] = v;
-    this.m = new Machine({
-      nodes: mc.nodes.map((n) => ({ id: n.id, pages: parseSize(n.memory) / PAGE_SIZE, cpus: n.cpus })),
-      seed: mc.seed,
-      hugetlbPages,
-    });
+    const nodes = mc.nodes.map((n) => ({ id: n.id, pages: parseSize(n.memory) / PAGE_SIZE, cpus: n.cpus }));
+    if (mc.offload !== undefined) {
+      // The profile's hardware and timing model, on the scenario's nodes.
+      const em = createMachine(loadProfile(mc.offload.profile, BUILTIN_SCHEMA), {
+        nodes, seed: mc.seed, dma: mc.offload.migrator === "dcbm", ptdmaSwitches: { errorsVisibleToClient: mc.offload.errorsVisibleToClient },
+      });
+      this.m = em.m;
+      for (const [nid, count] of Object.entries(hugetlbPages)) this.m.setHugetlbPages(Number(nid), count);
+      this.offload = attachMigrator(em, mc.offload);
+    } else {
+      this.m = new Machine({ nodes, seed: mc.seed, hugetlbPages });
+      const meter = scenarioCosts(this.m.sim, mc.timing);
+      if (meter !== null) this.m.core.cost = meter;
+      this.offload = null;
+    }
     const m = this.m;
-    const meter = scenarioCosts(m.sim, mc.timing);
-    if (meter !== null) m.core.cost = meter;
     if (typeof mc.thp === "string") m.memory.anonThp[PMD_ORDER] = mc.thp;
     else {
       for (const [size, policy] of Object.entries(mc.thp.anon)) m.memory.anonThp[THP_ORDER[size]!] = policy;
@@ -111,3 +125,20 @@ export class World {
   }
 }
 
+
+/** Load the migrator as its module would be: knobs written, then offloading switched on. */
+function attachMigrator(em: EmulatedMachine, o: NonNullable<Scenario["machine"]["offload"]>): Dcbm | Mtcopy {
+  const check = (what: string, rc: number) => {
+    if (rc !== 0) throw new Error(`machine.offload: ${what} failed with ${rc}`);
+  };
+  if (o.migrator === "dcbm") {
+    const d = new Dcbm(em.m, em.dmaengine!, { checkResults: o.checkResults });
+    check(`dcbm nr_dma_chan=${o.channels}`, d.setNrDmaChan(o.channels));
+    check("dcbm offloading=1", d.setOffloading(true));
+    return d;
+  }
+  const t = new Mtcopy(em.m, { fabric: em.fabric });
+  if (o.threads !== undefined) check(`mtcopy threads=${o.threads}`, t.setThreads(o.threads));
+  check("mtcopy offloading=1", t.setOffloading(true));
+  return t;
+}

@@ -6,7 +6,7 @@
  */
 import { Machine } from "@mmemu/mm-core";
 import { DMAENGINE_SECTION, DmaEngine } from "@mmemu/dmaengine";
-import { createPtdmaEngines, PTDMA_SECTION, type PtdmaEngine } from "@mmemu/ptdma";
+import { createPtdmaEngines, PTDMA_SECTION, type PtdmaEngine, type PtdmaSwitches } from "@mmemu/ptdma";
 import { createSdxiFunctions, SDXI_SECTION, type SdxiEngine } from "@mmemu/sdxi";
 import { sectionValues } from "@mmemu/kernel";
 import { Fabric, FABRIC_SECTION, Iommu } from "@mmemu/platform";
@@ -23,6 +23,13 @@ export interface CreateMachineOptions {
   readonly dma?: boolean;
   /** Use only the first `maxEngines` PTDMA engines of the profile. @default all */
   readonly maxEngines?: number;
+  /**
+   * The nodes' memory (pages) and CPUs, when not the profile's with `pagesPerNode` each (a scenario's
+   * machine); ids must be the profile's, so engines, sockets and quadrants stay where the profile puts them.
+   */
+  readonly nodes?: ReadonlyArray<{ readonly id: number; readonly pages: number; readonly cpus: number }>;
+  /** PTDMA glue switches (e.g. errorsVisibleToClient). @default the driver's */
+  readonly ptdmaSwitches?: Readonly<Partial<PtdmaSwitches>>;
 }
 
 /** What {@link createMachine} builds. */
@@ -47,8 +54,13 @@ export function createMachine(profile: HardwareProfile, opts: CreateMachineOptio
   // Real nodes start on a memory-section boundary, so a 2 MiB folio is 2 MiB aligned physically (and
   // can be mapped with a 2 MiB IOMMU page); an odd node size would shift every later node's pfns.
   const pages = Math.ceil((opts.pagesPerNode ?? DEFAULT_PAGES_PER_NODE) / NODE_ALIGN_PAGES) * NODE_ALIGN_PAGES;
+  if (opts.nodes !== undefined) {
+    const want = profile.topology.nodes.map((n) => n.id).join(",");
+    const got = opts.nodes.map((n) => n.id).join(",");
+    if (want !== got) throw new RangeError(`machine: the nodes must be the profile ${profile.name}'s (ids ${want}), got ids ${got}`);
+  }
   const m = new Machine({
-    nodes: profile.topology.nodes.map((n) => ({ id: n.id, pages, cpus: n.cpus })),
+    nodes: opts.nodes ?? profile.topology.nodes.map((n) => ({ id: n.id, pages, cpus: n.cpus })),
     seed: opts.seed ?? 1,
   });
   // The model needs the machine's clock, so it is attached after construction.
@@ -68,6 +80,7 @@ export function createMachine(profile: HardwareProfile, opts: CreateMachineOptio
     if (placements.length > 0) {
       ptdma = createPtdmaEngines({
         core: m.core, engine: dmaengine, fabric, placements, params: sectionValues(profile.params, PTDMA_SECTION), iommu: profile.iommu.mode,
+        ...(opts.ptdmaSwitches !== undefined ? { switches: opts.ptdmaSwitches } : {}),
       });
       for (const e of ptdma) e.hw.dev.maxSegSize = profile.iommu.max_seg_size;
     }

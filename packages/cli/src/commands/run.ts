@@ -11,7 +11,7 @@ import Table from "cli-table3";
 import { errnoName } from "@mmemu/kernel";
 import { EXIT } from "@mmemu/bench";
 import {
-  loadScenarioFile, parseLimitOptions, runScenario, ScenarioError, type LimitOverrides, type RunResult, type Scenario, type StepRecord,
+  loadScenarioFile, parseFaultOptions, parseLimitOptions, runScenario, ScenarioError, type LimitOverrides, type RunResult, type Scenario, type StepRecord,
 } from "@mmemu/scenario";
 
 /** Rows of a scenario's table in text mode; later steps are counted (and listed if they fail). */
@@ -25,6 +25,8 @@ export interface RunCommandOptions {
   readonly kernel?: string;
   /** `--limit name=value` (repeatable): raise a scenario limit. */
   readonly limit?: readonly string[];
+  /** `--fault point[:knob=value,...]` (repeatable): arm a fault point before the first step. */
+  readonly fault?: readonly string[];
 }
 
 /** Where output goes (the real process streams, or buffers in tests). */
@@ -46,6 +48,7 @@ export function registerRunCommand(program: Command): void {
     .option("--json", "one JSON record per step instead of tables")
     .option("--trace", "print tracepoints as they fire (to stderr with --json)")
     .option("--kernel <version>", "override the scenario's kernel version (6.1, 6.12, mainline)")
+    .option("--fault <point[:knob=value,...]>", "arm a fault point before the first step (repeatable), e.g. --fault migrate_extra_ref:probability=0.1,times=5", (v: string, prev: string[] = []) => [...prev, v])
     .option("--limit <name=value>", "raise a scenario limit (repeatable), e.g. --limit steps=5000000 (docs/scenarios.md, Limits)", (v: string, prev: string[] = []) => [...prev, v])
     .action((files: string[], opts: RunCommandOptions) => {
       process.exitCode = runCommand(files, opts, STD);
@@ -59,8 +62,10 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
     return EXIT.USAGE;
   }
   let limits: LimitOverrides;
+  let faults: ReturnType<typeof parseFaultOptions>;
   try {
     limits = parseLimitOptions(opts.limit);
+    faults = parseFaultOptions(opts.fault);
   } catch (e) {
     io.err(`mmemu: ${(e as Error).message}\n`);
     return EXIT.USAGE;
@@ -98,7 +103,7 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
         }
       };
     const result = runScenario(scenario, {
-      onStep, keepSteps: opts.json ? 0 : TABLE_ROWS, limits,
+      onStep, keepSteps: opts.json ? 0 : TABLE_ROWS, limits, faults,
       ...(opts.trace ? { onTrace: (line: string) => traceOut(`${line}\n`) } : {}),
     });
     if (opts.json) io.out(`${JSON.stringify(summaryRecord(file, result))}\n`);
