@@ -8,9 +8,10 @@ import { Command } from "commander";
 import { runCli } from "@mmemu/bench";
 import { registerRunCommand } from "./commands/run.js";
 import { registerBenchCommands } from "./commands/bench.js";
+import { registerFuzzCommand } from "./commands/fuzz.js";
 
 /** Every command, in the order `mmemu --help` lists them. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands, registerFuzzCommand];
 
 export function buildProgram(): Command {
   const program = new Command()
