@@ -36,6 +36,15 @@ function tmpName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${++tmpSeq}.tmp`);
 }
 
+/** Remove a temporary file if it exists (cleanup after a failure must not fail itself). */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // It was never created (its directory does not exist).
+  }
+}
+
 function reason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   return err.code !== undefined ? `${err.code}${err.syscall ? ` (${err.syscall})` : ""}` : err.message;
@@ -83,7 +92,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw new UsageError(`cannot write "${path}": ${reason(e)}`);
   }
 }
@@ -103,7 +112,7 @@ export function writeFilesAtomic(dir: string, files: Readonly<Record<string, str
       writeFileSync(tmp, data);
     }
   } catch (e) {
-    for (const [tmp] of staged) rmSync(tmp, { force: true });
+    for (const [tmp] of staged) removeQuietly(tmp);
     throw new UsageError(`cannot write the files of "${dir}": ${reason(e)}`);
   }
   for (const [tmp, path] of staged) renameSync(tmp, path);
@@ -144,7 +153,7 @@ export class AtomicStream {
     if (this.done) return;
     this.done = true;
     closeSync(this.fd);
-    rmSync(this.tmp, { force: true });
+    removeQuietly(this.tmp);
   }
 }
 

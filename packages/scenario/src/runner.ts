@@ -46,6 +46,8 @@ export interface RunResult {
   readonly error?: string;
   /** The limit that stopped the run, when one did (an input problem: mmemu run exits 2). */
   readonly limitReached?: keyof ScenarioLimits;
+  /** A run option (RunOptions.faults) the machine could not take: nothing ran (mmemu run exits 2). */
+  readonly badOption?: boolean;
   readonly virtualNs: number;
   readonly wallMs: number;
 }
@@ -77,6 +79,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const count = { run: 0, failed: 0 };
   let error: string | undefined;
   let limitReached: keyof ScenarioLimits | undefined;
+  let badOption = false;
   let stopTrace: (() => void) | null = null;
   let w: World | null = null;
   const emit = (rec: StepRecord) => {
@@ -92,7 +95,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
       try {
         w.m.core.faults.arm(f.point, f.config);
       } catch (e) {
-        throw new StopRun(`--fault ${f.point}: ${(e as Error).message}`);
+        throw new StopRun(`--fault ${f.point}: ${(e as Error).message}`, undefined, true);
       }
     }
     if (opts.onTrace) {
@@ -103,13 +106,14 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   } catch (e) {
     error = e instanceof StopRun ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
     if (e instanceof StopRun && e.limit !== undefined) limitReached = e.limit;
+    if (e instanceof StopRun && e.badOption) badOption = true;
   } finally {
     if (w !== null) for (const a of w.activities.values()) a.stop();
     stopTrace?.();
   }
   return {
     name: s.name, kernel: s.kernel, ok: count.failed === 0 && error === undefined, steps: records, stepsRun: count.run,
-    failed: count.failed, ...(error !== undefined ? { error } : {}), ...(limitReached !== undefined ? { limitReached } : {}),
+    failed: count.failed, ...(error !== undefined ? { error } : {}), ...(limitReached !== undefined ? { limitReached } : {}), ...(badOption ? { badOption } : {}),
     virtualNs: w?.m.sim.now ?? 0, wallMs: performance.now() - t0,
   };
 }
@@ -124,7 +128,7 @@ function buildWorld(s: Scenario, limits: ScenarioLimits): World {
 }
 
 class StopRun extends Error {
-  constructor(message: string, readonly limit?: keyof ScenarioLimits) {
+  constructor(message: string, readonly limit?: keyof ScenarioLimits, readonly badOption = false) {
     super(message);
   }
 }

@@ -51,6 +51,7 @@ const MachineSchema = z.object({
     profile: z.string().min(1).default("zen3-ptdma").describe("hardware profile (name or file): DMA engines, fabric, timing"),
     channels: z.number().int().min(1).max(16).default(1).describe("dcbm's nr_dma_chan"),
     threads: z.number().int().min(1).max(64).optional().describe("mtcopy's worker threads"),
+    callbackOnLastOnly: z.boolean().default(true).describe("dcbm asks for a completion callback on each channel's last descriptor only (the posted driver); false: on every descriptor, so every result is seen"),
     checkResults: z.boolean().default(false).describe("dcbm uses callback_result and fails a batch whose copy the engine reported failed (the posted driver does not)"),
     errorsVisibleToClient: z.boolean().default(false).describe("PTDMA reports hardware errors to the client as DMA_ERROR (the posted driver does not)"),
   }).strict().optional().describe("a copy-offload migrator on a profile's hardware (node ids must be the profile's; timing comes from the profile)"),

@@ -132,7 +132,7 @@ function attachMigrator(em: EmulatedMachine, o: NonNullable<Scenario["machine"][
     if (rc !== 0) throw new Error(`machine.offload: ${what} failed with ${rc}`);
   };
   if (o.migrator === "dcbm") {
-    const d = new Dcbm(em.m, em.dmaengine!, { checkResults: o.checkResults });
+    const d = new Dcbm(em.m, em.dmaengine!, { checkResults: o.checkResults, callbackOnLastOnly: o.callbackOnLastOnly });
     check(`dcbm nr_dma_chan=${o.channels}`, d.setNrDmaChan(o.channels));
     check("dcbm offloading=1", d.setOffloading(true));
     return d;

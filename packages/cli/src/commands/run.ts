@@ -109,14 +109,14 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
     if (opts.json) io.out(`${JSON.stringify(summaryRecord(file, result))}\n`);
     else io.out(renderTable(file, scenario, result, shown, hidden));
     if (!result.ok) failed++;
-    if (result.limitReached !== undefined) limited++;
+    if (result.limitReached !== undefined || result.badOption === true) limited++;
   }
   if (loaded.length > 1) {
     const line = { summary: "run", files: loaded.length, passed: loaded.length - failed, failed };
     if (opts.json) io.out(`${JSON.stringify(line)}\n`);
     else io.out(`\n${loaded.length} scenario files: ${line.passed} passed, ${failed} failed\n`);
   }
-  // A limit reached while running is an input problem (the scenario asks for more than allowed).
+  // A limit reached while running, or an option the machine cannot take, is an input problem.
   return limited > 0 ? EXIT.USAGE : failed > 0 ? EXIT.CHECK_FAILED : EXIT.OK;
 }
 

@@ -11,6 +11,13 @@
 import fc from "fast-check";
 import { runScenario, validateScenario, type RunResult, type StepRecord } from "@mmemu/scenario";
 
+/**
+ * The driver fixes a campaign runs with ("correct drivers"): the engine reports errors, dcbm reads every
+ * descriptor's result (a failure on a descriptor other than a channel's last is otherwise never seen:
+ * the posted driver's callback-on-last-only, which the first long campaign found corrupting data).
+ */
+export const CORRECT_DRIVER = { checkResults: true, errorsVisibleToClient: true, callbackOnLastOnly: false } as const;
+
 /** Fault points a case may arm, by machine kind (all of them exist on that machine). */
 export const CORE_FAULTS = ["migrate_extra_ref", "folio_trylock", "migrate_alloc_dst", "fail_page_alloc", "migrate_copy_hwpoison"] as const;
 export const DCBM_FAULTS = ["ptdma.desc_error", "ptdma.bus_fault", "ptdma.hang", "ptdma.lost_irq", "ptdma.spurious_irq", "ptdma.desc_alloc", "dma.map_fail", "dcbm.alloc_fail"] as const;
@@ -194,7 +201,7 @@ export function caseScenario(c: FuzzCase): Record<string, unknown> {
   });
   steps.push({ op: "vm_events", name: "stats" });
   const offload = c.offload.migrator === "none" ? {}
-    : { offload: { migrator: c.offload.migrator, checkResults: true, errorsVisibleToClient: true, ...(c.offload.migrator === "dcbm" ? { channels: c.offload.channels } : { threads: c.offload.threads }) } };
+    : { offload: { migrator: c.offload.migrator, ...CORRECT_DRIVER, ...(c.offload.migrator === "dcbm" ? { channels: c.offload.channels } : { threads: c.offload.threads }) } };
   return {
     version: 1, name: "fuzz case", description: "written by mmemu fuzz: a minimal case that violates a property", kernel: "mainline",
     limits: CASE_LIMITS,
