@@ -4,7 +4,8 @@
  * `mmemu run` reproduces, and the input campaign refuses bad scenario texts with named errors.
  */
 import test from "ava";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -59,3 +60,21 @@ test("scenario texts: bad ones are refused with a named error, never a throw", (
   t.deepEqual(stats.violations, []);
   t.is(stats.refused, 16);
 });
+
+test("found by the first long campaign: a descriptor error on a channel's non-last descriptor corrupts data under dcbm's callback-on-last-only, not with per-descriptor callbacks", (t) => {
+  const file = fileURLToPath(new URL("./fuzz-found/dcbm-desc-error-not-last.json", import.meta.url));
+  const posted = capture();
+  t.is(runCommand([file], {}, posted), 1);
+  t.regex(posted.stdout, /invariant violated: data corrupted/);
+  const s = JSON.parse(readFileSync(file, "utf8")) as { machine: { offload: Record<string, unknown> } };
+  s.machine.offload.callbackOnLastOnly = false;
+  const fixed = join(dir, "fixed.json");
+  writeFileAtomic(fixed, JSON.stringify(s));
+  const o = capture();
+  t.is(runCommand([fixed], {}, o), 0, o.stdout);
+});
+
+function capture(): Output & { stdout: string } {
+  const o = { stdout: "", out: (s: string) => void (o.stdout += s), err: () => {} };
+  return o;
+}
