@@ -23,7 +23,7 @@ test("a short campaign with correct drivers: no violation, and it moved, verifie
   t.true(r.stats.pagesVerified > 0);
   t.true(Object.values(r.stats.faultsInjected).some((n) => n > 0), JSON.stringify(r.stats.faultsInjected));
   t.is(r.reproducer, null);
-  t.true(r.inputs!.refused > 0 && r.inputs!.ran > 0);
+  t.true(r.inputs!.refused > 0 && r.inputs!.ran > 0 && r.inputs!.commandLines > 0);
   t.regex(formatFuzzReport(r, { runs: 40, seed: 7 }), /runs 40 \(including shrinking\), migrations \d+, pages verified \d+\n {2}faults injected: .*\n {2}violations: 0/);
 });
 
@@ -52,7 +52,7 @@ test("a case that breaks data integrity is found and its scenario file reproduce
 });
 
 test("scenario texts: bad ones are refused with a named error, never a throw", (t) => {
-  const stats: InputStats = { scenarios: 0, refused: 0, ran: 0, parserValues: 0, violations: [] };
+  const stats: InputStats = { scenarios: 0, commandLines: 0, refused: 0, ran: 0, parserValues: 0, violations: [] };
   for (const text of ["", "{", "null", "[]", "{\"version\":1}", "\u0000", "version: 1\n\tname: x", JSON.stringify({ version: 1, name: "x", machine: { nodes: [{ id: 0, memory: 1e30 }] }, processes: [{ name: "p" }], steps: [{ op: "sleep", ns: 1 }] })]) {
     fuzzScenarioText({ text, yaml: false }, stats);
     fuzzScenarioText({ text, yaml: true }, stats);

@@ -63,7 +63,7 @@ export function formatFuzzReport(r: FuzzReport, o: { runs: number; seed: number 
   ];
   if (r.inputs !== null) {
     const i = r.inputs;
-    lines.push(`  inputs: ${i.scenarios} scenario texts (${i.refused} refused with a named error, ${i.ran} ran), ${i.parserValues} option values; violations ${i.violations.length} (stack traces or hangs)`);
+    lines.push(`  inputs: ${i.scenarios} scenario texts (${i.refused} refused with a named error, ${i.ran} ran), ${i.commandLines} mmemu run command lines, ${i.parserValues} option values; violations ${i.violations.length} (stack traces, unnamed errors or hangs)`);
   }
   for (const v of r.violations.slice(0, 20)) lines.push(`  ! ${v}`);
   return lines.join("\n");

@@ -1,12 +1,16 @@
 /**
  * Fuzzing the emulator's own inputs: scenario files (generated cases with random fields replaced,
- * removed or the text cut short), command lines of `mmemu run`, and the option parsers every command
- * uses. The property: a bad input is refused with a ScenarioError / UsageError naming it (exit code 2),
+ * removed or the text cut short), command lines of `mmemu run` (such a file with fuzzed options), and
+ * the option parsers every command uses. Syscall arguments are fuzzed by the system campaign's wild calls. The property: a bad input is refused with a ScenarioError / UsageError naming it (exit code 2),
  * a good one runs; nothing else ever escapes (no stack trace), and each input finishes within
  * INPUT_TIME_LIMIT_MS (no hang).
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { intOption, outputPath, UsageError } from "@mmemu/bench";
+import { runCommand, type RunCommandOptions } from "../commands/run.js";
 import { parseFaultOptions, parseLimitOptions, parseScenario, runScenario, ScenarioError } from "@mmemu/scenario";
 import { caseArb, caseScenario } from "./campaign.js";
 
@@ -18,6 +22,8 @@ const RUN_LIMITS = { steps: 500, virtualNs: 3600e9, threadAccesses: 20_000, arra
 
 export interface InputStats {
   scenarios: number;
+  /** Command lines of `mmemu run` tried (a fuzzed file with fuzzed options). */
+  commandLines: number;
   refused: number;
   ran: number;
   parserValues: number;
@@ -134,8 +140,37 @@ export function fuzzOptionValue(v: string, stats: InputStats): void {
 
 /** A campaign over the emulator's inputs; returns the stats (violations listed). */
 export function inputCampaign(runs: number, seed: number): InputStats {
-  const stats: InputStats = { scenarios: 0, refused: 0, ran: 0, parserValues: 0, violations: [] };
+  const stats: InputStats = { scenarios: 0, commandLines: 0, refused: 0, ran: 0, parserValues: 0, violations: [] };
   fc.assert(fc.property(scenarioTextArb(), (input) => void fuzzScenarioText(input, stats)), { numRuns: runs, seed, endOnFailure: true });
   fc.assert(fc.property(optionValue, (v) => void fuzzOptionValue(v, stats)), { numRuns: runs, seed, endOnFailure: true });
+  fc.assert(fc.property(scenarioTextArb(), runOptionsArb, (input, opts) => void fuzzRunCommand(input, opts, stats)), { numRuns: Math.ceil(runs / 4), seed, endOnFailure: true });
   return stats;
+}
+
+/** Options of `mmemu run`, good and bad. */
+export const runOptionsArb: fc.Arbitrary<RunCommandOptions> = fc.record({
+  json: fc.boolean(),
+  kernel: fc.option(fc.oneof(fc.constantFrom("6.1", "6.12", "mainline", "5.4", ""), fc.string({ maxLength: 6 })), { nil: undefined }),
+  limit: fc.option(fc.array(fc.oneof(fc.constantFrom("steps=100", "virtualNs=1", "stepz=1", "steps=", "steps=-1", "arrayEntries=99999999999"), fc.string({ maxLength: 10 })), { maxLength: 2 }), { nil: undefined }),
+  fault: fc.option(fc.array(fc.oneof(fc.constantFrom("migrate_extra_ref", "folio_trylock:probability=0.5", "ptdma.hang:target=99", "no_such_point", "x:probability=2", ":"), fc.string({ maxLength: 10 })), { maxLength: 2 }), { nil: undefined }),
+}, { requiredKeys: ["json"] });
+
+let fuzzDir: string | null = null;
+
+/**
+ * `mmemu run FILE [options]` on a fuzzed scenario text: the exit code is 0, 1 or 2, nothing prints a
+ * stack trace, and a 2 comes with a message naming the file or the option.
+ */
+export function fuzzRunCommand(input: { text: string; yaml: boolean }, opts: RunCommandOptions, stats: InputStats): void {
+  stats.commandLines++;
+  fuzzDir ??= mkdtempSync(join(tmpdir(), "mmemu-fuzz-run-"));
+  const file = join(fuzzDir, input.yaml ? "case.yaml" : "case.json");
+  writeFileSync(file, input.text);
+  timed(stats, `mmemu run ${JSON.stringify(opts)} on ${JSON.stringify(input.text.slice(0, 80))}`, () => {
+    let err = "";
+    const code = runCommand([file], { ...opts, limit: [...(opts.limit ?? []), "steps=500", "threadAccesses=20000"] }, { out: () => {}, err: (t) => void (err += t) });
+    if (code !== 0 && code !== 1 && code !== 2) throw new Error(`exit code ${code}`);
+    if (/\n\s+at .+:\d+:\d+/.test(err)) throw new Error(`a stack trace: ${err.slice(0, 200)}`);
+    if (code === 2 && !err.includes(file) && !/--(kernel|limit|fault)/.test(err)) throw new Error(`exit 2 without naming the file or option: ${err.slice(0, 200)}`);
+  });
 }
