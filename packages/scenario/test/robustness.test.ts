@@ -152,3 +152,38 @@ test("encodings: a UTF-8 BOM is accepted; UTF-16 and tab-indented YAML are refus
   t.is(loadProblems(file("latin1.json", Buffer.from([0x7b, 0xe9, 0x7d]))), "the file is not valid UTF-8 text");
   t.is(loadProblems(dir), "is a directory, not a scenario file");
 });
+
+test("faults from a scenario: a device fault with dcbm on zen3-ptdma hardware (driver fixes on) keeps the data; a folio target hits only that folio", (t) => {
+  const r = runScenario(validateScenario({
+    version: 1, name: "faults", processes: [{ name: "p" }],
+    machine: {
+      nodes: [{ id: 0, memory: "64MiB", cpus: 2 }, { id: 1, memory: "64MiB", cpus: 2 }], thp: "always", check: true,
+      offload: { migrator: "dcbm", channels: 2, checkResults: true, errorsVisibleToClient: true, callbackOnLastOnly: false },
+    },
+    steps: [
+      { op: "mmap", process: "p", as: "b", len: "8MiB", align: "2MiB" },
+      { op: "write", process: "p", addr: "b", len: "8MiB", pattern: "0x1234" },
+      { op: "fault", point: "ptdma.bus_fault", times: 2 },
+      { op: "move_pages", process: "p", pages: { range: "b", count: 4, stride: "2MiB" }, nodes: { fill: 1, count: 4 }, expect: { status: { all: 1 } } },
+      { op: "inspect", process: "p", addr: "b", pages: 2048, expect: { node: 1, data: { pattern: "0x1234" } } },
+      { op: "fault", point: "ptdma.bus_fault", disarm: true, expect: { injected: 2 } },
+      { op: "fault", point: "migrate_extra_ref", target: { process: "p", addr: "b+2MiB" } },
+      { op: "move_pages", process: "p", pages: { range: "b", count: 4, stride: "2MiB" }, nodes: { fill: 0, count: 4 }, expect: { ret: 1 } },
+      { op: "inspect", process: "p", addr: "b", pages: 4, stride: "2MiB", expect: { data: { pattern: "0x1234" } } },
+      { op: "node_info", node: 1, name: "the targeted folio alone stayed on node 1" },
+      { op: "fault", point: "no_such_point" },
+    ],
+  }));
+  t.is(r.error, undefined);
+  const bad = r.steps.filter((s) => !s.ok);
+  t.deepEqual(bad.map((s) => s.index), ["10"], JSON.stringify(bad.map((s) => s.mismatches)));
+  t.regex(bad[0]!.mismatches[0]!, /^no fault point "no_such_point" on this machine \(points: .*dcbm\.alloc_fail.*migrate_extra_ref.*ptdma\.bus_fault/);
+});
+
+test("RunOptions.faults arms a point before the first step; an unknown one stops the run as a bad option", (t) => {
+  const s = validateScenario(scenario([buf, { op: "write", process: "p", addr: "b", len: "1p" }, { op: "move_pages", process: "p", pages: ["b"], nodes: [1], expect: { ret: 1, status: ["untouched"] } }]));
+  t.true(runScenario(s, { faults: [{ point: "migrate_extra_ref", config: {} }] }).ok);
+  const r = runScenario(s, { faults: [{ point: "nope", config: {} }] });
+  t.true(r.badOption);
+  t.regex(r.error!, /^--fault nope: unknown fault point "nope"; defined: /);
+});

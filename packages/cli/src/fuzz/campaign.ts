@@ -20,7 +20,7 @@ export const CORRECT_DRIVER = { checkResults: true, errorsVisibleToClient: true,
 
 /** Fault points a case may arm, by machine kind (all of them exist on that machine). */
 export const CORE_FAULTS = ["migrate_extra_ref", "folio_trylock", "migrate_alloc_dst", "fail_page_alloc", "migrate_copy_hwpoison"] as const;
-export const DCBM_FAULTS = ["ptdma.desc_error", "ptdma.bus_fault", "ptdma.hang", "ptdma.lost_irq", "ptdma.spurious_irq", "ptdma.desc_alloc", "dma.map_fail", "dcbm.alloc_fail"] as const;
+export const DCBM_FAULTS = ["ptdma.desc_error", "ptdma.bus_fault", "ptdma.hang", "ptdma.lost_irq", "ptdma.spurious_irq", "ptdma.desc_alloc", "dma.map_fail", "dma.chan_request", "dcbm.alloc_fail"] as const;
 export const MTCOPY_FAULTS = ["mtcopy.work_alloc"] as const;
 
 /** What move_pages(2) and migrate_pages(2) may fail with under faults and wild arguments (their manual pages). */
