@@ -54,6 +54,7 @@ const MachineSchema = z.object({
     callbackOnLastOnly: z.boolean().default(true).describe("dcbm asks for a completion callback on each channel's last descriptor only (the posted driver); false: on every descriptor, so every result is seen"),
     checkResults: z.boolean().default(false).describe("dcbm uses callback_result and fails a batch whose copy the engine reported failed (the posted driver does not)"),
     errorsVisibleToClient: z.boolean().default(false).describe("PTDMA reports hardware errors to the client as DMA_ERROR (the posted driver does not)"),
+    completionOrder: z.enum(["inOrder", "outOfOrderWithoutFence"]).default("inOrder").describe("SDXI functions (a profile with SDXI, e.g. example-sdxi): unfenced descriptors may complete out of order"),
   }).strict().optional().describe("a copy-offload migrator on a profile's hardware (node ids must be the profile's; timing comes from the profile)"),
 }).strict();
 

@@ -51,6 +51,7 @@ export class World {
       // The profile's hardware and timing model, on the scenario's nodes.
       const em = createMachine(loadProfile(mc.offload.profile, BUILTIN_SCHEMA), {
         nodes, seed: mc.seed, dma: mc.offload.migrator === "dcbm", ptdmaSwitches: { errorsVisibleToClient: mc.offload.errorsVisibleToClient },
+        sdxiSwitches: { completionOrder: mc.offload.completionOrder },
       });
       this.m = em.m;
       for (const [nid, count] of Object.entries(hugetlbPages)) this.m.setHugetlbPages(Number(nid), count);

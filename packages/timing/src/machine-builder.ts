@@ -7,7 +7,7 @@
 import { Machine } from "@mmemu/mm-core";
 import { DMAENGINE_SECTION, DmaEngine } from "@mmemu/dmaengine";
 import { createPtdmaEngines, PTDMA_SECTION, type PtdmaEngine, type PtdmaSwitches } from "@mmemu/ptdma";
-import { createSdxiFunctions, SDXI_SECTION, type SdxiEngine } from "@mmemu/sdxi";
+import { createSdxiFunctions, SDXI_SECTION, type SdxiEngine, type SdxiSwitches } from "@mmemu/sdxi";
 import { sectionValues } from "@mmemu/kernel";
 import { Fabric, FABRIC_SECTION, Iommu } from "@mmemu/platform";
 import { CPU_COST_SECTION } from "./cpu-costs.js";
@@ -30,6 +30,8 @@ export interface CreateMachineOptions {
   readonly nodes?: ReadonlyArray<{ readonly id: number; readonly pages: number; readonly cpus: number }>;
   /** PTDMA glue switches (e.g. errorsVisibleToClient). @default the driver's */
   readonly ptdmaSwitches?: Readonly<Partial<PtdmaSwitches>>;
+  /** SDXI switches (e.g. completionOrder). @default the driver's */
+  readonly sdxiSwitches?: Readonly<Partial<SdxiSwitches>>;
 }
 
 /** What {@link createMachine} builds. */
@@ -90,6 +92,7 @@ export function createMachine(profile: HardwareProfile, opts: CreateMachineOptio
       sdxi = createSdxiFunctions({
         core: m.core, engine: dmaengine, fabric, nodes: profile.topology.sdxi.map((f) => f.node),
         dmaChannels: profile.topology.sdxi_dma_channels, params: sectionValues(profile.params, SDXI_SECTION), iommu: profile.iommu.mode,
+        ...(opts.sdxiSwitches !== undefined ? { switches: opts.sdxiSwitches } : {}),
       });
       for (const e of sdxi) e.fn.dev.maxSegSize = profile.iommu.max_seg_size;
     }

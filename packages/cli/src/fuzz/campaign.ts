@@ -1,7 +1,7 @@
 /**
  * Property-based campaigns (fast-check) over whole emulated systems. Each case is a scenario: a machine
- * (2 or 3 nodes of any size, THP policy, a hugetlb pool, optionally dcbm or mtcopy on the zen3-ptdma
- * hardware with the driver fixes on), a process with patterned regions, optional reader/writer threads,
+ * (2 or 3 nodes of any size, THP policy, a hugetlb pool, optionally dcbm on zen3-ptdma's PTDMA engines or
+ * on example-sdxi's SDXI functions (in or out of order), or mtcopy, with the driver fixes on), a process with patterned regions, optional reader/writer threads,
  * move_pages/migrate_pages calls, fault points armed and disarmed around them, and syscalls with wild
  * arguments. The property: no step throws, the invariant checker sees nothing, every page still holds
  * what was written (wherever it now lives), writers lost no write, and each call fails only with an
@@ -21,6 +21,7 @@ export const CORRECT_DRIVER = { checkResults: true, errorsVisibleToClient: true,
 /** Fault points a case may arm, by machine kind (all of them exist on that machine). */
 export const CORE_FAULTS = ["migrate_extra_ref", "folio_trylock", "migrate_alloc_dst", "fail_page_alloc", "migrate_copy_hwpoison"] as const;
 export const DCBM_FAULTS = ["ptdma.desc_error", "ptdma.bus_fault", "ptdma.hang", "ptdma.lost_irq", "ptdma.spurious_irq", "ptdma.desc_alloc", "dma.map_fail", "dma.chan_request", "dcbm.alloc_fail"] as const;
+export const DCBM_SDXI_FAULTS = ["sdxi.desc_error", "sdxi.bus_fault", "sdxi.hang", "sdxi.lost_irq", "sdxi.spurious_irq", "dma.map_fail", "dma.chan_request", "dcbm.alloc_fail"] as const;
 export const MTCOPY_FAULTS = ["mtcopy.work_alloc"] as const;
 
 /** What move_pages(2) and migrate_pages(2) may fail with under faults and wild arguments (their manual pages). */
@@ -35,7 +36,10 @@ interface Region {
   hugetlb: boolean;
 }
 
-type Offload = { migrator: "none" } | { migrator: "dcbm"; channels: number } | { migrator: "mtcopy"; threads: number };
+type Offload =
+  | { migrator: "none" }
+  | { migrator: "dcbm"; channels: number; sdxi: boolean; outOfOrder: boolean }
+  | { migrator: "mtcopy"; threads: number };
 
 interface FaultArm {
   point: string;
@@ -110,7 +114,9 @@ function actionArb(nodes: number, regions: Region[], faults: readonly string[]):
 export function caseArb(): fc.Arbitrary<FuzzCase> {
   const offload: fc.Arbitrary<Offload> = fc.oneof(
     { weight: 3, arbitrary: fc.constant({ migrator: "none" as const }) },
-    { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }).map((channels) => ({ migrator: "dcbm" as const, channels })) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }).map((channels) => ({ migrator: "dcbm" as const, channels, sdxi: false, outOfOrder: false })) },
+    // dcbm on SDXI functions (example-sdxi), whose unfenced descriptors may complete out of order.
+    { weight: 1, arbitrary: fc.record({ channels: fc.integer({ min: 1, max: 4 }), outOfOrder: fc.boolean() }).map((o) => ({ migrator: "dcbm" as const, sdxi: true, ...o })) },
     // Powers of two only: the posted mtcopy leaves the last size % threads bytes of a folio uncopied when
     // a batch has fewer folios than threads (it only warns), so 3 threads corrupt data by design.
     { weight: 1, arbitrary: fc.constantFrom(1, 2, 4).map((threads) => ({ migrator: "mtcopy" as const, threads })) },
@@ -126,7 +132,8 @@ export function caseArb(): fc.Arbitrary<FuzzCase> {
       regions: fc.array(regionArb(), { minLength: 1, maxLength: 3 }),
       seed: fc.integer({ min: 1, max: 1 << 30 }),
     })).chain((base) => {
-      const faults = [...CORE_FAULTS, ...(off.migrator === "dcbm" ? DCBM_FAULTS : off.migrator === "mtcopy" ? MTCOPY_FAULTS : [])];
+      const device = off.migrator === "dcbm" ? (off.sdxi ? DCBM_SDXI_FAULTS : DCBM_FAULTS) : off.migrator === "mtcopy" ? MTCOPY_FAULTS : [];
+      const faults = [...CORE_FAULTS, ...device];
       return fc.record({
         thread: fc.option(fc.record({ kind: fc.constantFrom("read" as const, "write" as const), region: fc.integer({ min: 0, max: base.regions.length - 1 }), everyNs: fc.integer({ min: 50, max: 5000 }) }), { nil: null }),
         faults: fc.array(faultArb(faults, base.regions.length), { maxLength: 2 }),
@@ -201,7 +208,14 @@ export function caseScenario(c: FuzzCase): Record<string, unknown> {
   });
   steps.push({ op: "vm_events", name: "stats" });
   const offload = c.offload.migrator === "none" ? {}
-    : { offload: { migrator: c.offload.migrator, ...CORRECT_DRIVER, ...(c.offload.migrator === "dcbm" ? { channels: c.offload.channels } : { threads: c.offload.threads }) } };
+    : {
+      offload: {
+        migrator: c.offload.migrator, ...CORRECT_DRIVER,
+        ...(c.offload.migrator === "dcbm"
+          ? { channels: c.offload.channels, ...(c.offload.sdxi ? { profile: "example-sdxi", completionOrder: c.offload.outOfOrder ? "outOfOrderWithoutFence" : "inOrder" } : {}) }
+          : { threads: c.offload.threads }),
+      },
+    };
   return {
     version: 1, name: "fuzz case", description: "written by mmemu fuzz: a minimal case that violates a property", kernel: "mainline",
     limits: CASE_LIMITS,
