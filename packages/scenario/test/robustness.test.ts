@@ -187,3 +187,26 @@ test("RunOptions.faults arms a point before the first step; an unknown one stops
   t.true(r.badOption);
   t.regex(r.error!, /^--fault nope: unknown fault point "nope"; defined: /);
 });
+
+test("dcbm on SDXI functions completing out of order: an SDXI bus fault on a non-last descriptor is caught only with a callback per descriptor", (t) => {
+  const run = (callbackOnLastOnly: boolean) => runScenario(validateScenario({
+    version: 1, name: "sdxi", processes: [{ name: "p" }],
+    machine: {
+      nodes: [{ id: 0, memory: "64MiB", cpus: 2 }, { id: 1, memory: "64MiB", cpus: 2 }], check: true,
+      offload: { migrator: "dcbm", profile: "example-sdxi", channels: 2, completionOrder: "outOfOrderWithoutFence", checkResults: true, errorsVisibleToClient: true, callbackOnLastOnly },
+    },
+    steps: [
+      { op: "mmap", process: "p", as: "b", len: "256p" },
+      { op: "write", process: "p", addr: "b", len: "256p", pattern: "0x77" },
+      { op: "fault", point: "sdxi.bus_fault", times: 1 },
+      { op: "move_pages", process: "p", pages: { range: "b", count: 256 }, nodes: { fill: 1, count: 256 }, expect: { ret: "any" } },
+      { op: "inspect", process: "p", addr: "b", pages: 256, expect: { data: { pattern: "0x77" } } },
+      { op: "fault", point: "sdxi.bus_fault", disarm: true, expect: { injected: 1 } },
+    ],
+  }));
+  const posted = run(true);
+  t.false(posted.ok);
+  t.true(posted.steps[3]!.mismatches.some((m) => m.startsWith("invariant violated: data corrupted")));
+  const fixed = run(false);
+  t.true(fixed.ok, JSON.stringify(fixed.steps.filter((s) => !s.ok).map((s) => s.mismatches)));
+});
