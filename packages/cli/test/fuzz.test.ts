@@ -78,3 +78,8 @@ function capture(): Output & { stdout: string } {
   const o = { stdout: "", out: (s: string) => void (o.stdout += s), err: () => {} };
   return o;
 }
+
+test("found by the second long campaign: a writer thread that writes a page right after remove_migration_ptes() is no corruption (the checker verifies before)", (t) => {
+  const o = capture();
+  t.is(runCommand([fileURLToPath(new URL("./fuzz-found/writer-during-migrate-pages.json", import.meta.url))], {}, o), 0, o.stdout);
+});

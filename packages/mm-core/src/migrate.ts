@@ -532,10 +532,13 @@ function migrateFolioMove(ctx: Ctx, src: number, dst: number, ret: FolioList, al
   let rc: number;
   if (f.test(src, PG.movableOps)) {
     rc = migrateMovableOpsPage(m, dst, src);
+    if (rc === 0 && m.checker) m.checker.folioMoved(src, dst);
   } else {
     rc = moveToNewFolio(ctx, dst, src, copied);
     if (rc === 0) {
       m.lruAdd(dst);
+      // Verified before remove_migration_ptes() makes dst reachable: from then on a thread may write it.
+      if (m.checker) m.checker.folioMoved(src, dst);
       if (state & FOLIO_WAS_MAPPED) removeMigrationPtes(m, src, dst);
     }
   }
@@ -544,7 +547,6 @@ function migrateFolioMove(ctx: Ctx, src: number, dst: number, ret: FolioList, al
     m.folioPut(dst); // the allocation reference; dst lives on through its mappings, cache and LRU
     if (anonVma !== 0) putAnonVma(m, anonVma);
     folioUnlock(m, src);
-    if (m.checker) m.checker.folioMoved(src, dst);
     if (m.tp.folioMoved.enabled) m.tp.folioMoved.emit({ src, dst, nr_pages: f.nrPages(dst) });
     migrateFolioDone(m, src, reason);
     return 0;
@@ -784,6 +786,8 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
       rc = migrateFolio(ctx, dst, src, false);
       if (rc === 0 && !f.isAnon(src)) f.mapping[src] = 0;
     }
+    // Verified before remove_migration_ptes() makes dst reachable: from then on a thread may write it.
+    if (rc === 0 && m.checker) m.checker.folioMoved(src, dst);
     if (wasMapped) removeMigrationPtes(m, src, rc === 0 ? dst : src);
     folioUnlock(m, dst);
     folioUnlock(m, src);
@@ -792,7 +796,6 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
   if (rc === 0) {
     f.set(dst, PG.hugetlbMigratable);
     m.folioPut(dst);
-    if (m.checker) m.checker.folioMoved(src, dst);
     if (m.tp.folioMoved.enabled) m.tp.folioMoved.emit({ src, dst, nr_pages: f.nrPages(dst) });
     m.accountIsolated(src, -1);
     m.folioPut(src);

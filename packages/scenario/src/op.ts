@@ -86,6 +86,9 @@ export function bits(v: number | readonly string[], table: Readonly<Record<strin
   return v.reduce((acc, k) => acc | table[k]!, 0);
 }
 
+/** MAP_FAILED, (void *) -1 as a 64-bit address: what a label holds after its mmap failed. */
+export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
 export function hex(v: number | bigint): string {
   return `0x${v.toString(16)}`;
 }

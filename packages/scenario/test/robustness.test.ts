@@ -210,3 +210,13 @@ test("dcbm on SDXI functions completing out of order: an SDXI bus fault on a non
   const fixed = run(false);
   t.true(fixed.ok, JSON.stringify(fixed.steps.filter((s) => !s.ok).map((s) => s.mismatches)));
 });
+
+test("a failed mmap leaves MAP_FAILED in its label: later steps using it fail cleanly instead of stopping the run", (t) => {
+  const r = runScenario(validateScenario(scenario([
+    { op: "mmap", process: "p", as: "b", len: "1p", flags: ["PRIVATE", "ANONYMOUS", "FIXED"], addr: "KERNEL", expect: { errno: "ENOMEM" } },
+    { op: "madvise", process: "p", addr: "b", len: "1p", advice: "HUGEPAGE", expect: { errno: ["EINVAL", "ENOMEM"] } },
+    { op: "write", process: "p", addr: "b", len: "1p", expect: { fault: true } },
+    { op: "move_pages", process: "p", pages: ["b"], nodes: [1], expect: { ret: 0, status: ["-EFAULT"] } },
+  ])));
+  t.true(r.ok, r.error ?? JSON.stringify(r.steps.map((s) => s.mismatches)));
+});

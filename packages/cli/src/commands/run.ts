@@ -109,7 +109,11 @@ export function runCommand(files: readonly string[], opts: RunCommandOptions, io
     if (opts.json) io.out(`${JSON.stringify(summaryRecord(file, result))}\n`);
     else io.out(renderTable(file, scenario, result, shown, hidden));
     if (!result.ok) failed++;
-    if (result.limitReached !== undefined || result.badOption === true) limited++;
+    if (result.limitReached !== undefined || result.badOption === true) {
+      // An input problem found while running: also one line on stderr naming the file.
+      limited++;
+      io.err(`mmemu: ${file}: ${result.error}\n`);
+    }
   }
   if (loaded.length > 1) {
     const line = { summary: "run", files: loaded.length, passed: loaded.length - failed, failed };
