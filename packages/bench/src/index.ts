@@ -26,3 +26,6 @@ export { profileCommand, loadProfileWith, parseSets, paramRows, formatParamsMark
 export type { ParamRow } from "./commands/profile.js";
 export type { SeedOutput, SeedRun } from "./seed.js";
 export type { TuneRow } from "./commands/tune-batch.js";
+export { EXIT, UsageError, runCli, outputPath, writeFileAtomic, writeFilesAtomic, AtomicStream, intOption } from "./output.js";
+export { seedOption } from "./commands/bench.js";
+export { formatDuration } from "./calibrate.js";

@@ -3,11 +3,10 @@
  * linkedom document, so no browser is needed): throughput against channels per folio size, and
  * first-folio latency and throughput against batch size for the offload rows.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
 import type { Measurements } from "./measurements.js";
+import { writeFilesAtomic } from "./output.js";
 import { fidelity, formatSeedTables, type SeedRun } from "./seed.js";
 
 function svgOf(options: Record<string, unknown>): string {
@@ -62,11 +61,9 @@ export function seedCharts(run: SeedRun): Record<string, string> {
   return charts;
 }
 
-/** Write report.md, report.html and the SVG charts into `dir`. */
+/** Write report.md, report.html and the SVG charts into `dir`, all or nothing (writeFilesAtomic). */
 export function writeSeedReport(dir: string, run: SeedRun, measurements: Measurements | null, extra: { profile: string; seed: number }): string[] {
-  mkdirSync(dir, { recursive: true });
   const charts = seedCharts(run);
-  for (const [name, svg] of Object.entries(charts)) writeFileSync(join(dir, name), svg);
   const fid = fidelity(run.cells);
   const tables = formatSeedTables(run, measurements);
   const summary = `Profile **${extra.profile}**, seed ${extra.seed}, ${run.points.length} points in ${(run.wallMs / 1000).toFixed(1)} s wall. ` +
@@ -79,7 +76,6 @@ export function writeSeedReport(dir: string, run: SeedRun, measurements: Measure
     "```text", tables, "```", "",
     ...Object.keys(charts).map((n) => `![${n}](${n})`), "",
   ].join("\n");
-  writeFileSync(join(dir, "report.md"), md);
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>mmemu seed benchmark</title>
 <style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}pre{font-size:12px;overflow-x:auto;background:#f6f6f6;padding:1em}</style></head>
@@ -87,6 +83,5 @@ export function writeSeedReport(dir: string, run: SeedRun, measurements: Measure
 <pre>${esc(tables)}</pre>
 ${Object.values(charts).join("\n")}
 </body></html>`;
-  writeFileSync(join(dir, "report.html"), html);
-  return ["report.md", "report.html", ...Object.keys(charts)].map((n) => join(dir, n));
+  return writeFilesAtomic(dir, { "report.md": md, "report.html": html, ...charts });
 }

@@ -6,7 +6,10 @@ import { MAX_PAGE_ORDER } from "./physmem.js";
  * free blocks of order k sit on per-node free lists; allocation splits a larger block, freeing merges
  * with the buddy when it is free and of the same order. Everything lives in typed arrays indexed by pfn,
  * so allocation and freeing allocate nothing on the host. Fragmentation is real: a node with enough free
- * pages can still fail an order-9 request, as Linux does.
+ * pages can still fail an order-9 request, as Linux does. Blocks are aligned to their order in absolute
+ * pfns (a buddy is pfn ^ (1 << order), as __find_buddy_pfn() computes), so a node that starts or ends off a
+ * 2 MiB boundary — real machines' nodes do — has smaller blocks at its edges and every large folio is
+ * naturally aligned where folio lookup (page_folio) expects its head.
  */
 export class PageAllocator {
   /** Order of the free block starting at pfn, or -1 if pfn does not start a free block. */
@@ -32,13 +35,13 @@ export class PageAllocator {
     mem.nodes.forEach((node, i) => (this.nodeSlot[node.id] = i));
     this.heads = new Int32Array(mem.nodes.length * (MAX_PAGE_ORDER + 1)).fill(-1);
     this.freePages = new Float64Array(maxId + 1);
-    // Seed each node with maximal aligned blocks, as memblock_free_all() does.
+    // Seed each node with maximal aligned blocks, as memblock_free_all() -> __free_pages_memory() does.
     for (const node of mem.nodes) {
       let pfn = node.startPfn;
       const end = node.startPfn + node.nrPages;
       while (pfn < end) {
         let order = MAX_PAGE_ORDER;
-        while (order > 0 && ((pfn - node.startPfn) % (1 << order) !== 0 || pfn + (1 << order) > end)) order--;
+        while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > end)) order--;
         this.addFree(node.id, pfn, order);
         pfn += 1 << order;
       }
@@ -91,23 +94,24 @@ export class PageAllocator {
       return;
     }
     const node = this.mem.node(nid)!;
-    let rel = pfn - node.startPfn;
+    const end = node.startPfn + node.nrPages;
     while (order < MAX_PAGE_ORDER) {
-      const buddyRel = rel ^ (1 << order);
-      const buddy = node.startPfn + buddyRel;
-      if (buddyRel + (1 << order) > node.nrPages || this.freeOrder[buddy] !== order) break;
+      // __find_buddy_pfn(); a buddy outside the node (an edge block) never merges.
+      const buddy = pfn ^ (1 << order);
+      if (buddy < node.startPfn || buddy + (1 << order) > end || this.freeOrder[buddy] !== order) break;
       this.delFree(nid, buddy, order);
-      rel &= ~(1 << order);
+      pfn &= ~(1 << order);
       order++;
     }
-    this.addFree(nid, node.startPfn + rel, order);
+    this.addFree(nid, pfn, order);
   }
 
   private allocContig(nid: number, order: number): number {
     const node = this.mem.node(nid)!;
     const nr = 1 << order;
     const chunk = 1 << MAX_PAGE_ORDER;
-    for (let start = node.startPfn; start + nr <= node.startPfn + node.nrPages; start += nr) {
+    // Gigantic pages are naturally aligned too (alloc_contig_pages() searches aligned ranges).
+    for (let start = Math.ceil(node.startPfn / nr) * nr; start + nr <= node.startPfn + node.nrPages; start += nr) {
       let ok = true;
       for (let p = start; p < start + nr; p += chunk) {
         if (this.freeOrder[p] !== MAX_PAGE_ORDER) {

@@ -2,11 +2,10 @@
  * `mmemu bench seed [--profile NAME] [--set section.name=value ...] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
  * `mmemu bench speed [--profile NAME] [--no-seed]`
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { readMeasurements } from "../measurements.js";
+import { intOption, outputPath, writeFileAtomic } from "../output.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
 import { fidelity, formatSeedTables, runSeed } from "../seed.js";
@@ -16,6 +15,11 @@ import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { BUILTIN_COMPONENTS } from "@mmemu/components";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
+
+/** --seed: a whole number (the PRNG seed). */
+export function seedOption(value: string): number {
+  return intOption("--seed", value, 0, 2 ** 32 - 1);
+}
 
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
@@ -29,9 +33,12 @@ export function benchCommand(): Command {
     .option("--json <file>", "write { profile, seed, version, results }")
     .option("--threads <n>", "worker threads (default: one per core)")
     .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+      // Every input and output is checked before the benchmark runs.
+      if (o.json !== undefined) outputPath("--json", o.json, "file");
+      if (o.report !== undefined) outputPath("--report", o.report, "dir");
+      const seed = seedOption(o.seed);
       const components = await componentsFrom(o);
       const profile = loadProfileWith(o.profile, o.set, components.schema);
-      const seed = Number(o.seed);
       const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
       const pool = new PointPool(parseThreads(o.threads), components);
       const bar = new cliProgress.SingleBar({ format: "seed {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
@@ -56,8 +63,7 @@ export function benchCommand(): Command {
         const plugged = components !== BUILTIN_COMPONENTS;
         if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
         if (o.json) {
-          mkdirSync(dirname(o.json), { recursive: true });
-          writeFileSync(o.json, JSON.stringify(plugged ? { ...run.json, components: components.selection } : run.json, null, 1) + "\n");
+          writeFileAtomic(o.json, JSON.stringify(plugged ? { ...run.json, components: components.selection } : run.json, null, 1) + "\n");
           console.log(`wrote ${o.json}`);
         }
         if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);
@@ -79,7 +85,7 @@ export function benchCommand(): Command {
       const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       let started = false;
       try {
-        const { rows, results } = await runPredict(pool, profile, Number(o.seed), (done, total) => {
+        const { rows, results } = await runPredict(pool, profile, seedOption(o.seed), (done, total) => {
           if (!started) {
             bar.start(total, 0);
             started = true;

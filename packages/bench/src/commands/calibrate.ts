@@ -2,13 +2,14 @@
  * `mmemu calibrate [--measurements FILE] [--profile NAME] [--out FILE]`: fit the profile's free
  * parameters to a measurements file and write the fitted profile (see ../calibrate.ts for the method).
  */
-import { writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
 import { deriveProfile, loadProfile, paramSpec, profileToFile } from "@mmemu/timing";
 import { calibrate, type CalibrateStage } from "../calibrate.js";
 import { readMeasurements } from "../measurements.js";
+import { writeFileAtomic } from "../output.js";
 import { PointPool } from "../pool.js";
 import { formatCellErrors } from "../tables.js";
 
@@ -56,7 +57,8 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
       ...(a.stages !== undefined ? { stages: a.stages } : {}),
       log: (l) => console.log(l),
       onImprove: (p) => {
-        if (a.out) writeFileSync(`${a.out}.partial`, JSON.stringify({ ...profileToFile(p), name: "checkpoint" }, null, 1) + "\n");
+        // A checkpoint beside the output, so hours of fitting survive an interruption; removed at the end.
+        if (a.out) writeFileAtomic(`${a.out}.partial`, JSON.stringify({ ...profileToFile(p), name: "checkpoint" }, null, 1) + "\n");
       },
     });
     console.log(formatCellErrors(r.cells));
@@ -82,9 +84,15 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
       },
     };
     console.log(`cells ${r.cells.length} (skipped ${r.skipped.length}), median |error| ${(med * 100).toFixed(1)}%, max ${((abs[abs.length - 1] ?? 0) * 100).toFixed(1)}%, objective ${r.objective.toFixed(5)}, ${r.evaluations} evaluations, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    const text = JSON.stringify(out, null, 1) + "\n";
     if (a.out) {
-      writeFileSync(a.out, JSON.stringify(out, null, 1) + "\n");
+      writeFileAtomic(a.out, text);
+      rmSync(`${a.out}.partial`, { force: true });
       console.log(`wrote ${a.out}`);
+    } else {
+      // Without --out the fit is not thrown away: it is printed, ready to save as a profile file.
+      console.log("the fitted profile (no --out was given; save it to a file to use it with --profile):");
+      process.stdout.write(text);
     }
     return 0;
   } finally {

@@ -6,6 +6,7 @@ import { spawn, stop } from "./activity.js";
 import { touch, read, write } from "./access.js";
 import { capset, prctl_set_dumpable, set_cpuset, setresgid, setresuid } from "./creds.js";
 import { device, pfnmap } from "./device.js";
+import { fault } from "./fault.js";
 import { inspect } from "./inspect.js";
 import { fill_node, node_info, sleep, vm_events } from "./machine.js";
 import { migrate_pages } from "./migrate_pages.js";
@@ -19,7 +20,7 @@ import { exit, fork, reap, thread } from "./tasks.js";
 export const OPS = {
   mmap, munmap, mprotect, mlock, munlock, madvise, ksm_scan, fork, exit, reap, thread, setresuid, setresgid, capset,
   prctl_set_dumpable, set_cpuset, write, read, touch, pin, unpin, device, pfnmap, move_pages, migrate_pages, inspect,
-  spawn, stop, sleep, vm_events, node_info, fill_node,
+  spawn, stop, sleep, vm_events, node_info, fill_node, fault,
 } as const;
 
 export type OpName = keyof typeof OPS;
