@@ -14,13 +14,14 @@
 /** Lowest first. A package may import packages of its own or any lower layer. */
 const LAYERS = [
   ["kernel"],
+  ["trace"],
   ["mm-core"],
   ["platform"],
   ["test-support"],
   ["dmaengine", "offload-api", "syscalls/move_pages"],
   ["timing"],
   ["driver-kit"],
-  ["drivers/ptdma", "drivers/sdxi", "migrators/mtcopy", "migrators/dcbm"],
+  ["drivers/ptdma", "drivers/sdxi", "drivers/ae4dma", "migrators/mtcopy", "migrators/dcbm"],
   ["components"],
   ["scenario", "bench"],
   ["cli"],

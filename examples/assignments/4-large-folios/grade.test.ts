@@ -15,7 +15,7 @@ const submission = resolve(process.env.SUBMISSION ?? here("./starter.ts"));
 
 const run = spawnSync(process.execPath, [
   "--import", `${MMEMU}packages/driver-kit/register.mjs`, `${MMEMU}packages/cli/src/main.ts`,
-  "run", "--trace", "--migrator", submission, here("./scenario.json"),
+  "run", "--trace", "-", "--migrator", submission, here("./scenario.json"),
 ], { encoding: "utf8" });
 const copies = [...run.stdout.matchAll(/migrate_offload_copy_end: migrator=LARGEFOLIO nr_folios=(\d+) rc=(-?\d+)/g)].map((m) => ({ n: Number(m[1]), rc: Number(m[2]) }));
 

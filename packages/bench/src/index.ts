@@ -1,21 +1,29 @@
-export { runPoint, preparePoint, movePages, readStatus, FOLIO_SIZES, FOLIO_SIZE_NAMES, folioBytes, GiB } from "./workload.js";
+export { runPoint, preparePoint, offloadCounters, movePages, readStatus, FOLIO_SIZES, FOLIO_SIZE_NAMES, folioBytes, GiB } from "./workload.js";
 export { firstFolioLatencies, probeFirstFolio, median, BATCH_START_TP, FOLIO_MOVED_TP } from "./first-folio.js";
 export type { PointSpec, PointResult, WorkloadOptions, FolioSizeName, PreparedPoint } from "./workload.js";
 export { PointPool } from "./pool.js";
-export { calibrate, evaluateCells, objectiveOf, isDmaParam } from "./calibrate.js";
-export { readMeasurements, measurementCells, relError, MeasurementsSchema } from "./measurements.js";
+export { calibrate, calibrateLinearised, clampToBounds, fitRange, evaluateCells, objectiveOf, isDmaParam, ROBUST_DELTA, DEFAULT_MAX_FOLIOS } from "./calibrate.js";
+export { readMeasurements, measurementCells, cellKey, relError, MeasurementsSchema } from "./measurements.js";
 export {
-  seedPoints, cellSpec, scaledSpec, specKey, cellValue, throughputSpec, vanillaLatencySpec, offloadSpec,
+  seedPoints, cellSpec, scaledSpec, specKey, specLabel, cellValue, throughputSpec, vanillaLatencySpec, offloadSpec,
   SEED_CHANNELS, SEED_VANILLA_N_4K, SEED_VANILLA_N_2M, SEED_OFFLOAD_N, SEED_OFFLOAD_CHANNELS,
 } from "./points.js";
-export type { CalibrateOptions, CalibrateResult, CellEval } from "./calibrate.js";
+export type { CalibrateOptions, CalibrateResult, CellEval, CellEvaluator, LinearisedOptions, PointRunner } from "./calibrate.js";
+export { crossValidate, formatValidation, kfoldAssignment, summarise, tableOf, fixedDifferences, VALIDATION_SCHEMES, VALIDATION_METHODS } from "./validate.js";
+export { buildSurrogate, JACOBIAN_STEP } from "./surrogate.js";
+export type { Surrogate } from "./surrogate.js";
+export type { ValidateOptions, ValidationReport, ValidationScheme, ValidationMethod, FoldResult, ErrorSummary, TableValidation } from "./validate.js";
 export type { Measurements, Cell, TableName } from "./measurements.js";
 export type { ResultRecord, SeedPoint } from "./points.js";
 export type { PoolResult } from "./pool.js";
-export { runSeed, fidelity, formatSeedTables, BENCH_VERSION } from "./seed.js";
-export { writeSeedReport, seedCharts } from "./report.js";
-export { runSpeed, SPEED_POINTS } from "./speed.js";
-export { predictRows, runPredict, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
+export { runSeed, fidelity, fidelityLine, formatSeedTables, sampleStatus, BENCH_VERSION } from "./seed.js";
+export { writeSeedReport, seedCharts, seedChartSpecs, seedReportTables, breakdownTable } from "./report.js";
+export type { ChartSpec, ReportCell, ReportTable } from "./report.js";
+export { lineChartSvg, stackedBarsSvg, PALETTE } from "./chart.js";
+export type { ChartPoint, ChartSeries, LineChart, StackedBars } from "./chart.js";
+export { runSpeed, formatSpeed, SPEED_POINTS } from "./speed.js";
+export type { SpeedReport, SpeedRow } from "./speed.js";
+export { predictRows, runPredict, predictSweep, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
 export type { PredictRow } from "./predict.js";
 export { benchCommand } from "./commands/bench.js";
 export { componentOptions, componentsFrom } from "./commands/components.js";
@@ -29,3 +37,19 @@ export type { TuneRow } from "./commands/tune-batch.js";
 export { EXIT, UsageError, runCli, outputPath, writeFileAtomic, writeFilesAtomic, AtomicStream, intOption } from "./output.js";
 export { seedOption } from "./commands/bench.js";
 export { formatDuration } from "./calibrate.js";
+export { sweepCommand, workerCommand, runSweepCommand, engineFrom, DEFAULT_CACHE_DIR } from "./commands/sweep.js";
+export { parseSweep, validateSweep, loadSweepFile, SweepSpecError, FIGURES, POINT_DEFAULTS, POINT_FIELD_NAMES } from "./sweep/spec.js";
+export { resolveSweep } from "./sweep/resolve.js";
+export { runSweep, figuresOf } from "./sweep/run.js";
+export { PointCache } from "./sweep/cache.js";
+export { LocalEngine, EngineRunner } from "./sweep/engine.js";
+export { QueueEngine, startQueueWorker, DEFAULT_QUEUE_NAME } from "./sweep/queue.js";
+export { mmemuVersion } from "./sweep/identity.js";
+export { recordsJsonl, formatSweepTable, writeSweepReport } from "./sweep/output.js";
+export { writeSweepDb } from "./sweep/db.js";
+export type { Sweep, SweepPoint, PointFields, FigureName, ChartSpec as SweepChartSpec } from "./sweep/spec.js";
+export type { ResolvedPoint } from "./sweep/resolve.js";
+export type { SweepRecord, SweepRunResult, SweepRunOptions } from "./sweep/run.js";
+export type { PointEngine, PointEnd } from "./sweep/engine.js";
+export type { PointOutcome } from "./sweep/cache.js";
+export type { QueueWorker } from "./sweep/queue.js";

@@ -102,6 +102,11 @@ export function measurementCells(ms: Measurements): Cell[] {
   return cells;
 }
 
+/** Stable identity of a cell (cells are re-read from the measurements by every fit). */
+export function cellKey(c: Cell): string {
+  return `${c.table}/${c.metric}/${c.config}/${c.channels ?? "-"}/${c.folioSize}/${c.n ?? "-"}/${c.N ?? "-"}`;
+}
+
 /** Signed relative error of an emulated value against a published one. */
 export function relError(emulated: number, published: number): number {
   return (emulated - published) / published;

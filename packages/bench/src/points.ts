@@ -15,10 +15,26 @@ const DCBM_THROUGHPUT_BATCH = 262144;
 const VANILLA_BATCH = 512;
 
 /** One result record of the JSON output (the three shapes of issue 5). */
-export type ResultRecord =
+export type ResultRecord = (
   | { table: "throughput_by_folio_size"; config: "vanilla" | "dcbm"; channels: number | null; folio_size: FolioSizeName; GBps: number }
   | { table: "first_folio_latency_vanilla"; folio_size: "4K" | "2M"; n: number; GBps: number; first_us: number }
-  | { table: "first_folio_latency_offload"; folio_size: "4K" | "2M"; N: number; channels: number; GBps: number; first_us: number };
+  | { table: "first_folio_latency_offload"; folio_size: "4K" | "2M"; N: number; channels: number; GBps: number; first_us: number }
+) & RecordExtras;
+
+/** What `bench seed --json` adds to each record: the published values and errors, the phase breakdown, the counters and CPU fallbacks. */
+export interface RecordExtras {
+  /** The published value of each metric that has one, and the emulated value's relative error. */
+  published?: { GBps?: number; first_us?: number };
+  error?: { GBps?: number; first_us?: number };
+  /** Virtual ns of the point by phase; they add up to virtual_ns. */
+  phases_ns?: Record<string, number>;
+  virtual_ns?: number;
+  /** /proc/vmstat's migration lines after the point, and the migrator's and engines' counters. */
+  vmstat?: Record<string, number>;
+  stats?: Record<string, Record<string, number>>;
+  /** Folios the CPU copied although their batch went to the migrator, by cause. */
+  fallback?: Record<string, number>;
+}
 
 /** A point of the seed benchmark and the record it produces. */
 export interface SeedPoint {
@@ -100,12 +116,19 @@ export function scaledSpec(s: PointSpec, maxFolios = 16384): PointSpec {
   return { ...s, totalBytes: maxFolios * fb, perCall: Math.min(perCall, maxFolios) };
 }
 
+/** A readable name of a point: "dcbm 16ch 4K N=262144", "vanilla 2M n=64". */
+export function specLabel(s: PointSpec): string {
+  const folios = Math.floor(s.totalBytes / folioBytes(s.folioSize));
+  const size = s.totalBytes >= GiB ? `${s.totalBytes / GiB} GiB` : `${folios} folios`;
+  return `${s.config}${s.channels !== null ? ` ${s.channels}ch` : ""} ${s.folioSize} ${size}${s.perCall !== undefined ? ` n=${s.perCall}` : ""} N=${s.batchPages ?? 512}`;
+}
+
 /** Stable identity of a spec (cells and records are joined on it). */
 export function specKey(s: PointSpec): string {
   return `${s.config}/${s.channels ?? "-"}/${s.folioSize}/${s.totalBytes}/${s.perCall ?? "all"}/${s.batchPages ?? 512}`;
 }
 
 /** The value a cell compares against in a point result. */
-export function cellValue(c: Cell, r: PointResult): number {
+export function cellValue(c: Cell, r: Pick<PointResult, "GBps" | "firstUs">): number {
   return c.metric === "GBps" ? r.GBps : r.firstUs;
 }

@@ -8,7 +8,7 @@ import { Piscina } from "piscina";
 import { profileToFile, type HardwareProfile } from "@mmemu/timing";
 import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
 import type { PointResult, PointSpec, WorkloadOptions } from "./workload.js";
-import type { PointTask } from "./worker.js";
+import type { PointTask, PointTaskResult } from "./worker.js";
 
 export type PoolResult = PointResult & { peakRssMB: number };
 
@@ -21,12 +21,15 @@ export function parseThreads(text: string | undefined): number {
 
 export class PointPool {
   private readonly pool: Piscina;
+  /** Worker threads the pool runs (it starts them all). */
+  readonly size: number;
 
   /** `components`: what every point runs with (workers load the same selection). */
   constructor(threads = availableParallelism(), readonly components: Components = BUILTIN_COMPONENTS) {
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
       throw new RangeError(`--threads must be a whole number from 1 to 256, got ${threads}`);
     }
+    this.size = threads;
     this.pool = new Piscina({
       // No `--import tsx` here: the entry registers tsx's ESM hooks, and the CommonJS hook would
       // only let piscina's require() of the entry load the emulator as CommonJS again.
@@ -57,13 +60,18 @@ export class PointPool {
     return out;
   }
 
+  /** Run one task (a sweep point, whose profile and options are its own). */
+  async run(task: PointTask): Promise<PointTaskResult> {
+    return (await this.pool.run(task)) as PointTaskResult;
+  }
+
   async close(): Promise<void> {
     await this.pool.destroy();
   }
 }
 
-/** Rough relative cost of a point: folios moved, DMA points dearer. */
-function weight(s: PointSpec): number {
+/** Rough relative cost of a point: folios moved, DMA points dearer (engines run the longest first). */
+export function weight(s: PointSpec): number {
   const order = { "4K": 0, "16K": 2, "64K": 4, "256K": 6, "1M": 8, "2M": 9 }[s.folioSize];
   const folios = s.totalBytes / (4096 << order);
   return (folios + (s.config === "dcbm" ? folios * 0.5 + 2000 : 0) + 500) * (order === 0 ? 1.3 : 1);

@@ -8,6 +8,8 @@
 import type { HardwareProfile } from "@mmemu/timing";
 import { offloadSpec, SEED_OFFLOAD_CHANNELS, SEED_OFFLOAD_N, SEED_VANILLA_N_4K, specKey, vanillaLatencySpec } from "./points.js";
 import type { PointPool, PoolResult } from "./pool.js";
+import { presetSweep, type PresetOptions } from "./sweep/preset.js";
+import type { Sweep } from "./sweep/spec.js";
 import { folioBytes, GiB, type FolioSizeName, type PointSpec } from "./workload.js";
 
 export const PREDICT_VANILLA_SIZES: readonly FolioSizeName[] = ["16K", "64K"];
@@ -42,19 +44,27 @@ export function predictRows(): PredictRow[] {
   return rows;
 }
 
-export async function runPredict(pool: PointPool, profile: HardwareProfile, seed: number, onProgress?: (done: number, total: number) => void): Promise<{ rows: PredictRow[]; results: PoolResult[] }> {
+/** Run the predictions on the local pool (shared points run once); results in row order, with phases and counters. */
+export async function runPredict(
+  pool: PointPool, profile: HardwareProfile, seed: number, onProgress?: (done: number, total: number) => void, strictOffload = false,
+): Promise<{ rows: PredictRow[]; results: PoolResult[] }> {
   const rows = predictRows();
   const unique = new Map<string, PointSpec>();
   for (const r of rows) unique.set(specKey(r.spec), r.spec);
   const keys = [...unique.keys()];
   let done = 0;
-  const res = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed }, () => onProgress?.(++done, keys.length));
+  const res = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed, strictOffload }, () => onProgress?.(++done, keys.length));
   const byKey = new Map(keys.map((k, i) => [k, res[i]!]));
   return { rows, results: rows.map((r) => byKey.get(specKey(r.spec))!) };
 }
 
+/** The predictions as a preset sweep (one point per row; shared points run once). */
+export function predictSweep(o: PresetOptions): Sweep {
+  return presetSweep("predict", "unpublished configurations: vanilla and dcbm first-folio latency and throughput", predictRows().map((r) => r.spec), o);
+}
+
 /** The predictions as text tables. */
-export function formatPredict(rows: readonly PredictRow[], results: readonly PoolResult[]): string {
+export function formatPredict(rows: readonly PredictRow[], results: ReadonlyArray<{ GBps: number; firstUs: number }>): string {
   const out: string[] = [];
   const f = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
   for (const fs of PREDICT_VANILLA_SIZES) {

@@ -29,19 +29,26 @@ export interface SeedRun {
   readonly wallMs: number;
 }
 
-/** Run the seed benchmark on the pool. */
+/** Run the seed benchmark (or the points `only` selects) on the pool. */
 export async function runSeed(
   pool: PointPool, profile: HardwareProfile, seed: number, measurements: Measurements | null,
   onProgress?: (done: number, total: number) => void,
+  opts: {
+    /** Record batches that fell back to the CPU as failures (PointResult.strictFailures). @default false */
+    readonly strictOffload?: boolean;
+    /** Run only the points whose spec passes (tests and quick looks). @default every point */
+    readonly only?: (spec: PointSpec) => boolean;
+  } = {},
 ): Promise<SeedRun> {
-  const points = seedPoints();
+  const only = opts.only;
+  const points = only === undefined ? seedPoints() : seedPoints().filter((p) => only(p.spec));
   const t0 = performance.now();
   let done = 0;
   // Points shared by two tables (the 262144-page offload rows are the throughput rows) run once.
   const unique = new Map<string, PointSpec>();
   for (const p of points) unique.set(specKey(p.spec), p.spec);
   const keys = [...unique.keys()];
-  const uniqueResults = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed }, () => onProgress?.(++done, keys.length));
+  const uniqueResults = await pool.runAll(profile, keys.map((k) => unique.get(k)!), { seed, strictOffload: opts.strictOffload === true }, () => onProgress?.(++done, keys.length));
   const wallMs = performance.now() - t0;
   const byKey = new Map<string, PoolResult>(keys.map((k, i) => [k, uniqueResults[i]!]));
   const results = points.map((p) => byKey.get(specKey(p.spec))!);
@@ -52,10 +59,43 @@ export async function runSeed(
     const emulated = cellValue(c, r);
     cells.push({ cell: c, emulated, error: (emulated - c.value) / c.value });
   }
+  const pub = new Map<string, Cell>();
+  for (const c of measurements ? measurementCells(measurements) : []) pub.set(`${specKey(cellSpec(c))}#${c.table}#${c.metric}`, c);
+  const records = points.map((p, i) => {
+    const r = results[i]!;
+    const rec: ResultRecord = p.record(r);
+    for (const metric of ["GBps", "first_us"] as const) {
+      const c = pub.get(`${specKey(p.spec)}#${p.table}#${metric}`);
+      if (c === undefined || !(metric in rec)) continue;
+      (rec.published ??= {})[metric] = c.value;
+      (rec.error ??= {})[metric] = Math.round(((cellValue(c, r) - c.value) / c.value) * 10000) / 10000;
+    }
+    rec.virtual_ns = r.virtualNs;
+    rec.phases_ns = r.phases;
+    rec.vmstat = r.vmstat;
+    rec.stats = r.stats;
+    rec.fallback = { ...r.fallback };
+    return rec;
+  });
   return {
-    json: { profile: profile.name, seed, version: BENCH_VERSION, results: points.map((p, i) => p.record(results[i]!)) },
+    json: { profile: profile.name, seed, version: BENCH_VERSION, results: records },
     points, results, cells, wallMs,
   };
+}
+
+/**
+ * Whether a comparison against a measurements file is in-sample: a profile fitted to the same file
+ * reproduces cells it was fitted to, which says how well it fits, not how well it predicts.
+ */
+export function sampleStatus(profile: HardwareProfile, measurementsFile: string): string {
+  const cal = profile.calibration;
+  const base = (f: string) => f.replace(/^.*[\\/]/, "");
+  if (cal === undefined) return `not fitted: profile ${profile.name} records no calibration, so no cell below was fitted`;
+  if (base(cal.measurements) === base(measurementsFile)) {
+    return `IN-SAMPLE: profile ${profile.name} was fitted to these ${cal.cells} cells (${cal.command}); the errors say how well it fits them, ` +
+      "not how it predicts. Out-of-sample errors: pnpm mmemu calibrate --validate (docs/timing.md)";
+  }
+  return `out-of-sample: profile ${profile.name} was fitted to ${cal.measurements}, not to ${base(measurementsFile)}`;
 }
 
 /** Median and max of |error|, and how many cells miss 25%. */
@@ -64,6 +104,21 @@ export function fidelity(cells: readonly CellEval[]) {
   const n = abs.length;
   const med = n === 0 ? NaN : n % 2 ? abs[n >> 1]! : (abs[n / 2 - 1]! + abs[n / 2]!) / 2;
   return { cells: n, medianAbs: med, maxAbs: n ? abs[n - 1]! : NaN, over25: abs.filter((e) => e > 0.25).length };
+}
+
+/**
+ * The fidelity summary line. `plugged` names a selection other than the built-ins (plug-ins or other
+ * built-ins): the published cells were measured with dcbm on PTDMA, so there the errors are how far the
+ * selection is from that hardware, and the fidelity targets (which judge the built-in models) do not apply.
+ */
+export function fidelityLine(fid: ReturnType<typeof fidelity>, plugged: { migrator: string; engines: readonly string[] } | null): string {
+  const spread = `median |error| ${(fid.medianAbs * 100).toFixed(1)}%`;
+  if (plugged !== null) {
+    return `difference from the ${fid.cells} published cells (measured with dcbm on PTDMA, not with migrator ${plugged.migrator}, engines ${plugged.engines.join(", ")}): ` +
+      `${spread}, max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25%; the fidelity targets apply to the built-in models only`;
+  }
+  return `fidelity: ${fid.cells} published cells, ${spread} (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
+    `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`;
 }
 
 const f2 = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));

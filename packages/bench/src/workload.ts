@@ -6,7 +6,9 @@
  * process's memory, written before the first call. The first-folio latency of every
  * migrate_pages_batch() call is taken from tracepoints.
  */
-import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, type Machine } from "@mmemu/mm-core";
+import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE, vmstatCounters, type Machine } from "@mmemu/mm-core";
+import { phaseBreakdown, phaseSnapshot, type PhaseBreakdown, type TraceSession } from "@mmemu/trace";
+import { migrateOffloadOf, type MigratorInstance } from "@mmemu/driver-kit";
 import { kernelMovePages, mmapUserArea, MPOL_MF_MOVE, readUserInts, TaskTable, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
 import type { HardwareProfile } from "@mmemu/timing";
 import { BUILTIN_COMPONENTS, createMachineWith, pluginError, throwIfOops, type Components, type EmulatedMachine } from "@mmemu/components";
@@ -51,6 +53,8 @@ export interface WorkloadOptions {
    * other CPUs): they make try_to_unmap_flush() a shootdown with IPIs. @default 1
    */
   readonly otherMmCpus?: number;
+  /** Fail the point when a batch the migrator should have copied fell back to the CPU. @default false */
+  readonly strictOffload?: boolean;
 }
 
 export interface PointResult {
@@ -63,6 +67,16 @@ export interface PointResult {
   readonly folios: number;
   /** Wall time of the migration calls alone (host ms). */
   readonly wallMs: number;
+  /** Folios the CPU copied although their batch went to the migrator, by cause ({} without one). */
+  readonly fallback: Readonly<Record<string, number>>;
+  /** With `strictOffload`: one line per batch that fell back (the first 20). */
+  readonly strictFailures: readonly string[];
+  /** Where the calls' virtual time went, by phase (ns); the parts add up to virtualNs. */
+  readonly phases: PhaseBreakdown;
+  /** /proc/vmstat's migration lines after the run. */
+  readonly vmstat: Record<string, number>;
+  /** The migrator's and the engines' own statistics (dcbm, each PTDMA function used, dmaengine). */
+  readonly stats: Record<string, Record<string, number>>;
 }
 
 /** A machine with the benchmark process, its populated memory and its move_pages() arrays. */
@@ -82,6 +96,8 @@ export interface PreparedPoint {
   readonly pagesArg: number;
   readonly nodesArg: number;
   readonly statusArg: number;
+  /** The loaded migrator module (offload points). */
+  readonly migrator: MigratorInstance | null;
   /** Plug-in files loaded (a plug-in that throws is reported with its frames in these). */
   readonly pluginFiles: readonly string[];
 }
@@ -120,8 +136,10 @@ export function preparePoint(profile: HardwareProfile, spec: PointSpec, opts: Wo
     writeUserArray(tasks, proc, statusArg, new Int32Array(nrFolios), 4);
   });
   m.current = proc.ctx;
-  if (spec.config === "dcbm") attachOffload(em, components.migrator, spec.channels ?? 1);
-  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, pluginFiles: components.files };
+  const migrator = spec.config === "dcbm" ? attachOffload(em, components.migrator, spec.channels ?? 1) : null;
+  const off = migrator !== null ? migrateOffloadOf(m) : null;
+  if (off !== null) off.strict = opts.strictOffload === true;
+  return { em, m, mm, tasks, proc, addr, bytes, nrFolios, fb, pagesArg, nodesArg, statusArg, migrator, pluginFiles: components.files };
 }
 
 /**
@@ -143,15 +161,72 @@ function cpusOfNode(m: Machine, nid: number): number[] {
   return out;
 }
 
-/** Run one point on a profile. Deterministic: the same profile, spec, seed and components give the same result. */
-export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, components: Components = BUILTIN_COMPONENTS): PointResult {
-  return runPrepared(preparePoint(profile, spec, opts, components), spec);
+/**
+ * Run one point on a profile. Deterministic: the same profile, spec, seed and components give the same
+ * result. With a trace session, the migration calls are recorded (the machine's setup is not).
+ */
+export function runPoint(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions = {}, components: Components = BUILTIN_COMPONENTS, trace?: TraceSession): PointResult {
+  return runPrepared(preparePoint(profile, spec, opts, components), spec, trace);
 }
 
-function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
+/**
+ * The offload core's, the migrator's and the engines' statistics of a prepared point, by component:
+ * the core's counters, the migrator module's numeric sysfs attributes (what /sys/module/<name>/ shows),
+ * dmaengine's counters, and each engine instance's `stats` (the PTDMA functions' hardware counters).
+ */
+export function componentStats(pp: PreparedPoint): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  const off = migrateOffloadOf(pp.m);
+  if (off !== null) out.migrate_offload = offloadCounters(off.stats);
+  if (pp.migrator !== null) {
+    const attrs: Record<string, number> = {};
+    for (const a of pp.migrator.attrs) {
+      const v = pp.migrator.sysfsRead(a);
+      if (typeof v === "string" && /^-?\d+\n?$/.test(v)) attrs[a] = Number(v);
+    }
+    out[off?.active?.name ?? "migrator"] = attrs;
+  }
+  if (pp.em.dmaengine !== null) out.dmaengine = { ...pp.em.dmaengine.stats };
+  for (const [mod, instances] of pp.em.engines) {
+    instances.forEach((inst, i) => {
+      const st = engineStats(inst);
+      if (st !== null && Object.values(st).some((v) => v !== 0)) out[`${mod}${i}`] = st;
+    });
+  }
+  return out;
+}
+
+/**
+ * The offload core's numeric counters; its fallbacks by cause are reported apart (PointResult.fallback),
+ * and also flattened here as fallback_<cause> so every component's counters stay plain numbers.
+ */
+export function offloadCounters(st: object): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(st)) {
+    if (typeof v === "number") out[k] = v;
+    else if (k === "fallbackFolios" && v !== null && typeof v === "object") {
+      for (const [cause, n] of Object.entries(v)) if (typeof n === "number") out[`fallback_${cause}`] = n;
+    }
+  }
+  return out;
+}
+
+/** The numeric counters an engine instance exposes as `stats` (or its hardware's, `hw.stats`). */
+function engineStats(inst: object): Record<string, number> | null {
+  const o = inst as { stats?: unknown; hw?: { stats?: unknown } };
+  const st = (o.stats ?? o.hw?.stats) as Record<string, unknown> | undefined;
+  if (st === undefined || st === null || typeof st !== "object") return null;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(st)) if (typeof v === "number") out[k] = v;
+  return out;
+}
+
+export function runPrepared(pp: PreparedPoint, spec: PointSpec, trace?: TraceSession): PointResult {
   const { m, bytes, nrFolios } = pp;
   const perCall = Math.max(1, Math.min(spec.perCall ?? nrFolios, nrFolios));
   const probe = probeFirstFolio(m.core.trace);
+  trace?.attach(m);
+  const phases0 = phaseSnapshot(m.sim);
   const t0 = m.sim.now;
   const w0 = performance.now();
   let calls = 0;
@@ -164,7 +239,7 @@ function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
       // A device model's event (or anything of a plug-in's) threw: this point's machine is abandoned.
       throw pluginError(e, "a plug-in, during move_pages");
     }
-    throwIfOops(m, pp.pluginFiles);
+    throwIfOops(m, pp.pluginFiles, pp.em.dmaengine);
     if (rc !== 0) {
       const bad = readStatus(pp, i, to).filter((st) => st !== 1).slice(0, 5);
       throw new Error(`move_pages: returned ${rc} (${spec.config} ${spec.folioSize}); statuses other than node 1: ${bad.join(", ")}`);
@@ -173,8 +248,16 @@ function runPrepared(pp: PreparedPoint, spec: PointSpec): PointResult {
   }
   const wallMs = performance.now() - w0;
   const virtualNs = m.sim.now - t0;
+  const phases = phaseBreakdown(phases0, phaseSnapshot(m.sim));
   probe.stop();
+  trace?.recorder.detach();
+  const offload = migrateOffloadOf(m);
   return {
+    fallback: { ...offload?.stats.fallbackFolios },
+    strictFailures: offload === null ? [] : [...offload.strictFailures],
+    phases,
+    vmstat: Object.fromEntries(vmstatCounters(m)),
+    stats: componentStats(pp),
     GBps: bytes / virtualNs,
     firstUs: median(probe.latencies) / 1000,
     virtualNs,

@@ -4,7 +4,7 @@ import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { loadProfile } from "@mmemu/timing";
 import { firstFolioLatencies, median, preparePoint, movePages, BATCH_START_TP, FOLIO_MOVED_TP } from "../src/index.js";
 
-const rec = (name: string, ts: number): TraceRecord => ({ name, ts, fields: {} });
+const rec = (name: string, ts: number): TraceRecord => ({ name, ts, fields: {}, cpu: 0, pid: 1, comm: "bench", ctx: 0 });
 
 test("latency runs from each batch start to the first folio moved after it", (t) => {
   const trace = [

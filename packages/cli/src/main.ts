@@ -10,9 +10,10 @@ import { registerRunCommand } from "./commands/run.js";
 import { registerBenchCommands } from "./commands/bench.js";
 import { registerNewCommand } from "./commands/new.js";
 import { registerFuzzCommand } from "./commands/fuzz.js";
+import { registerDmatestCommand } from "./commands/dmatest.js";
 
 /** Every command, in the order `mmemu --help` lists them. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands, registerNewCommand, registerFuzzCommand];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands, registerNewCommand, registerDmatestCommand, registerFuzzCommand];
 
 export function buildProgram(): Command {
   const program = new Command()

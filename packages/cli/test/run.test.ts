@@ -95,10 +95,26 @@ test("--kernel overrides the scenario's kernel", async (t) => {
   t.regex(o.stdout, /status\[1\] is -14 \(-EFAULT\), expected -ENOENT/);
 });
 
-test("--trace prints tracepoints in ftrace format", async (t) => {
+test("--trace - prints the trace in trace-cmd report's layout, with the kernel's field names", async (t) => {
   const o = capture();
-  await runCommand([example], { trace: true }, o);
-  t.regex(o.stdout, /mm_migrate_pages: succeeded=1 /);
+  await runCommand([example], { trace: "-" }, o);
+  t.regex(o.stdout, /^cpus=\d+$/m);
+  t.regex(o.stdout, /^ +\S+-\d+ +\[\d{3}\] \.{5} +\d+\.\d{6}: mm_migrate_pages: +nr_succeeded=1 nr_failed=\d+ nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 nr_split=0 mode=MIGRATE_SYNC reason=syscall_or_cpuset$/m);
+});
+
+test("bad trace options stop the command before anything runs, naming the option", async (t) => {
+  for (const [opts, msg] of [
+    [{ trace: "/tmp/x", traceFormat: "json" }, /--trace-format: "json" is not one of ftrace, tracefs, perfetto/],
+    [{ trace: "/tmp/x", traceWindow: "5:2" }, /--trace-window: end 2 is not after start 5/],
+    [{ trace: "/tmp/x", traceEvents: "tlb,bogus class" }, /--trace-events: "bogus class"/],
+    [{ trace: "/tmp/x", traceBuffer: "0" }, /--trace-buffer: "0"/],
+    [{ traceFormat: "ftrace" }, /--trace-format needs --trace FILE/],
+  ] as const) {
+    const o = capture();
+    t.is(await runCommand([example], opts, o), 2);
+    t.regex(o.stderr, msg);
+    t.is(o.stdout, "");
+  }
 });
 
 test("the run command is registered on the program", (t) => {
@@ -115,4 +131,45 @@ test("the real executable: exit statuses and no stack trace on errors", (t) => {
   const usage = spawnSync(process.execPath, ["--import", "tsx", main, "run"], { encoding: "utf8" });
   t.not(usage.status, 0);
   t.regex(usage.stderr, /missing required argument 'scenario'/);
+});
+
+test("--strict-offload sets machine.strictOffload; the --json summary carries the fallback counts", async (t) => {
+  const o = capture();
+  t.is(await runCommand([example], { json: true, strictOffload: true }, o), 0, "no migrator in this scenario: nothing fell back");
+  const summary = JSON.parse(o.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+  t.deepEqual(summary.fallback, {});
+  t.is(summary.strictOffload, undefined);
+  t.true(buildProgram().commands.find((c) => c.name() === "run")!.options.some((op) => op.long === "--strict-offload"));
+});
+
+test("--trace FILE --trace-format perfetto writes a timeline; --stats prints the breakdown and /proc/vmstat lines", async (t) => {
+  const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "mmemu-run-"));
+  try {
+    const o = capture();
+    const file = join(dir, "run.json");
+    await runCommand([example], { trace: file, traceFormat: "perfetto", stats: true }, o);
+    t.regex(o.stderr, /wrote .*run\.json \(perfetto, \d+ events\)/);
+    const doc = JSON.parse(readFileSync(file, "utf8")) as { traceEvents: Array<{ ph: string; name: string }>; metadata: Record<string, string> };
+    t.is(doc.metadata.kernel, "mainline");
+    t.true(doc.traceEvents.some((e) => e.ph === "X" && e.name === "move_pages"));
+    t.regex(o.stdout, /where virtual time went \([\d.]+ us\):/);
+    t.regex(o.stdout, /^ {2}pgmigrate_success \d+$/m);
+    t.regex(o.stdout, /^ {2}numa_hit \d+$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--json summary records carry the phase breakdown, adding up, the vmstat lines and the fallback counts", async (t) => {
+  const o = capture();
+  await runCommand([example], { json: true }, o);
+  const summary = o.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>).find((r) => r.summary === true)!;
+  const parts = Object.values(summary.phasesNs as Record<string, number>).reduce((a, b) => a + b, 0);
+  t.is(parts, summary.phasesTotalNs);
+  t.true(parts > 0 && parts <= summary.virtualNs);
+  t.is(typeof summary.vmstat.pgmigrate_success, "number");
+  t.deepEqual(summary.fallback, {});
 });

@@ -12,6 +12,7 @@ import { CPU_COST_SECTION, profileSchema } from "@mmemu/timing";
 import type { EngineModule, MigratorModule } from "@mmemu/driver-kit";
 import ptdma from "@mmemu/ptdma/plugin";
 import sdxi from "@mmemu/sdxi/plugin";
+import ae4dma from "@mmemu/ae4dma/plugin";
 import dcbm from "@mmemu/dcbm/plugin";
 import mtcopy from "@mmemu/mtcopy/plugin";
 
@@ -19,6 +20,7 @@ import mtcopy from "@mmemu/mtcopy/plugin";
 export const BUILTIN_ENGINES: ReadonlyMap<string, EngineModule> = new Map<string, EngineModule>([
   ["ptdma", ptdma as EngineModule],
   ["sdxi", sdxi as EngineModule],
+  ["ae4dma", ae4dma as EngineModule],
 ]);
 
 /** Built-in migrators by name. */

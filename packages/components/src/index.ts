@@ -7,7 +7,7 @@ export {
   BUILTIN_ENGINES, BUILTIN_MIGRATORS, BUILTIN_SECTIONS, BUILTIN_SCHEMA, CORE_SECTIONS, DEFAULT_MIGRATOR, sectionsOf,
 } from "./builtin.js";
 export {
-  BUILTIN_COMPONENTS, foreignFrames, isPluginPath, pluginError, loadComponent, loadComponents, moduleProblem, pluginFrames, PluginError, throwIfOops,
+  BUILTIN_COMPONENTS, foreignFrames, isPluginPath, pluginError, loadComponent, loadComponents, moduleProblem, pluginFrames, PluginError, reclaimHeldChannels, throwIfOops,
 } from "./load.js";
 export { createMachine, createMachineWith, DEFAULT_PAGES_PER_NODE, loadMigrator, NODE_ALIGN_PAGES } from "./machine.js";
 export type { ComponentKind, ComponentSelection, Components } from "./load.js";

@@ -11,6 +11,7 @@ import { z } from "zod";
 import { defineParamSection, PARAM_NAME, SECTION_NAME, type ParamSchema, type ParamSection } from "@mmemu/kernel";
 import type { Machine } from "@mmemu/mm-core";
 import { migrateOffloadOf } from "@mmemu/offload-api";
+import { dmaengineTerminateSync, listCount, VirtDmaChan, type DmaEngine } from "@mmemu/dmaengine";
 import { registerDriverKitResolution, type EngineModule, type MigratorModule, type PluginModule } from "@mmemu/driver-kit";
 import { BUILTIN_ENGINES, BUILTIN_MIGRATORS, BUILTIN_SCHEMA, DEFAULT_MIGRATOR } from "./builtin.js";
 
@@ -202,14 +203,37 @@ export const BUILTIN_COMPONENTS: Components = Object.freeze({
 });
 
 /**
- * After each call into the machine: a migrator that threw (its batch fell back to the CPU, so the
- * machine is consistent) stops the run here, reported with the plug-in's own stack frames.
+ * The DMA channels a client still holds when a migrator has thrown, named with their holder and the
+ * descriptors they had submitted or issued, each terminated (dmaengine_terminate_sync) so that no late
+ * completion writes into a folio the core has since moved on from. The run stops after an oops; this
+ * leaves the stopped machine quiescent and tells the author what their module left behind.
  */
-export function throwIfOops(m: Machine, files: readonly string[]): void {
+export function reclaimHeldChannels(dma: DmaEngine | null): string[] {
+  if (dma === null) return [];
+  const out: string[] = [];
+  for (const d of dma.devices) {
+    for (const c of d.channels) {
+      if (c.clientCount === 0) continue;
+      const inFlight = c instanceof VirtDmaChan ? `, ${listCount(c.descSubmitted) + listCount(c.descIssued)} descriptors submitted or issued` : "";
+      out.push(`${c.name} (held by ${c.dbgClientName ?? "a client"}${inFlight})`);
+      dmaengineTerminateSync(c);
+    }
+  }
+  return out;
+}
+
+/**
+ * After each call into the machine: a migrator that threw (its batch fell back to the CPU, so the
+ * folios are consistent) stops the run here, reported with the plug-in's own stack frames and the DMA
+ * channels still held at that point (reclaimHeldChannels, when the machine has a dmaengine).
+ */
+export function throwIfOops(m: Machine, files: readonly string[], dma: DmaEngine | null = null): void {
   const st = migrateOffloadOf(m);
   if (st === undefined || st === null || st.oopses.length === 0) return;
   const { migrator, error } = st.oopses[0]!;
   const frames = pluginFrames(error, files);
   const shown = frames.length > 0 ? frames : (error instanceof Error && error.stack ? error.stack.split("\n").filter((l) => /^\s+at /.test(l)).slice(0, 5) : []);
-  throw new PluginError(`migrator ${migrator} threw in offload_copy: ${describe(error)} (the batch fell back to the CPU copy; the machine is consistent)${shown.length > 0 ? `\n${shown.join("\n")}` : ""}`);
+  const held = reclaimHeldChannels(dma);
+  const channels = held.length > 0 ? `; DMA channels still held, now terminated: ${held.join(", ")}` : "";
+  throw new PluginError(`migrator ${migrator} threw in offload_copy: ${describe(error)} (the batch fell back to the CPU copy; the machine is consistent${channels})${shown.length > 0 ? `\n${shown.join("\n")}` : ""}`);
 }

@@ -32,6 +32,10 @@ export interface CreateMachineOptions {
   readonly nodes?: ReadonlyArray<{ readonly id: number; readonly pages: number; readonly cpus: number }>;
   /** Module parameters of the engine modules, by module name (`modprobe ptdma errorsVisibleToClient=1`). */
   readonly modparams?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** ZONE_MOVABLE pages per node id (movablecore=). */
+  readonly movablePages?: Readonly<Record<number, number>>;
+  /** vm.watermark_scale_factor. @default 10 */
+  readonly watermarkScaleFactor?: number;
 }
 
 /** What {@link createMachine} builds. */
@@ -65,14 +69,23 @@ export function createMachineWith(profile: HardwareProfile, engines: readonly En
     nodes: opts.nodes ?? profile.topology.nodes.map((n) => ({ id: n.id, pages, cpus: n.cpus })),
     seed: opts.seed ?? 1,
     ...(opts.hugetlbPages !== undefined ? { hugetlbPages: opts.hugetlbPages } : {}),
+    ...(opts.movablePages !== undefined ? { movablePages: opts.movablePages } : {}),
+    ...(opts.watermarkScaleFactor !== undefined ? { watermarkScaleFactor: opts.watermarkScaleFactor } : {}),
   });
   // The model needs the machine's clock, so it is attached after construction.
-  const timing = new TimingModel(m.core.sim, sectionValues(profile.params, CPU_COST_SECTION));
+  const cpu = sectionValues(profile.params, CPU_COST_SECTION);
+  const timing = new TimingModel(m.core.sim, cpu);
   m.core.cost = timing;
   const fabric = new Fabric(m.core, {
-    nodes: profile.topology.nodes.map((n) => ({ id: n.id, socket: n.socket })),
+    nodes: profile.topology.nodes.map((n) => ({
+      id: n.id, socket: n.socket,
+      ...(n.mem_bw !== undefined ? { memBw: n.mem_bw } : {}), ...(n.mem_latency !== undefined ? { memLatency: n.mem_latency } : {}),
+    })),
     params: sectionValues(profile.params, FABRIC_SECTION),
+    cpuCopyBw: cpu.cpu_copy_bw,
   });
+  // Every CPU copy (folio_mc_copy, mtcopy's workers) runs through the fabric at cpu.cpu_copy_bw.
+  timing.attachFabric(fabric);
   let dmaengine: DmaEngine | null = null;
   const probed = new Map<string, readonly object[]>();
   if (opts.dma !== false) {

@@ -72,7 +72,7 @@ test("a wrong shape is one line naming the file, the export and what is missing,
   const missing = await t.throwsAsync(loadComponent(join(dir, "absent.ts"), "engine"));
   t.regex(missing!.message, /^--engine .*absent\.ts: no such file/);
   const unknown = await t.throwsAsync(loadComponent("xdma9", "engine"));
-  t.is(unknown!.message, `--engine "xdma9": not a built-in engine (ptdma, sdxi) nor a file (give a path such as ./xdma9.ts)`);
+  t.is(unknown!.message, `--engine "xdma9": not a built-in engine (ptdma, sdxi, ae4dma) nor a file (give a path such as ./xdma9.ts)`);
 });
 
 test("a plug-in that throws while loading is reported with its own stack frames", async (t) => {

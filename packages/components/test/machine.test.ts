@@ -48,3 +48,37 @@ test("engine module parameters reach the drivers a probe creates; an unknown one
   t.throws(() => createMachine(load("zen3-ptdma"), { pagesPerNode: 4096, modparams: { ptdma: { errorVisible: true } } }), { message: /^modparams\.ptdma\.errorVisible: ptdma has no module parameter "errorVisible" \(it has errorsVisibleToClient, / });
   t.throws(() => createMachine(load("zen3-ptdma"), { pagesPerNode: 4096, modparams: { ptdma: { callbackContext: "softirq" } } }), { message: /callbackContext: expected one of "hardirq", "tasklet", "workqueue", got "softirq"/ });
 });
+
+test("one CPU copy path: the machine's CPU copies run through the fabric at cpu.cpu_copy_bw, crossing the link and competing with DMA traffic on it", (t) => {
+  const p = withParams(load("zen3-ptdma-base"), { "cpu.cpu_copy_bw": 12, "fabric.xsocket_link_bw": 12 });
+  const em = createMachine(p, { pagesPerNode: 4096, dma: false });
+  const sim = em.m.core.sim;
+  const MiB = 1 << 20;
+  let t0 = sim.now;
+  em.timing.cpuCopy(0, 1, MiB);
+  t.is(sim.now - t0, Math.floor(MiB / 12), "alone: the per-thread rate (charged as a block, fixed point)");
+  const link = () => em.fabric.stats().find((s) => s.name === "xgmi0->1")!;
+  t.is(link().bytes, MiB, "the copy crossed the socket link");
+  // A DMA-like transfer holding the link halves the copy's share.
+  em.fabric.startTransfer(64 * MiB, 0, 1, -1, -1, () => {});
+  t0 = sim.now;
+  em.timing.cpuCopy(0, 1, MiB);
+  t.is(sim.now - t0, Math.ceil(MiB / 6));
+  // A copy within a socket does not touch the link.
+  t0 = sim.now;
+  em.timing.cpuCopy(0, 0, MiB);
+  t.is(sim.now - t0, Math.ceil(MiB / 12));
+  t.is(link().bytes, 2 * MiB, "the same-socket copy did not cross the link");
+});
+
+test("a memory-only node with its own bandwidth and latency: CPU copies to it slow with its latency and share its bandwidth", (t) => {
+  const p = deriveProfile(load("zen3-ptdma-base"), (d) => {
+    d.topology.nodes = [...d.topology.nodes, { id: 2, socket: 0, cpus: 0, mem_gib: 256, mem_bw: 30, mem_latency: 400 }];
+  });
+  const em = createMachine(p, { pagesPerNode: 4096, dma: false });
+  t.deepEqual(em.m.mem.nodes.map((n) => n.cpus.length), [32, 32, 0]);
+  t.is(em.fabric.cpuCopyRate(0, 1), p.params.cpu!.cpu_copy_bw);
+  t.is(em.fabric.cpuCopyRate(0, 2), p.params.cpu!.cpu_copy_bw * p.params.fabric!.copy_ref_latency! / 400);
+  t.is(em.fabric.stats().find((s) => s.name === "mem2")!.capacity, 30);
+  t.throws(() => deriveProfile(p, (d) => { d.topology.nodes = d.topology.nodes.map((n) => ({ ...n, cpus: 0 })); }), { message: /no node has CPUs/ });
+});

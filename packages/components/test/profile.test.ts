@@ -79,6 +79,6 @@ test("a component's own section joins the profile without editing timing: defaul
   t.throws(() => withParams(p, { "xdma.chan_bw": 400 }), { message: /xdma\.chan_bw: 400 GB\/s is outside \[1, 100\]/ });
   // A file written with the plug-in loaded names the section when read without it.
   const e = t.throws(() => resolveProfile(profileToFile(fast), schema), { instanceOf: ProfileError });
-  t.regex(e!.message, /"xdma": not a profile key nor a parameter section of the loaded components \(sections: cpu, dmaengine, ptdma, sdxi, fabric, mtcopy\)/);
+  t.regex(e!.message, /"xdma": not a profile key nor a parameter section of the loaded components \(sections: cpu, dmaengine, ptdma, sdxi, ae4dma, fabric, mtcopy\)/);
   t.is(getParam(fast, "xdma.chan_bw"), 40);
 });

@@ -68,6 +68,7 @@ export function dmaengineDescGetCallbackInvoke(tx: DmaAsyncTxDescriptor, result:
   const chan = tx.chan;
   const e = chan.device.engine as DmaEngine;
   const res = result ?? DMA_RESULT_NOERROR;
+  if (e.debug !== null) e.debug.callbackRun(tx);
   if (e.tpCallback.enabled) e.tpCallback.emit({ chan: chan.name, context: e.context, result: res.result });
   e.stats.callbacks++;
   if (cbr !== null) cbr(tx.callbackParam, res);

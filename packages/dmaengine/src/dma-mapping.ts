@@ -120,6 +120,8 @@ export class DmaMapService {
   readonly mapFail: FaultPoint;
   readonly tpMap: Tracepoint<{ dev: string; nents: number; mapped: number; dir: string; ret: number }>;
   readonly tpUnmap: Tracepoint<{ dev: string; nents: number; dir: string }>;
+  /** Every device created, in creation order (the leak checks walk them). */
+  readonly devices: Device[] = [];
   private readonly physEnd: number;
   private coherentNext: number;
 
@@ -141,6 +143,7 @@ export class DmaMapService {
   createDevice(name: string, opts: DeviceOptions = {}): Device {
     const dev = new Device(this, name, opts);
     if (this.mem.node(dev.numaNode) === undefined) throw new RangeError(`device ${name}: NUMA node ${dev.numaNode} does not exist`);
+    this.devices.push(dev);
     return dev;
   }
 

@@ -155,6 +155,11 @@ export class DmaAsyncTxDescriptor {
   callback: DmaAsyncTxCallback | null = null;
   callbackResult: DmaAsyncTxCallbackResult | null = null;
   callbackParam: unknown = null;
+  /** Debug (DmaengineDebug attached): a callback is owed for this submission. */
+  dbgArmed = false;
+  /** Debug: the cookie it was submitted with and the channel's terminate epoch then. */
+  dbgCookie = 0;
+  dbgEpoch = 0;
 
   constructor(chan: DmaChan) {
     this.chan = chan;
@@ -189,6 +194,11 @@ export class DmaChan {
   /** sysfs memcpy_count / bytes_transferred: neither PTDMA nor dcbm updates them, so they stay 0 (spec 1.12). */
   memcpyCount = 0;
   bytesTransferred = 0;
+  /** Debug (DmaengineDebug attached): callbacks owed by submissions, and callbacks run, since the last terminate. */
+  dbgCbOwed = 0;
+  dbgCbRun = 0;
+  /** Debug: terminate_all calls so far (a callback of an earlier epoch ran after its terminate). */
+  dbgEpoch = 0;
 
   constructor(device: DmaDevice) {
     this.device = device;
@@ -302,6 +312,7 @@ export function dmaenginePrepDmaInterrupt(chan: DmaChan, flags: number): DmaAsyn
 export function dmaengineSubmit(tx: DmaAsyncTxDescriptor): number {
   const e = engineOf(tx.chan);
   const cookie = tx.txSubmit();
+  if (e.debug !== null) e.debug.submitted(tx, cookie);
   if (e.tpSubmit.enabled) e.tpSubmit.emit({ chan: tx.chan.name, cookie });
   e.chargeTask(Cost.DMA_SUBMIT, 1);
   return cookie;
@@ -346,6 +357,7 @@ export function dmaengineTerminateAsync(chan: DmaChan): number {
   const e = engineOf(chan);
   if (e.tpTerminate.enabled) e.tpTerminate.emit({ chan: chan.name, completed: chan.completedCookie, used: chan.cookie });
   if (chan.device.deviceTerminateAll === undefined) return -ENOSYS;
+  if (e.debug !== null) e.debug.terminated(chan);
   return chan.device.deviceTerminateAll(chan);
 }
 
@@ -383,14 +395,23 @@ export function dmaengineGetDmaDevice(chan: DmaChan): Device {
   return chan.device.dev;
 }
 
-/** Mirrors dma_sync_wait(): issue pending work, then busy-poll tx_status for up to 5 s. */
+/**
+ * Mirrors dma_sync_wait(): issue pending work, then busy-poll tx_status for up to 5 s. Polls between
+ * events from this loop (on a timed machine a poll's own MMIO charges run events, and a polled engine
+ * progresses only when polled); gives up early when a poll completes nothing and no event is left.
+ */
 export function dmaSyncWait(chan: DmaChan, cookie: number): number {
-  const e = engineOf(chan);
+  const sim = engineOf(chan).core.sim;
   dmaAsyncIssuePending(chan);
-  let status = DMA_IN_PROGRESS;
-  const ok = e.core.sim.runUntil(() => (status = dmaengineTxStatus(chan, cookie)) !== DMA_IN_PROGRESS, 5_000_000_000, "dma_sync_wait");
-  if (!ok) return DMA_ERROR;
-  return status;
+  const deadline = sim.now + 5_000_000_000;
+  let idlePolls = 0;
+  while (sim.now <= deadline && idlePolls < 2) {
+    const done0 = chan.completedCookie;
+    const status = dmaengineTxStatus(chan, cookie);
+    if (status !== DMA_IN_PROGRESS) return status;
+    idlePolls = sim.step() || chan.completedCookie !== done0 ? 0 : idlePolls + 1;
+  }
+  return DMA_ERROR;
 }
 
 /** IS_ERR() for the channel-or-errno returns of this package. */

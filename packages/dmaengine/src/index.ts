@@ -41,7 +41,9 @@ export { DmaEngine } from "./registry.js";
 export { MmioMeter } from "./mmio.js";
 export { DMAENGINE_PARAMS, DMAENGINE_SECTION } from "./params.js";
 export { SoftDmaDevice } from "./soft-dma.js";
-export { dmatestRun } from "./dmatest.js";
+export { dmatestRun, dmatestEngine, dmatestBuild, dmatestModuleBuild, formatDmatestReport } from "./dmatest.js";
+export { DmaengineDebug } from "./dma-debug.js";
+export { dmaEngineModuleProblems } from "./engine-module.js";
 
 export type {
   DmaengineResult, DmaTxState, DmaAsyncTxCallback, DmaAsyncTxCallbackResult, CallbackContext, ExecContext,
@@ -50,4 +52,5 @@ export type { ListNode } from "./virt-dma.js";
 export type { DeviceOptions, DmaCoherent, DmaMapStats } from "./dma-mapping.js";
 export type { DmaEngineOptions, DmaFilterFn, DmaengineStats } from "./registry.js";
 export type { SoftDmaOptions } from "./soft-dma.js";
-export type { DmatestParams, DmatestResult } from "./dmatest.js";
+export type { DmatestParams, DmatestResult, DmatestCase, DmatestEngineOptions, DmatestEngineReport, DmatestMachine, DmatestBuild } from "./dmatest.js";
+export type { DmaEngineModule, DmaEngineProbeContext } from "./engine-module.js";

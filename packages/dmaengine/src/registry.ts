@@ -11,6 +11,7 @@ import {
   type DmaCapMask, type DmaChan, type DmaDevice, type ExecContext,
 } from "./dmaengine.js";
 import { DMAENGINE_PARAMS } from "./params.js";
+import type { DmaengineDebug } from "./dma-debug.js";
 
 /**
  * The per-machine dmaengine core, after the globals and functions of drivers/dma/dmaengine.c: the
@@ -58,6 +59,8 @@ export class DmaEngine {
   readonly devices: DmaDevice[] = [];
   /** dmaengine_ref_count: public-channel users. */
   dmaengineRefCount = 0;
+  /** The attached protocol and leak checks ({@link DmaengineDebug}), or null: one null test per submit, callback and terminate. */
+  debug: DmaengineDebug | null = null;
   /** The context the running code is in; providers switch it around interrupt handlers and tasklets. */
   context: ExecContext = "task";
   readonly stats: DmaengineStats = { chanRequests: 0, chanRequestFailures: 0, chanReleases: 0, completed: 0, callbacks: 0, releaseWarnings: 0 };

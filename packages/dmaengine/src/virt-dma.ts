@@ -107,6 +107,8 @@ export class VirtDmaChan extends DmaChan {
   /** The driver's desc_free: return a descriptor to its cache. */
   descFree: (vd: VirtDmaDesc) => void;
   taskletScheduled = false;
+  /** Descriptors prepared and not yet freed (prep makes one live, desc_free ends it). */
+  liveDescs = 0;
   /** Callbacks dropped because terminate_all emptied the completed list before the tasklet ran. */
   droppedCallbacks = 0;
   private readonly scratch = new ListHead();
@@ -147,7 +149,10 @@ export function vchanTxPrep(vc: VirtDmaChan, vd: VirtDmaDesc, flags: number): Vi
   vd.callbackResult = null;
   vd.callbackParam = null;
   vd.txResult = DMA_RESULT_NOERROR;
-  if ((vd.gen & 1) === 0) vd.gen++;
+  if ((vd.gen & 1) === 0) {
+    vd.gen++;
+    vc.liveDescs++;
+  }
   listAddTail(vd, vc.descAllocated);
   return vd;
 }
@@ -209,7 +214,10 @@ export function vchanVdescFini(vd: VirtDmaDesc): void {
     return;
   }
   listDel(vd);
-  if ((vd.gen & 1) === 1) vd.gen++;
+  if ((vd.gen & 1) === 1) {
+    vd.gen++;
+    vc.liveDescs--;
+  }
   vc.descFree(vd);
 }
 
@@ -247,7 +255,10 @@ export function vchanDmaDescFreeList(vc: VirtDmaChan, head: ListHead): void {
   while (!listEmpty(head)) {
     const vd = head.next as VirtDmaDesc;
     listDel(vd);
-    if ((vd.gen & 1) === 1) vd.gen++;
+    if ((vd.gen & 1) === 1) {
+      vd.gen++;
+      vc.liveDescs--;
+    }
     vd.cookie = 0;
     vc.descFree(vd);
   }

@@ -20,7 +20,7 @@ export type {
 // ---- parameters, the kernel core, the fabric ----------------------------------------------------
 export { defineParamSection, paramDefaults, checkParams, sectionValues } from "@mmemu/kernel";
 export type { ParamSection, ParamSpec, ParamTable, ParamUnit, ParamValues } from "@mmemu/kernel";
-export { Completion, WaitQueue, Tracepoint, FaultPoint, Cost, KernelCore, PrngStream } from "@mmemu/kernel";
+export { Completion, WaitQueue, Tracepoint, FaultPoint, Cost, KernelCore, PrngStream, TRACE_CTX_DEVICE, TRACE_CTX_TASK } from "@mmemu/kernel";
 export {
   errnoName, EPERM, ENOENT, EINTR, EIO, ENXIO, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, ENODEV, EINVAL,
   ENOSPC, ERANGE, ENOSYS, ENODATA, ETIME, EOVERFLOW, EOPNOTSUPP, ETIMEDOUT, ECANCELED,

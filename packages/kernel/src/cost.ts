@@ -100,6 +100,12 @@ export const COST_NAMES: readonly string[] = (() => {
 export interface CostMeter {
   /** Charge `units` of work of `kind` to the running task. */
   charge(kind: CostKind, units: number): void;
+  /**
+   * The running task copies `bytes` from node `srcNode` to node `dstNode` with the CPU. A meter that
+   * models shared bandwidth runs the copy through it (so CPU copies compete with DMA and with each
+   * other); without this method the copy is charged as Cost.CPU_COPY_BYTE.
+   */
+  cpuCopy?(srcNode: number, dstNode: number, bytes: number): void;
 }
 
 /** The meter used when no timing model is attached: nothing costs anything. */
@@ -114,13 +120,69 @@ export class UniformCosts implements CostMeter {
   /** Units charged per kind. */
   readonly units: Float64Array = new Float64Array(NR_COST_KINDS);
   constructor(
-    private readonly sim: { advance(ns: number): void },
+    private readonly sim: { phase: number; advance(ns: number): void },
     readonly nsPerUnit: number,
   ) {}
 
   charge(kind: CostKind, units: number): void {
     this.units[kind]! += units;
+    this.sim.phase = PHASE_OF_COST[kind]!;
     if (kind === Cost.CPU_COPY_BYTE) return; // bytes are counted; the per-page charge stands for the copy
     this.sim.advance(this.nsPerUnit * units);
   }
 }
+
+/**
+ * Where virtual time goes, in the stages of a move_pages() call and of migrate_pages_batch(). Every
+ * nanosecond the clock advances is attributed to the phase current at that moment (Sim.phase), so the
+ * parts of a run add up to its total exactly. A charge sets the phase of its kind; a sleep after it
+ * (wait_for_completion after Cost.COMPLETION_WAIT, the CPU copy's fabric wait after CPU_COPY_PAGE)
+ * stays in that phase.
+ */
+export const Phase = {
+  /** Entering and leaving system calls, page faults and anything not in a named stage. */
+  OTHER: 0,
+  SYSCALL: 1,
+  /** lru_cache_disable(), entry lookup and LRU isolation. */
+  ISOLATION: 2,
+  /** migrate_folio_unmap(): destination allocation, locks, migration entries. */
+  UNMAP: 3,
+  /** try_to_unmap_flush() and immediate flushes, with their shootdown IPIs. */
+  TLB_FLUSH: 4,
+  /** folio_mc_copy() on the migrating CPU, or waiting for copy threads (mtcopy). */
+  CPU_COPY: 5,
+  /** The offload call, channel requests, sg tables, DMA mapping, descriptor prep/submit, doorbells. */
+  DMA_SUBMIT: 6,
+  /** Sleeping until the DMA completions arrive, and completion callbacks. */
+  DMA_WAIT: 7,
+  /** migrate_folio_move(): mapping switch, remove_migration_ptes(), freeing the source. */
+  MOVE_REMAP: 8,
+  /** putback_movable_pages() and undoing failed folios. */
+  PUTBACK: 9,
+} as const;
+
+export type PhaseId = (typeof Phase)[keyof typeof Phase];
+export const NR_PHASES = Object.keys(Phase).length;
+
+/** Report names by phase ("TLB flush"). */
+export const PHASE_NAMES: readonly string[] = [
+  "other", "syscall", "isolation", "unmap", "TLB flush", "CPU copy", "DMA submit", "DMA wait", "move/remap", "putback",
+];
+
+/** The phase each cost kind's time belongs to. */
+export const PHASE_OF_COST: Uint8Array = (() => {
+  const t = new Uint8Array(NR_COST_KINDS);
+  const set = (p: PhaseId, ...kinds: CostKind[]) => { for (const k of kinds) t[k] = p; };
+  set(Phase.SYSCALL, Cost.SYSCALL);
+  set(Phase.ISOLATION, Cost.LRU_CACHE_DISABLE, Cost.PAGE_LOOKUP, Cost.FOLIO_ISOLATE);
+  set(Phase.UNMAP, Cost.MIGRATE_BATCH, Cost.FOLIO_ALLOC, Cost.PREP_COMPOUND_TAIL, Cost.FOLIO_UNMAP, Cost.PTE_UNMAP, Cost.PMD_UNMAP);
+  set(Phase.TLB_FLUSH, Cost.TLB_FLUSH_LOCAL, Cost.TLB_FLUSH_IPI, Cost.TLB_FLUSH_IPI_CPU);
+  set(Phase.CPU_COPY, Cost.CPU_COPY_BYTE, Cost.CPU_COPY_PAGE, Cost.WORK_QUEUE);
+  set(Phase.DMA_SUBMIT, Cost.OFFLOAD_CALL, Cost.DMA_CHAN_REQUEST, Cost.DMA_CHAN_RELEASE, Cost.DMA_SG_ENTRY, Cost.DMA_MAP_ENTRY,
+    Cost.DMA_PREP, Cost.DMA_SUBMIT, Cost.DMA_ISSUE_PENDING, Cost.MMIO_WRITE, Cost.MMIO_READ, Cost.IOMMU_MAP_PAGE);
+  set(Phase.DMA_WAIT, Cost.COMPLETION_WAIT, Cost.DMA_CALLBACK);
+  set(Phase.MOVE_REMAP, Cost.FOLIO_MOVE, Cost.PTE_REMAP, Cost.PMD_REMAP, Cost.FREE_TAIL_PAGE);
+  set(Phase.PUTBACK, Cost.FOLIO_PUTBACK, Cost.FOLIO_UNDO);
+  set(Phase.OTHER, Cost.PAGE_FAULT, Cost.FOLIO_SPLIT);
+  return t;
+})();

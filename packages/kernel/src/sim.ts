@@ -10,6 +10,8 @@
  * error stops the run loudly instead of being swallowed.
  */
 
+import { NR_PHASES } from "./cost.js";
+
 /** A scheduled callback. `arg` avoids allocating a closure per event on hot paths. */
 export type EventFn = (arg: any) => void;
 
@@ -33,6 +35,12 @@ export class Sim {
   private dispatching = false;
   /** Events run since creation (for benchmarks). */
   eventsRun = 0;
+  /** The phase (Phase in cost.ts) the running task's time belongs to; charges set it. */
+  phase = 0;
+  /** Virtual ns attributed to each phase since creation; their sum is always `now`. */
+  readonly phaseNs: Float64Array = new Float64Array(NR_PHASES);
+  /** Called with (phase, from, to) whenever the clock moves, while a trace wants phase slices. */
+  phaseProbe: ((phase: number, from: number, to: number) => void) | null = null;
 
   /** Number of events waiting. */
   get pending(): number {
@@ -70,11 +78,20 @@ export class Sim {
     if (ns <= 0) return;
     const target = this.now + Math.round(ns);
     if (this.times.length === 0 || this.times[0]! > target) {
-      this.now = target;
+      this.moveTo(target);
       return;
     }
     this.runEventsUntil(target);
-    this.now = target;
+    this.moveTo(target);
+  }
+
+  /** Set the clock forward to `t`, attributing the interval to the current phase. */
+  private moveTo(t: number): void {
+    const from = this.now;
+    if (t <= from) return;
+    this.phaseNs[this.phase]! += t - from;
+    this.now = t;
+    if (this.phaseProbe !== null) this.phaseProbe(this.phase, from, t);
   }
 
   /**
@@ -87,7 +104,7 @@ export class Sim {
     while (!cond()) {
       if (this.times.length === 0 || this.times[0]! > deadline) {
         if (deadline === Infinity) throw new DeadlockError(what, this.now);
-        this.now = deadline;
+        this.moveTo(deadline);
         return false;
       }
       this.step();
@@ -98,7 +115,7 @@ export class Sim {
   /** Run every event up to and including time `until` (default: until the queue is empty). */
   run(until = Infinity): void {
     while (this.times.length > 0 && this.times[0]! <= until) this.step();
-    if (until !== Infinity && until > this.now) this.now = until;
+    if (until !== Infinity && until > this.now) this.moveTo(until);
   }
 
   /** Run the earliest event. Returns false if there was none. */
@@ -110,7 +127,7 @@ export class Sim {
     const arg = this.args[0];
     this.pop();
     if (this.cancelled !== null && this.cancelled.delete(seq)) return true;
-    if (t > this.now) this.now = t;
+    if (t > this.now) this.moveTo(t);
     this.eventsRun++;
     const outer = this.dispatching;
     this.dispatching = true;

@@ -16,6 +16,30 @@ export interface TraceRecord {
   readonly ts: number;
   /** The event's fields. */
   readonly fields: Readonly<Record<string, unknown>>;
+  /** CPU the event was logged on (the ftrace per-CPU buffer). */
+  readonly cpu: number;
+  /** pid and comm of the task running there (0 and "<idle>" for an idle CPU or a device). */
+  readonly pid: number;
+  readonly comm: string;
+  /** The context it was logged in (TRACE_CTX_*): decides the ftrace flags column. */
+  readonly ctx: TraceCtx;
+}
+
+/** Process context of the current task. */
+export const TRACE_CTX_TASK = 0;
+/** Hard-IRQ handler on a CPU that was idle (an IPI or a device MSI). */
+export const TRACE_CTX_IRQ_IDLE = 1;
+/** Hard-IRQ handler that interrupted a task. */
+export const TRACE_CTX_IRQ_TASK = 2;
+/** The device itself (descriptor fetch, completion write): no CPU logs this in a real kernel. */
+export const TRACE_CTX_DEVICE = 3;
+export type TraceCtx = 0 | 1 | 2 | 3;
+
+/** Who is running: what a machine tells its bus for events logged in task context. */
+export interface TraceTaskContext {
+  readonly cpu: number;
+  readonly pid: number;
+  readonly comm: string;
 }
 
 export class Tracepoint<F extends object = Record<string, unknown>> {
@@ -41,6 +65,12 @@ export class TraceBus {
   private readonly emitter = new EventEmitter();
   private readonly points = new Map<string, Tracepoint<any>>();
   private allProbes = 0;
+  /** The machine's current task (set by the machine that owns the bus); CPU 0 idle without one. */
+  currentTask: (() => TraceTaskContext) | null = null;
+  /** While set, events are logged in this interrupt or device context instead (see {@link enterContext}). */
+  private ovCpu = -1;
+  private ovCtx: TraceCtx = TRACE_CTX_TASK;
+  private ovComm = "<idle>";
 
   constructor(private readonly sim: Sim) {}
 
@@ -84,9 +114,42 @@ export class TraceBus {
     return { records, stop: () => offs.forEach((f) => f()) };
   }
 
+  /**
+   * Log the following events on `cpu` in an interrupt context (TRACE_CTX_IRQ_*) or as a device
+   * (TRACE_CTX_DEVICE, named `comm`), until {@link exitContext}. Returns the previous context token.
+   * Only needed while tracing: callers guard it with a tracepoint's `enabled` like an emit.
+   */
+  enterContext(cpu: number, ctx: TraceCtx, comm = "<idle>"): number {
+    const prev = this.ovCpu < 0 ? -1 : this.ovCpu * 4 + this.ovCtx;
+    this.ovCpu = cpu;
+    this.ovCtx = ctx;
+    this.ovComm = comm;
+    return prev;
+  }
+
+  /** Restore what {@link enterContext} returned (the comm of a nested device context is not kept). */
+  exitContext(prev: number): void {
+    if (prev < 0) {
+      this.ovCpu = -1;
+      this.ovCtx = TRACE_CTX_TASK;
+      this.ovComm = "<idle>";
+    } else {
+      this.ovCpu = prev >> 2;
+      this.ovCtx = (prev & 3) as TraceCtx;
+    }
+  }
+
   /** @internal called by Tracepoint.emit */
   dispatch(name: string, fields: Record<string, unknown>): void {
-    const rec: TraceRecord = { name, ts: this.sim.now, fields };
+    let rec: TraceRecord;
+    if (this.ovCpu >= 0) {
+      rec = { name, ts: this.sim.now, fields, cpu: this.ovCpu, pid: 0, comm: this.ovComm, ctx: this.ovCtx };
+    } else {
+      const t = this.currentTask?.() ?? null;
+      rec = t === null
+        ? { name, ts: this.sim.now, fields, cpu: 0, pid: 0, comm: "<idle>", ctx: TRACE_CTX_TASK }
+        : { name, ts: this.sim.now, fields, cpu: t.cpu, pid: t.pid, comm: t.comm, ctx: TRACE_CTX_TASK };
+    }
     this.emitter.emit(name, rec);
     this.emitter.emit("*", rec);
   }
@@ -100,19 +163,4 @@ export class TraceBus {
       tp.enabled = this.allProbes > 0 || this.emitter.listenerCount(name) > 0;
     }
   }
-}
-
-/**
- * One line in the ftrace text format: `   <seconds>.<micros>: name: key=value key=value`, so traces read
- * like /sys/kernel/tracing/trace.
- */
-export function formatTraceLine(rec: TraceRecord): string {
-  const us = Math.floor(rec.ts / 1000);
-  const secs = Math.floor(us / 1_000_000);
-  const frac = String(us % 1_000_000).padStart(6, "0");
-  const ns = String(rec.ts % 1000).padStart(3, "0");
-  const fields = Object.entries(rec.fields)
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(",")}]` : String(v)}`)
-    .join(" ");
-  return `${String(secs).padStart(6)}.${frac}${ns}: ${rec.name}: ${fields}`;
 }

@@ -1,6 +1,6 @@
 import test from "ava";
 import {
-  checkParams, Completion, Cost, DeadlockError, EAGAIN, errnoName, errnoNumber, FaultInjector, formatTraceLine,
+  checkParams, Completion, Cost, DeadlockError, EAGAIN, errnoName, errnoNumber, FaultInjector, TRACE_CTX_IRQ_IDLE,
   isErrno, KernelCore, paramDefaults, Prng, Sim, TraceBus, UniformCosts, WaitQueue,
 } from "../src/index.js";
 
@@ -83,8 +83,17 @@ test("tracepoints cost nothing until a probe attaches, then carry the virtual ti
   tp.emit({ nr: 3 });
   rec.stop();
   t.false(tp.enabled);
-  t.deepEqual(rec.records, [{ name: "mm_test", ts: 1234, fields: { nr: 3 } }]);
-  t.is(formatTraceLine(rec.records[0]!), "     0.000001234: mm_test: nr=3");
+  t.deepEqual(rec.records, [{ name: "mm_test", ts: 1234, fields: { nr: 3 }, cpu: 0, pid: 0, comm: "<idle>", ctx: 0 }]);
+  // An interrupt context overrides the task context until it is left.
+  core.trace.currentTask = () => ({ cpu: 2, pid: 42, comm: "migtest" });
+  const rec2 = core.trace.record(["mm_test"]);
+  tp.emit({ nr: 4 });
+  const prev = core.trace.enterContext(5, TRACE_CTX_IRQ_IDLE);
+  tp.emit({ nr: 5 });
+  core.trace.exitContext(prev);
+  tp.emit({ nr: 6 });
+  rec2.stop();
+  t.deepEqual(rec2.records.map((r) => [r.cpu, r.pid, r.comm, r.ctx]), [[2, 42, "migtest", 0], [5, 0, "<idle>", TRACE_CTX_IRQ_IDLE], [2, 42, "migtest", 0]]);
   t.throws(() => core.trace.on("mm_typo", () => {}), { message: /unknown tracepoint "mm_typo"/ });
 });
 

@@ -7,11 +7,22 @@
  * Data integrity: the source's page digests are recorded when its copy starts; when the move finishes
  * the destination must hold exactly those contents and the source must not have changed since (a
  * change means a write reached the source after the copy — through a stale TLB entry — and was lost).
+ *
+ * Driver checks (the offload copy of a batch): when the copier returns, every destination it claims
+ * (all pairs for a return of 0 before V6; each FOLIO_CONTENT_COPIED mark under V6) must already hold
+ * its source's data, and no source may have changed — checked at the return, so an early completion
+ * is caught whatever the timing. From the copy's start a device may write only the batch's
+ * destinations, and from its return none of the batch's pages until they are mapped for DMA again
+ * (a late write). The return value must be 0 or a negative errno. Auditors added by other layers
+ * (dmaengine's leak checks) run at each return. Every message names the copier, the batch and the
+ * pair, channel or engine.
+ *
+ * State is kept in per-pfn typed arrays allocated once, so the checks allocate nothing per folio.
  */
-import { PG } from "./folio.js";
+import { FOLIO_CONTENT_COPIED, PG } from "./folio.js";
 import type { Machine, MigrationObserver } from "./machine.js";
 import { PTE, VM } from "./mm-types.js";
-import { PAGE_SIZE } from "./physmem.js";
+import { PAGE_SIZE, type DmaObserver } from "./physmem.js";
 
 export class InvariantViolation extends Error {
   constructor(message: string) {
@@ -25,34 +36,90 @@ export interface CheckerOptions {
   readonly throwOnViolation?: boolean;
 }
 
-export class InvariantChecker implements MigrationObserver {
+/**
+ * A check another layer runs at every offload copy: `offloadStart()` when the batch is handed to the
+ * copier, `offloadEnd()` when it returns, giving the rules broken in between (each naming its
+ * channel, engine or module; the checker adds the copier and the batch).
+ */
+export interface BatchAuditor {
+  offloadStart(): void;
+  offloadEnd(): readonly string[];
+}
+
+/** MAX_ERRNO: a kernel error return is in [-4095, -1]. */
+const MAX_ERRNO = 4095;
+
+// Device-access state of a page (dmaState).
+const DMA_FREE = 0;
+/** A source of the batch copy in progress: a device may read it, never write it. */
+const DMA_SRC = 1;
+/** A destination of the batch copy in progress: the device writes it. */
+const DMA_DST = 2;
+/** Part of a batch whose copy returned: no device may write it until it is mapped for DMA again. */
+const DMA_RETURNED = 3;
+
+// Source copy record (copyRec, head pfn).
+const REC_NONE = 0;
+const REC_DIGESTS = 1;
+/** Digests recorded and a driver rule about this pair already reported (no second report at the move). */
+const REC_REPORTED = 2;
+
+export class InvariantChecker implements MigrationObserver, DmaObserver {
   readonly violations: string[] = [];
   /** Copies checked and moves verified (so tests can assert the checker actually ran). */
   copiesChecked = 0;
   movesVerified = 0;
+  /** Offload copies whose claimed destinations were verified at return. */
+  offloadsVerified = 0;
+  /** migrate_pages_batch() calls seen. */
+  batchNo = 0;
   private readonly throwOnViolation: boolean;
-  /** src head pfn -> digests of its pages at copy time. */
-  private readonly copied = new Map<number, Uint32Array>();
+  /** Per pfn: the page's digest when its copy started (valid where copyRec of its head is set). */
+  private readonly srcDigest: Uint32Array;
+  /** Per head pfn of a source: REC_*. */
+  private readonly copyRec: Uint8Array;
+  /** Per pfn: DMA_* (device-access rules), and the batch that set it. */
+  private readonly dmaState: Uint8Array;
+  private readonly dmaBatch: Int32Array;
+  private readonly auditors: BatchAuditor[] = [];
 
   constructor(
     private readonly m: Machine,
     opts: CheckerOptions = {},
   ) {
     this.throwOnViolation = opts.throwOnViolation ?? true;
+    const n = m.mem.totalPages;
+    this.srcDigest = new Uint32Array(n);
+    this.copyRec = new Uint8Array(n);
+    this.dmaState = new Uint8Array(n);
+    this.dmaBatch = new Int32Array(n);
     m.checker = this;
+    m.mem.dmaObserver = this;
   }
 
   /** Stop observing. */
   detach(): void {
     if (this.m.checker === this) this.m.checker = null;
+    if (this.m.mem.dmaObserver === this) this.m.mem.dmaObserver = null;
   }
 
-  private fail(msg: string): void {
+  /** Run `a` at every offload copy from now on (dmaengine's leak and protocol checks). */
+  addAuditor(a: BatchAuditor): void {
+    if (!this.auditors.includes(a)) this.auditors.push(a);
+  }
+
+  private fail(msg: string, kind: new (msg: string) => Error = InvariantViolation): void {
     this.violations.push(msg);
-    if (this.throwOnViolation) throw new InvariantViolation(msg);
+    if (this.throwOnViolation) throw new kind(msg);
   }
 
-  batchStart(): void {}
+  report(msg: string, kind?: new (msg: string) => Error): void {
+    this.fail(msg, kind);
+  }
+
+  batchStart(): void {
+    this.batchNo++;
+  }
 
   batchEnd(): void {}
 
@@ -75,28 +142,120 @@ export class InvariantChecker implements MigrationObserver {
     if (m.current.tlbUbc.flushRequired) this.fail(`${how} copy of folio ${src} before try_to_unmap_flush(): CPUs may still write through stale TLB entries`);
     const cpus = m.tlbs.cpusCaching(src, nr);
     if (cpus.length > 0) this.fail(`${how} copy of folio ${src} while CPU(s) ${cpus.join(",")} still cache a translation to it`);
-    const d = new Uint32Array(nr);
-    for (let k = 0; k < nr; k++) d[k] = m.mem.digest(src + k);
-    this.copied.set(src, d);
+    for (let k = 0; k < nr; k++) this.srcDigest[src + k] = m.mem.digest(src + k);
+    this.copyRec[src] = REC_DIGESTS;
+  }
+
+  /** The batch goes to the copier: sources become read-only and destinations writable for devices. */
+  offloadStart(_copier: string, dst: Int32Array, src: Int32Array, count: number): void {
+    const f = this.m.folios;
+    const b = this.batchNo;
+    for (let i = 0; i < count; i++) {
+      const s = src[i]!;
+      const d = dst[i]!;
+      const nr = f.nrPages(s);
+      this.dmaState.fill(DMA_SRC, s, s + nr);
+      this.dmaBatch.fill(b, s, s + nr);
+      this.dmaState.fill(DMA_DST, d, d + nr);
+      this.dmaBatch.fill(b, d, d + nr);
+    }
+    for (const a of this.auditors) a.offloadStart();
+  }
+
+  /**
+   * The copier returned: check the return value, that no source changed (a migrator writing to its
+   * source is named as such), that every claimed destination already holds its source's data, and
+   * the auditors' rules. From here on no device may write the batch's pages.
+   */
+  offloadEnd(copier: string, dst: Int32Array, src: Int32Array, count: number, rc: number, v6: boolean): void {
+    const m = this.m;
+    const f = m.folios;
+    const b = this.batchNo;
+    const who = `migrator ${copier}, batch ${b}`;
+    if (typeof rc !== "number" || !Number.isInteger(rc) || rc > 0 || rc < -MAX_ERRNO) {
+      this.fail(`${who}: offload_copy returned ${String(rc)}; the contract is 0 (all copied) or a negative errno (-1..-${MAX_ERRNO})`);
+    }
+    const info = f.migrateInfo;
+    const claimAll = !v6 && rc === 0;
+    for (let i = 0; i < count; i++) {
+      const s = src[i]!;
+      const d = dst[i]!;
+      const nr = f.nrPages(s);
+      this.dmaState.fill(DMA_RETURNED, s, s + nr);
+      this.dmaState.fill(DMA_RETURNED, d, d + nr);
+      if (this.copyRec[s] !== REC_DIGESTS) continue;
+      const pair = `pair ${i} (src folio ${s} -> dst folio ${d})`;
+      let bad = -1;
+      for (let k = 0; k < nr; k++) {
+        if (m.mem.digest(s + k) !== this.srcDigest[s + k]) {
+          bad = k;
+          break;
+        }
+      }
+      if (bad >= 0) {
+        this.copyRec[s] = REC_REPORTED;
+        this.fail(`${who}, ${pair}: the migrator wrote to source folio ${s} (page ${bad} changed during offload_copy); offload_copy must only read its sources`);
+        continue;
+      }
+      const claimed = claimAll || (v6 && (info[d]! & FOLIO_CONTENT_COPIED) !== 0);
+      if (!claimed) continue;
+      for (let k = 0; k < nr; k++) {
+        if (m.mem.digest(d + k) !== this.srcDigest[s + k]) {
+          this.copyRec[s] = REC_REPORTED;
+          const claim = v6 ? "marked FOLIO_CONTENT_COPIED" : "claimed copied (offload_copy returned 0)";
+          this.fail(`${who}, ${pair}: ${claim}, but page ${k} of the destination does not hold the source's data when offload_copy returned (early completion: a copy is done only once its destination is written)`);
+          break;
+        }
+      }
+    }
+    this.offloadsVerified++;
+    for (const a of this.auditors) for (const msg of a.offloadEnd()) this.fail(`${who}: ${msg}`);
+  }
+
+  /** Device-side writes: only to destinations of the copy in progress, or to pages mapped for DMA since. */
+  deviceWrite(dev: string, phys: number, len: number): void {
+    if (len <= 0) return;
+    const first = Math.floor(phys / PAGE_SIZE);
+    const last = Math.floor((phys + len - 1) / PAGE_SIZE);
+    const st = this.dmaState;
+    for (let p = first; p <= last; p++) {
+      const s = st[p]!;
+      if (s === DMA_SRC) {
+        this.fail(`engine ${dev}: device write to pfn ${p} (source folio ${this.m.folios.folioOf(p)}) of batch ${this.dmaBatch[p]}'s offload copy in progress; a copy engine may only write destinations`);
+        return;
+      }
+      if (s === DMA_RETURNED) {
+        st[p] = DMA_FREE;
+        this.fail(`engine ${dev}: device write to pfn ${p} (folio ${this.m.folios.folioOf(p)}) after batch ${this.dmaBatch[p]}'s offload copy returned (a late write: the copy was reported done, or terminated, while the engine still ran)`);
+        return;
+      }
+    }
+  }
+
+  dmaMapped(first: number, last: number): void {
+    const st = this.dmaState;
+    for (let p = first; p <= last; p++) if (st[p] === DMA_RETURNED) st[p] = DMA_FREE;
   }
 
   /** Invariants 3, 10, 11: after a move, dst holds src's contents and src was not written since the copy. */
   folioMoved(src: number, dst: number): void {
     const m = this.m;
     const f = m.folios;
-    const d = this.copied.get(src);
-    this.copied.delete(src);
-    if (d === undefined) {
+    const rec = this.copyRec[src];
+    this.copyRec[src] = REC_NONE;
+    if (rec === REC_NONE) {
       this.fail(`folio ${src} moved to ${dst} without a checked copy`);
       return;
     }
     this.movesVerified++;
-    for (let k = 0; k < d.length; k++) {
-      if (m.mem.digest(src + k) !== d[k]) {
+    if (rec === REC_REPORTED) return;
+    const nr = f.nrPages(src);
+    for (let k = 0; k < nr; k++) {
+      if (m.mem.digest(src + k) !== this.srcDigest[src + k]) {
         this.fail(`data lost: page ${k} of folio ${src} was written after its copy started (through a stale translation?)`);
         return;
       }
-      if (m.mem.digest(dst + k) !== d[k]) {
+      if (m.mem.digest(dst + k) !== this.srcDigest[src + k]) {
         this.fail(`data corrupted: page ${k} of destination folio ${dst} differs from source folio ${src}`);
         return;
       }
@@ -105,7 +264,7 @@ export class InvariantChecker implements MigrationObserver {
   }
 
   folioFreed(folio: number): void {
-    this.copied.delete(folio);
+    this.copyRec[folio] = REC_NONE;
   }
 
   /**

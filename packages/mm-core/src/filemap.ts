@@ -5,6 +5,7 @@
 import { alignDown } from "./align.js";
 import { PG } from "./folio.js";
 import type { Machine } from "./machine.js";
+import { allocPagesMpol, hugetlbAllocMpol } from "./mempolicy.js";
 import type { AddressSpace } from "./mm-types.js";
 import { PMD_ORDER } from "./physmem.js";
 
@@ -17,7 +18,8 @@ export function filemapGetFolio(m: Machine, space: AddressSpace, pgoff: number, 
   const cached = space.cache[pgoff]!;
   if (cached >= 0) return cached;
   const f = m.folios;
-  const nid = m.mem.cpuToNode(m.current.cpu);
+  // shmem_alloc_folio() follows the file's shared policy, else the task's; a page-cache page the task's.
+  const pol = space.sharedPolicyAt(pgoff) ?? m.current.mempolicy;
   let order = hugetlb ? PMD_ORDER : space.kind === "shmem" ? m.memory.shmemOrder : 0;
   let start = alignDown(pgoff, 1 << order);
   while (order > 0 && (start + (1 << order) > space.sizePages || !cacheRangeEmpty(space, start, 1 << order))) {
@@ -27,14 +29,13 @@ export function filemapGetFolio(m: Machine, space: AddressSpace, pgoff: number, 
   }
   let folio = -1;
   if (hugetlb) {
-    folio = m.hugetlbAlloc(nid);
-    if (folio < 0) for (const n of m.mem.nodes) if ((folio = m.hugetlbAlloc(n.id)) >= 0) break;
+    folio = hugetlbAllocMpol(m, pol, start >> PMD_ORDER);
   } else {
-    folio = m.folioAlloc(nid, order, false);
+    folio = allocPagesMpol(m, pol, start >> order, order);
     while (folio < 0 && order > 0) {
       order--;
       start = alignDown(pgoff, 1 << order);
-      folio = m.folioAlloc(nid, order, false);
+      folio = allocPagesMpol(m, pol, start >> order, order);
     }
   }
   if (folio < 0) return -1;

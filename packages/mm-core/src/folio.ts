@@ -49,6 +49,8 @@ export const PG = {
   waiters: 1 << 27,
   /** A hugetlb folio in use and migratable (on the hstate active list, not isolated). */
   hugetlbMigratable: 1 << 28,
+  /** PG_reserved: a kernel-image or boot-reserved frame (the vDSO text); never on an LRU, never freed. */
+  reserved: 1 << 29,
 } as const;
 
 /** Flags that folio_migrate_flags() carries from src to dst (mm/migrate.c). */

@@ -7,8 +7,11 @@ import { Vma, VM, type MmStruct } from "./mm-types.js";
 export function dupMm(m: Machine, parent: MmStruct): MmStruct {
   const child = m.createMm();
   child.mmapBase = parent.mmapBase;
+  child.startStack = parent.startStack;
   for (const v of parent.vmas) {
     const c = new Vma(child, v.start, v.end, v.pgoff, v.flags & ~VM.LOCKED, v.file);
+    c.policy = v.policy; // vma_dup_policy()
+    c.special = v.special;
     if (v.file) v.file.immap.push(c);
     if (v.anonVma !== null) {
       // anon_vma_fork(): the child is linked into every anon_vma of the parent and gets its own.

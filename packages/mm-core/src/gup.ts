@@ -28,11 +28,10 @@ export function populateVmaPageRange(m: Machine, mm: MmStruct, addr: number, len
 }
 
 /**
- * pin_user_pages(FOLL_PIN | FOLL_WRITE?): fault in and pin the folio at addr. Each pin holds one
- * extra reference, so migration's expected-refcount check fails while it is held. Returns the head
- * pfn or -errno.
+ * Mirrors __get_user_pages() for one page: fault it in and take a reference on its folio (FOLL_GET), or
+ * also a pin (FOLL_PIN). Returns the head pfn or -errno.
  */
-export function pinUserPage(m: Machine, mm: MmStruct, addr: number, write: boolean): number {
+function getUserFolio(m: Machine, mm: MmStruct, addr: number, write: boolean, pin: boolean): number {
   const r = handleMmFault(m, mm, addr, write);
   if (r === VM_FAULT.MIGRATION_WAIT) return -EAGAIN;
   if (r < 0) return -EFAULT;
@@ -40,8 +39,25 @@ export function pinUserPage(m: Machine, mm: MmStruct, addr: number, write: boole
   if (pfn < 0 || pfn === m.zeroPfn) return -EFAULT;
   const folio = m.folios.folioOf(pfn);
   m.folios.refcount[folio]!++;
-  m.folios.pincount[folio]!++;
+  if (pin) m.folios.pincount[folio]!++;
   return folio;
+}
+
+/**
+ * pin_user_pages(FOLL_PIN | FOLL_WRITE?): fault in and pin the folio at addr. Each pin holds one
+ * extra reference, so migration's expected-refcount check fails while it is held, and an exclusive
+ * anonymous page cannot even be unmapped. Returns the head pfn or -errno.
+ */
+export function pinUserPage(m: Machine, mm: MmStruct, addr: number, write: boolean): number {
+  return getUserFolio(m, mm, addr, write, true);
+}
+
+/**
+ * get_user_pages(FOLL_GET): a plain reference (vmsplice, a kernel user). Unlike a pin it does not stop
+ * the unmap, only the move (the refcount check fails). Returns the head pfn or -errno; put_page() drops it.
+ */
+export function getUserPage(m: Machine, mm: MmStruct, addr: number, write: boolean): number {
+  return getUserFolio(m, mm, addr, write, false);
 }
 
 /** unpin_user_page() */

@@ -7,6 +7,7 @@
  */
 import { PG } from "./folio.js";
 import type { Machine } from "./machine.js";
+import { getVmaPolicy, hugetlbAllocMpol, vmaInterleaveIndex } from "./mempolicy.js";
 import { PTE, VM, type Vma } from "./mm-types.js";
 import { PMD_ORDER, PMD_SIZE } from "./physmem.js";
 import { VM_FAULT } from "./mm-types.js";
@@ -19,11 +20,10 @@ export function isPrivateHugetlb(v: Vma): boolean {
   return (v.flags & (VM.HUGETLB | VM.SHARED)) === VM.HUGETLB;
 }
 
-/** alloc_hugetlb_folio(): the local node's pool first, then any node's. */
-function allocHugetlbAnywhere(m: Machine): number {
-  let folio = m.hugetlbAlloc(m.mem.cpuToNode(m.current.cpu));
-  if (folio < 0) for (const n of m.mem.nodes) if ((folio = m.hugetlbAlloc(n.id)) >= 0) break;
-  return folio;
+/** alloc_hugetlb_folio(): from the pool of the node the VMA's policy picks, then the others it allows. */
+function allocHugetlbAnywhere(m: Machine, v: Vma, addr: number): number {
+  const pol = getVmaPolicy(v, m.current, v.linearPageIndex(addr));
+  return hugetlbAllocMpol(m, pol, vmaInterleaveIndex(v, addr, PMD_ORDER));
 }
 
 /** Make `folio` a new anonymous hugetlb folio of `v` mapped by the PMD at `start`. */
@@ -42,7 +42,7 @@ function mapNewAnonHugetlb(m: Machine, v: Vma, folio: number, start: number): vo
 /** hugetlb_no_page() for a private mapping: a zeroed anonymous huge page, or SIGBUS when the pool is dry. */
 export function hugetlbAnonFault(m: Machine, v: Vma, addr: number): number {
   const start = addr - (addr % PMD_SIZE);
-  const folio = allocHugetlbAnywhere(m);
+  const folio = allocHugetlbAnywhere(m, v, start);
   if (folio < 0) return VM_FAULT.SIGBUS;
   m.mem.zeroPages(folio, NR);
   mapNewAnonHugetlb(m, v, folio, start);
@@ -64,7 +64,7 @@ export function hugetlbWpFault(m: Machine, v: Vma, pmdI: number): number {
     if (f.isAnon(old)) for (let p = old; p < old + NR; p++) f.flags[p]! |= PG.anonExclusive;
     return 0;
   }
-  const folio = allocHugetlbAnywhere(m);
+  const folio = allocHugetlbAnywhere(m, v, start);
   if (folio < 0) return VM_FAULT.SIGBUS;
   m.mem.copyPages(folio, old, NR);
   v.pmdBits[pmdI] = 0;

@@ -8,7 +8,9 @@ import { Cost, KernelCore, WaitQueue, type CostMeter, type CostKind, type FaultP
 import { MemMap, PG } from "./folio.js";
 import { AddressSpace, AnonVma, MmStruct } from "./mm-types.js";
 import { PageAllocator } from "./page-alloc.js";
-import { PhysMem, PMD_ORDER, type MemNodeConfig } from "./physmem.js";
+import { Watermarks, WMARK_LOW, WMARK_MIN, ZONE_MOVABLE } from "./zone.js";
+import type { Mempolicy } from "./mempolicy.js";
+import { MAX_NUMNODES, PhysMem, PMD_ORDER, type MemNodeConfig } from "./physmem.js";
 import { Tlbs, TlbUnmapBatch } from "./tlb.js";
 import { MemoryManager } from "./memory-manager.js";
 import { SwapDevice } from "./swap.js";
@@ -23,6 +25,12 @@ export interface MachineOptions {
   readonly costs?: CostMeter;
   /** Huge pages reserved per node for hugetlbfs (nr_hugepages), by node id. @default none */
   readonly hugetlbPages?: Readonly<Record<number, number>>;
+  /** ZONE_MOVABLE pages at the top of each node (movablecore=), by node id. @default none */
+  readonly movablePages?: Readonly<Record<number, number>>;
+  /** vm.min_free_kbytes as written by the user; omitted, the kernel's boot value for these zones. */
+  readonly minFreeKbytes?: number;
+  /** vm.watermark_scale_factor (1..3000). @default 10 */
+  readonly watermarkScaleFactor?: number;
 }
 
 /** Migration settings that the series and its testing patches turn into runtime knobs. */
@@ -35,10 +43,18 @@ export interface MigrationSettings {
    * read; a retry re-copies).
    */
   offloadSemantics: "v5" | "v6";
+  /**
+   * migrate_pages() unmaps a batch, flushes the TLB once and then moves the batch (migrate_pages_batch(),
+   * Huang Ying's batched TLB flushing, after 6.1). false: the per-folio unmap_and_move() loop of 6.1, one
+   * flush per page and up to 10 passes over the list. @default true
+   */
+  migratePagesBatch: boolean;
 }
 
 /** Mirrors enum vm_event_item entries for migration (include/linux/vm_event_item.h). */
 export interface VmEvents {
+  /** NUMA_PAGE_MIGRATE: pages moved by NUMA balancing (MR_NUMA_MISPLACED). */
+  numa_pages_migrated: number;
   pgmigrate_success: number;
   pgmigrate_fail: number;
   thp_migration_success: number;
@@ -52,6 +68,13 @@ export class Task {
   memalloc = false;
   /** current->tlb_ubc */
   readonly tlbUbc: TlbUnmapBatch;
+  /** task->comm and task->pid as traces show them (the syscall layer's task names its context). */
+  comm = "kworker/u:0";
+  tracePid: number;
+  /** current->mempolicy (set_mempolicy); null: MPOL_DEFAULT, the local node. */
+  mempolicy: Mempolicy | null = null;
+  /** current->il_prev: the node of the last interleaved allocation (MAX_NUMNODES - 1 after a reset). */
+  ilPrev = MAX_NUMNODES - 1;
   constructor(
     readonly pid: number,
     public mm: MmStruct | null,
@@ -60,6 +83,7 @@ export class Task {
     nrCpus: number,
   ) {
     this.tlbUbc = new TlbUnmapBatch(nrCpus);
+    this.tracePid = pid;
   }
 }
 
@@ -75,14 +99,20 @@ export class Machine {
   readonly anonVmas: AnonVma[] = [];
   readonly spaces: AddressSpace[] = [];
   readonly mms: MmStruct[] = [];
-  readonly settings: MigrationSettings = { nrMaxBatchedMigration: 512, offloadSemantics: "v5" };
+  readonly settings: MigrationSettings = { nrMaxBatchedMigration: 512, offloadSemantics: "v5", migratePagesBatch: true };
   readonly vmEvents: VmEvents = {
+    numa_pages_migrated: 0,
     pgmigrate_success: 0,
     pgmigrate_fail: 0,
     thp_migration_success: 0,
     thp_migration_fail: 0,
     thp_migration_split: 0,
   };
+  /**
+   * Mirrors enum numa_stat_item (NUMA_HIT ... NUMA_OTHER), summed over nodes, in base pages: counted by
+   * zone_statistics() on every page allocation against the preferred node and the allocating CPU's node.
+   */
+  readonly numaStat = { numa_hit: 0, numa_miss: 0, numa_foreign: 0, numa_interleave: 0, numa_local: 0, numa_other: 0 };
   /** NR_ISOLATED_ANON and NR_ISOLATED_FILE per node id, in base pages. */
   readonly nrIsolatedAnon: Float64Array;
   readonly nrIsolatedFile: Float64Array;
@@ -116,13 +146,15 @@ export class Machine {
   readonly swap: SwapDevice;
   /** The invariant checker, when enabled (tests). */
   checker: MigrationObserver | null = null;
+  /** min_free_kbytes, watermark_scale_factor, lowmem_reserve_ratio and the zone watermarks they set. */
+  readonly watermarks: Watermarks;
   private nextIds = { anonVma: 1, space: 1, mm: 1, pid: 1 };
 
   constructor(opts: MachineOptions) {
     this.core = new KernelCore({ seed: opts.seed ?? 1, ...(opts.costs ? { costs: opts.costs } : {}) });
     this.mem = new PhysMem(opts.nodes);
     this.folios = new MemMap(this.mem);
-    this.alloc = new PageAllocator(this.mem);
+    this.alloc = new PageAllocator(this.mem, opts.movablePages);
     this.nrCpus = this.mem.nrCpus;
     this.tlbs = new Tlbs(this.nrCpus);
     const maxId = Math.max(...this.mem.nodes.map((n) => n.id)) + 1;
@@ -144,6 +176,12 @@ export class Machine {
     };
     this.hooks = { offload: null };
     this.memory = new MemoryManager(this);
+    this.watermarks = new Watermarks(this.alloc.zones, this.alloc.nodeZones);
+    this.watermarks.init({
+      khugepaged: this.memory.anonThp[PMD_ORDER] !== "never",
+      ...(opts.minFreeKbytes !== undefined ? { minFreeKbytes: opts.minFreeKbytes } : {}),
+      ...(opts.watermarkScaleFactor !== undefined ? { watermarkScaleFactor: opts.watermarkScaleFactor } : {}),
+    });
     this.swap = new SwapDevice(this);
     // The shared zero page, reserved at boot on the first node with memory.
     const first = this.mem.nodes.find((n) => n.nrPages > 0)!;
@@ -152,6 +190,8 @@ export class Machine {
     this.folios.refcount[this.zeroPfn] = 1;
     for (const [nidStr, count] of Object.entries(opts.hugetlbPages ?? {})) this.setHugetlbPages(Number(nidStr), count);
     this.current = this.createTask(null, 0);
+    // Events logged in task context name the current task and its CPU (the ftrace columns).
+    this.core.trace.currentTask = () => ({ cpu: this.current.cpu, pid: this.current.tracePid, comm: this.current.comm });
   }
 
   get sim() {
@@ -194,24 +234,37 @@ export class Machine {
   // ---- folio lifecycle --------------------------------------------------------------------------
 
   /**
-   * Allocate a folio of 2^order pages on `nid` (falling back to other nodes by id order unless
-   * `thisNode`). Mirrors folio_alloc()/__alloc_pages with __GFP_THISNODE. Returns the head pfn or -1.
+   * Allocate a folio of 2^order pages on `nid`, falling back to other nodes by id order unless
+   * `thisNode` (__GFP_THISNODE). Mirrors __alloc_pages(): the fast path takes a zone above its LOW
+   * watermark; the slow path (kswapd woken) one above MIN. Reclaim and compaction are not modelled, so
+   * below MIN (plus the lowmem reserve) the allocation fails, as on a node with nothing reclaimable;
+   * the OOM killer is never the answer here (callers see -1). `highestZoneIdx` is gfp_zone(): ZONE_MOVABLE
+   * for GFP_HIGHUSER_MOVABLE, ZONE_NORMAL for a migration target of a page outside ZONE_MOVABLE.
+   * `nodemask` (a policy's nodes, by node id) limits every node tried. Returns the head pfn or -1.
    */
-  folioAlloc(nid: number, order: number, thisNode: boolean): number {
+  folioAlloc(nid: number, order: number, thisNode: boolean, highestZoneIdx: number = ZONE_MOVABLE, nodemask: Uint8Array | null = null): number {
     if (this.faults.pageAlloc.armed && this.faults.pageAlloc.shouldFail(nid)) return -1;
-    let pfn = this.alloc.alloc(nid, order);
-    if (pfn < 0 && !thisNode) {
-      for (const n of this.mem.nodes) {
-        if (n.id === nid) continue;
-        pfn = this.alloc.alloc(n.id, order);
-        if (pfn >= 0) break;
-      }
-    }
+    let pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_LOW, highestZoneIdx, nodemask);
+    if (pfn < 0) pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_MIN, highestZoneIdx, nodemask);
     if (pfn < 0) return -1;
+    this.zoneStatistics(nid, pfn, 1 << order);
     this.prepFolio(pfn, order);
     // prep_compound_page() writes every tail struct page: what makes a large folio's allocation grow with its size.
     if (order > 0) this.charge(Cost.PREP_COMPOUND_TAIL, (1 << order) - 1);
     return pfn;
+  }
+
+  /** Mirrors zone_statistics(): hit/miss/foreign against the preferred node, local/other against the CPU's. */
+  private zoneStatistics(preferred: number, pfn: number, nr: number): void {
+    const node = this.mem.nodeOfPfn[pfn]!;
+    const st = this.numaStat;
+    if (node === preferred) st.numa_hit += nr;
+    else {
+      st.numa_miss += nr;
+      st.numa_foreign += nr;
+    }
+    if (node === this.mem.cpuToNode(this.current.cpu)) st.numa_local += nr;
+    else st.numa_other += nr;
   }
 
   /** Set up a fresh folio's memmap slots (prep_new_page + folio_prep_large_rmappable). */
@@ -388,10 +441,19 @@ export interface OffloadHook {
    * dst with FOLIO_CONTENT_COPIED and the return value is advisory.
    */
   batchCopy(dst: Int32Array, src: Int32Array, count: number): number;
+  /** The name of the copier batchCopy() calls now (the active migrator), for checker messages. */
+  copierName?(): string;
+  /**
+   * Folios of an offloaded batch that the CPU copies instead, counted once per batch by cause
+   * ("movable_ops", "refcount" for V6's pre-check; the offload core adds its own causes).
+   */
+  noteFallback?(cause: string, nrFolios: number): void;
 }
 
 /** Callbacks the invariant checker receives from the migration path (enabled in tests). */
 export interface MigrationObserver {
+  /** migrate_pages_batch() calls seen so far: the batch number violation messages name. */
+  readonly batchNo: number;
   folioFreed(folio: number): void;
   beforeCopy(dst: number, src: number, how: "cpu" | "batch"): void;
   /** A folio's move finished: dst is mapped where src was. */
@@ -399,4 +461,16 @@ export interface MigrationObserver {
   afterFlush(): void;
   batchStart(): void;
   batchEnd(): void;
+  /** The batch's pairs are handed to `copier` (after beforeCopy() for each). */
+  offloadStart(copier: string, dst: Int32Array, src: Int32Array, count: number): void;
+  /**
+   * The copier returned `rc`. Under V6 (`v6`) the destinations it claims are those marked
+   * FOLIO_CONTENT_COPIED; before V6 a return of 0 claims every pair.
+   */
+  offloadEnd(copier: string, dst: Int32Array, src: Int32Array, count: number, rc: number, v6: boolean): void;
+  /**
+   * A rule broken that another layer (offload core, dmaengine) found: recorded like the checker's own;
+   * when the checker throws, it throws `kind` (default InvariantViolation).
+   */
+  report(msg: string, kind?: new (msg: string) => Error): void;
 }

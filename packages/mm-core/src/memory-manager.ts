@@ -7,7 +7,7 @@
 import { copyPageRange, handleMmFault, mapFolio } from "./memory.js";
 import { dupMm } from "./fork.js";
 import { filemapGetFolio } from "./filemap.js";
-import { pinUserPage, populateVmaPageRange, unpinUserPage } from "./gup.js";
+import { getUserPage, pinUserPage, populateVmaPageRange, unpinUserPage } from "./gup.js";
 import { splitHugePmd, thpVmaAllowableOrders, type ThpPolicy } from "./huge-memory.js";
 import type { Machine, Task } from "./machine.js";
 import { doMadvise, type MadviseAdvice } from "./madvise.js";
@@ -16,7 +16,7 @@ import type { AddressSpace, MmStruct, Vma } from "./mm-types.js";
 import { doMmap, doMunmap, exitMmap, type MmapArgs } from "./mmap.js";
 import { mprotectFixup } from "./mprotect.js";
 import { forEachMapped } from "./pagewalk.js";
-import { PMD_ORDER } from "./physmem.js";
+import { PAGE_SIZE, PMD_ORDER } from "./physmem.js";
 import { anonVmaPrepare } from "./rmap.js";
 import { translate, userAccessFrame } from "./uaccess.js";
 
@@ -26,6 +26,14 @@ export class MemoryManager {
   readonly anonThp: ThpPolicy[] = Array<ThpPolicy>(PMD_ORDER + 1).fill("never");
   /** Large folios for shmem/memfd/shared anonymous memory: the order used when it fits. @default 0 */
   shmemOrder = 0;
+  /**
+   * stack_guard_gap (mm/mmap.c): bytes kept free below a VM_GROWSDOWN stack; the stack never grows to
+   * within this distance of the accessible mapping below it, and mmap hints avoid it. Boot option
+   * `stack_guard_gap=` (in pages). @default 256 pages (1 MiB) @range 1 page .. a few GiB
+   */
+  stackGuardGap = 256 * PAGE_SIZE;
+  /** RLIMIT_STACK: the largest size a stack VMA grows to (acct_stack_growth). @default 8 MiB (_STK_LIM) */
+  stackRlimit = 8 << 20;
   /** Pfn whose unlock a MIGRATION_WAIT fault waits for. */
   faultWaitPfn = -1;
   private readonly m: Machine;
@@ -107,6 +115,10 @@ export class MemoryManager {
 
   pinUserPage(mm: MmStruct, addr: number, write: boolean): number {
     return pinUserPage(this.m, mm, addr, write);
+  }
+
+  getUserPage(mm: MmStruct, addr: number, write: boolean): number {
+    return getUserPage(this.m, mm, addr, write);
   }
 
   unpinUserPage(folio: number): number {

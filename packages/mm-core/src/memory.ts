@@ -14,7 +14,10 @@ import type { Machine } from "./machine.js";
 import { devicePrivateFault } from "./memremap.js";
 import { PTE, VM, VM_FAULT, type MmStruct, type Vma } from "./mm-types.js";
 import { HPAGE_PMD_NR, PAGE_SIZE, PMD_ORDER, PMD_SIZE } from "./physmem.js";
+import { vmaAllocFolio } from "./mempolicy.js";
 import { anonVmaPrepare } from "./rmap.js";
+import { specialMappingFault } from "./special-mapping.js";
+import { expandStack } from "./stack.js";
 import { tlbFlushMmRange } from "./tlb.js";
 
 /** Zap PTEs/PMDs in [s, e) of a VMA (zap_pte_range): drop mapcounts and references. */
@@ -60,8 +63,13 @@ function unmapFolioRef(m: Machine, folio: number, n: number): void {
  * VM_FAULT code. `populate` faults skip pages that are already present with enough permission.
  */
 export function handleMmFault(m: Machine, mm: MmStruct, addr: number, write: boolean, populate = false): number {
-  const v = mm.findVma(addr);
-  if (v === null) return VM_FAULT.SIGSEGV;
+  let v = mm.findVma(addr);
+  if (v === null) {
+    // Below a stack: the fault path grows it (expand_stack), other holes are a SIGSEGV.
+    const grown = expandStack(m, mm, addr);
+    if (typeof grown === "number") return VM_FAULT.SIGSEGV;
+    v = grown;
+  }
   if ((v.flags & (VM.READ | VM.WRITE | VM.EXEC)) === 0) return VM_FAULT.SIGSEGV;
   if (write && (v.flags & VM.WRITE) === 0) return VM_FAULT.SIGSEGV;
   if (!populate) m.charge(Cost.PAGE_FAULT, 1);
@@ -101,6 +109,7 @@ export function handleMmFault(m: Machine, mm: MmStruct, addr: number, write: boo
     }
     return doWpPage(m, v, i);
   }
+  if (v.special !== null) return specialMappingFault(m, v, addr);
   if (isPrivateHugetlb(v) && v.file !== null && v.file.name === "anon_hugepage") return hugetlbAnonFault(m, v, addr);
   if (v.file !== null) return doFileFault(m, v, addr, write);
   return doAnonymousPage(m, v, addr, write);
@@ -111,7 +120,6 @@ function doAnonymousPage(m: Machine, v: Vma, addr: number, write: boolean): numb
   if (anonVmaPrepare(m, v) < 0) return VM_FAULT.OOM;
   // Read fault: the huge zero page or the zero page, whatever mTHP orders are enabled.
   if (!write) return doAnonymousReadFault(m, v, addr, (thpVmaAllowableOrders(m, v) & (1 << PMD_ORDER)) !== 0);
-  const nid = m.mem.cpuToNode(m.current.cpu);
   const orders = thpVmaAllowableOrders(m, v);
   for (let order = PMD_ORDER; order >= 0; order--) {
     if (order > 0 && (orders & (1 << order)) === 0) continue;
@@ -119,7 +127,7 @@ function doAnonymousPage(m: Machine, v: Vma, addr: number, write: boolean): numb
     const start = alignDown(addr, size);
     if (start < v.start || start + size > v.end) continue;
     if (order > 0 && !ptesNone(v, start, size)) continue;
-    const folio = m.folioAlloc(nid, order, false);
+    const folio = vmaAllocFolio(m, v, start, order);
     if (folio < 0) {
       if (order === 0) return VM_FAULT.OOM;
       continue;
@@ -202,8 +210,7 @@ function doWpPage(m: Machine, v: Vma, i: number): number {
   }
   // Copy on write into a new order-0 anonymous folio (wp_page_copy).
   if (anonVmaPrepare(m, v) < 0) return VM_FAULT.OOM;
-  const nid = m.mem.cpuToNode(m.current.cpu);
-  const nf = m.folioAlloc(nid, 0, false);
+  const nf = vmaAllocFolio(m, v, v.start + i * PAGE_SIZE, 0);
   if (nf < 0) return VM_FAULT.OOM;
   if (folio >= 0) m.mem.copyPages(nf, pfn, 1);
   else m.mem.zeroPages(nf, 1);
@@ -232,7 +239,7 @@ function doFileFault(m: Machine, v: Vma, addr: number, write: boolean): number {
     // do_cow_fault: private write to a file page copies it into an anonymous page.
     if (hugetlb) return VM_FAULT.SIGBUS;
     if (anonVmaPrepare(m, v) < 0) return VM_FAULT.OOM;
-    const nf = m.folioAlloc(m.mem.cpuToNode(m.current.cpu), 0, false);
+    const nf = vmaAllocFolio(m, v, addr, 0);
     if (nf < 0) return VM_FAULT.OOM;
     m.mem.copyPages(nf, folio + (pgoff - f.index[folio]!), 1);
     newAnonFolio(m, v, nf, addr);

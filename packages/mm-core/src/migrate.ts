@@ -71,6 +71,11 @@ interface Ctx {
   readonly stats: MigratePagesStats;
   /** Out-parameter of migrateFolioUnmap. */
   dst: number;
+  /**
+   * Sleep on a contended source lock and wait for writeback (6.1's `force`, passes after the third);
+   * always true for migrate_pages_batch(), whose async first round stands in for the early passes.
+   */
+  force: boolean;
   // Counters shared by migrate_folios_move passes.
   retry: number;
   thpRetry: number;
@@ -89,10 +94,39 @@ export function migratePages(
   mode: MigrateMode, reason: number, retSucceeded?: { value: number },
 ): number {
   const stats = newMigratePagesStats();
-  const ctx: Ctx = { m, getNew, putNew, mode, reason, stats, dst: -1, retry: 0, thpRetry: 0, nrFailed: 0, nrRetryPages: 0 };
-  const f = m.folios;
+  const ctx: Ctx = { m, getNew, putNew, mode, reason, stats, dst: -1, force: true, retry: 0, thpRetry: 0, nrFailed: 0, nrRetryPages: 0 };
   if (m.tp.migratePagesStart.enabled) m.tp.migratePagesStart.emit({ mode: MIGRATE_MODE_NAMES[mode], reason: MIGRATE_REASON_NAMES[reason] ?? String(reason) });
   const retFolios = new FolioList();
+  let rcGather = m.settings.migratePagesBatch ? migratePagesBatched(ctx, from, retFolios) : migratePagesUnbatched(ctx, from, retFolios);
+  retFolios.spliceTailInto(from);
+  if (from.empty) rcGather = 0;
+  const ev = m.vmEvents;
+  if (reason === MR.NUMA_MISPLACED) ev.numa_pages_migrated += stats.nr_succeeded;
+  ev.pgmigrate_success += stats.nr_succeeded;
+  ev.pgmigrate_fail += stats.nr_failed_pages;
+  ev.thp_migration_success += stats.nr_thp_succeeded;
+  ev.thp_migration_fail += stats.nr_thp_failed;
+  ev.thp_migration_split += stats.nr_thp_split;
+  if (m.tp.migratePages.enabled) {
+    m.tp.migratePages.emit({
+      nr_succeeded: stats.nr_succeeded, nr_failed: stats.nr_failed_pages, nr_thp_succeeded: stats.nr_thp_succeeded,
+      nr_thp_failed: stats.nr_thp_failed, nr_thp_split: stats.nr_thp_split, nr_split: stats.nr_split,
+      mode: MIGRATE_MODE_NAMES[mode], reason: MIGRATE_REASON_NAMES[reason] ?? String(reason),
+    });
+  }
+  if (retSucceeded) retSucceeded.value = stats.nr_succeeded;
+  lastStats.set(m, stats);
+  return rcGather;
+}
+
+/**
+ * The body of migrate_pages() since the batched TLB flush: hugetlb folios first, then the rest in batches
+ * of NR_MAX_BATCHED_MIGRATION pages, each through migrate_pages_batch() (MIGRATE_ASYNC) or
+ * migrate_pages_sync(). Failures end on `retFolios`.
+ */
+function migratePagesBatched(ctx: Ctx, from: FolioList, retFolios: FolioList): number {
+  const { m, mode } = ctx;
+  const f = m.folios;
   const splitFolios = new FolioList();
   const batch = new FolioList();
   let rcGather = migrateHugetlbs(ctx, from, retFolios);
@@ -136,24 +170,119 @@ export function migratePages(
       rcGather += rc;
     }
   }
-  retFolios.spliceTailInto(from);
-  if (from.empty) rcGather = 0;
-  const ev = m.vmEvents;
-  ev.pgmigrate_success += stats.nr_succeeded;
-  ev.pgmigrate_fail += stats.nr_failed_pages;
-  ev.thp_migration_success += stats.nr_thp_succeeded;
-  ev.thp_migration_fail += stats.nr_thp_failed;
-  ev.thp_migration_split += stats.nr_thp_split;
-  if (m.tp.migratePages.enabled) {
-    m.tp.migratePages.emit({
-      succeeded: stats.nr_succeeded, failed: stats.nr_failed_pages, thp_succeeded: stats.nr_thp_succeeded,
-      thp_failed: stats.nr_thp_failed, thp_split: stats.nr_thp_split, large_folio_split: stats.nr_split,
-      mode: MIGRATE_MODE_NAMES[mode], reason: MIGRATE_REASON_NAMES[reason] ?? String(reason),
-    });
-  }
-  if (retSucceeded) retSucceeded.value = stats.nr_succeeded;
-  lastStats.set(m, stats);
   return rcGather;
+}
+
+/**
+ * Mirrors migrate_pages() of 6.1, before the batched TLB flush: up to 10 passes over the list in the
+ * caller's mode, each folio allocated a target, unmapped with an immediate flush per page, copied and
+ * remapped by unmap_and_move() before the next one; hugetlb folios in the same loop. -EAGAIN waits for
+ * the next pass; a contended lock is slept on, and writeback waited for, only from the fourth pass
+ * (`force`). A large folio that cannot get a target is split and its pieces migrated after the rest,
+ * their failures uncounted (the large folio counted once). Any large folio counts in the THP stats, as
+ * PageTransHuge() did.
+ */
+function migratePagesUnbatched(ctx: Ctx, from: FolioList, retFolios: FolioList): number {
+  const { m, stats, reason } = ctx;
+  const f = m.folios;
+  const nosplit = reason === MR.NUMA_MISPLACED;
+  const splitFolios = new FolioList();
+  let nrFailed = 0;
+  let nrThpFailed = 0;
+  let retry = 1;
+  let thpRetry = 1;
+  let nrRetryPages = 0;
+  let noSubpageCounting = false;
+  for (;;) {
+    for (let pass = 0; pass < NR_MAX_MIGRATE_PAGES_RETRY && (retry > 0 || thpRetry > 0); pass++) {
+      retry = 0;
+      thpRetry = 0;
+      nrRetryPages = 0;
+      ctx.force = pass > 2;
+      let keep = 0;
+      const n = from.length;
+      for (let i = 0; i < n; i++) {
+        const folio = from.get(i);
+        const hugetlb = f.test(folio, PG.hugetlb);
+        const isThp = f.isLarge(folio) && !hugetlb;
+        const nrPages = f.nrPages(folio);
+        const rc = hugetlb ? unmapAndMoveHugePage(ctx, folio, ctx.force, retFolios) : unmapAndMove(ctx, folio, retFolios);
+        if (rc === 0) {
+          stats.nr_succeeded += nrPages;
+          if (isThp) stats.nr_thp_succeeded++;
+        } else if (rc === -EAGAIN) {
+          if (isThp) thpRetry++;
+          else if (!noSubpageCounting) retry++;
+          nrRetryPages += nrPages;
+          from.pfns[keep++] = folio;
+        } else if (rc === -ENOMEM) {
+          // Low memory: stop; a large folio is split first and its pieces wait for the second round.
+          if (isThp) {
+            nrThpFailed++;
+            if (!nosplit && trySplitFolio(m, folio, splitFolios, MIGRATE_SYNC) === 0) {
+              stats.nr_thp_split++;
+              continue;
+            }
+          } else if (!noSubpageCounting) nrFailed++;
+          stats.nr_failed_pages += nrPages + nrRetryPages;
+          from.pfns[keep++] = folio;
+          for (let j = i + 1; j < n; j++) from.pfns[keep++] = from.get(j);
+          from.length = keep;
+          splitFolios.spliceTailInto(from);
+          stats.nr_thp_failed += nrThpFailed + thpRetry;
+          return -ENOMEM;
+        } else {
+          // Permanent failure (-EBUSY, ...): unmap_and_move() put it on retFolios.
+          if (isThp) nrThpFailed++;
+          else if (!noSubpageCounting) nrFailed++;
+          stats.nr_failed_pages += nrPages;
+        }
+      }
+      from.length = keep;
+    }
+    nrFailed += retry;
+    nrThpFailed += thpRetry;
+    stats.nr_failed_pages += nrRetryPages;
+    if (splitFolios.empty) break;
+    // Second round: the pieces of split large folios; what is still on from after 10 passes stays failed.
+    from.spliceTailInto(retFolios);
+    splitFolios.spliceTailInto(from);
+    noSubpageCounting = true;
+    retry = 1;
+  }
+  stats.nr_thp_failed += nrThpFailed;
+  return nrFailed + nrThpFailed;
+}
+
+/**
+ * Mirrors unmap_and_move() and __unmap_and_move() of 6.1: a target for one folio, unmap with an
+ * immediate TLB flush (try_to_migrate without TTU_BATCH_FLUSH), move, remap; on -EAGAIN the folio is
+ * remapped to itself, the target freed, and the folio stays on the list for the next pass.
+ */
+function unmapAndMove(ctx: Ctx, src: number, ret: FolioList): number {
+  const { m, reason } = ctx;
+  const f = m.folios;
+  if (!f.test(src, PG.movableOps) && f.refcount[src] === 1) {
+    // Freed by its owner while isolated.
+    f.clear(src, PG.active | PG.unevictable);
+    migrateFolioDone(m, src, reason);
+    return 0;
+  }
+  const rc = migrateFolioUnmap(ctx, src, ctx.mode, ret);
+  if (rc !== 0) return rc;
+  const dst = ctx.dst;
+  const info = f.migrateInfo[dst]!;
+  const moved = migrateFolioMove(ctx, src, dst, ret, false);
+  if (moved === -EAGAIN) {
+    migrateFolioUndoSrc(m, src, (info & FOLIO_WAS_MAPPED) !== 0, MemMap.migrateInfoAnonVma(info), true, null);
+    migrateFolioUndoDst(m, dst, true, ctx.putNew);
+  }
+  return moved;
+}
+
+/** The batched flush applies to migrate_pages_batch()'s async unmap only (TTU_BATCH_FLUSH). */
+function ttuBatchFlush(m: Machine, mode: MigrateMode): boolean {
+  return mode === MIGRATE_ASYNC && m.settings.migratePagesBatch;
 }
 
 /** The stats of the last migrate_pages() call on a machine (for tests and reports). */
@@ -228,6 +357,8 @@ function migratePagesBatch(
   let retry = 1;
   let thpRetry = 0;
   let nrRetryPages = 0;
+  let nrMovableOps = 0;
+  let nrRefMismatch = 0;
   m.charge(Cost.MIGRATE_BATCH, 1);
   if (m.tp.batchStart.enabled) {
     let pages = 0;
@@ -279,6 +410,10 @@ function migratePagesBatch(
           unmapBatch.push(folio);
           dstBatch.push(ctx.dst);
         } else {
+          if (doBatch) {
+            if (f.test(folio, PG.movableOps)) nrMovableOps++;
+            else nrRefMismatch++;
+          }
           unmapSingle.push(folio);
           dstSingle.push(ctx.dst);
         }
@@ -329,6 +464,10 @@ function migratePagesBatch(
     stats.nr_failed_pages += nrRetryPages;
   }
 
+  // Folios an offloading batch leaves to the CPU, counted once per batch.
+  if (nrMovableOps > 0) offload!.noteFallback?.("movable_ops", nrMovableOps);
+  if (nrRefMismatch > 0) offload!.noteFallback?.("refcount", nrRefMismatch);
+
   // ---- One TLB flush for the whole batch -------------------------------------------------------
   if (!unmapBatch.empty || !unmapSingle.empty) {
     tryToUnmapFlush(m, m.current);
@@ -370,9 +509,16 @@ function migratePagesBatch(
  */
 function migrateOffloadBatchCopy(m: Machine, dst: FolioList, src: FolioList, v6: boolean): boolean {
   const hook = m.hooks.offload!;
-  if (m.checker) for (let i = 0; i < src.length; i++) m.checker.beforeCopy(dst.get(i), src.get(i), "batch");
+  const checker = m.checker;
+  let copier = "";
+  if (checker !== null) {
+    for (let i = 0; i < src.length; i++) checker.beforeCopy(dst.get(i), src.get(i), "batch");
+    copier = hook.copierName?.() ?? "(offload hook)";
+    checker.offloadStart(copier, dst.pfns, src.pfns, src.length);
+  }
   m.charge(Cost.OFFLOAD_CALL, 1);
   const rc = hook.batchCopy(dst.pfns, src.pfns, src.length);
+  if (checker !== null) checker.offloadEnd(copier, dst.pfns, src.pfns, src.length, rc, v6);
   if (m.tp.batchCopy.enabled) m.tp.batchCopy.emit({ nr_folios: src.length, rc });
   if (v6) return false;
   return rc === 0;
@@ -404,7 +550,11 @@ export function folioMcCopy(m: Machine, dst: number, src: number): number {
   }
   if (m.faults.copyHwpoison.armed && m.faults.copyHwpoison.shouldFail(src)) return -EHWPOISON;
   m.charge(Cost.CPU_COPY_PAGE, nr);
-  m.charge(Cost.CPU_COPY_BYTE, nr * PAGE_SIZE);
+  // One CPU copy path: through the machine's fabric when the timing model has one (sharing node
+  // memory and the cross-socket link with DMA and other copies), else charged per byte.
+  const cost = m.core.cost;
+  if (cost.cpuCopy !== undefined) cost.cpuCopy(m.mem.nodeOfPfn[src]!, m.mem.nodeOfPfn[dst]!, nr * PAGE_SIZE);
+  else m.charge(Cost.CPU_COPY_BYTE, nr * PAGE_SIZE);
   m.mem.copyPages(dst, src, nr);
   return 0;
 }
@@ -430,7 +580,7 @@ function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioL
   let anonVma = 0;
   out: {
     if (!folioTrylock(m, src)) {
-      if (mode === MIGRATE_ASYNC) break out;
+      if (mode === MIGRATE_ASYNC || !ctx.force) break out;
       if (m.current.memalloc) break out;
       if (mode === MIGRATE_SYNC_LIGHT && !f.test(src, PG.uptodate)) break out;
       folioLock(m, src);
@@ -442,6 +592,7 @@ function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioL
         rc = -EBUSY;
         break out;
       }
+      if (!ctx.force) break out;
       folioWaitWriteback(m, src);
     }
     if (f.isAnon(src) && !f.test(src, PG.ksm)) {
@@ -458,7 +609,7 @@ function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioL
     if (f.mapping[src] === 0) {
       if (f.test(src, PG.private)) break out; // try_to_free_buffers(); -EAGAIN
     } else if (f.mapcount[src]! > 0) {
-      tryToMigrate(m, src, mode === MIGRATE_ASYNC);
+      tryToMigrate(m, src, ttuBatchFlush(m, mode));
       state |= FOLIO_WAS_MAPPED;
     }
     if (f.mapcount[src] === 0) {

@@ -3,6 +3,7 @@
  * include/linux/rmap.h, include/linux/fs.h). Page tables are dense typed arrays per VMA: one PTE slot per
  * 4 KiB page and one PMD slot per 2 MiB, so a walk is an index computation, not a map lookup.
  */
+import type { Mempolicy } from "./mempolicy.js";
 
 /** PTE and PMD entry bits (a present entry, or a non-present software "leaf" entry). */
 export const PTE = {
@@ -81,6 +82,11 @@ export class AddressSpace {
   readonly immap: Vma[] = [];
   /** Pages in the page cache. */
   nrpages = 0;
+  /**
+   * struct shared_policy of a shmem/hugetlbfs inode: policies by page-offset range [start, end), set by
+   * mbind() on any mapping of the file and seen by every mapper (mpol_set_shared_policy).
+   */
+  readonly sharedPolicy: Array<{ start: number; end: number; pol: Mempolicy }> = [];
   constructor(
     readonly id: number,
     readonly name: string,
@@ -89,6 +95,29 @@ export class AddressSpace {
     public sizePages: number,
   ) {
     this.cache = new Int32Array(sizePages).fill(-1);
+  }
+
+  /** mpol_shared_policy_lookup(): the shared policy covering page offset `pgoff`, or null. */
+  sharedPolicyAt(pgoff: number): Mempolicy | null {
+    const sp = this.sharedPolicy;
+    for (let i = 0; i < sp.length; i++) if (pgoff >= sp[i]!.start && pgoff < sp[i]!.end) return sp[i]!.pol;
+    return null;
+  }
+
+  /** mpol_set_shared_policy(): `pol` (null: none) for [start, end), replacing what overlaps. */
+  setSharedPolicy(start: number, end: number, pol: Mempolicy | null): void {
+    const kept: Array<{ start: number; end: number; pol: Mempolicy }> = [];
+    for (const r of this.sharedPolicy) {
+      if (r.end <= start || r.start >= end) kept.push(r);
+      else {
+        if (r.start < start) kept.push({ start: r.start, end: start, pol: r.pol });
+        if (r.end > end) kept.push({ start: end, end: r.end, pol: r.pol });
+      }
+    }
+    if (pol !== null) kept.push({ start, end, pol });
+    kept.sort((a, b) => a.start - b.start);
+    this.sharedPolicy.length = 0;
+    this.sharedPolicy.push(...kept);
   }
 
   /** Grow the file (ftruncate up). */
@@ -104,6 +133,18 @@ export class AddressSpace {
   }
 }
 
+/**
+ * Mirrors struct vm_special_mapping (include/linux/mm_types.h): a kernel-provided mapping such as [vdso]
+ * or [vvar], named by the kernel, whose faults insert the kernel's own frames.
+ */
+export interface SpecialMapping {
+  readonly name: string;
+  /** Frame of each page of the mapping, or -1 where its fault handler gives SIGBUS. */
+  readonly pfns: Int32Array;
+  /** true: vmf_insert_pfn() of a raw frame (vvar, a VM_PFNMAP mapping); false: the page itself (vdso). */
+  readonly rawPfn: boolean;
+}
+
 /** Mirrors struct vm_area_struct. */
 export class Vma {
   /** Page-table slots for [start, end): pfn (or swap slot) and PTE bits; bits 0 = pte_none. */
@@ -117,6 +158,10 @@ export class Vma {
   anonVma: AnonVma | null = null;
   /** Every anon_vma this VMA is linked to (anon_vma_chain). */
   anonVmaChain: AnonVma[] = [];
+  /** vma->vm_policy (mbind); null: the task's policy applies. */
+  policy: Mempolicy | null = null;
+  /** vm_private_data of a special mapping (vm_ops = special_mapping_vmops), else null. */
+  special: SpecialMapping | null = null;
 
   constructor(
     readonly mm: MmStruct,
@@ -140,9 +185,9 @@ export class Vma {
     return (this.end - this.start) / 4096;
   }
 
-  /** vma_is_anonymous(): private or shared anonymous memory without a backing file of its own. */
+  /** vma_is_anonymous(): no vm_ops, i.e. private anonymous memory (not shmem, not a special mapping). */
   get isAnonymous(): boolean {
-    return this.file === null;
+    return this.file === null && this.special === null;
   }
 
   /** Page offset of an address (linear_page_index). */
@@ -170,6 +215,8 @@ export class MmStruct {
   mmapBase = 0x7f00_0000_0000;
   /** Pages locked by mlock (locked_vm). */
   lockedVm = 0;
+  /** mm->start_stack: the initial stack pointer (numa_maps and smaps name the VMA holding it " stack"); 0 without a stack. */
+  startStack = 0;
 
   constructor(
     readonly id: number,

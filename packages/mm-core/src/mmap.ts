@@ -14,6 +14,7 @@ import {
   PROT_EXEC, PROT_READ, PROT_WRITE,
 } from "./mm-types.js";
 import { PAGE_SIZE, PMD_SIZE } from "./physmem.js";
+import { vmStartGap } from "./stack.js";
 import { tlbFlushMmRange } from "./tlb.js";
 import { insertVma, removeVma, splitVmaAt } from "./vma.js";
 
@@ -58,7 +59,7 @@ export function doMmap(m: Machine, mm: MmStruct, a: MmapArgs): number {
     addr = a.addr;
     doMunmap(m, mm, addr, size);
   } else {
-    addr = getUnmappedArea(mm, a.addr, size, hugetlb || size >= PMD_SIZE ? PMD_SIZE : PAGE_SIZE);
+    addr = getUnmappedArea(m, mm, a.addr, size, hugetlb || size >= PMD_SIZE ? PMD_SIZE : PAGE_SIZE);
     if (addr < 0) return -ENOMEM;
   }
   let flags = 0;
@@ -92,9 +93,9 @@ export function doMmap(m: Machine, mm: MmStruct, a: MmapArgs): number {
 }
 
 /** Top-down search for a gap of `size` bytes aligned to `align` (get_unmapped_area). */
-function getUnmappedArea(mm: MmStruct, hint: number | undefined, size: number, align: number): number {
+function getUnmappedArea(m: Machine, mm: MmStruct, hint: number | undefined, size: number, align: number): number {
   // A hint is used only when the whole range lies below TASK_SIZE and is free.
-  if (hint !== undefined && hint % PAGE_SIZE === 0 && hint > 0 && hint <= TASK_SIZE - size && rangeFree(mm, hint, size)) return hint;
+  if (hint !== undefined && hint % PAGE_SIZE === 0 && hint > 0 && hint <= TASK_SIZE - size && rangeFree(m, mm, hint, size)) return hint;
   let top = mm.mmapBase;
   for (let i = mm.vmas.length - 1; i >= -1; i--) {
     const v = i >= 0 ? mm.vmas[i]! : null;
@@ -108,8 +109,9 @@ function getUnmappedArea(mm: MmStruct, hint: number | undefined, size: number, a
   return -1;
 }
 
-function rangeFree(mm: MmStruct, addr: number, size: number): boolean {
-  for (const v of mm.vmas) if (v.start < addr + size && addr < v.end) return false;
+/** The hint's range is free, counting a stack's guard gap as taken (vm_start_gap() in the gap search). */
+function rangeFree(m: Machine, mm: MmStruct, addr: number, size: number): boolean {
+  for (const v of mm.vmas) if (vmStartGap(m, v) < addr + size && addr < v.end) return false;
   return true;
 }
 

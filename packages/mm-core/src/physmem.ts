@@ -53,8 +53,22 @@ export function mix32(h: number): number {
   return h >>> 0;
 }
 
+/**
+ * What an invariant checker hears from device-side memory access (the DMA mapping layer calls it):
+ * the pages a device writes, and the pages newly mapped for DMA. Null unless a checker is attached,
+ * so a machine without one pays a null test per transfer.
+ */
+export interface DmaObserver {
+  /** A device named `dev` writes [phys, phys + len). */
+  deviceWrite(dev: string, phys: number, len: number): void;
+  /** Pfns first..last were mapped for DMA (dma_map_*): from now on a device may write them. */
+  dmaMapped(first: number, last: number): void;
+}
+
 export class PhysMem {
   readonly nodes: readonly MemNode[];
+  /** The attached checker's device-access observer, or null. */
+  dmaObserver: DmaObserver | null = null;
   /** Total page frames (pfn 0 .. totalPages-1). */
   readonly totalPages: number;
   /** Node id of each pfn. */

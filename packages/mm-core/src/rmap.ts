@@ -7,12 +7,13 @@
  * Walks are plain loops over the folio's anon_vma or i_mmap VMAs, computing each page's address from
  * folio->index and vm_pgoff, so the per-folio path allocates nothing.
  */
-import { Cost } from "@mmemu/kernel";
+import { Cost, TRACE_CTX_IRQ_IDLE } from "@mmemu/kernel";
 import { PG } from "./folio.js";
 import type { Machine, Task } from "./machine.js";
 import { PTE, VM, type MmStruct, type Vma } from "./mm-types.js";
 import { PAGE_SIZE, PMD_SIZE } from "./physmem.js";
 import { ksmRmapFirst, ksmRmapVmas } from "./ksm.js";
+import { x86PteHex } from "./trace.js";
 
 const NO_VMAS: Vma[] = [];
 
@@ -59,7 +60,28 @@ function flushNow(m: Machine, mm: MmStruct, start: number, end: number, task: Ta
     m.charge(Cost.TLB_FLUSH_IPI, 1);
     m.charge(Cost.TLB_FLUSH_IPI_CPU, remote);
   } else m.charge(Cost.TLB_FLUSH_LOCAL, 1);
-  if (m.tp.tlbFlush.enabled) m.tp.tlbFlush.emit({ reason: remote > 0 ? "TLB_REMOTE_SHOOTDOWN" : "TLB_LOCAL_MM_SHOOTDOWN", cpus: remote + 1 });
+  // flush_tlb_mm_range(): a PMD or a whole range is logged as a full flush, one page as pages:1.
+  if (m.tp.tlbFlush.enabled) traceFlush(m, mask, task, end - start > PAGE_SIZE ? -1 : 1, "TLB_LOCAL_MM_SHOOTDOWN");
+}
+
+/**
+ * The tlb_flush events of one flush, in the order x86 logs them: the sender's `remote ipi send` when
+ * other CPUs are in the mask, then its own local flush, then each target's `remote shootdown` in its
+ * IPI handler (the targets are idle or in user mode when the IPI lands: logged as idle).
+ */
+function traceFlush(m: Machine, mask: Uint8Array, task: Task, pages: number, local: "TLB_LOCAL_SHOOTDOWN" | "TLB_LOCAL_MM_SHOOTDOWN"): void {
+  const tp = m.tp.tlbFlush;
+  let remote = 0;
+  for (let cpu = 0; cpu < mask.length; cpu++) if (mask[cpu] !== 0 && cpu !== task.cpu) remote++;
+  if (remote > 0) tp.emit({ reason: "TLB_REMOTE_SEND_IPI", pages, cpus: remote });
+  tp.emit({ reason: local, pages, cpus: 1 });
+  const bus = m.core.trace;
+  for (let cpu = 0; cpu < mask.length; cpu++) {
+    if (mask[cpu] === 0 || cpu === task.cpu) continue;
+    const prev = bus.enterContext(cpu, TRACE_CTX_IRQ_IDLE);
+    tp.emit({ reason: "TLB_REMOTE_SHOOTDOWN", pages, cpus: 1 });
+    bus.exitContext(prev);
+  }
 }
 
 /**
@@ -69,6 +91,7 @@ function flushNow(m: Machine, mm: MmStruct, start: number, end: number, task: Ta
 export function tryToUnmapFlush(m: Machine, task: Task): void {
   const ubc = task.tlbUbc;
   if (!ubc.flushRequired) return;
+  if (m.tp.tlbFlush.enabled) traceFlush(m, ubc.cpumask, task, -1, "TLB_LOCAL_SHOOTDOWN");
   let remote = 0;
   for (let cpu = 0; cpu < ubc.cpumask.length; cpu++) {
     if (ubc.cpumask[cpu] === 0) continue;
@@ -80,7 +103,6 @@ export function tryToUnmapFlush(m: Machine, task: Task): void {
     m.charge(Cost.TLB_FLUSH_IPI, 1);
     m.charge(Cost.TLB_FLUSH_IPI_CPU, remote);
   } else m.charge(Cost.TLB_FLUSH_LOCAL, 1);
-  if (m.tp.tlbFlush.enabled) m.tp.tlbFlush.emit({ reason: remote > 0 ? "TLB_REMOTE_SEND_IPI" : "TLB_LOCAL_SHOOTDOWN", cpus: remote + 1 });
   ubc.flushRequired = false;
   ubc.writable = false;
 }
@@ -121,7 +143,7 @@ export function tryToMigrate(m: Machine, folio: number, batchFlush: boolean): vo
           f.refcount[folio]!--;
           m.charge(Cost.PMD_UNMAP, 1);
           flushNow(m, v.mm, addr, addr + PMD_SIZE, task);
-          if (m.tp.setMigrationPte.enabled) m.tp.setMigrationPte.emit({ addr, pfn: folio, order: 9 });
+          if (m.tp.setMigrationPmd.enabled) m.tp.setMigrationPmd.emit({ addr, pmd: x86PteHex(v.pmdBits[pmdI]!, folio, true), pfn: folio });
           continue;
         }
       }
@@ -152,7 +174,7 @@ export function tryToMigrate(m: Machine, folio: number, batchFlush: boolean): vo
       const addr = v.start + i * PAGE_SIZE;
       if (deferOk) setTlbUbcFlushPending(v.mm, task, (bits & PTE.DIRTY) !== 0);
       else flushNow(m, v.mm, addr, addr + PAGE_SIZE, task);
-      if (m.tp.setMigrationPte.enabled) m.tp.setMigrationPte.emit({ addr, pfn: page, order: 0 });
+      if (m.tp.setMigrationPte.enabled) m.tp.setMigrationPte.emit({ addr, pte: x86PteHex(v.pteBits[i]!, page), order: 0, pfn: page });
     }
     m.charge(Cost.PTE_UNMAP, unmapped);
   }
@@ -187,7 +209,7 @@ export function removeMigrationPtes(m: Machine, src: number, dst: number): void 
           f.refcount[dst]!++;
           if (v.flags & VM.LOCKED) f.flags[dst]! |= PG.mlocked | PG.unevictable;
           m.charge(Cost.PMD_REMAP, 1);
-          if (m.tp.removeMigrationPte.enabled) m.tp.removeMigrationPte.emit({ addr, pfn: dst, order: 9 });
+          if (m.tp.removeMigrationPmd.enabled) m.tp.removeMigrationPmd.emit({ addr, pmd: x86PteHex(v.pmdBits[pmdI]!, dst, true), pfn: dst });
           continue;
         }
       }
@@ -203,7 +225,7 @@ export function removeMigrationPtes(m: Machine, src: number, dst: number): void 
       v.pteBits[i] = restoredBits(bits, f.test(dst, PG.dirty));
       if (anon && bits & (PTE.MIG_WRITE | PTE.MIG_READ_EXCL)) f.flags[dst + k]! |= PG.anonExclusive;
       restored++;
-      if (m.tp.removeMigrationPte.enabled) m.tp.removeMigrationPte.emit({ addr: v.start + i * PAGE_SIZE, pfn: dst + k, order: 0 });
+      if (m.tp.removeMigrationPte.enabled) m.tp.removeMigrationPte.emit({ addr: v.start + i * PAGE_SIZE, pte: x86PteHex(v.pteBits[i]!, dst + k), order: 0, pfn: dst + k });
     }
     if (restored > 0) {
       f.mapcount[dst]! += restored;

@@ -8,6 +8,7 @@ import { PG } from "./folio.js";
 import type { Machine } from "./machine.js";
 import { PTE, type Vma } from "./mm-types.js";
 import { PAGE_SIZE } from "./physmem.js";
+import { vmaAllocFolio } from "./mempolicy.js";
 import { rmapVmas } from "./rmap.js";
 
 export class SwapDevice {
@@ -74,7 +75,7 @@ export class SwapDevice {
     const s = this.slots.get(slot);
     if (s === undefined) return -EINVAL;
     m.memory.prepareAnonVma(v);
-    const folio = m.folioAlloc(m.mem.cpuToNode(m.current.cpu), 0, false);
+    const folio = vmaAllocFolio(m, v, v.start + i * PAGE_SIZE, 0);
     if (folio < 0) return -1;
     m.mem.write(folio * PAGE_SIZE, s.data);
     const f = m.folios;

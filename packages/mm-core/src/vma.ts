@@ -57,6 +57,8 @@ export function splitVmaAt(m: Machine, mm: MmStruct, addr: number): void {
   copyPmds(v, hi);
   for (const part of [lo, hi]) {
     part.anonVma = v.anonVma;
+    part.policy = v.policy;
+    part.special = v.special;
     part.anonVmaChain = v.anonVmaChain.slice();
     for (const av of part.anonVmaChain) av.vmas.push(part);
   }
@@ -64,11 +66,32 @@ export function splitVmaAt(m: Machine, mm: MmStruct, addr: number): void {
   replaceVma(v, [lo, hi]);
 }
 
+/**
+ * The VMA change of expand_downwards() (mm/mmap.c): `v` now starts at `start` (below its old start), its
+ * page tables and links carried over; vm_pgoff moves down with vm_start. Returns the grown VMA.
+ */
+export function growVmaDown(v: Vma, start: number): Vma {
+  const grow = (v.start - start) / PAGE_SIZE;
+  const g = new Vma(v.mm, start, v.end, v.pgoff - grow, v.flags, v.file);
+  g.ptePfn.set(v.ptePfn, grow);
+  g.pteBits.set(v.pteBits, grow);
+  copyPmds(v, g);
+  g.anonVma = v.anonVma;
+  g.policy = v.policy;
+  g.special = v.special;
+  g.anonVmaChain = v.anonVmaChain.slice();
+  for (const av of g.anonVmaChain) av.vmas.push(g);
+  if (v.file) v.file.immap.push(g);
+  replaceVma(v, [g]);
+  return g;
+}
+
 function copyPmds(from: Vma, to: Vma): void {
   for (let p = 0; p < to.pmdBits.length; p++) {
     const base = to.pmdBase + p * PMD_SIZE;
     if (base < to.start || base + PMD_SIZE > to.end) continue;
     const q = (base - from.pmdBase) >> 21;
+    if (q < 0 || q >= from.pmdBits.length) continue;
     to.pmdPfn[p] = from.pmdPfn[q]!;
     to.pmdBits[p] = from.pmdBits[q]!;
   }

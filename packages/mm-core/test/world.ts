@@ -9,6 +9,7 @@ import {
   MAP_PRIVATE, MIGRATE_SYNC, migratePages, MR, PAGE_SIZE, patternDigest, PROT_READ, PROT_WRITE, putbackMovablePages,
   type MigrateMode, type MmStruct, type Task,
 } from "../src/index.js";
+import { WMARK_MIN } from "../src/zone.js";
 
 export interface World {
   m: Machine;
@@ -76,4 +77,25 @@ export function intact(w: World, addr: number, bytes: number): boolean {
     if (w.m.mem.digest(pfn) !== patternDigest(pattern(a))) return false;
   }
   return true;
+}
+
+/** Leave a node with only order-0 free blocks: take every page, then free every other one. */
+export function fragment(w: World, nid: number): void {
+  const taken: number[] = [];
+  for (let p; (p = w.m.alloc.alloc(nid, 0)) >= 0; ) taken.push(p);
+  for (const p of taken) if (p % 2 === 0) w.m.alloc.free(p, 0);
+}
+
+/**
+ * Take a node's free memory with raw (boot-time, watermark-blind) allocations until `leave` pages are
+ * free: a node that is full for reasons outside the test.
+ */
+export function fillNode(w: World, nid: number, leave: number): void {
+  while (w.m.alloc.nrFree(nid) > leave && w.m.alloc.alloc(nid, 0) >= 0);
+}
+
+/** The MIN watermark of a node's highest zone (where its user allocations come from). */
+export function minWmark(w: World, nid: number): number {
+  const zones = w.m.alloc.nodeZones[nid]!.filter((z) => z !== null);
+  return zones[zones.length - 1]!.mark(WMARK_MIN);
 }

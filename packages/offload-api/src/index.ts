@@ -6,7 +6,7 @@
  * log with ratelimiting, kstrto* parsing for sysfs-style knobs).
  */
 export {
-  MIGRATOR_NAME_LEN, MigrateCopyOffload, OffloadContractViolation,
+  MIGRATOR_NAME_LEN, MIGRATE_OFFLOAD_DESIGN_FALLBACKS, MigrateCopyOffload, OffloadContractViolation,
   migrateOffloadInit, migrateOffloadOf, migrateOffloadSetSeries,
   migrateOffloadRegister, migrateOffloadUnregister, migrateOffloadStart, migrateOffloadStop,
   migrateOffloadSetReasonMask, migrateShouldOffload, migrateOffloadBatchCopy, migrateSetNrMaxBatchedMigration,

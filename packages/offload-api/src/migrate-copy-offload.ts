@@ -1,4 +1,4 @@
-import { EBUSY, EINVAL, EIO, ENODEV, EOPNOTSUPP, type Tracepoint } from "@mmemu/kernel";
+import { EBUSY, EINVAL, EIO, ENODEV, EOPNOTSUPP, errnoName, isErrno, type Tracepoint } from "@mmemu/kernel";
 import { FOLIO_CONTENT_COPIED, foliosMcCopy, HPAGE_PUD_NR, PG, type Machine, type OffloadHook } from "@mmemu/mm-core";
 import { modulePut, tryModuleGet, type Module } from "./module.js";
 import { kernelLog, type KernelLog } from "./printk.js";
@@ -67,7 +67,22 @@ export interface MigrateOffloadStats {
   batchErrors: number;
   /** V6: destinations the copier marked FOLIO_CONTENT_COPIED. */
   foliosMarked: number;
+  /** Batches in which the CPU copied some folio the batch offered to offload. */
+  fallbackBatches: number;
+  /**
+   * Folios the CPU copied instead of the copier, by cause: the copier's errno name ("ENODEV",
+   * "ETIMEDOUT", ...; "EBADRET" for a return outside the contract), "unmarked" (V6: returned 0 but
+   * left the destination unmarked), and the core's by-design exclusions "movable_ops" and
+   * "refcount" (V6's pre-check). Counted once per batch.
+   */
+  fallbackFolios: Record<string, number>;
 }
+
+/** Fallback causes that are the design, not a copier failure: strict mode accepts them. */
+export const MIGRATE_OFFLOAD_DESIGN_FALLBACKS: readonly string[] = Object.freeze(["movable_ops", "refcount"]);
+const BY_DESIGN_FALLBACKS = MIGRATE_OFFLOAD_DESIGN_FALLBACKS;
+/** Strict-mode failures kept in full (later ones are counted only). */
+const STRICT_KEEP = 20;
 
 /** The per-machine state of mm/migrate_copy_offload.c; installed as the machine's offload hook. */
 export class MigrateCopyOffload implements OffloadHook {
@@ -82,7 +97,23 @@ export class MigrateCopyOffload implements OffloadHook {
   reasonMask = 0;
   readonly srcu: SrcuStruct;
   readonly log: KernelLog;
-  readonly stats: MigrateOffloadStats = { registered: 0, registerFailures: 0, unregistered: 0, batchCalls: 0, foliosOffered: 0, batchErrors: 0, foliosMarked: 0 };
+  readonly stats: MigrateOffloadStats = {
+    registered: 0, registerFailures: 0, unregistered: 0, batchCalls: 0, foliosOffered: 0, batchErrors: 0, foliosMarked: 0,
+    fallbackBatches: 0, fallbackFolios: {},
+  };
+  /**
+   * Strict offload (`--strict-offload`, a scenario's `machine.strict_offload`): a batch the copier
+   * should have copied but left to the CPU is recorded in {@link strictFailures}, and the command
+   * fails the run. Nothing is thrown inside the migration, so the machine stays consistent.
+   */
+  strict = false;
+  /** The first strict-mode failures, one line each; {@link strictFailureCount} counts all. */
+  readonly strictFailures: string[] = [];
+  strictFailureCount = 0;
+  /** The owner module's refcount before registration, to check the unregistration balances it. */
+  private ownerRefsBefore = 0;
+  /** The batch being counted for fallbacks (stats.fallbackBatches counts each batch once). */
+  private fallbackBatchSeen = -1;
   readonly tpRegister: Tracepoint<{ name: string; ret: number; reason_mask: number }>;
   readonly tpUnregister: Tracepoint<{ name: string; ret: number }>;
   readonly tpCopyStart: Tracepoint<{ migrator: string; nr_folios: number }>;
@@ -144,11 +175,14 @@ export class MigrateCopyOffload implements OffloadHook {
     const m = this.m;
     const fn = this.copyFn;
     const name = this.copyName;
+    const owner = this.active?.owner ?? null;
     const start = m.sim.now;
     this.stats.batchCalls++;
     this.stats.foliosOffered += count;
     if (this.tpCopyStart.enabled) this.tpCopyStart.emit({ migrator: name, nr_folios: count });
-    const snap = m.checker !== null ? snapshotContract(m, dst, src, count) : null;
+    const checker = m.checker;
+    const snap = checker !== null ? snapshotContract(m, dst, src, count) : null;
+    const refs = owner !== null ? owner.refcnt : 0;
     const idx = this.srcu.readLock();
     let rc: number;
     try {
@@ -164,20 +198,69 @@ export class MigrateCopyOffload implements OffloadHook {
     } finally {
       this.srcu.readUnlock(idx);
     }
-    if (snap !== null) checkContract(m, name, snap, dst, src, count);
+    if (checker !== null) {
+      checkContract(m, name, snap!, dst, src, count);
+      if (owner !== null && owner.refcnt !== refs) {
+        checker.report(`migrator ${name}, batch ${checker.batchNo}: module ${owner.name}'s refcount went from ${refs} to ${owner.refcnt} during offload_copy (try_module_get()/module_put() not balanced)`);
+      }
+    }
     if (rc !== 0) this.stats.batchErrors++;
     const info = m.folios.migrateInfo;
     let marked = 0;
     if (this.series === "v6") {
       for (let i = 0; i < count; i++) if ((info[dst[i]!]! & FOLIO_CONTENT_COPIED) !== 0) marked++;
       this.stats.foliosMarked += marked;
+      if (marked < count) this.noteFallback(rc !== 0 ? rcCause(rc) : "unmarked", count - marked);
     } else {
       // V4/V5 decide per batch from the return value alone; a mark left by a copier written for V6
       // must not make the move phase skip a copy the core did not agree to.
       for (let i = 0; i < count; i++) info[dst[i]!]! &= ~FOLIO_CONTENT_COPIED;
+      if (rc !== 0) this.noteFallback(rcCause(rc), count);
     }
     if (this.tpCopyEnd.enabled) this.tpCopyEnd.emit({ migrator: name, nr_folios: count, rc, marked, ns: m.sim.now - start });
     return rc;
+  }
+
+  /** The copier's name for messages (the active migrator, or the default CPU copier). */
+  copierName(): string {
+    return this.copyName;
+  }
+
+  /**
+   * Count `nrFolios` of the current batch as copied by the CPU instead, under `cause`. In strict mode
+   * a cause other than the core's by-design exclusions is recorded as a failure of the run.
+   */
+  noteFallback(cause: string, nrFolios: number): void {
+    if (nrFolios <= 0) return;
+    const st = this.stats;
+    // The core notes its exclusions before the copy call and the copier's failures after it.
+    const batch = st.batchCalls + (BY_DESIGN_FALLBACKS.includes(cause) ? 1 : 0);
+    if (this.fallbackBatchSeen !== batch) {
+      this.fallbackBatchSeen = batch;
+      st.fallbackBatches++;
+    }
+    st.fallbackFolios[cause] = (st.fallbackFolios[cause] ?? 0) + nrFolios;
+    if (!this.strict || BY_DESIGN_FALLBACKS.includes(cause)) return;
+    this.strictFailureCount++;
+    if (this.strictFailures.length < STRICT_KEEP) {
+      this.strictFailures.push(`strict offload: offload call ${st.batchCalls} (migrator ${this.copyName}) left ${nrFolios} folio(s) to the CPU copy (${cause})`);
+    }
+  }
+
+  /** Fallback counts by cause as one line ("ENODEV 512, unmarked 3"), "none" without any. */
+  fallbackSummary(): string {
+    const e = Object.entries(this.stats.fallbackFolios).sort((a, b) => b[1] - a[1]);
+    return e.length === 0 ? "none" : e.map(([k, v]) => `${k} ${v}`).join(", ");
+  }
+
+  /** @internal the owner's refcount before registration (for the unregister balance check). */
+  setOwnerRefsBefore(n: number): void {
+    this.ownerRefsBefore = n;
+  }
+
+  /** @internal */
+  ownerRefsBeforeRegister(): number {
+    return this.ownerRefsBefore;
   }
 
   /** @internal static_call_update() for both register and unregister. */
@@ -186,6 +269,11 @@ export class MigrateCopyOffload implements OffloadHook {
     this.copyName = mig !== null ? mig.name : this.defaultName();
     this.shouldBatchFn = mig?.shouldBatch ?? shouldBatchDefault;
   }
+}
+
+/** The fallback cause for a copier's return: its errno name, or EBADRET outside the contract. */
+function rcCause(rc: number): string {
+  return Number.isInteger(rc) && isErrno(rc) ? errnoName(rc) : "EBADRET";
 }
 
 /** Mirrors migrate_should_batch_default() (V4): batch nothing unless the driver says otherwise. */
@@ -254,6 +342,7 @@ export function migrateOffloadRegister(m: Machine, mig: Migrator | null, reasonM
   }
   const mask = reasonMask & MIGRATE_OFFLOAD_REASONS_ALLOWED;
   let ret = 0;
+  const refsBefore = mig.owner?.refcnt ?? 0;
   if (st.active !== null) ret = -EBUSY;
   else if (!tryModuleGet(mig.owner)) ret = -ENODEV;
   if (ret === 0) {
@@ -261,6 +350,7 @@ export function migrateOffloadRegister(m: Machine, mig: Migrator | null, reasonM
     st.install(mig);
     st.active = mig;
     st.enabled = true;
+    st.setOwnerRefsBefore(refsBefore);
     st.stats.registered++;
     st.log.prInfo(st.series === "v6" ? `migrate_offload: enabled by ${mig.name} (reason_mask=0x${mask.toString(16)})` : `migrate_offload: enabled by ${mig.name}`);
   } else {
@@ -293,8 +383,13 @@ export function migrateOffloadUnregister(m: Machine, mig: Migrator | null, done?
   st.reasonMask = 0;
   st.install(null);
   st.active = null;
+  const refsBefore = st.ownerRefsBeforeRegister();
   const finish = (): void => {
     modulePut(mig.owner);
+    const checker = m.checker;
+    if (checker !== null && mig.owner !== null && mig.owner.refcnt !== refsBefore) {
+      checker.report(`migrator ${mig.name}: module ${mig.owner.name}'s refcount is ${mig.owner.refcnt} after migrate_offload_unregister(), ${refsBefore} before migrate_offload_register() (a module reference taken while registered was never put)`);
+    }
     st.stats.unregistered++;
     st.log.prInfo(`migrate_offload: disabled by ${mig.name}`);
     if (st.tpUnregister.enabled) st.tpUnregister.emit({ name: mig.name, ret: 0 });
@@ -384,7 +479,7 @@ function snapshotContract(m: Machine, dst: Int32Array, src: Int32Array, n: numbe
   return { words };
 }
 
-/** Thrown when a migrator's copy callback touched what the offload contract says it must not. */
+/** What a checker set to throw raises when a copy callback touched what the offload contract forbids. */
 export class OffloadContractViolation extends Error {
   constructor(message: string) {
     super(message);
@@ -399,7 +494,8 @@ function checkContract(m: Machine, name: string, snap: ContractSnapshot, dst: In
   for (let k = 0; k < before.length; k++) {
     if (before[k] !== after[k]) {
       const i = Math.floor(k / 8);
-      throw new OffloadContractViolation(`migrator ${name} changed the ${what[k % 8]} of batch pair ${i} (src ${before[i * 8]}, dst ${before[i * 8 + 1]}): offload_copy must only copy contents`);
+      m.checker!.report(`migrator ${name}, batch ${m.checker!.batchNo}, pair ${i} (src folio ${before[i * 8]} -> dst folio ${before[i * 8 + 1]}): changed the ${what[k % 8]}; offload_copy must only copy contents`, OffloadContractViolation);
+      return;
     }
   }
 }

@@ -17,14 +17,14 @@ export const FABRIC_PARAMS = {
     doc: "Bandwidth of one I/O-die quadrant shared by its pair of PTDMA engines; 0 means not modelled (no such server).",
     source: "[D] dcbm 2M: 1 channel 12.7 GB/s, 2 channels 14.4, 4 channels 27.0 (the first two engines share quadrant 0, the next two quadrant 1): two engines of a quadrant share ~15-17 GB/s. 0 disables the server.",
   },
-  cpu_copy_bw: {
-    unit: "GB/s", default: 12, min: 0.1, max: 500,
-    doc: "Rate limit of one CPU thread's copy when a caller routes a CPU copy through the fabric.",
-    source: "spec 5.4: 2 MiB CPU baseline at 10.9-11 GB/s end-to-end [D].",
+  copy_ref_latency: {
+    unit: "ns", default: 200, min: 1, max: 100_000,
+    doc: "Load-to-use memory latency at which one CPU thread copies at cpu.cpu_copy_bw (the farther of the two nodes of the copies cpu_copy_bw was measured on). A thread keeps a fixed number of cache-line misses in flight, so a copy touching a node of longer latency (a CXL memory node's mem_latency) runs at cpu_copy_bw x copy_ref_latency / that latency (Little's law); nodes without a mem_latency do not scale.",
+    source: "[U] Zen 3 2P: ~110-120 ns to local and ~190-210 ns to the other socket's DRAM (AnandTech's and Chips and Cheese's EPYC 7003 latency measurements); cpu_copy_bw is fitted on node 0 -> node 1 copies, so the remote figure.",
   },
 } as const satisfies ParamTable;
 
 /** The fabric's profile section (declared here, with the model it times). */
-export const FABRIC_SECTION = defineParamSection("fabric", "Shared bandwidth servers: node memory controllers, the cross-socket link, I/O-die quadrants, the CPU copy rate", FABRIC_PARAMS);
+export const FABRIC_SECTION = defineParamSection("fabric", "Shared bandwidth servers: node memory controllers, the cross-socket link, I/O-die quadrants; how memory latency limits a CPU copy", FABRIC_PARAMS);
 
 export type FabricParams = ParamValues<typeof FABRIC_PARAMS>;

@@ -194,6 +194,11 @@ export class BandwidthServers {
     return s;
   }
 
+  /** Count bytes that crossed a server outside a flow (a CPU copy charged as a block). */
+  protected serverBytes(id: number, bytes: number): void {
+    this.servers[id]!.bytes += bytes;
+  }
+
   protected checkServer(id: number): number {
     this.serverAt(id);
     return id;

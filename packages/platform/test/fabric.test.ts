@@ -79,9 +79,27 @@ test("cancel stops a flow, reports bytes moved, and speeds up the others", (t) =
   t.is(ends[1], 500 + 7500 / 10);
 });
 
-test("a CPU copy is capped at cpu_copy_bw and shares memory bandwidth", (t) => {
-  const { core, fabric } = twoSockets({ cpu_copy_bw: 4, node_mem_bw: 1000 });
+test("a CPU copy is capped at the CPU copy rate, shares memory bandwidth, and slows with a slow memory tier's latency", (t) => {
+  const core = new KernelCore();
+  const fabric = new Fabric(core, {
+    nodes: [{ id: 0, socket: 0 }, { id: 1, socket: 1 }, { id: 2, socket: 0, memBw: 20, memLatency: 400 }],
+    params: { node_mem_bw: 1000, xsocket_link_bw: 1000, copy_ref_latency: 200 }, cpuCopyBw: 4,
+  });
   t.is(fabric.cpuCopyWait(0, 1, 4000), 1000);
+  // 400 ns against the 200 ns the rate was measured at: half the rate (Little's law).
+  t.is(fabric.cpuCopyRate(0, 2), 2);
+  t.is(fabric.cpuCopyWait(0, 2, 4000), 2000);
+  // Twenty copies into the tier at once want 20 x 2 GB/s and share its 20 GB/s.
+  const ends: number[] = [];
+  const start = core.sim.now;
+  for (let i = 0; i < 20; i++) fabric.cpuCopy(0, 2, 4000, timed(core, ends, i));
+  core.sim.run();
+  t.true(ends.every((e) => e === ends[0]), "equal shares");
+  t.is(ends[0]! - start, 4000, "20 copies x 4000 B through the tier's 20 GB/s");
+  // Without the CPU copy rate, CPU copies are refused (no silent default).
+  const bare = new Fabric(new KernelCore(), { nodes: [{ id: 0, socket: 0 }] });
+  t.throws(() => bare.cpuCopyWait(0, 0, 10), { message: /CPU copies need the CPU copy bandwidth/ });
+  t.throws(() => new Fabric(new KernelCore(), { nodes: [{ id: 0, socket: 0, memBw: -2 }] }), { message: /node 0 memBw must be a finite number of GB\/s > 0, got -2/ });
 });
 
 test("bad parameters and inputs give clear errors", (t) => {

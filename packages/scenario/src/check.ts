@@ -115,7 +115,7 @@ export function checkScenario(s: Scenario, overrides: LimitOverrides = {}): stri
       checkNodes(t.cpuset, `${at}.threads[${k}].cpuset`);
     });
   });
-  const ctx: Ctx = { out, files, checkCpu, checkNodes, addName, addPid, nodes, limits, depth: 0 };
+  const ctx: Ctx = { out, files, migrator: s.machine.migrator ?? null, checkCpu, checkNodes, addName, addPid, nodes, limits, depth: 0 };
   s.steps.forEach((st, i) => checkStep(ctx, scope, st, `steps[${i}]`));
   // What the steps add up to once repeats are expanded (a product can be astronomically large: no loop).
   const { steps, sleepNs } = expandedSize(s.steps);
@@ -144,6 +144,7 @@ function expandedSize(steps: readonly ScenarioStep[]): { steps: number; sleepNs:
 interface Ctx {
   out: string[];
   files: Set<string>;
+  migrator: string | null;
   nodes: Map<number, number>;
   checkCpu(cpu: number, at: string): void;
   checkNodes(list: readonly number[] | undefined, at: string): void;
@@ -176,6 +177,7 @@ function checkStep(c: Ctx, scope: CheckScope, st: ScenarioStep, at: string): voi
   const sc: StepCheck = {
     scope,
     files: c.files,
+    migrator: c.migrator,
     problem: (field, text) => out.push(`${at}.${field}: ${text}`),
     proc,
     addr(e, field) {

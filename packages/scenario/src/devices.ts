@@ -42,10 +42,15 @@ export async function prepareScenarioDevices(s: Scenario): Promise<ScenarioDevic
 }
 
 /** Build the machine of a scenario with a profile: each node with its listed memory and the profile's CPUs. */
-export function createScenarioMachine(s: Scenario, d: ScenarioDevices, hugetlbPages: Readonly<Record<number, number>>): EmulatedMachine {
+export function createScenarioMachine(
+  s: Scenario, d: ScenarioDevices, hugetlbPages: Readonly<Record<number, number>>, movablePages: Readonly<Record<number, number>>,
+): EmulatedMachine {
   const cpus = new Map(d.profile.topology.nodes.map((n) => [n.id, n.cpus]));
   const nodes = s.machine.nodes.map((n) => ({ id: n.id, pages: parseSize(n.memory) / PAGE_SIZE, cpus: cpus.get(n.id)! }));
-  return createMachineWith(d.profile, d.components.engines, { nodes, seed: s.machine.seed, hugetlbPages, dma: true, modparams: s.machine.modparams });
+  return createMachineWith(d.profile, d.components.engines, {
+    nodes, seed: s.machine.seed, hugetlbPages, movablePages, watermarkScaleFactor: s.machine.vm.watermark_scale_factor, dma: true,
+    modparams: s.machine.modparams,
+  });
 }
 
 /** Load the scenario's migrator on the machine (with its machine.modparams), write machine.sysfs in order, then enable it. */

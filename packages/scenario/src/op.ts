@@ -33,6 +33,8 @@ export interface CheckScope {
 export interface StepCheck {
   readonly scope: CheckScope;
   readonly files: ReadonlySet<string>;
+  /** machine.migrator as written (a built-in name or a plug-in path), or null when none is loaded. */
+  readonly migrator: string | null;
   /** Report a problem with a field of the step. */
   problem(field: string, text: string): void;
   /** The process or thread exists (field defaults to "process"). */

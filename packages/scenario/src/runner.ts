@@ -4,7 +4,9 @@
  * one record per step. Syscalls go through @mmemu/move-pages with their arrays in the caller's emulated
  * memory; memory operations go through mm-core as the process itself would do them.
  */
-import { formatTraceLine, type FaultConfig } from "@mmemu/kernel";
+import type { FaultConfig } from "@mmemu/kernel";
+import type { Machine } from "@mmemu/mm-core";
+import { MIGRATE_OFFLOAD_DESIGN_FALLBACKS, migrateOffloadOf } from "@mmemu/offload-api";
 import { foreignFrames, throwIfOops } from "@mmemu/components";
 import type { OpDef, Outcome } from "./op.js";
 import { OPS } from "./ops/index.js";
@@ -54,6 +56,10 @@ export interface RunResult {
   readonly machineError?: boolean;
   readonly virtualNs: number;
   readonly wallMs: number;
+  /** Folios the CPU copied although their batch went to the migrator, by cause ({} without one). */
+  readonly fallback: Readonly<Record<string, number>>;
+  /** With machine.strictOffload: why the run failed for a batch that fell back. */
+  readonly strictOffload?: string;
 }
 
 /** Records a run keeps in RunResult.steps unless told otherwise; the rest only stream to onStep. */
@@ -62,8 +68,11 @@ export const KEEP_STEPS_DEFAULT = 10_000;
 export interface RunOptions {
   /** Called with each record as soon as its step finishes. */
   readonly onStep?: (rec: StepRecord) => void;
-  /** Called with each tracepoint line (ftrace text format) while the scenario runs. */
-  readonly onTrace?: (line: string) => void;
+  /**
+   * Called with the scenario's machine before the first step (attach trace probes, note counters);
+   * a function it returns is called after the last step, even when a step threw.
+   */
+  readonly attach?: (m: Machine) => (() => void) | void;
   /** Called right before each move_pages/migrate_pages call (benchmarks collect garbage here). */
   readonly beforeSyscall?: () => void;
   /** The profile and components of a scenario with `machine.profile` (prepareScenarioDevices). */
@@ -87,28 +96,25 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   let limitReached: keyof ScenarioLimits | undefined;
   let badOption = false;
   let machineError = false;
-  let stopTrace: (() => void) | null = null;
+  let stopAttach: (() => void) | null = null;
   let w: World | null = null;
   const emit = (rec: StepRecord) => {
     count.run++;
     if (!rec.ok) count.failed++;
     if (records.length < keep) records.push(rec);
     opts.onStep?.(rec);
-    if (w !== null) throwIfOops(w.m, w.pluginFiles);
+    if (w !== null) throwIfOops(w.m, w.pluginFiles, w.dmaengine);
   };
   try {
     w = buildWorld(s, opts.devices ?? null, limits);
     w.beforeSyscall = opts.beforeSyscall;
+    if (opts.attach) stopAttach = opts.attach(w.m) ?? null;
     for (const f of opts.faults ?? []) {
       try {
         w.m.core.faults.arm(f.point, f.config);
       } catch (e) {
         throw new StopRun(`--fault ${f.point}: ${(e as Error).message}`, undefined, true);
       }
-    }
-    if (opts.onTrace) {
-      const cb = opts.onTrace;
-      stopTrace = w.m.core.trace.on("*", (rec) => cb(formatTraceLine(rec)));
     }
     runSteps(w, s.steps, "", {}, emit, count);
   } catch (e) {
@@ -118,12 +124,15 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
     if (e instanceof StopRun && e.machine) machineError = true;
   } finally {
     if (w !== null) for (const a of w.activities.values()) a.stop();
-    stopTrace?.();
+    stopAttach?.();
   }
+  const fallback = w === null ? {} : { ...migrateOffloadOf(w.m)?.stats.fallbackFolios };
+  const strict = s.machine.strictOffload ? strictOffloadFailure(fallback) : undefined;
   return {
-    name: s.name, kernel: s.kernel, ok: count.failed === 0 && error === undefined, steps: records, stepsRun: count.run,
+    name: s.name, kernel: s.kernel, ok: count.failed === 0 && error === undefined && strict === undefined, steps: records, stepsRun: count.run,
     failed: count.failed, ...(error !== undefined ? { error } : {}), ...(limitReached !== undefined ? { limitReached } : {}), ...(badOption ? { badOption } : {}), ...(machineError ? { machineError } : {}),
-    virtualNs: w?.m.sim.now ?? 0, wallMs: performance.now() - t0,
+    virtualNs: w?.m.sim.now ?? 0, wallMs: performance.now() - t0, fallback,
+    ...(strict !== undefined ? { strictOffload: strict } : {}),
   };
 }
 
@@ -144,6 +153,14 @@ class StopRun extends Error {
 
 function limitStop(index: string, op: string, e: LimitError): StopRun {
   return new StopRun(`steps ${index} (${op}): ${e.message}`, e.limit);
+}
+
+/** The strict-offload verdict: folios that fell back for a cause other than the core's by-design exclusions. */
+function strictOffloadFailure(fallback: Readonly<Record<string, number>>): string | undefined {
+  const bad = Object.entries(fallback).filter(([cause]) => !MIGRATE_OFFLOAD_DESIGN_FALLBACKS.includes(cause));
+  if (bad.length === 0) return undefined;
+  const n = bad.reduce((a, [, v]) => a + v, 0);
+  return `machine.strictOffload: ${n} folio(s) of offloaded batches fell back to the CPU copy (${bad.map(([c, v]) => `${c} ${v}`).join(", ")})`;
 }
 
 function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars: Record<string, number>, emit: (r: StepRecord) => void, count: { run: number }): void {

@@ -24,6 +24,15 @@ const NodeSchema = z.object({
   id: NodeId.describe("node id (0..1023; ids may have gaps)"),
   memory: Size.describe("memory of the node; 0 makes a memoryless (CPU-only) node"),
   cpus: z.number().int().min(0).max(256).default(1).describe("CPUs on the node (numbered across nodes in order)"),
+  movable: Size.default(0).describe("ZONE_MOVABLE at the top of the node (movablecore=); the rest is DMA/DMA32/Normal by address"),
+}).strict();
+
+const VmSysctlSchema = z.object({
+  min_free_kbytes: z.number().int().min(0).max(2 ** 31 - 1).optional()
+    .describe("vm.min_free_kbytes as written by the user; omitted, the kernel's boot value (khugepaged raises it while THP is enabled)"),
+  watermark_scale_factor: z.number().int().min(1).max(3000).default(10).describe("vm.watermark_scale_factor (1/10000 of a zone between watermarks)"),
+  lowmem_reserve_ratio: z.tuple([z.number().int().min(0), z.number().int().min(0), z.number().int().min(0), z.number().int().min(0)])
+    .default([256, 256, 32, 0]).describe("vm.lowmem_reserve_ratio for DMA, DMA32, Normal, Movable"),
 }).strict();
 
 const TimingSchema = z.union([
@@ -46,6 +55,7 @@ const MachineSchema = z.object({
   seed: z.number().int().default(1),
   timing: TimingSchema.default("simple").describe("a machine with a profile is timed by the profile instead (leave timing out)"),
   check: z.boolean().default(false).describe("attach mm-core's invariant checker"),
+  strictOffload: z.boolean().default(false).describe("fail the run when a batch the migrator should have copied fell back to the CPU copy (the commands' --strict-offload)"),
   profile: z.string().min(1).optional()
     .describe("a hardware profile (name, or file relative to the scenario): CPUs, timing, fabric and DMA devices come from it; nodes then give each node's memory and must list its node ids"),
   migrator: z.string().min(1).optional().describe("migrator to load: a built-in (dcbm, mtcopy) or a plug-in file relative to the scenario; needs profile"),
@@ -55,6 +65,8 @@ const MachineSchema = z.object({
     .describe("the migrator's sysfs attributes, written in this order after loading it (e.g. nr_dma_chan, reason_mask); its enable attribute gets 1 last unless listed here"),
   modparams: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.record(z.string().min(1), z.union([z.boolean(), z.string()]))).default({})
     .describe("module parameters by module name (the migrator's or an engine's), as modprobe NAME param=value: the driver variants each module declares (e.g. dcbm.checkResults, ptdma.errorsVisibleToClient, sdxi.completionOrder); needs profile"),
+  vm: VmSysctlSchema.default({ watermark_scale_factor: 10, lowmem_reserve_ratio: [256, 256, 32, 0] })
+    .describe("the /proc/sys/vm settings that size the zone watermarks and reserves"),
 }).strict();
 
 const ThreadSchema = z.object({

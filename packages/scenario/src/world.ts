@@ -12,6 +12,7 @@ import {
 import type { MigratorInstance } from "@mmemu/driver-kit";
 import type { Activity, AccessBudget } from "./activity.js";
 import type { ScenarioLimits } from "./limits.js";
+import type { DmaEngine } from "@mmemu/driver-kit";
 import { createScenarioMachine, loadScenarioMigrator, type ScenarioDevices } from "./devices.js";
 import { scenarioCosts } from "./costs.js";
 import { errnoOf } from "./expect.js";
@@ -28,6 +29,10 @@ export class World {
   readonly files = new Map<string, AddressSpace>();
   readonly labels = new Map<string, bigint>();
   readonly pins = new Map<string, number>();
+  /** The names in `pins` that hold a plain reference (FOLL_GET) rather than a pin. */
+  readonly gets = new Set<string>();
+  /** The recording started by trace_start, until trace_stop. */
+  trace: { stop(): void; readonly records: ReadonlyArray<{ name: string; fields: Record<string, unknown> }> } | null = null;
   readonly activities = new Map<string, Activity>();
   readonly checker: InvariantChecker | null;
   /** Accesses left to the run's reader/writer threads (limits.threadAccesses). */
@@ -38,6 +43,8 @@ export class World {
   readonly migrator: MigratorInstance | null = null;
   /** Plug-in files loaded (a plug-in that throws is reported with its frames in these). */
   readonly pluginFiles: readonly string[];
+  /** The machine's dmaengine (machine.profile), or null. */
+  readonly dmaengine: DmaEngine | null;
   private readonly arenas = new Map<TaskStruct, UserArgArena>();
   private readonly lsmDenied = new Map<ThreadGroup, number>();
 
@@ -46,14 +53,19 @@ export class World {
     const mc = s.machine;
     const hugetlbPages: Record<number, number> = {};
     for (const [k, v] of Object.entries(mc.hugetlb)) hugetlbPages[Number(k)] = v;
+    const movablePages: Record<number, number> = {};
+    for (const n of mc.nodes) movablePages[n.id] = Math.floor(parseSize(n.movable) / PAGE_SIZE);
     if (mc.profile !== undefined && devices === null) throw new Error("machine.profile: the scenario's devices were not loaded (prepareScenarioDevices)");
-    const em = devices === null ? null : createScenarioMachine(s, devices, hugetlbPages);
+    const em = devices === null ? null : createScenarioMachine(s, devices, hugetlbPages, movablePages);
     this.m = em?.m ?? new Machine({
       nodes: mc.nodes.map((n) => ({ id: n.id, pages: parseSize(n.memory) / PAGE_SIZE, cpus: n.cpus })),
       seed: mc.seed,
       hugetlbPages,
+      movablePages,
+      watermarkScaleFactor: mc.vm.watermark_scale_factor,
     });
     this.pluginFiles = devices?.components.files ?? [];
+    this.dmaengine = em?.dmaengine ?? null;
     const m = this.m;
     if (em === null) {
       const meter = scenarioCosts(m.sim, mc.timing);
@@ -64,6 +76,10 @@ export class World {
       for (const [size, policy] of Object.entries(mc.thp.anon)) m.memory.anonThp[THP_ORDER[size]!] = policy;
       m.memory.shmemOrder = mc.thp.shmem === "never" ? 0 : THP_ORDER[mc.thp.shmem]!;
     }
+    // Boot order: THP settings start khugepaged, which raises min_free_kbytes; a user's sysctl.conf then wins.
+    m.watermarks.khugepagedChanged(m.memory.anonThp[PMD_ORDER] !== "never");
+    m.watermarks.setLowmemReserveRatio(mc.vm.lowmem_reserve_ratio);
+    if (mc.vm.min_free_kbytes !== undefined) m.watermarks.setMinFreeKbytes(mc.vm.min_free_kbytes);
     m.settings.nrMaxBatchedMigration = mc.nrMaxBatchedMigration;
     this.checker = mc.check ? new InvariantChecker(m, { throwOnViolation: false }) : null;
     this.tasks = new TaskTable(m, { kernelVersion: s.kernel, firstPid: 1000 });

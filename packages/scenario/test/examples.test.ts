@@ -14,6 +14,7 @@ test("the examples directory holds a scenario for every LTP move_pages test and 
     t.true(files.includes(`selftest-migration-${c}.json`), c);
   }
   t.true(files.includes("move-1g-4k.json"));
+  for (const n of ["mbind01", "mbind02", "mbind03", "mbind04", "set_mempolicy01", "get_mempolicy01"]) t.true(files.includes(`ltp-${n}.json`), n);
 });
 
 for (const f of files) {

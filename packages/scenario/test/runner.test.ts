@@ -99,3 +99,12 @@ test("large status arrays are summarised in the record", (t) => {
   t.deepEqual(r.steps[1]!.result.statusSummary, { 0: 5000 });
   t.is(r.steps[1]!.result.status, undefined);
 });
+
+test("machine.strictOffload: a run without a migrator has nothing to fall back and passes; a wrong value names the field", (t) => {
+  const steps = [...setup, { op: "move_pages", process: "p", pages: ["buf"], nodes: [1], expect: { ret: 0 } }];
+  const r = runScenario(validateScenario({ version: 1, name: "t", machine: { ...machine, strictOffload: true }, processes: [{ name: "p", uid: 1000, threads: [{ name: "p.t", cpu: 2 }] }], steps }));
+  t.true(r.ok);
+  t.deepEqual(r.fallback, {});
+  t.is(r.strictOffload, undefined);
+  t.throws(() => validateScenario({ version: 1, name: "t", machine: { ...machine, strictOffload: "yes" }, steps: [] }), { message: /machine\.strictOffload/ });
+});

@@ -33,7 +33,7 @@ export const CPU_COST_PARAMS = {
   migrate_batch: {
     unit: "ns", default: 500, min: 0, max: 1_000_000,
     doc: "Per migrate_pages_batch() call, outside its first-folio window: the migrate_pages()/migrate_pages_sync() round around it (list cutting and splicing, stats, the loop back for the next batch) (per call).",
-    source: "[D] vanilla 2M moves one folio per batch in ~190 us of which ~173 us fall before the first folio moved, and dcbm's N=512 2M batches spend ~20 us after it, while a 1 GiB dcbm batch spends ~5 us per 2M folio there; fitted.",
+    source: "[U] cutting the next batch off the list, splicing the results and the stats: well under 1 us of list work, 2 us at most with cold lines (the fit's range 0.1-2 us). The vanilla 2M rows want ~17 us per batch after the first move (190 us per folio, 173 before it); the fit ends at 2 us, so that time belongs to a mechanism the model lacks.",
   },
   folio_alloc: {
     unit: "ns", default: 150, min: 0, max: 1_000_000,

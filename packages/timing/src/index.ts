@@ -11,7 +11,7 @@ export {
 export { loadProfile, profilePath, PROFILES_DIR, builtinProfileNames } from "./profiles.js";
 
 export type { CpuCostName, CostPricing } from "./cpu-costs.js";
-export type { CostBreakdownLine } from "./timing-model.js";
+export type { CostBreakdownLine, CpuCopyFabric } from "./timing-model.js";
 export type {
   HardwareProfile, ProfileDraft, ProfileFile, ProfileNode, ProfileEngine, ProfileCalibration,
 } from "./profile.js";

@@ -28,10 +28,14 @@ export interface ProfileNode {
   readonly id: number;
   /** Socket (package); copies between sockets cross the link. */
   readonly socket: number;
-  /** CPUs (hardware threads) of the node. */
+  /** CPUs (hardware threads) of the node; 0 for a memory-only node (a CXL memory expander). */
   readonly cpus: number;
   /** Installed memory in GiB (documentation; emulated machines size memory to the workload). */
   readonly mem_gib: number;
+  /** This node's memory bandwidth in GB/s (a memory tier's); default fabric.node_mem_bw. */
+  readonly mem_bw?: number;
+  /** This node's load-to-use memory latency in ns (a memory tier's); slows CPU copies beyond fabric.copy_ref_latency. */
+  readonly mem_latency?: number;
 }
 
 /** Where one PTDMA engine sits: NUMA node and I/O-die quadrant (two engines share a quadrant). */
@@ -111,8 +115,10 @@ const ProfileFileBase = z.object({
     nodes: z.array(z.object({
       id: z.number().int().min(0),
       socket: z.number().int().min(0),
-      cpus: z.number().int().min(1),
+      cpus: z.number().int().min(0),
       mem_gib: z.number().positive(),
+      mem_bw: z.number().positive().max(10_000).optional(),
+      mem_latency: z.number().positive().max(100_000).optional(),
     }).strict()).min(1),
     ptdma: z.array(z.object({ node: z.number().int().min(0), quadrant: z.number().int().min(0).max(3) }).strict()).default([]),
     sdxi: z.array(z.object({ node: z.number().int().min(0) }).strict()).default([]),
@@ -182,6 +188,7 @@ export function profileProblems(input: unknown, schema: ParamSchema): string[] {
   const p = parsed.data as z.output<typeof ProfileFileBase> & Record<string, Record<string, unknown>>;
   const problems: string[] = [];
   for (const s of schema.sections) problems.push(...checkParams(s.table, p[s.name] ?? {}, s.name));
+  if (p.topology.nodes.every((n) => n.cpus === 0)) problems.push("topology.nodes: no node has CPUs (memory-only nodes need a node with CPUs to migrate from)");
   const ids = new Set<number>();
   for (const n of p.topology.nodes) {
     if (ids.has(n.id)) problems.push(`topology.nodes: node ${n.id} is declared twice`);

@@ -8,7 +8,7 @@
  * is carried to the next charge. So the clock after any sequence of charges is exactly
  * floor(sum(units x price) / 2^20) ns, independent of how the work was split into charges.
  */
-import { Cost, COST_NAMES, NR_COST_KINDS, type CostKind, type CostMeter } from "@mmemu/kernel";
+import { Cost, COST_NAMES, NR_COST_KINDS, PHASE_OF_COST, type CostKind, type CostMeter } from "@mmemu/kernel";
 import { pricingOf, type CpuCostName } from "./cpu-costs.js";
 
 /** Fixed-point scale: prices are integers in units of 2^-20 ns. */
@@ -21,6 +21,12 @@ export interface CostBreakdownLine {
   readonly units: number;
   /** Nanoseconds charged (units x price, not rounded). */
   readonly ns: number;
+}
+
+/** What the timing model needs of the fabric for CPU copies (@mmemu/platform's Fabric). */
+export interface CpuCopyFabric {
+  idleCpuCopyRate(srcNode: number, dstNode: number, bytes: number): number;
+  cpuCopyWait(srcNode: number, dstNode: number, bytes: number): number;
 }
 
 export class TimingModel implements CostMeter {
@@ -39,11 +45,13 @@ export class TimingModel implements CostMeter {
   private readonly deepAfter: number;
   /** When the previous shootdown ended (the targets' last wake-up). */
   private lastIpiAt = -Infinity;
+  /** cpu_copy_bw, whose price CPU_COPY_BYTE holds. */
+  private readonly copyRate: number;
   /** Shootdowns that found their targets in the deep C-state. */
   deepWakeups = 0;
 
   constructor(
-    private readonly sim: { readonly now: number; advance(ns: number): void },
+    private readonly sim: { readonly now: number; phase: number; advance(ns: number): void },
     cpu: Readonly<Record<CpuCostName, number>>,
   ) {
     const exit = cpu.ipi_deep_exit;
@@ -52,6 +60,7 @@ export class TimingModel implements CostMeter {
       throw new RangeError("timing: cpu.ipi_deep_exit and cpu.ipi_deep_after must be finite numbers");
     }
     this.deepExitFx = Math.round(exit * PRICE_SCALE);
+    this.copyRate = cpu.cpu_copy_bw;
     this.deepAfter = after;
     for (let k = 0; k < NR_COST_KINDS; k++) {
       const p = pricingOf(k as CostKind);
@@ -69,6 +78,8 @@ export class TimingModel implements CostMeter {
   }
 
   charge(kind: CostKind, units: number): void {
+    // The time this charge advances (and any sleep right after it) belongs to the kind's phase.
+    this.sim.phase = PHASE_OF_COST[kind]!;
     if (kind === Cost.TLB_FLUSH_IPI && units > 0) {
       this.shootdown(units);
       return;
@@ -104,6 +115,38 @@ export class TimingModel implements CostMeter {
     this.fxByKind[k]! += fx;
     this.step(fx);
     this.lastIpiAt = this.sim.now;
+  }
+
+  /** The fabric CPU copies run through (createMachine attaches the machine's); null: charged per byte. */
+  private copyPath: CpuCopyFabric | null = null;
+
+  /** Route CPU copies through a fabric: one path for every CPU copy of the machine. */
+  attachFabric(fabric: CpuCopyFabric): void {
+    this.copyPath = fabric;
+  }
+
+  /**
+   * A CPU copy: with the fabric idle it runs at its rate cap and is charged as a block (exactly as a
+   * Cost.CPU_COPY_BYTE charge at that rate, so the copy costs the same however the run is split);
+   * with flows running it is a flow of its own, sharing memory and link bandwidth with them.
+   */
+  cpuCopy(srcNode: number, dstNode: number, bytes: number): void {
+    const k = Cost.CPU_COPY_BYTE;
+    if (this.copyPath === null) {
+      this.charge(k, bytes);
+      return;
+    }
+    this.units[k]! += bytes;
+    const rate = this.copyPath.idleCpuCopyRate(srcNode, dstNode, bytes);
+    if (rate > 0) {
+      const price = rate === this.copyRate ? this.price[k]! : Math.round(PRICE_SCALE / rate);
+      const fx = Math.round(bytes * price);
+      this.fxByKind[k]! += fx;
+      this.step(fx);
+      return;
+    }
+    // The fabric advances the clock itself; the breakdown still shows where the time went.
+    this.fxByKind[k]! += this.copyPath.cpuCopyWait(srcNode, dstNode, bytes) * PRICE_SCALE;
   }
 
   private step(fx: number): void {

@@ -1,20 +1,36 @@
 /**
  * `mmemu bench seed [--profile NAME] [--set section.name=value ...] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
- * `mmemu bench speed [--profile NAME] [--no-seed]`
+ * `mmemu bench predict [--profile NAME] [--json [FILE]]`
+ * `mmemu bench speed [--profile NAME] [--no-seed] [--json [FILE]]`
+ * Each also takes the trace options (--trace FILE ...), --breakdown, --quiet (cli-common.ts) and
+ * --strict-offload (fallback.ts); each prints its CPU-fallback counts.
  */
 import { Command } from "commander";
-import cliProgress from "cli-progress";
 import { readMeasurements } from "../measurements.js";
 import { intOption, outputPath, writeFileAtomic } from "../output.js";
+import { seedPoints, specLabel } from "../points.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
 import { fidelity, formatSeedTables, runSeed } from "../seed.js";
-import { runSpeed } from "../speed.js";
-import { formatPredict, runPredict } from "../predict.js";
+import { formatSpeed, runSpeed, SPEED_POINTS } from "../speed.js";
+import { formatPredict, predictRows, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
+import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { BUILTIN_COMPONENTS } from "@mmemu/components";
+import { wholeNumber } from "./sweep.js";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
+import {
+  addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, progressBar, traceOnePoint, type TraceCliArgs,
+} from "./cli-common.js";
+
+interface CommonOpts extends TraceCliArgs, ComponentFlags {
+  readonly profile: string;
+  readonly set?: string[];
+  readonly quiet?: boolean;
+  readonly breakdown?: boolean;
+  readonly strictOffload?: boolean;
+}
 
 /** --seed: a whole number (the PRNG seed). */
 export function seedOption(value: string): number {
@@ -23,91 +39,135 @@ export function seedOption(value: string): number {
 
 export function benchCommand(): Command {
   const bench = new Command("bench").description("benchmarks: the seed benchmark (published tables) and the emulator's speed");
-  componentOptions(bench.command("seed"))
+  const seed = componentOptions(bench.command("seed"))
     .description("regenerate the published move_pages() tables on a profile, with the published value and error beside each cell")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--measurements <file>", "published figures to compare against", DEFAULT_MEASUREMENTS)
     .option("--report <dir>", "write report.md, report.html and SVG charts")
-    .option("--json <file>", "write { profile, seed, version, results }")
+    .option("--json <file>", "write { profile, seed, version, results } (published value, error and phases beside each record)")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
-      // Every input and output is checked before the benchmark runs.
-      if (o.json !== undefined) outputPath("--json", o.json, "file");
-      if (o.report !== undefined) outputPath("--report", o.report, "dir");
-      const seed = seedOption(o.seed);
-      const components = await componentsFrom(o);
-      const profile = loadProfileWith(o.profile, o.set, components.schema);
-      const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
-      const pool = new PointPool(parseThreads(o.threads), components);
-      const bar = new cliProgress.SingleBar({ format: "seed {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-      let started = false;
-      try {
-        const run = await runSeed(pool, profile, seed, ms, (done, total) => {
-          if (!started) {
-            bar.start(total, 0);
-            started = true;
-          }
-          bar.update(done);
-        });
-        bar.stop();
-        console.log(formatSeedTables(run, ms));
-        const fid = fidelity(run.cells);
-        if (fid.cells > 0) {
-          console.log(`fidelity: ${fid.cells} published cells, median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
-            `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
-        }
-        console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
-        // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
-        const plugged = components !== BUILTIN_COMPONENTS;
-        if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
-        if (o.json) {
-          writeFileAtomic(o.json, JSON.stringify(plugged ? { ...run.json, components: components.selection } : run.json, null, 1) + "\n");
-          console.log(`wrote ${o.json}`);
-        }
-        if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed }).join(", ")}`);
-      } finally {
-        bar.stop();
-        await pool.close();
+    .option("--breakdown", "print where each point's virtual time went, by phase")
+    .addOption(strictOffloadOption());
+  addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+    // Every input and output is checked before the benchmark runs.
+    if (o.json !== undefined) outputPath("--json", o.json, "file");
+    if (o.report !== undefined) outputPath("--report", o.report, "dir");
+    const components = await componentsFrom(o);
+    const profile = loadProfileWith(o.profile, o.set, components.schema);
+    const seedN = wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1);
+    const points = seedPoints();
+    const traced = checkTraceArgs(o, points.length);
+    const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
+    const pool = new PointPool(parseThreads(o.threads), components);
+    const bar = progressBar("seed", o.quiet);
+    try {
+      const run = await runSeed(pool, profile, seedN, ms, bar.update, { strictOffload: o.strictOffload === true });
+      bar.stop();
+      console.log(formatSeedTables(run, ms));
+      console.log(fallbackLine(run.results));
+      checkStrictOffload(run.results, run.points.map((p) => specLabel(p.spec)));
+      const fid = fidelity(run.cells);
+      if (fid.cells > 0) {
+        console.log(`fidelity: ${fid.cells} published cells, median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
+          `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
       }
-    });
-  componentOptions(bench.command("predict"))
+      console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
+      // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
+      const plugged = components !== BUILTIN_COMPONENTS;
+      if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
+      if (o.breakdown) console.log(formatBreakdownTable(run.points.map((p, i) => ({ label: `${p.table} ${specLabel(p.spec)}`, r: run.results[i]! }))));
+      const note = emitJson(o.json, plugged ? { ...run.json, components: components.selection } : run.json);
+      if (note !== null) console.log(note);
+      if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed: seedN }).join(", ")}`);
+      if (traced !== null) {
+        const p = points[traced.index]!;
+        console.log(traceOnePoint(profile, components, p.spec, specLabel(p.spec), seedN, o, run.results[traced.index]!.virtualNs));
+      }
+    } finally {
+      bar.stop();
+      await pool.close();
+    }
+  });
+  const predict = componentOptions(bench.command("predict"))
     .description("unpublished configurations: vanilla first-folio latency vs n for 16K/64K, dcbm latency and throughput vs batch size for 16K..1M")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--threads <n>", "worker threads (default: one per core)")
-    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: string; threads?: string }) => {
-      const components = await componentsFrom(o);
-      const profile = loadProfileWith(o.profile, o.set, components.schema);
-      const pool = new PointPool(parseThreads(o.threads), components);
-      const bar = new cliProgress.SingleBar({ format: "predict {bar} {value}/{total} points {duration}s", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-      let started = false;
-      try {
-        const { rows, results } = await runPredict(pool, profile, seedOption(o.seed), (done, total) => {
-          if (!started) {
-            bar.start(total, 0);
-            started = true;
-          }
-          bar.update(done);
-        });
-        bar.stop();
+    .option("--json [file]", "the predictions as JSON (to stdout, or to FILE)")
+    .option("--breakdown", "print where each point's virtual time went, by phase")
+    .addOption(strictOffloadOption());
+  addQuietOption(addTraceOptions(predict)).action(async (o: CommonOpts & { seed: string; threads?: string; json?: string | boolean }) => {
+    const seedN = wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1);
+    if (typeof o.json === "string") outputPath("--json", o.json, "file");
+    const components = await componentsFrom(o);
+    const profile = loadProfileWith(o.profile, o.set, components.schema);
+    const rowsAll = predictRows();
+    const traced = checkTraceArgs(o, rowsAll.length);
+    const pool = new PointPool(parseThreads(o.threads), components);
+    const bar = progressBar("predict", o.quiet);
+    try {
+      const { rows, results } = await runPredict(pool, profile, seedN, bar.update, o.strictOffload === true);
+      bar.stop();
+      const json = {
+        profile: profile.name, seed: seedN,
+        results: rows.map((r, i) => ({ table: r.table, folio_size: r.folioSize, ...(r.table === "vanilla" ? { n: r.n } : { N: r.n, channels: r.channels }), GBps: results[i]!.GBps, first_us: results[i]!.firstUs, virtual_ns: results[i]!.virtualNs, fallback: results[i]!.fallback, phases_ns: results[i]!.phases, vmstat: results[i]!.vmstat, stats: results[i]!.stats })),
+      };
+      if (o.json !== true) {
         console.log(`profile ${profile.name}`);
         console.log(formatPredict(rows, results));
-      } finally {
-        bar.stop();
-        await pool.close();
+        console.log(fallbackLine(results));
+        if (o.breakdown) console.log(formatBreakdownTable(rows.map((r, i) => ({ label: specLabel(r.spec), r: results[i]! }))));
       }
-    });
-  componentOptions(bench.command("speed"))
+      checkStrictOffload(results, rows.map((r) => specLabel(r.spec)));
+      const note = emitJson(o.json, json);
+      if (note !== null) console.log(note);
+      if (traced !== null) {
+        const msg = traceOnePoint(profile, components, rows[traced.index]!.spec, specLabel(rows[traced.index]!.spec), seedN, o, results[traced.index]!.virtualNs);
+        (o.json === true ? console.error : console.log)(msg);
+      }
+    } finally {
+      bar.stop();
+      await pool.close();
+    }
+  });
+  const speed = componentOptions(bench.command("speed"))
     .description("wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs, and the whole seed benchmark's wall time")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
-    .action(async (o: ComponentFlags & { profile: string; set?: string[]; seed: boolean }) => {
-      const components = await componentsFrom(o);
-      await runSpeed(loadProfileWith(o.profile, o.set, components.schema), o.seed, components);
-    });
+    .option("--json [file]", "the figures as JSON (to stdout, or to FILE)")
+    .option("--breakdown", "print where each point's virtual time went, by phase")
+    .addOption(strictOffloadOption());
+  addQuietOption(addTraceOptions(speed)).action(async (o: CommonOpts & { seed: boolean; json?: string | boolean }) => {
+    const components = await componentsFrom(o);
+    const profile = loadProfileWith(o.profile, o.set, components.schema);
+    const traced = checkTraceArgs(o, SPEED_POINTS.length);
+    const bar = progressBar("speed", o.quiet);
+    let rep;
+    try {
+      rep = await runSpeed(profile, o.seed, components, bar.update, o.strictOffload === true);
+    } finally {
+      bar.stop();
+    }
+    const json = {
+      profile: profile.name, host_load: rep.hostLoad,
+      points: rep.rows.map((r) => ({ label: r.label, first_ms: r.firstMs, wall_ms: r.wallMs, folios_per_s: r.foliosPerSec, virtual_ms: r.virtualMs, virtual_per_wall: r.virtualPerWall, peak_rss_mib: r.peakRssMiB, fallback: r.result.fallback, phases_ns: r.result.phases, vmstat: r.result.vmstat, stats: r.result.stats })),
+      seed: rep.seed,
+    };
+    if (o.json === true) emitJson(true, json);
+    else {
+      console.log(formatSpeed(rep));
+      if (o.breakdown) console.log(formatBreakdownTable(rep.rows.map((r) => ({ label: r.label, r: r.result }))));
+      const note = emitJson(o.json, json);
+      if (note !== null) console.log(note);
+    }
+    if (traced !== null) {
+      const p = SPEED_POINTS[traced.index]!;
+      (o.json === true ? console.error : console.log)(traceOnePoint(profile, components, p.spec, p.label, 1, o, rep.rows[traced.index]!.result.virtualNs));
+    }
+  });
   return bench;
 }

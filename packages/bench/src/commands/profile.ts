@@ -26,7 +26,7 @@ export function setOption(): Option {
 export function parseSets(sets: readonly string[] | undefined, schema: ParamSchema): Record<string, number> {
   const out: Record<string, number> = {};
   for (const s of sets ?? []) {
-    const m = /^([a-z_]+\.[a-z0-9_]+)=(.+)$/.exec(s.trim());
+    const m = /^([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)=(.+)$/.exec(s.trim());
     if (m === null) throw new Error(`--set "${s}": expected section.name=value, e.g. ptdma.chan_bw=20`);
     const [, path, raw] = m as unknown as [string, string, string];
     if (schema.spec(path) === undefined) {
@@ -145,9 +145,12 @@ export function profileCommand(): Command {
     .argument("[profile]", "profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--markdown", "print the Markdown tables of docs/timing.md")
-    .action(async (name: string, o: ComponentFlags & { set?: string[]; markdown?: boolean }) => {
+    .option("--json", "print { name, description, params: [...] } as JSON")
+    .action(async (name: string, o: ComponentFlags & { set?: string[]; markdown?: boolean; json?: boolean }) => {
       const p = loadProfileWith(name, o.set, (await componentsFrom(o)).schema);
-      console.log(o.markdown === true ? formatParamsMarkdown(p) : formatParamsText(p));
+      if (o.json === true && o.markdown === true) throw new Error("profile show: --json and --markdown exclude each other");
+      if (o.json === true) console.log(JSON.stringify({ name: p.name, description: p.description, params: paramRows(p) }, null, 1));
+      else console.log(o.markdown === true ? formatParamsMarkdown(p) : formatParamsText(p));
     });
   componentOptions(cmd.command("derive"))
     .description("write a variant of a profile with some parameters changed (use it anywhere a profile file is accepted)")

@@ -7,7 +7,11 @@ import { Command } from "commander";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import { PointPool } from "../pool.js";
-import { offloadSpec, SEED_OFFLOAD_N } from "../points.js";
+import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
+import { offloadSpec, SEED_OFFLOAD_N, specLabel } from "../points.js";
+import {
+  addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, progressBar, traceOnePoint, type TraceCliArgs,
+} from "./cli-common.js";
 import { FOLIO_SIZE_NAMES, type FolioSizeName } from "../workload.js";
 
 export interface TuneRow {
@@ -24,14 +28,17 @@ export function recommendBatch(rows: readonly TuneRow[], budgetUs: number): Tune
 }
 
 export function tuneBatchCommand(): Command {
-  return componentOptions(new Command("tune-batch")
+  const cmd = componentOptions(new Command("tune-batch")
     .description("sweep the offload batch size (dcbm or --migrator) and recommend the best-throughput N within a first-folio latency budget")
     .requiredOption("--folio <size>", `folio size (${FOLIO_SIZE_NAMES.join(", ")})`)
     .requiredOption("--channels <n>", "DMA channels (1..16)")
     .requiredOption("--budget-us <us>", "first-folio latency budget in microseconds")
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
-    .addOption(setOption()))
-    .action(async (o: ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[] }) => {
+    .addOption(setOption()).addOption(strictOffloadOption()))
+    .option("--json [file]", "the curve and the recommendation as JSON (to stdout, or to FILE)")
+    .option("--breakdown", "print where each N's virtual time went, by phase");
+  return addQuietOption(addTraceOptions(cmd))
+    .action(async (o: TraceCliArgs & ComponentFlags & { folio: string; channels: string; budgetUs: string; profile: string; set?: string[]; json?: string | boolean; quiet?: boolean; breakdown?: boolean; strictOffload?: boolean }) => {
       if (!(FOLIO_SIZE_NAMES as readonly string[]).includes(o.folio)) throw new Error(`--folio must be one of ${FOLIO_SIZE_NAMES.join(", ")}`);
       const fs = o.folio as FolioSizeName;
       // dcbm's nr_dma_chan accepts 1..16 (MAX_DMA_CHANNELS); say so before running anything.
@@ -43,12 +50,28 @@ export function tuneBatchCommand(): Command {
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
       const components = await componentsFrom(o);
       const profile = loadProfileWith(o.profile, o.set, components.schema);
+      const traced = checkTraceArgs(o, SEED_OFFLOAD_N.length);
       const pool = new PointPool(undefined, components);
+      const bar = progressBar("tune-batch", o.quiet);
       try {
         const specs = SEED_OFFLOAD_N.map((N) => offloadSpec(fs, N, ch));
-        const res = await pool.runAll(profile, specs);
+        let done = 0;
+        const res = await pool.runAll(profile, specs, { strictOffload: o.strictOffload === true }, () => bar.update(++done, specs.length));
+        bar.stop();
         const rows: TuneRow[] = res.map((r, i) => ({ N: SEED_OFFLOAD_N[i]!, GBps: r.GBps, firstUs: r.firstUs }));
         const best = recommendBatch(rows, budget);
+        const log = o.json === true ? console.error : console.log;
+        if (traced !== null) log(traceOnePoint(profile, components, specs[traced.index]!, specLabel(specs[traced.index]!), 1, o, res[traced.index]!.virtualNs));
+        const json = {
+          profile: profile.name, folio_size: fs, channels: ch, budget_us: budget,
+          rows: rows.map((r, i) => ({ N: r.N, GBps: r.GBps, first_us: r.firstUs, over_budget: r.firstUs > budget, fallback: res[i]!.fallback, phases_ns: res[i]!.phases, vmstat: res[i]!.vmstat, stats: res[i]!.stats })),
+          recommended_N: best?.N ?? null,
+        };
+        if (o.json === true) {
+          checkStrictOffload(res, specs.map(specLabel));
+          emitJson(true, json);
+          return;
+        }
         const maxG = Math.max(...rows.map((r) => r.GBps));
         console.log(`${fs} folios, ${ch} channels, profile ${profile.name}, first-folio budget ${budget} us`);
         console.log("N (pages)   first_us     GB/s");
@@ -59,7 +82,13 @@ export function tuneBatchCommand(): Command {
         }
         if (best) console.log(`recommended N = ${best.N} pages: ${best.GBps.toFixed(2)} GB/s, first folio after ${best.firstUs.toFixed(0)} us`);
         else console.log(`no batch size meets ${budget} us; the smallest, N = ${rows[0]!.N}, takes ${rows[0]!.firstUs.toFixed(0)} us`);
+        console.log(fallbackLine(res));
+        if (o.breakdown) console.log(formatBreakdownTable(specs.map((s, i) => ({ label: specLabel(s), r: res[i]! }))));
+        checkStrictOffload(res, specs.map(specLabel));
+        const note = emitJson(o.json, json);
+        if (note !== null) console.log(note);
       } finally {
+        bar.stop();
         await pool.close();
       }
     });

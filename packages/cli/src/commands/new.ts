@@ -30,8 +30,8 @@ function rename(text: string, from: string, to: string): string {
   return text.replaceAll(from.toUpperCase(), to.toUpperCase()).replaceAll(cap(from), cap(to)).replaceAll(from, to);
 }
 
-/** The files of a new plug-in project, by path relative to its directory. */
-export function scaffoldFiles(kind: Kind, name: string): Record<string, string> {
+/** The files of a new plug-in project, by path relative to its directory (`dir`, named in its README). */
+export function scaffoldFiles(kind: Kind, name: string, dir = "<this dir>"): Record<string, string> {
   const t = TEMPLATES[kind];
   const src = rename(readFileSync(join(EXAMPLES, t.file), "utf8"), t.name, name)
     .replace(/\(the final code of docs\/[a-z-]+\.md[^)]*\)/, "(written by `mmemu new`, from the example of the guide)");
@@ -69,9 +69,9 @@ export function scaffoldFiles(kind: Kind, name: string): Record<string, string> 
       "```sh",
       "npm test                                   # its tests: shape, parameters, the scenario",
       `cd ${REPO}`,
-      `pnpm mmemu run ${"<this dir>"}/scenario.json`,
-      `pnpm mmemu profile show ${flag} ${"<this dir>"}/${name}.ts`,
-      `pnpm mmemu bench seed ${flag} ${"<this dir>"}/${name}.ts`,
+      `pnpm mmemu run ${dir}/scenario.json`,
+      `pnpm mmemu profile show ${flag} ${dir}/${name}.ts`,
+      `pnpm mmemu bench seed ${flag} ${dir}/${name}.ts`,
       "```",
       "",
     ].join("\n"),
@@ -141,8 +141,8 @@ export function writeScaffold(kind: Kind, name: string, dir: string): string[] {
   if (!/^[a-z][a-z0-9_]{0,30}$/.test(name)) throw new UsageError(`new ${kind}: NAME must be lower case letters, digits and _, starting with a letter (at most 31), got "${name}"`);
   const taken = new Set([...BUILTIN_SECTIONS.map((s) => s.name), ...BUILTIN_ENGINES.keys(), ...BUILTIN_MIGRATORS.keys(), "xdma", "bigbatch"]);
   if (taken.has(name)) throw new UsageError(`new ${kind}: "${name}" is already a component or example name (${[...taken].join(", ")})`);
-  const files = scaffoldFiles(kind, name);
   const root = resolve(outputPath("--dir", dir, "dir"));
+  const files = scaffoldFiles(kind, name, root);
   const clash = Object.keys(files).filter((f) => existsSync(join(root, f)));
   if (clash.length > 0) throw new UsageError(`new ${kind}: ${root} already has ${clash.join(", ")}; choose another --dir`);
   return writeFilesAtomic(root, files);

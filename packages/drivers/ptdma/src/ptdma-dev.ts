@@ -1,4 +1,4 @@
-import type { Tracepoint } from "@mmemu/kernel";
+import { TRACE_CTX_IRQ_IDLE, type Tracepoint } from "@mmemu/kernel";
 import { MmioMeter, dmaAllocCoherent, type DmaCoherent, type DmaEngine } from "@mmemu/dmaengine";
 import {
   CMD_CLK_GATE_CONFIG, CMD_CLK_GATE_CTL_OFFSET, CMD_CONFIG_OFFSET, CMD_CONFIG_REQID, CMD_CONFIG_VHB_EN,
@@ -73,6 +73,9 @@ export class PtDevice {
   dma!: PtDmaDevice;
   private readonly mmio: MmioMeter;
   private readonly tpStale: Tracepoint<{ dev: string }>;
+  private readonly tpIrqEntry: Tracepoint<{ irq: number; name: string }>;
+  private readonly tpIrqExit: Tracepoint<{ irq: number; handled: boolean }>;
+  private readonly tpStart: Tracepoint<{ dev: string; chan: string; cookie: number; len: number }>;
   private readonly irqBound: (arg: unknown) => void;
 
   /** Mirrors pt_core_init(): program the globals, allocate the ring, clear and enable interrupts. */
@@ -84,6 +87,9 @@ export class PtDevice {
     const t = engine.core.trace;
     this.mmio = new MmioMeter(engine, hw.name);
     this.tpStale = t.define("ptdma_stale_completion");
+    this.tpIrqEntry = t.define("irq_handler_entry");
+    this.tpIrqExit = t.define("irq_handler_exit");
+    this.tpStart = t.define("ptdma_start_desc");
     this.irqBound = () => this.irqHandler();
 
     this.iowrite32(CMD_CONFIG_OFFSET, CMD_CONFIG_VHB_EN);
@@ -159,6 +165,7 @@ export class PtDevice {
    */
   performPassthru(desc: PtDmaDesc, intEn: boolean): void {
     const q = this.cmdQ;
+    if (this.tpStart.enabled) this.tpStart.emit({ dev: this.name, chan: desc.chan.name, cookie: desc.cookie, len: desc.len });
     q.cmdError = 0;
     q.totalPtOps++;
     if (intEn) this.enableQueueInterrupts();
@@ -172,6 +179,11 @@ export class PtDevice {
   /** Mirrors pt_core_irq_handler(), in hard-IRQ context. */
   irqHandler(): void {
     const prev = this.engine.enterContext("hardirq");
+    // handle_irq_event(): irq_handler_entry/exit around the action, on the CPU the MSI targets.
+    const tracing = this.tpIrqEntry.enabled || this.tpIrqExit.enabled;
+    const bus = this.engine.core.trace;
+    const prevTrace = tracing ? bus.enterContext(this.hw.irqCpu, TRACE_CTX_IRQ_IDLE) : -1;
+    if (this.tpIrqEntry.enabled) this.tpIrqEntry.emit({ irq: this.hw.irq, name: this.name });
     try {
       this.disableQueueInterrupts();
       this.stats.totalInterrupts++;
@@ -179,6 +191,9 @@ export class PtDevice {
       this.enableQueueInterrupts();
     } finally {
       this.engine.exitContext(prev);
+      // pt_core_irq_handler() always returns IRQ_HANDLED.
+      if (this.tpIrqExit.enabled) this.tpIrqExit.emit({ irq: this.hw.irq, handled: true });
+      if (tracing) bus.exitContext(prevTrace);
     }
   }
 

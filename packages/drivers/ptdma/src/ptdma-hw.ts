@@ -1,4 +1,4 @@
-import type { FaultPoint, KernelCore, PrngStream, Tracepoint } from "@mmemu/kernel";
+import { TRACE_CTX_DEVICE, type FaultPoint, type KernelCore, type PrngStream, type Tracepoint } from "@mmemu/kernel";
 import { PAGE_SIZE, type PhysMem } from "@mmemu/mm-core";
 import type { Device } from "@mmemu/dmaengine";
 import type { CoherentBuffer, Fabric, Iommu } from "@mmemu/platform";
@@ -98,7 +98,12 @@ export interface PtdmaHwOptions {
   readonly name: string;
   /** The engine's number (N of ptdma<N>), the target of its fault points. @default 0 */
   readonly index?: number;
+  /** The MSI's Linux IRQ number (irq_handler_entry's irq=). @default PTDMA_IRQ_BASE */
+  readonly irq?: number;
 }
+
+/** First IRQ number given to PTDMA functions (x86 allocates MSI IRQs above the legacy and IO-APIC ones). */
+export const PTDMA_IRQ_BASE = 40;
 
 export class PtdmaFunction {
   readonly name: string;
@@ -150,6 +155,11 @@ export class PtdmaFunction {
   private readonly tpFetch: Tracepoint<{ dev: string; head: number; len: number }>;
   private readonly tpErr: Tracepoint<{ dev: string; code: number; name: string; bytesDone: number }>;
   private readonly tpIrq: Tracepoint<{ dev: string; kind: string }>;
+  private readonly tpDone: Tracepoint<{ dev: string; head: number; len: number; error: number }>;
+  private readonly tpDoorbell: Tracepoint<{ dev: string; tail: number; queued: number }>;
+  /** The MSI's IRQ number, and the CPU it is delivered to: the first CPU of the device's node (default affinity, no irqbalance). */
+  readonly irq: number;
+  readonly irqCpu: number;
 
   constructor(o: PtdmaHwOptions) {
     this.name = o.name;
@@ -167,6 +177,17 @@ export class PtdmaFunction {
     this.tpFetch = o.core.trace.define("ptdma_desc_fetch");
     this.tpErr = o.core.trace.define("ptdma_hw_error");
     this.tpIrq = o.core.trace.define("ptdma_irq");
+    this.tpDone = o.core.trace.define("ptdma_desc_complete");
+    this.tpDoorbell = o.core.trace.define("ptdma_doorbell");
+    this.irq = o.irq ?? PTDMA_IRQ_BASE;
+    let cpu = 0;
+    while (cpu < o.mem.nrCpus - 1 && o.mem.cpuToNode(cpu) !== o.dev.numaNode) cpu++;
+    this.irqCpu = cpu;
+  }
+
+  /** Log the device's own events as the device (no CPU runs them); returns the context to restore. */
+  private enterDeviceTrace(): number {
+    return this.core.trace.enterContext(this.irqCpu, TRACE_CTX_DEVICE, this.name);
   }
 
   /** CMD_Q_TAIL_LO as an unsigned value. */
@@ -240,6 +261,8 @@ export class PtdmaFunction {
         const rb = this.ringBytes();
         const queued = (((v - this.head32) % rb) + rb) % rb / Q_DESC_SIZE;
         if (queued > this.stats.maxQueued) this.stats.maxQueued = queued;
+        // The tail write is the doorbell, a posted write logged in the writer's context.
+        if (this.tpDoorbell.enabled) this.tpDoorbell.emit({ dev: this.name, tail: v >>> 0, queued });
         if ((this.control & CMD_Q_RUN) !== 0 && !this.halted) this.kick(true);
         return;
       }
@@ -309,7 +332,11 @@ export class PtdmaFunction {
       return;
     }
     const d = decodePtdmaDesc(ring.view, base - ring.busAddr, this.cur);
-    if (this.tpFetch.enabled) this.tpFetch.emit({ dev: this.name, head: this.head32 >>> 0, len: d.length });
+    if (this.tpFetch.enabled) {
+      const prev = this.enterDeviceTrace();
+      this.tpFetch.emit({ dev: this.name, head: this.head32 >>> 0, len: d.length });
+      this.core.trace.exitContext(prev);
+    }
     this.errCode = 0;
     const engine = (d.dw0 >>> 20) & 0xf;
     const fn = (d.dw0 >>> 5) & 0x7fff;
@@ -373,6 +400,11 @@ export class PtdmaFunction {
     // The ring is aligned to its size, so advancing wraps within the low bits.
     const rb = this.ringBytes();
     const h = this.head32;
+    if (this.tpDone.enabled) {
+      const prev = this.enterDeviceTrace();
+      this.tpDone.emit({ dev: this.name, head: h >>> 0, len: this.cur.length, error: code });
+      this.core.trace.exitContext(prev);
+    }
     this.head32 = (h & ~(rb - 1)) | ((h + Q_DESC_SIZE) & (rb - 1));
     this.phase = IDLE;
     this.wbDelay = writeback;
@@ -380,7 +412,11 @@ export class PtdmaFunction {
       this.stats.errors++;
       this.qStatus = (this.qStatus & ~0x3f) | code;
       this.halted = true;
-      if (this.tpErr.enabled) this.tpErr.emit({ dev: this.name, code, name: ptErrorName(code), bytesDone: this.copyBytes });
+      if (this.tpErr.enabled) {
+        const prev = this.enterDeviceTrace();
+        this.tpErr.emit({ dev: this.name, code, name: ptErrorName(code), bytesDone: this.copyBytes });
+        this.core.trace.exitContext(prev);
+      }
       this.latch(INT_ERROR);
     } else {
       this.stats.descriptors++;
@@ -416,7 +452,11 @@ export class PtdmaFunction {
       return;
     }
     this.stats.msiSent++;
-    if (this.tpIrq.enabled) this.tpIrq.emit({ dev: this.name, kind: "raise" });
+    if (this.tpIrq.enabled) {
+      const prev = this.enterDeviceTrace();
+      this.tpIrq.emit({ dev: this.name, kind: "raise" });
+      this.core.trace.exitContext(prev);
+    }
     this.core.sim.schedule(this.wbDelay + this.p.msi_latency + this.handlerEntry(), onMsi, this);
   }
 

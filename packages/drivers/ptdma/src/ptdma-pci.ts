@@ -1,7 +1,7 @@
 import type { KernelCore } from "@mmemu/kernel";
 import type { DmaEngine } from "@mmemu/dmaengine";
 import type { Fabric, IommuMode } from "@mmemu/platform";
-import { PtdmaFunction, ptdmaFaults } from "./ptdma-hw.js";
+import { PtdmaFunction, ptdmaFaults, PTDMA_IRQ_BASE } from "./ptdma-hw.js";
 import { PtDevice } from "./ptdma-dev.js";
 import { PtDmaDevice } from "./ptdma-dmaengine.js";
 import { ptdmaParams, ptdmaSwitches, type PtdmaParamOverrides, type PtdmaSwitches } from "./ptdma-params.js";
@@ -58,7 +58,7 @@ export function createPtdmaEngines(o: PtdmaProbeOptions): PtdmaEngine[] {
     const name = `ptdma${i}`;
     const dev = o.engine.createDevice(name, { numaNode: pl.node, dmaMaskBits: 48, iommu: o.iommu ?? "off" });
     const hw = new PtdmaFunction({
-      core: o.core, mem: o.engine.mem, iommu: o.engine.map.iommu, fabric: o.fabric, dev, params, faults, name, index: i,
+      core: o.core, mem: o.engine.mem, iommu: o.engine.map.iommu, fabric: o.fabric, dev, params, faults, name, index: i, irq: PTDMA_IRQ_BASE + i,
       engineServer: o.fabric.addServer(`${name}.engine`, params.chan_bw),
       quadrantServer: o.fabric.quadrantServer(pl.node, pl.quadrant),
     });

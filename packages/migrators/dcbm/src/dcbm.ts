@@ -1,4 +1,4 @@
-import { Completion, Cost, EINVAL, EIO, ENODEV, ENOENT, ENOMEM, EOPNOTSUPP, ETIMEDOUT, type FaultPoint, type Tracepoint } from "@mmemu/kernel";
+import { Completion, Cost, errnoName, EINVAL, EIO, ENODEV, ENOENT, ENOMEM, EOPNOTSUPP, ETIMEDOUT, type FaultPoint, type Tracepoint } from "@mmemu/kernel";
 import { FOLIO_CONTENT_COPIED, PAGE_SIZE, type Machine } from "@mmemu/mm-core";
 import {
   DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_SKIP_CPU_SYNC, DMA_CTRL_ACK, DMA_FROM_DEVICE, DMA_MEMCPY, DMA_PREP_INTERRUPT,
@@ -151,7 +151,8 @@ export class Dcbm {
   readonly allocFail: FaultPoint;
   readonly tpBatchBegin: Tracepoint<{ nr_folios: number; nr_chan: number }>;
   readonly tpBatchEnd: Tracepoint<{ nr_folios: number; nr_chan: number; ret: number }>;
-  readonly tpFallback: Tracepoint<{ ret: number; nr_folios: number }>;
+  /** The batch goes back to the CPU copy: why (`no_channel`, `no_memory`, `dma_error`, `timeout`, or the errno's name). */
+  readonly tpFallback: Tracepoint<{ ret: number; nr_folios: number; reason: string }>;
 
   private offloadingEnabled = false;
   private nrDmaChannels = 1;
@@ -378,6 +379,7 @@ export class Dcbm {
     // kcalloc(max_channels): a failure returns before the fallback accounting, as the driver does.
     if (this.allocFail.armed && this.allocFail.shouldFail()) {
       this.stats.allocFailures++;
+      if (this.tpFallback.enabled) this.tpFallback.emit({ ret: -ENOMEM, nr_folios: n, reason: fallbackReason(-ENOMEM) });
       return -ENOMEM;
     }
     let actual = 0;
@@ -395,6 +397,7 @@ export class Dcbm {
     if (actual === 0) {
       // No channel: -ENODEV straight back, again without the warning or the failure counter.
       this.stats.noChannel++;
+      if (this.tpFallback.enabled) this.tpFallback.emit({ ret: -ENODEV, nr_folios: n, reason: fallbackReason(-ENODEV) });
       return -ENODEV;
     }
     this.stats.channelsUsed += actual;
@@ -626,7 +629,7 @@ export class Dcbm {
   private fallback(ret: number, n: number, failed: number, msg: string): number {
     this.log.printkRatelimited(this.warnRs, KERN_WARNING, msg);
     this.foliosFailuresCount += failed;
-    if (this.tpFallback.enabled) this.tpFallback.emit({ ret, nr_folios: n });
+    if (this.tpFallback.enabled) this.tpFallback.emit({ ret, nr_folios: n, reason: fallbackReason(ret) });
     return ret;
   }
 }
@@ -654,4 +657,15 @@ function fillSgPairs(srcSgt: SgTable, dstSgt: SgTable, src: Int32Array, dst: Int
     bytes += sb;
   }
   return bytes;
+}
+
+/** Why a batch fell back to the CPU, from the errno the copy returned. */
+function fallbackReason(ret: number): string {
+  switch (ret) {
+    case -ENODEV: return "no_channel";
+    case -ENOMEM: return "no_memory";
+    case -EIO: return "dma_error";
+    case -ETIMEDOUT: return "timeout";
+  }
+  return errnoName(ret);
 }

@@ -2,7 +2,7 @@
 import { Fabric, type IommuMode } from "@mmemu/platform";
 import { InvariantChecker, Machine, MIGRATE_SYNC, MR, type MmStruct } from "@mmemu/mm-core";
 import { migrateRange as sharedMigrateRange } from "@mmemu/test-support";
-import { DmaEngine } from "@mmemu/dmaengine";
+import { DmaEngine, DmaengineDebug } from "@mmemu/dmaengine";
 import { createPtdmaEngines, ZEN3_2S_PTDMA_PLACEMENTS, type PtdmaEngine, type PtdmaSwitches } from "@mmemu/ptdma";
 import { migrateOffloadInit, type OffloadSeries } from "@mmemu/offload-api";
 import { Dcbm, type DcbmOptions } from "@mmemu/dcbm";
@@ -14,6 +14,8 @@ export interface Rig {
   pts: PtdmaEngine[];
   dcbm: Dcbm;
   checker: InvariantChecker;
+  /** dmaengine's protocol and leak checks, reporting to the checker. */
+  dbg: DmaengineDebug;
 }
 
 export interface RigOptions {
@@ -48,7 +50,8 @@ export function rig(o: RigOptions = {}): Rig {
   const mm = m.createMm();
   m.current = m.createTask(mm, 0);
   const checker = new InvariantChecker(m, { throwOnViolation: !o.collectViolations });
-  return { m, mm, dma, pts, dcbm, checker };
+  const dbg = new DmaengineDebug(dma, checker);
+  return { m, mm, dma, pts, dcbm, checker, dbg };
 }
 
 export { mapAnon as anon, pagePattern as pattern, intact, onNode } from "@mmemu/test-support";

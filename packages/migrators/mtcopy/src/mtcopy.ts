@@ -16,9 +16,9 @@ import {
  * copy_mc_to_kernel(); the caller joins them all with flush_work(). Here it plugs into the V4-V6
  * registration API (the V2/V3 one differed only in names).
  *
- * Timing: each work item is virtual-time work on its CPU, so the workers overlap; with a fabric
- * their copies are flows limited to the fabric's per-thread `cpu_copy_bw` that share node memory
- * and cross-socket bandwidth with each other and with DMA engines, as real parallel copies do.
+ * Timing: each work item is virtual-time work on its CPU, so the workers overlap; their copies are
+ * fabric flows at the CPU copy rate (cpu.cpu_copy_bw, the vanilla copy's parameter) that share node
+ * memory and cross-socket bandwidth with each other and with DMA engines, as real parallel copies do.
  * Only the queueing and joining (Cost.WORK_QUEUE per item) is charged to the migrating task.
  */
 
@@ -36,21 +36,19 @@ export const MTCOPY_PARAMS = {
     doc: "From queue_work_on() until the kworker on the target CPU starts the item (an idle CPU waking up).",
     source: "No public figure; a few microseconds is typical of an idle-CPU wakeup [U].",
   },
-  cpu_copy_bw: {
-    unit: "GB/s", default: 12, min: 0.1, max: 500,
-    doc: "One worker's copy rate when no fabric is attached (with a fabric, its cpu_copy_bw and shared servers decide).",
-    source: "spec dma-hardware.md 5.4 cpu_copy_bw ~12 GB/s per thread, cross-node [D].",
-  },
 } as const satisfies ParamTable;
 
 /** mtcopy's profile section. */
-export const MTCOPY_SECTION = defineParamSection("mtcopy", "The multi-threaded CPU copy migrator (cpu_mt): worker wake-up and copy rate", MTCOPY_PARAMS);
+export const MTCOPY_SECTION = defineParamSection("mtcopy", "The multi-threaded CPU copy migrator (cpu_mt): worker wake-up (its copies run through the fabric at cpu.cpu_copy_bw)", MTCOPY_PARAMS);
 
 export type MtcopyParams = ParamValues<typeof MTCOPY_PARAMS>;
 
 export interface MtcopyOptions {
-  /** The machine's fabric: worker copies become flows sharing memory and link bandwidth. */
-  readonly fabric?: Fabric;
+  /**
+   * The machine's fabric: every worker copy is a flow at the CPU copy rate (cpu.cpu_copy_bw, the same
+   * parameter as the vanilla copy) sharing memory and link bandwidth with DMA and the other workers.
+   */
+  readonly fabric: Fabric;
   /** Overrides of {@link MTCOPY_PARAMS}. */
   readonly params?: Readonly<Partial<Record<keyof typeof MTCOPY_PARAMS, number>>>;
 }
@@ -114,7 +112,7 @@ export class Mtcopy {
   readonly workAllocFail: FaultPoint;
   readonly tpBatch: Tracepoint<{ nr_folios: number; threads: number; sliced: boolean; ret: number; ns: number }>;
   readonly tpWorker: Tracepoint<{ worker: number; cpu: number; items: number; bytes: number; ret: number }>;
-  private readonly fabric: Fabric | null;
+  private readonly fabric: Fabric;
   private readonly log: KernelLog;
   private limitMtNum = 4;
   private cpuselectValue = 0;
@@ -130,13 +128,13 @@ export class Mtcopy {
   private bSrc: Int32Array = new Int32Array(0);
 
   /** Mirrors cpu_mt_module_init(). */
-  constructor(m: Machine, opts: MtcopyOptions = {}) {
+  constructor(m: Machine, opts: MtcopyOptions) {
     this.m = m;
     const over = opts.params ?? {};
     const problems = checkParams(MTCOPY_PARAMS, over, "mtcopy");
     if (problems.length > 0) throw new RangeError(`invalid mtcopy parameters:\n  ${problems.join("\n  ")}`);
     this.params = { ...paramDefaults(MTCOPY_PARAMS), ...over } as MtcopyParams;
-    this.fabric = opts.fabric ?? null;
+    this.fabric = opts.fabric;
     migrateOffloadInit(m);
     this.log = kernelLog(m.core);
     this.workAllocFail = m.core.faults.define("mtcopy.work_alloc", "mtcopy's GFP_NOWAIT work-item allocation fails (-ENOMEM)");
@@ -383,8 +381,7 @@ export class Mtcopy {
   runSegment(w: CopyPageInfo): void {
     if (w.seg < w.segBytes.length) {
       const bytes = w.segBytes[w.seg]!;
-      if (this.fabric !== null) this.fabric.cpuCopy(w.segSrc[w.seg]!, w.segDst[w.seg]!, bytes, onSegmentDone, w);
-      else this.m.sim.schedule(Math.ceil(bytes / this.params.cpu_copy_bw), onSegmentDone, w);
+      this.fabric.cpuCopy(w.segSrc[w.seg]!, w.segDst[w.seg]!, bytes, onSegmentDone, w);
       return;
     }
     this.copyItems(w);

@@ -75,6 +75,7 @@ export class Iommu {
   /** As refPages, for pfns first..last (small integers: no boxing on the hot path). */
   refPfns(first: number, last: number, delta: 1 | -1): number {
     const c = this.counts();
+    if (delta === 1 && this.mem.dmaObserver !== null) this.mem.dmaObserver.dmaMapped(first, last);
     for (let p = first; p <= last; p++) {
       const v = c[p]! + delta;
       if (v < 0) throw new Error(`DMA unmap of pfn ${p}, which has no live mapping (double unmap?)`);
@@ -153,7 +154,7 @@ export class Iommu {
         this.checkMapped(dev, src, len, false);
         this.checkMapped(dev, dst, len, true);
       }
-      this.mem.copyPhys(dst, src, len);
+      this.devWrite(dev, dst, src, len);
       return len;
     }
     // A transfer crosses the mapped ranges of each side in order (a table's entries are mapped at
@@ -190,7 +191,7 @@ export class Iommu {
         runLen += chunk;
         runEndsOnPage = chunk % PAGE_SIZE === 0;
       } else {
-        if (runLen > 0) this.mem.copyPhys(runDst, runSrc, runLen);
+        if (runLen > 0) this.devWrite(dev, runDst, runSrc, runLen);
         runDst = dPhys;
         runSrc = sPhys;
         runLen = chunk;
@@ -198,13 +199,19 @@ export class Iommu {
       }
       done += chunk;
     }
-    if (runLen > 0) this.mem.copyPhys(runDst, runSrc, runLen);
+    if (runLen > 0) this.devWrite(dev, runDst, runSrc, runLen);
     return done;
+  }
+
+  /** The device writes `len` bytes at physical `dst` from physical `src` (what an attached checker hears). */
+  private devWrite(dev: DmaMaster, dst: number, src: number, len: number): void {
+    if (this.mem.dmaObserver !== null) this.mem.dmaObserver.deviceWrite(dev.name, dst, len);
+    this.mem.copyPhys(dst, src, len);
   }
 
   /** An IOMMU fault part way through a copy: the bytes before it land, then the fault is reported. */
   private faultAfterRun(dev: DmaMaster, runDst: number, runSrc: number, runLen: number, iova: number, write: boolean, done: number): number {
-    if (runLen > 0) this.mem.copyPhys(runDst, runSrc, runLen);
+    if (runLen > 0) this.devWrite(dev, runDst, runSrc, runLen);
     return this.iommuFault(dev, iova, write, done);
   }
 

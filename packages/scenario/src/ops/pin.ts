@@ -6,7 +6,11 @@ import { defineOp, retOutcome } from "../op.js";
 import { Addr, common, Name, OpExpect, proc } from "../schema-types.js";
 
 export const pin = defineOp({
-  schema: z.object({ op: z.literal("pin"), ...common, ...proc, addr: Addr, as: Name, write: z.boolean().default(false), expect: OpExpect.optional() }).strict(),
+  schema: z.object({
+    op: z.literal("pin"), ...common, ...proc, addr: Addr, as: Name, write: z.boolean().default(false),
+    kind: z.enum(["pin", "get"]).default("pin").describe("pin: pin_user_pages (FOLL_PIN); get: a plain reference (FOLL_GET, as vmsplice takes)"),
+    expect: OpExpect.optional(),
+  }).strict(),
   check(c, st) {
     c.proc(st.process);
     c.addr(st.addr, "addr");
@@ -14,9 +18,14 @@ export const pin = defineOp({
   },
   run(w, st, scope) {
     const t = w.task(st.process);
-    const r = w.tasks.withCurrent(t, () => w.m.memory.pinUserPage(t.mm!, evalAddrNumber(st.addr, scope), st.write));
-    if (r >= 0) w.pins.set(st.as, r);
-    return retOutcome(`pin_user_pages(${st.addr}${st.write ? ", FOLL_WRITE" : ""})`, r >= 0 ? 0 : r, st.expect, scope.vars);
+    const addr = evalAddrNumber(st.addr, scope);
+    const r = w.tasks.withCurrent(t, () => (st.kind === "get" ? w.m.memory.getUserPage(t.mm!, addr, st.write) : w.m.memory.pinUserPage(t.mm!, addr, st.write)));
+    if (r >= 0) {
+      w.pins.set(st.as, r);
+      if (st.kind === "get") w.gets.add(st.as);
+    }
+    const fn = st.kind === "get" ? "get_user_pages" : "pin_user_pages";
+    return retOutcome(`${fn}(${st.addr}${st.write ? ", FOLL_WRITE" : ""})`, r >= 0 ? 0 : r, st.expect, scope.vars);
   },
 });
 
@@ -27,8 +36,13 @@ export const unpin = defineOp({
   },
   run(w, st, scope) {
     const folio = w.pins.get(st.pin);
-    const r = folio === undefined ? -EINVAL : w.m.memory.unpinUserPage(folio);
+    const get = w.gets.delete(st.pin);
+    let r = -EINVAL;
+    if (folio !== undefined && get) {
+      w.m.folioPut(folio);
+      r = 0;
+    } else if (folio !== undefined) r = w.m.memory.unpinUserPage(folio);
     w.pins.delete(st.pin);
-    return retOutcome(`unpin_user_page(${st.pin})`, r, undefined, scope.vars);
+    return retOutcome(`${get ? "put_page" : "unpin_user_page"}(${st.pin})`, r, undefined, scope.vars);
   },
 });

@@ -24,17 +24,21 @@ export function vmaMigratable(v: Vma): boolean {
   return (v.flags & (VM.IO | VM.PFNMAP)) === 0;
 }
 
-/** vma_is_anonymous(): no vm_ops, i.e. private anonymous memory (shared anonymous has shmem's). */
+/**
+ * vma_is_anonymous(): no vm_ops, i.e. private anonymous memory (shared anonymous has shmem's, a special
+ * mapping such as [vdso] or [vvar] special_mapping_vmops).
+ */
 function vmaIsAnonymous(v: Vma): boolean {
-  return v.file === null;
+  return v.file === null && v.special === null;
 }
 
 /**
  * Mirrors no_page_table() with FOLL_DUMP: when nothing is mapped, a VMA that would be filled with zeroes
- * (anonymous, or without a fault handler) is -EFAULT, anything else -ENOENT.
+ * (anonymous, or without a fault handler: a driver's remap_pfn_range() mapping) is -EFAULT, anything
+ * else (files, shmem, the special mappings' special_mapping_fault()) -ENOENT.
  */
 function noPageTable(v: Vma): number {
-  return vmaIsAnonymous(v) || (v.flags & VM.PFNMAP) !== 0 ? -EFAULT : -ENOENT;
+  return vmaIsAnonymous(v) || ((v.flags & VM.PFNMAP) !== 0 && v.special === null) ? -EFAULT : -ENOENT;
 }
 
 /**

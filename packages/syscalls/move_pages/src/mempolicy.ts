@@ -4,6 +4,7 @@
  * queue_folios_pmd(), queue_folios_hugetlb() and migrate_folio_add() in mm/mempolicy.c, on the same
  * task, cpuset and user-access machinery as move_pages.
  */
+import { traceSyscall } from "./syscall-trace.js";
 import { Cost, EFAULT, EINVAL, EPERM, ESRCH } from "@mmemu/kernel";
 import {
   allocMigrationTarget, FolioList, isolateFolioToList, MAX_NUMNODES, migratePages, MIGRATE_SYNC, MR, PAGE_SIZE, PMD_SIZE,
@@ -80,7 +81,7 @@ export function kernelMigratePages(
 ): number {
   const m = tasks.m;
   m.charge(Cost.SYSCALL, 1);
-  return tasks.withCurrent(current, () => {
+  return tasks.withCurrent(current, () => traceSyscall(m, "migrate_pages", () => ({ pid, maxnode, old_nodes: oldNodes, new_nodes: newNodes }), () => {
     const ua = new UserAccess(m, current.ctx);
     const from = newNodeMask();
     const to = newNodeMask();
@@ -104,7 +105,7 @@ export function kernelMigratePages(
     if (mm === null) return -EINVAL;
     const flags = capable(current.cred, CAP.SYS_NICE) ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE;
     return doMigratePages(tasks, current, mm, from, to, flags);
-  });
+  }));
 }
 
 /** Mirrors node_remap() / bitmap_bitremap(): the n-th node of `from` maps to the (n mod w)-th of `to`. */
@@ -235,7 +236,8 @@ function queuePagesRange(tasks: TaskTable, mm: MmStruct, source: number, flags: 
         }
         if (bits & PTE.SPECIAL || (v.flags & VM.PFNMAP) !== 0) continue;
         const folio = f.folioOf(v.ptePfn[i]!);
-        if (f.test(folio, PG.zero | PG.zoneDevice)) continue;
+        // vm_normal_folio() filters the zero page; PageReserved pages (the vDSO) are skipped too.
+        if (f.test(folio, PG.zero | PG.zoneDevice | PG.reserved)) continue;
         if (m.mem.nodeOfPfn[folio] !== source) continue;
         if (f.order[folio]! > 0) {
           // A large folio is isolated once however many PTEs map it.

@@ -9,6 +9,7 @@
  * interpreted in the *target's*. The per-entry path allocates nothing: arrays are read one user page at
  * a time, folios are queued on one FolioList, lookups return numbers.
  */
+import { traceSyscall } from "./syscall-trace.js";
 import { Cost, EACCES, EBUSY, EFAULT, EINVAL, ENODEV, EPERM, ESRCH } from "@mmemu/kernel";
 import {
   allocMigrationTarget, FolioList, isolateFolioToList, MAX_NUMNODES, migratePages, MIGRATE_SYNC, MR, PG,
@@ -64,7 +65,7 @@ export function kernelMovePages(
 ): number {
   const m = tasks.m;
   m.charge(Cost.SYSCALL, 1);
-  return tasks.withCurrent(current, () => {
+  return tasks.withCurrent(current, () => traceSyscall(m, "move_pages", () => ({ pid, nr_pages: count, pages, nodes, status, flags }), () => {
     if ((flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) !== 0) return -EINVAL;
     if ((flags & MPOL_MF_MOVE_ALL) !== 0 && !capable(current.cred, CAP.SYS_NICE)) return -EPERM;
     const target = findMmStruct(tasks, current, pid);
@@ -72,7 +73,7 @@ export function kernelMovePages(
     const ctx = new MovePagesCall(tasks, current, target.mm);
     if (nodes !== 0) return ctx.doPagesMove(target.taskNodes, count, pages, nodes, status, flags);
     return ctx.doPagesStat(count, pages, status);
-  });
+  }));
 }
 
 /** The state of one move_pages call (one allocation per call, none per entry). */

@@ -67,7 +67,10 @@ export class TaskStruct {
     public cpuset: Cpuset,
     /** task->comm */
     readonly comm: string,
-  ) {}
+  ) {
+    ctx.comm = comm.slice(0, 15); // TASK_COMM_LEN 16 with the NUL
+    ctx.tracePid = pid;
+  }
 
   /** task->mm (null for kernel threads and after exit_mm()). */
   get mm(): MmStruct | null {
@@ -147,6 +150,8 @@ export class TaskTable {
   constructor(m: Machine, opts: TaskTableOptions = {}) {
     this.m = m;
     this.features = kernelFeatures(opts.kernelVersion ?? "mainline");
+    // The migration core is the machine's: the version chooses it for every caller of migrate_pages().
+    m.settings.migratePagesBatch = this.features.migratePagesBatch;
     this.initUserNs = new UserNamespace(0, null, 0);
     this.nodeMemory = nodeStatesMemory(m);
     this.rootCpuset = new Cpuset("/", this.nodeMemory.slice(), null);
@@ -199,6 +204,7 @@ export class TaskTable {
     if (of.mm === null) throw new Error(`task ${of.pid} has no mm to share`);
     const pid = this.allocPid(opts.pid);
     const t = new TaskStruct(pid, of.group, this.m.createTask(of.mm, opts.cpu ?? of.ctx.cpu), of.cred, opts.cpuset ?? of.cpuset, opts.name ?? of.comm);
+    t.ctx.mempolicy = of.ctx.mempolicy; // copy_process(): mpol_dup(current->mempolicy)
     of.group.threads.push(t);
     this.byPid.set(pid, t);
     return t;
@@ -228,6 +234,7 @@ export class TaskTable {
     this.mmSec.set(mm, { dumpable: psec.dumpable, userNs: psec.userNs });
     const group = new ThreadGroup(pid, parent.group);
     const t = new TaskStruct(pid, group, this.m.createTask(mm, opts.cpu ?? parent.ctx.cpu), parent.cred, parent.cpuset, opts.name ?? parent.comm);
+    t.ctx.mempolicy = parent.ctx.mempolicy; // copy_process(): mpol_dup(current->mempolicy)
     group.threads.push(t);
     this.byPid.set(pid, t);
     return t;

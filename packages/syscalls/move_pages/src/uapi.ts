@@ -12,6 +12,16 @@ export const MPOL_MF_MOVE_ALL = 1 << 2;
 /** Lazy migration (mbind only; rejected by move_pages). */
 export const MPOL_MF_LAZY = 1 << 3;
 
+/** get_mempolicy(2) flags. */
+export const MPOL_F_NODE = 1 << 0;
+export const MPOL_F_ADDR = 1 << 1;
+export const MPOL_F_MEMS_ALLOWED = 1 << 2;
+
+/** mbind(2), set_mempolicy(2), get_mempolicy(2) on x86-64. */
+export const NR_MBIND = 237;
+export const NR_SET_MEMPOLICY = 238;
+export const NR_GET_MEMPOLICY = 239;
+
 /** move_pages(2) on x86-64. */
 export const NR_MOVE_PAGES = 279;
 /** migrate_pages(2) on x86-64. */

@@ -4,7 +4,7 @@
  * a flag, never a version number.
  *
  * - "6.1": `follow_page(FOLL_GET | FOLL_DUMP)` lookup, `page_mapcount()` sharing test, hugetlb pages
- *   only by their head address (observed on 6.1.192).
+ *   only by their head address (observed on 6.1.192); migrate_pages() moves one folio at a time.
  * - "6.12": `folio_walk` lookup (an untouched page is -ENOENT again), `folio_likely_mapped_shared()`
  *   (observed on 6.12.117; the sharing test is the 6.9-6.14 one).
  * - "mainline": 6.15 and later, `folio_maybe_mapped_shared()` with per-mm tracking of large folios.
@@ -30,12 +30,31 @@ export interface KernelFeatures {
   readonly hugetlbTailEacces: boolean;
   /** Which sharing test decides -EACCES without MPOL_MF_MOVE_ALL. */
   readonly sharedTest: SharedTest;
+  /**
+   * migrate_pages() batches: unmap many folios, one TLB flush, move them (migrate_pages_batch()); without
+   * it (6.1) each folio is unmapped with its own flush and moved before the next, in up to 10 passes.
+   * Applied to the machine (`settings.migratePagesBatch`) by the TaskTable.
+   */
+  readonly migratePagesBatch: boolean;
+  /** MPOL_MAX: 6 before MPOL_WEIGHTED_INTERLEAVE (6.9), 7 after; a mode at or above it is -EINVAL. */
+  readonly mpolMax: number;
+  /** MPOL_F_NUMA_BALANCING is accepted with MPOL_PREFERRED_MANY as well as MPOL_BIND (6.10). */
+  readonly numaBalancingPreferredMany: boolean;
+  /**
+   * mbind's page scan counts every page it cannot queue and goes on (Hugh Dickins' rework, 6.7); before,
+   * with MPOL_MF_STRICT, an unmovable page ended the walk after its page table, and PTE migration
+   * entries were passed over.
+   */
+  readonly mbindCountsFailures: boolean;
 }
 
 const FEATURES: Readonly<Record<KernelVersion, KernelFeatures>> = {
-  "6.1": { version: "6.1", followPageDump: true, protNoneNotFound: true, hugetlbTailEacces: true, sharedTest: "page_mapcount" },
-  "6.12": { version: "6.12", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_likely_mapped_shared" },
-  mainline: { version: "mainline", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_maybe_mapped_shared" },
+  "6.1": { version: "6.1", followPageDump: true, protNoneNotFound: true, hugetlbTailEacces: true, sharedTest: "page_mapcount", migratePagesBatch: false,
+    mpolMax: 6, numaBalancingPreferredMany: false, mbindCountsFailures: false },
+  "6.12": { version: "6.12", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_likely_mapped_shared", migratePagesBatch: true,
+    mpolMax: 7, numaBalancingPreferredMany: true, mbindCountsFailures: true },
+  mainline: { version: "mainline", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_maybe_mapped_shared", migratePagesBatch: true,
+    mpolMax: 7, numaBalancingPreferredMany: true, mbindCountsFailures: true },
 };
 
 /** The feature set of a modelled kernel. */

@@ -170,11 +170,14 @@ test("target node out of memory: -ENOMEM after a partial move, no status written
   const w = world({ pages: 256 });
   const a = mmap(w, w.p, 64 * PAGE_SIZE);
   for (let k = 0; k < 64; k++) touch(w, w.p, a + k * PAGE_SIZE);
-  // Fill node 1 so only 10 pages are left.
+  // A process on node 1 faults memory in until node 1 drops below its LOW watermark and the faults
+  // spill to node 0; the move's slow path then has only the pages between LOW and MIN.
   const hog = w.tasks.createProcess({ uid: 1000, cpu: 2 });
   const h = mmap(w, hog, 512 * PAGE_SIZE);
   let k = 0;
-  while (w.m.alloc.nrFree(1) > 10) touch(w, hog, h + PAGE_SIZE * k++);
+  do touch(w, hog, h + PAGE_SIZE * k++);
+  while (k < 512 && nodeOf(w, hog, h + PAGE_SIZE * (k - 1)) === 1);
+  t.is(nodeOf(w, hog, h + PAGE_SIZE * (k - 1)), 0, "the hog's last fault fell back to node 0");
   const addrs = Array.from({ length: 64 }, (_, i) => a + i * PAGE_SIZE);
   const r = movePages(w, w.p, 0, addrs, new Array(64).fill(1), MPOL_MF_MOVE);
   t.is(r.ret, -ENOMEM);

@@ -117,3 +117,25 @@ test("sharing of a large folio: folio_maybe_mapped_shared (mainline) counts mms,
   const v61 = splitSharedMthp("6.1");
   t.deepEqual(movePages(v61.w, v61.w.p, 0, [v61.a + 2 * PAGE_SIZE], [1], MPOL_MF_MOVE).status, [1], "page_mapcount of that page is 1");
 });
+
+test("the migration core follows the version: 6.1 tries a page held by an extra reference 10 times, 6.12 and mainline twice", (t) => {
+  for (const [version, attempts] of [["6.1", 10], ["6.12", 2], ["mainline", 2]] as const) {
+    const w = world({ version });
+    t.is(w.m.settings.migratePagesBatch, version !== "6.1");
+    const a = mmap(w, w.p, 2 * PAGE_SIZE);
+    touch(w, w.p, a);
+    touch(w, w.p, a + PAGE_SIZE);
+    const held = w.m.memory.translate(w.p.mm!, a);
+    // A reference that is not a pin (vmsplice, a kernel get_page()): unmapping works, the move never does.
+    w.m.folios.refcount[held]!++;
+    const rec = w.m.core.trace.record(["set_migration_pte"]);
+    const r = movePages(w, w.p, 0, [a, a + PAGE_SIZE], [1, 1], MPOL_MF_MOVE);
+    rec.stop();
+    t.is(r.ret, 1, `${version}: one page not migrated`);
+    t.is(nodeOf(w, w.p, a + PAGE_SIZE), 1);
+    t.is(nodeOf(w, w.p, a), 0);
+    // The other page is unmapped once; the held one once per attempt.
+    t.is(rec.records.filter((x) => x.fields.pfn === held).length, attempts, version);
+    w.m.folios.refcount[held]!--;
+  }
+});

@@ -6,7 +6,8 @@ import {
   Machine, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE, type MmapArgs,
 } from "@mmemu/mm-core";
 import {
-  kernelMigratePages, kernelMovePages, nodeBitmapLongs, readUserInts, TaskTable, UserArgArena,
+  kernelGetMempolicy, kernelMbind, kernelMigratePages, kernelMovePages, kernelSetMempolicy, nodeBitmapLongs, readUserInts,
+  TaskTable, UserArgArena,
   type KernelVersion, type ProcessOptions, type TaskStruct,
 } from "../src/index.js";
 
@@ -115,4 +116,28 @@ export function migratePages(w: World, caller: TaskStruct, pid: number, from: nu
   const oldA = placeArray(w, caller, nodeBitmapLongs(from, maxnode), 8);
   const newA = placeArray(w, caller, nodeBitmapLongs(to, maxnode), 8);
   return kernelMigratePages(w.tasks, caller, pid, maxnode, oldA, newA);
+}
+
+/** mbind(addr, len, mode, nodes, maxnode, flags) with the node list placed in the caller's memory. */
+export function mbind(w: World, caller: TaskStruct, addr: number, len: number, mode: number, nodes: number[], flags: number, maxnode = 1025): number {
+  const nm = nodes.length === 0 ? 0 : placeArray(w, caller, nodeBitmapLongs(nodes, maxnode), 8);
+  return kernelMbind(w.tasks, caller, addr, len, mode, nm, maxnode, flags);
+}
+
+/** set_mempolicy(mode, nodes, maxnode). */
+export function setMempolicy(w: World, caller: TaskStruct, mode: number, nodes: number[], maxnode = 1025): number {
+  const nm = nodes.length === 0 ? 0 : placeArray(w, caller, nodeBitmapLongs(nodes, maxnode), 8);
+  return kernelSetMempolicy(w.tasks, caller, mode, nm, maxnode);
+}
+
+/** get_mempolicy(&mode, nodemask, maxnode, addr, flags): the return value, the int and the node list. */
+export function getMempolicy(w: World, caller: TaskStruct, addr: number, flags: number, maxnode = 1025): { ret: number; mode: number; nodes: number[] } {
+  const pol = placeArray(w, caller, [-1], 4);
+  const nm = placeArray(w, caller, new Array(Math.ceil(maxnode / 64)).fill(0n), 8);
+  const ret = kernelGetMempolicy(w.tasks, caller, pol, nm, maxnode, addr, flags);
+  const [mode] = readUserInts(w.tasks, caller, pol, 1);
+  const words = readUserInts(w.tasks, caller, nm, Math.ceil(maxnode / 64) * 2);
+  const nodes: number[] = [];
+  words.forEach((v, i) => { for (let b = 0; b < 32; b++) if (((v ?? 0) >>> b) & 1) nodes.push(i * 32 + b); });
+  return { ret, mode: mode ?? -1, nodes };
 }
