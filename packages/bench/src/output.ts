@@ -199,7 +199,9 @@ export async function runCli(program: CommandLike, argv: readonly string[], name
       process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
       return;
     }
-    process.stderr.write(`${name}: ${String(err.message ?? e).split("\n").join("\n  ")}\n`);
+    // Continuation lines are indented under the first, unless the message indents them itself.
+    const [first, ...rest] = String(err.message ?? e).split("\n");
+    process.stderr.write(`${name}: ${[first, ...rest.map((l) => (/^\s/.test(l) ? l : `  ${l}`))].join("\n")}\n`);
     process.exitCode = EXIT.USAGE;
   }
 }

@@ -70,7 +70,7 @@ const BAD: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
   ["bench seed --report that is a file", ["bench", "seed", "--report", "/etc/hostname"], /--report: "\/etc\/hostname" exists and is not a directory/],
   ["bench seed --json a directory", ["bench", "seed", "--json", out], /--json: "[^"]+" is a directory; give a file name/],
   ["bench seed --seed abc", ["bench", "seed", "--seed", "abc"], /--seed: expected a whole number/],
-  ["bench seed --threads abc", ["bench", "seed", "--threads", "abc"], /--threads must be a whole number from 1 to 256, got "abc"/],
+  ["bench seed --threads abc", ["bench", "seed", "--threads", "abc"], /--threads: expected a whole number from 1 to 256, got "abc"/],
   ["bench seed with a malformed --profile file", ["bench", "seed", "--profile", f("bad-profile.json")], /bad-profile\.json: invalid hardware profile/],
   ["bench seed with a truncated --profile file", ["bench", "seed", "--profile", f("truncated.json")], /truncated\.json is not JSON/],
   ["profile derive --out \"\"", ["profile", "derive", "zen3-ptdma", "--set", "ptdma.chan_bw=20", "--out", ""], /--out: needs a file path, got ""/],
@@ -83,7 +83,7 @@ const BAD: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
   ["bench seed --migrator unknown", ["bench", "seed", "--migrator", "nope"], /--migrator "nope": not a built-in migrator \(dcbm, mtcopy\)/],
   ["calibrate --engine of a missing plug-in", ["calibrate", "--engine", "./nope.ts", "--max-evals", "1"], /--engine \.\/nope\.ts: no such file/],
   ["calibrate --free unknown", ["calibrate", "--free", "xdma.chan_bw", "--max-evals", "1", "--stages", "cpu"], /--free xdma\.chan_bw: no parameter "xdma\.chan_bw"/],
-  ["profile show --engine unknown", ["profile", "show", "--engine", "xdma"], /--engine "xdma": not a built-in engine \(ptdma, sdxi\)/],
+  ["profile show --engine unknown", ["profile", "show", "--engine", "xdma"], /--engine "xdma": not a built-in engine \(ptdma, sdxi, ae4dma\)/],
   ["new engine with a bad name", ["new", "engine", "My-DMA", "--dir", join(out, "new")], /new engine: NAME must be lower case letters/],
   ["new engine --dir under a file", ["new", "engine", "fine", "--dir", "/etc/hostname/dir"], /--dir: cannot create "\/etc\/hostname\/dir"/],
 ];

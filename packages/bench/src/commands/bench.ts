@@ -18,7 +18,6 @@ import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { BUILTIN_COMPONENTS } from "@mmemu/components";
-import { wholeNumber } from "./sweep.js";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import {
   addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, progressBar, traceOnePoint, type TraceCliArgs,
@@ -56,7 +55,7 @@ export function benchCommand(): Command {
     if (o.report !== undefined) outputPath("--report", o.report, "dir");
     const components = await componentsFrom(o);
     const profile = loadProfileWith(o.profile, o.set, components.schema);
-    const seedN = wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1);
+    const seedN = seedOption(o.seed);
     const points = seedPoints();
     const traced = checkTraceArgs(o, points.length);
     const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
@@ -100,7 +99,7 @@ export function benchCommand(): Command {
     .option("--breakdown", "print where each point's virtual time went, by phase")
     .addOption(strictOffloadOption());
   addQuietOption(addTraceOptions(predict)).action(async (o: CommonOpts & { seed: string; threads?: string; json?: string | boolean }) => {
-    const seedN = wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1);
+    const seedN = seedOption(o.seed);
     if (typeof o.json === "string") outputPath("--json", o.json, "file");
     const components = await componentsFrom(o);
     const profile = loadProfileWith(o.profile, o.set, components.schema);
