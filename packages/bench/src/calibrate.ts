@@ -185,6 +185,11 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
     { name: "joint", params: [...free], cells, step: JOINT_STEP },
   ];
   const wanted = new Set(o.stages ?? CALIBRATE_STAGES);
+  const budget = o.maxEvals ?? 150;
+  // The most work the run can do, in cell runs: each requested stage's budget over its cells, plus the final evaluation.
+  const plannedCellRuns = stages.reduce((n, st) => n + (wanted.has(st.name) && st.params.length > 0 ? budget * st.cells.length : 0), 0) + cells.length;
+  log(`plan: at most ${budget} evaluations per stage (${[...wanted].join(", ")}), ${plannedCellRuns} cell runs in all; the first evaluation is timed to estimate the duration`);
+  let estimated = false;
   for (const stage of stages) {
     if (!wanted.has(stage.name)) {
       log(`stage ${stage.name}: not requested`);
@@ -202,10 +207,15 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
       o.onEvaluation?.(stage.name, ++stageEvals, budgetOfStage);
       return obj;
     };
+    const t0 = performance.now();
     let best = await evalProfile(profile);
+    if (!estimated) {
+      estimated = true;
+      const perCell = (performance.now() - t0) / 1000 / stage.cells.length;
+      log(`expected duration: at most about ${formatDuration(perCell * plannedCellRuns)} (${perCell.toFixed(2)} s per cell run on the first evaluation; the search usually stops earlier)`);
+    }
     log(`stage ${stage.name}: ${stage.params.length} parameters, ${stage.cells.length} cells, start objective ${best.toFixed(5)}`);
     let step = Math.log(stage.step);
-    const budget = o.maxEvals ?? 150;
     let used = 1;
     while (step > Math.log(1.005) && used < budget) {
       let improved = false;
@@ -249,6 +259,13 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
   const final = await evaluate(profile, cells);
   evaluations++;
   return { profile, objective: objectiveOf(final), evaluations, cells: final, skipped };
+}
+
+/** "42 s", "12 min", "2.5 h". */
+export function formatDuration(s: number): string {
+  if (s < 120) return `${Math.ceil(s)} s`;
+  if (s < 7200) return `${Math.ceil(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
 }
 
 /** A free parameter's plausible range: the profile's `bounds` inside the declared range. */

@@ -34,6 +34,9 @@ export { profileCommand, loadProfileWith, parseSets, paramRows, formatParamsMark
 export type { ParamRow } from "./commands/profile.js";
 export type { SeedOutput, SeedRun } from "./seed.js";
 export type { TuneRow } from "./commands/tune-batch.js";
+export { EXIT, UsageError, runCli, outputPath, writeFileAtomic, writeFilesAtomic, AtomicStream, intOption } from "./output.js";
+export { seedOption } from "./commands/bench.js";
+export { formatDuration } from "./calibrate.js";
 export { sweepCommand, workerCommand, runSweepCommand, engineFrom, DEFAULT_CACHE_DIR } from "./commands/sweep.js";
 export { parseSweep, validateSweep, loadSweepFile, SweepSpecError, FIGURES, POINT_DEFAULTS, POINT_FIELD_NAMES } from "./sweep/spec.js";
 export { resolveSweep } from "./sweep/resolve.js";

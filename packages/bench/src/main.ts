@@ -3,6 +3,7 @@
  *   tsx packages/bench/src/main.ts bench seed --report report/
  */
 import { Command } from "commander";
+import { runCli } from "./output.js";
 import { benchCommand } from "./commands/bench.js";
 import { calibrateCommand } from "./commands/calibrate-cmd.js";
 import { tuneBatchCommand } from "./commands/tune-batch.js";
@@ -16,10 +17,5 @@ program.addCommand(tuneBatchCommand());
 program.addCommand(profileCommand());
 program.addCommand(sweepCommand());
 program.addCommand(workerCommand());
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  // Bad input gets one clear line, not a stack trace (as the mmemu CLI does).
-  process.stderr.write(`mmemu-bench: ${(e as Error).message}\n`);
-  process.exitCode = 2;
-}
+// Bad input gets one clear line and exit code 2, not a stack trace (as the mmemu CLI does).
+await runCli(program, process.argv, "mmemu-bench");

@@ -3,19 +3,12 @@
  * its channel count written (nr_dma_chan for dcbm, threads for mtcopy), offloading switched on (which
  * registers the migrator). Any migrator module, built-in or plug-in, goes through the same sysfs path.
  */
-import { sectionValues, errnoName } from "@mmemu/kernel";
-import { pluginError, type EmulatedMachine } from "@mmemu/components";
+import { errnoName } from "@mmemu/kernel";
+import { loadMigrator, type EmulatedMachine } from "@mmemu/components";
 import type { MigratorInstance, MigratorModule } from "@mmemu/driver-kit";
 
 export function attachOffload(em: EmulatedMachine, mod: MigratorModule, channels: number): MigratorInstance {
-  if (mod.usesDma && em.dmaengine === null) throw new Error(`${mod.name} needs the DMA engines (a machine built with dma)`);
-  const params = mod.params === undefined ? {} : sectionValues(em.profile.params, mod.params);
-  let inst: MigratorInstance;
-  try {
-    inst = mod.load({ m: em.m, core: em.m.core, fabric: em.fabric, profile: em.profile, dmaengine: em.dmaengine, params });
-  } catch (e) {
-    throw pluginError(e, `migrator ${mod.name}: load`);
-  }
+  const inst = loadMigrator(em, mod);
   const write = (attr: string, value: string) => {
     const rc = inst.sysfsWrite(attr, `${value}\n`);
     if (rc < 0) throw new RangeError(`${mod.name}: writing ${value} to ${attr} failed with -${errnoName(rc)} (${rc})`);

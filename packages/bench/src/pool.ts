@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { profileToFile, type HardwareProfile } from "@mmemu/timing";
 import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
+import { intOption } from "./output.js";
 import type { PointResult, PointSpec, WorkloadOptions } from "./workload.js";
 import type { PointTask, PointTaskResult } from "./worker.js";
 
@@ -15,8 +16,7 @@ export type PoolResult = PointResult & { peakRssMB: number };
 /** The --threads option: absent means one worker per core; otherwise a whole number from 1 to 256. */
 export function parseThreads(text: string | undefined): number {
   if (text === undefined) return availableParallelism();
-  if (!/^\d+$/.test(text)) throw new RangeError(`--threads must be a whole number from 1 to 256, got "${text}"`);
-  return Number(text);
+  return intOption("--threads", text, 1, 256);
 }
 
 export class PointPool {

@@ -5,13 +5,15 @@
  * and one line to COMMANDS below.
  */
 import { Command } from "commander";
+import { runCli } from "@mmemu/bench";
 import { registerRunCommand } from "./commands/run.js";
 import { registerBenchCommands } from "./commands/bench.js";
 import { registerNewCommand } from "./commands/new.js";
+import { registerFuzzCommand } from "./commands/fuzz.js";
 import { registerDmatestCommand } from "./commands/dmatest.js";
 
 /** Every command, in the order `mmemu --help` lists them. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands, registerNewCommand, registerDmatestCommand];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerRunCommand, registerBenchCommands, registerNewCommand, registerDmatestCommand, registerFuzzCommand];
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -29,8 +31,6 @@ if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${proce
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
   });
-  buildProgram().parseAsync(process.argv).catch((e: unknown) => {
-    process.stderr.write(`mmemu: ${(e as Error).message}\n`);
-    process.exitCode = 2;
-  });
+  // Exit codes: 0 success, 1 an expectation or check failed, 2 a usage or input error (runCli).
+  await runCli(buildProgram(), process.argv, "mmemu");
 }

@@ -23,21 +23,21 @@ test("bad tune-batch and bench arguments are refused with the argument named, be
   await t.throwsAsync(run(["tune-batch", "--folio", "2M", "--channels", "17", "--budget-us", "500"]), { message: /--channels must be a whole number from 1 to 16 .* got "17"/ });
   await t.throwsAsync(run(["tune-batch", "--folio", "2M", "--channels", "4", "--budget-us", "abc"]), { message: /--budget-us must be a positive number of microseconds, got "abc"/ });
   await t.throwsAsync(run(["tune-batch", "--folio", "3M", "--channels", "4", "--budget-us", "500"]), { message: /--folio must be one of 4K, 16K/ });
-  await t.throwsAsync(run(["bench", "seed", "--threads", "0x"]), { message: /--threads must be a whole number from 1 to 256, got "0x"/ });
+  await t.throwsAsync(run(["bench", "seed", "--threads", "0x"]), { message: /--threads: expected a whole number from 1 to 256, got "0x"/ });
   await t.throwsAsync(run(["calibrate", "--stages", "cpu,gpu"]), { message: /--stages: unknown stage "gpu" \(cpu, dma, joint\)/ });
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "http://localhost:6379"]), { message: /--queue: "http:\/\/localhost:6379" is not a redis:\/\/ URL/ });
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "redis://localhost:6379", "--threads", "2"]), { message: /--threads and --queue exclude each other/ });
-  await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--limit", "0"]), { message: /--limit must be a whole number from 1 to/ });
+  await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--limit", "0"]), { message: /--limit: expected a whole number from 1 to/ });
   // Nobody listening on the port: one line after the connection timeout, not a hang.
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "redis://127.0.0.1:1", "--no-cache"]), { message: /^--queue redis:\/\/127\.0\.0\.1:1: no Redis server answered within 10 s \(ECONNREFUSED\)$/ });
-  await t.throwsAsync(run(["worker", "--queue", "redis://localhost:6379", "--concurrency", "0"]), { message: /--concurrency must be a whole number from 1 to 256, got "0"/ });
-  await t.throwsAsync(run(["bench", "predict", "--seed", "x"]), { message: /--seed must be a whole number/ });
+  await t.throwsAsync(run(["worker", "--queue", "redis://localhost:6379", "--concurrency", "0"]), { message: /--concurrency: expected a whole number from 1 to 256, got "0"/ });
+  await t.throwsAsync(run(["bench", "predict", "--seed", "x"]), { message: /--seed: expected a whole number/ });
   await t.throwsAsync(run(["calibrate", "--queue", "redis://localhost:6379", "--threads", "2"]), { message: /--threads and --queue exclude each other/ });
   await t.throwsAsync(run(["calibrate", "--queue", "localhost:6379", "--max-evals", "1"]), { message: /--queue: "localhost:6379" is not a redis:\/\/ URL/ });
   await t.throwsAsync(run(["calibrate", "--validate", "--schemes", "table,loo"]), { message: /--schemes: unknown scheme "loo" \(table, kfold\)/ });
-  await t.throwsAsync(run(["calibrate", "--validate", "--k", "1"]), { message: /--k must be a whole number from 2 to 1000, got "1"/ });
-  await t.throwsAsync(run(["calibrate", "--max-folios", "4k"]), { message: /--max-folios must be a whole number from 512 to 262144, got "4k"/ });
-  await t.throwsAsync(run(["calibrate", "--max-evals", "0"]), { message: /--max-evals must be a whole number from 1 to 100000, got "0"/ });
+  await t.throwsAsync(run(["calibrate", "--validate", "--k", "1"]), { message: /--k: expected a whole number from 2 to 1000, got "1"/ });
+  await t.throwsAsync(run(["calibrate", "--max-folios", "4k"]), { message: /--max-folios: expected a whole number from 512 to 262144, got "4k"/ });
+  await t.throwsAsync(run(["calibrate", "--max-evals", "0"]), { message: /--max-evals: expected a whole number from 1 to 100000, got "0"/ });
 });
 
 /** Run the CLI in-process and collect what it prints. */

@@ -38,7 +38,7 @@ test.serial("dmatest takes a plug-in engine file: the guide's xdma passes", asyn
 
 test("bad dmatest arguments are refused in one line naming the option", async (t) => {
   await t.throwsAsync(run(["dmatest", "--engine", "nope"]), { message: /^--engine "nope": not a built-in engine \(ptdma, sdxi, ae4dma\) nor a file/ });
-  await t.throwsAsync(run(["dmatest", "--engine", "ae4dma", "--in-flight", "0"]), { message: '--in-flight must be a whole number from 1 to 1024, got "0"' });
+  await t.throwsAsync(run(["dmatest", "--engine", "ae4dma", "--in-flight", "0"]), { message: '--in-flight: expected a whole number from 1 to 1024, got "0"' });
   await t.throwsAsync(run(["dmatest", "--engine", "ae4dma", "--set", "ae4dma.max_hw_q=17"]), { message: /ae4dma\.max_hw_q/ });
   await t.throwsAsync(run(["dmatest", "--engine", "ptdma", "--set", "ptdma.functions_per_node=0"]), { message: /no parameter "ptdma\.functions_per_node"/ });
   await t.throwsAsync(run(["dmatest", "--engine", "ae4dma", "--set", "ae4dma.functions_per_node=0"]), { message: "--engine ae4dma: profile zen3-ptdma-base+ae4dma.functions_per_node=0 places no ae4dma device (choose a --profile that does, or --set its placement)" });

@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runCommand, type Output } from "../src/index.js";
 import { writeScaffold } from "../src/commands/new.js";
+import { UsageError } from "@mmemu/bench";
 
 const examples = fileURLToPath(new URL("../../../examples/plugins/", import.meta.url));
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -45,6 +46,10 @@ test("bad plug-in input in a scenario stops the command before anything runs, in
     [{ sysfs: { min_folios: 0 } }, /machine\.sysfs\.min_folios: writing "0" to bigbatch's min_folios failed with -EINVAL/],
     [{ sysfs: { nr_dma_chan: 4 } }, /machine\.sysfs\.nr_dma_chan: bigbatch has no attribute "nr_dma_chan" \(it has offloading, min_folios\)/],
     [{ profile: undefined, timing: "simple" }, /machine\.migrator: needs machine\.profile/],
+    [{ modparams: { nope: { x: true } } }, /machine\.modparams\.nope: no module of that name is loaded \(loaded: bigbatch, ptdma, sdxi, ae4dma\)/],
+    [{ modparams: { bigbatch: { checkResults: true } } }, /machine\.modparams\.bigbatch\.checkResults: bigbatch has no module parameter "checkResults" \(it has none\)/],
+    [{ modparams: { ptdma: { errorsVisibleToClient: "yes" } } }, /machine\.modparams\.ptdma\.errorsVisibleToClient: expected true or false, got "yes"/],
+    [{ modparams: { sdxi: { completionOrder: "random" } } }, /machine\.modparams\.sdxi\.completionOrder: expected one of "inOrder", "outOfOrderWithoutFence", got "random"/],
   ];
   for (const [i, [patch, re]] of cases.entries()) {
     const sc = { ...base, machine: { ...base.machine, migrator: join(examples, "bigbatch.ts"), ...patch } };
@@ -73,12 +78,21 @@ test("mmemu new writes a working engine and a working migrator outside the repos
 test("mmemu new refuses a bad name, a taken one and a directory whose files it would overwrite, writing nothing", (t) => {
   t.throws(() => writeScaffold("engine", "My-DMA", join(tmp, "x")), { message: /NAME must be lower case letters/ });
   t.throws(() => writeScaffold("engine", "ptdma", join(tmp, "x")), { message: /"ptdma" is already a component or example name/ });
+  // An unusable --dir is a usage error naming the option (exit 2), before anything is written.
+  const file = join(tmp, "a-file");
+  writeFileSync(file, "");
+  t.throws(() => writeScaffold("engine", "fine", join(file, "sub")), { instanceOf: UsageError, message: /^--dir: / });
   const dir = join(tmp, "clash");
   writeScaffold("migrator", "clash", dir);
   t.throws(() => writeScaffold("migrator", "clash", dir), { message: /already has clash\.ts, scenario\.json/ });
   const r = spawnSync(process.execPath, ["--import", "tsx", main, "new", "engine", "x"], { encoding: "utf8" });
-  t.is(r.status, 1);
+  t.is(r.status, 2, "a usage error exits 2");
   t.regex(r.stderr, /required option '--dir <path>' not specified/);
+  // A bad name through the real executable: one line, exit 2, no stack trace.
+  const bad = spawnSync(process.execPath, ["--import", "tsx", main, "new", "engine", "My-DMA", "--dir", join(tmp, "y")], { encoding: "utf8" });
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /^mmemu: new engine: NAME must be lower case letters/);
+  t.notRegex(bad.stderr, /\n\s+at /);
 });
 
 test("the guides' code blocks are the examples' code (blocks with \"...\" are sketches)", (t) => {

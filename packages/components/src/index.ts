@@ -9,6 +9,6 @@ export {
 export {
   BUILTIN_COMPONENTS, foreignFrames, isPluginPath, pluginError, loadComponent, loadComponents, moduleProblem, pluginFrames, PluginError, reclaimHeldChannels, throwIfOops,
 } from "./load.js";
-export { createMachine, createMachineWith, DEFAULT_PAGES_PER_NODE, NODE_ALIGN_PAGES } from "./machine.js";
+export { createMachine, createMachineWith, DEFAULT_PAGES_PER_NODE, loadMigrator, NODE_ALIGN_PAGES } from "./machine.js";
 export type { ComponentKind, ComponentSelection, Components } from "./load.js";
 export type { CreateMachineOptions, EmulatedMachine } from "./machine.js";

@@ -66,9 +66,12 @@ const SectionShape = z.object({
   table: z.record(z.string().regex(PARAM_NAME, "parameter names are lower case letters, digits and _"), SpecShape),
 });
 const Name = z.string().regex(/^[a-z][a-z0-9_]*$/, "expected lower case letters, digits and _, starting with a letter");
-const EngineShape = z.object({ kind: z.literal("engine"), name: Name, description: z.string(), params: SectionShape.optional(), probe: fn });
+const ModuleParamsShape = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.object({
+  doc: z.string().min(1), default: z.union([z.boolean(), z.string()]), values: z.array(z.string()).min(1).optional(),
+}));
+const EngineShape = z.object({ kind: z.literal("engine"), name: Name, description: z.string(), params: SectionShape.optional(), moduleParams: ModuleParamsShape.optional(), probe: fn });
 const MigratorShape = z.object({
-  kind: z.literal("migrator"), name: Name, description: z.string(), params: SectionShape.optional(),
+  kind: z.literal("migrator"), name: Name, description: z.string(), params: SectionShape.optional(), moduleParams: ModuleParamsShape.optional(),
   usesDma: z.boolean(), enableAttr: z.string().min(1), channelsAttr: z.string().min(1).optional(), load: fn,
 });
 

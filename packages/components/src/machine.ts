@@ -10,7 +10,7 @@ import { Fabric, FABRIC_SECTION, Iommu } from "@mmemu/platform";
 import { Machine } from "@mmemu/mm-core";
 import { DMAENGINE_SECTION, DmaEngine } from "@mmemu/dmaengine";
 import { CPU_COST_SECTION, TimingModel, type HardwareProfile } from "@mmemu/timing";
-import type { EngineModule } from "@mmemu/driver-kit";
+import { moduleParamValues, type EngineModule, type MigratorInstance, type MigratorModule } from "@mmemu/driver-kit";
 import { BUILTIN_ENGINES } from "./builtin.js";
 import { pluginError } from "./load.js";
 
@@ -25,6 +25,13 @@ export interface CreateMachineOptions {
   readonly engines?: readonly EngineModule[];
   /** 2 MiB hugetlb pool per node id (nr_hugepages). */
   readonly hugetlbPages?: Readonly<Record<number, number>>;
+  /**
+   * The nodes' memory (pages) and CPUs, when not the profile's with `pagesPerNode` each (a scenario's
+   * machine); ids must be the profile's, so engines, sockets and quadrants stay where the profile puts them.
+   */
+  readonly nodes?: ReadonlyArray<{ readonly id: number; readonly pages: number; readonly cpus: number }>;
+  /** Module parameters of the engine modules, by module name (`modprobe ptdma errorsVisibleToClient=1`). */
+  readonly modparams?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** ZONE_MOVABLE pages per node id (movablecore=). */
   readonly movablePages?: Readonly<Record<number, number>>;
   /** vm.watermark_scale_factor. @default 10 */
@@ -53,8 +60,13 @@ export function createMachineWith(profile: HardwareProfile, engines: readonly En
   // Real nodes start on a memory-section boundary, so a 2 MiB folio is 2 MiB aligned physically (and
   // can be mapped with a 2 MiB IOMMU page); an odd node size would shift every later node's pfns.
   const pages = Math.ceil((opts.pagesPerNode ?? DEFAULT_PAGES_PER_NODE) / NODE_ALIGN_PAGES) * NODE_ALIGN_PAGES;
+  if (opts.nodes !== undefined) {
+    const want = profile.topology.nodes.map((n) => n.id).join(",");
+    const got = opts.nodes.map((n) => n.id).join(",");
+    if (want !== got) throw new RangeError(`machine: the nodes must be the profile ${profile.name}'s (ids ${want}), got ids ${got}`);
+  }
   const m = new Machine({
-    nodes: profile.topology.nodes.map((n) => ({ id: n.id, pages, cpus: n.cpus })),
+    nodes: opts.nodes ?? profile.topology.nodes.map((n) => ({ id: n.id, pages, cpus: n.cpus })),
     seed: opts.seed ?? 1,
     ...(opts.hugetlbPages !== undefined ? { hugetlbPages: opts.hugetlbPages } : {}),
     ...(opts.movablePages !== undefined ? { movablePages: opts.movablePages } : {}),
@@ -81,8 +93,9 @@ export function createMachineWith(profile: HardwareProfile, engines: readonly En
     dmaengine = new DmaEngine({ core: m.core, mem: m.mem, iommu, params: sectionValues(profile.params, DMAENGINE_SECTION) });
     for (const e of engines) {
       const params = e.params === undefined ? {} : sectionValues(profile.params, e.params);
+      const modparams = moduleParamValues(e, opts.modparams?.[e.name]);
       try {
-        probed.set(e.name, e.probe({ m, core: m.core, fabric, profile, dmaengine, params, iommu: profile.iommu }));
+        probed.set(e.name, e.probe({ m, core: m.core, fabric, profile, dmaengine, params, iommu: profile.iommu, modparams }));
       } catch (err) {
         throw pluginError(err, `engine ${e.name}: probe`);
       }
@@ -94,4 +107,20 @@ export function createMachineWith(profile: HardwareProfile, engines: readonly En
 /** A machine with the given engine modules (default: every built-in engine, each probing what the profile places). */
 export function createMachine(profile: HardwareProfile, opts: CreateMachineOptions = {}): EmulatedMachine {
   return createMachineWith(profile, opts.engines ?? [...BUILTIN_ENGINES.values()], opts);
+}
+
+/**
+ * Mirrors insmod of a migrator module on a machine (its module_init): its profile section and its
+ * module parameters (`modparams`, checked against what it declares) handed to its load(). Nothing is
+ * registered yet: writing its enable attribute does that.
+ */
+export function loadMigrator(em: EmulatedMachine, mod: MigratorModule, modparams?: Readonly<Record<string, unknown>>, at?: string): MigratorInstance {
+  if (mod.usesDma && em.dmaengine === null) throw new Error(`${mod.name} needs the DMA engines (a machine built with dma)`);
+  const params = mod.params === undefined ? {} : sectionValues(em.profile.params, mod.params);
+  const values = moduleParamValues(mod, modparams, at);
+  try {
+    return mod.load({ m: em.m, core: em.m.core, fabric: em.fabric, profile: em.profile, dmaengine: em.dmaengine, params, modparams: values });
+  } catch (e) {
+    throw pluginError(e, `migrator ${mod.name}: load`);
+  }
 }

@@ -31,6 +31,9 @@ export default defineEngine({
 test("built-ins are modules of the plug-in shape, found by name", async (t) => {
   for (const [name, m] of BUILTIN_ENGINES) t.is(moduleProblem({ default: m }, "engine"), null, name);
   for (const [name, m] of BUILTIN_MIGRATORS) t.is(moduleProblem({ default: m }, "migrator"), null, name);
+  // Module parameters are part of the shape: a boolean or string default with a doc.
+  const dcbm = BUILTIN_MIGRATORS.get("dcbm")!;
+  t.regex(moduleProblem({ default: { ...dcbm, moduleParams: { fast: { doc: "x", default: 3 } } } }, "migrator") ?? "", /^export "default"\.moduleParams\.fast\.default: /);
   t.is((await loadComponent("ptdma", "engine")).module, BUILTIN_ENGINES.get("ptdma")!);
 });
 

@@ -1,6 +1,7 @@
 import test from "ava";
 import { deriveProfile, loadProfile, profileToFile, resolveProfile, withParams } from "@mmemu/timing";
 import type { SdxiEngine } from "@mmemu/sdxi";
+import type { PtdmaEngine } from "@mmemu/ptdma";
 import { BUILTIN_SCHEMA as schema, createMachine, NODE_ALIGN_PAGES } from "../src/index.js";
 
 const load = (name: string) => loadProfile(name, schema);
@@ -36,6 +37,16 @@ test("a profile with SDXI functions probes them after the PTDMA engines, with it
   t.is(profileToFile(load("zen3-ptdma")).topology.sdxi, undefined, "PTDMA-only files do not grow an sdxi key");
   t.throws(() => deriveProfile(base, (d) => { d.topology.sdxi = [{ node: 7 }]; }), { message: /topology\.sdxi\.0\.node: node 7 is not in topology\.nodes/ });
   t.throws(() => withParams(base, { "sdxi.chan_bw": 0 }), { message: /sdxi\.chan_bw/ });
+});
+
+test("engine module parameters reach the drivers a probe creates; an unknown one or a wrong value is refused by name", (t) => {
+  const em = createMachine(load("example-sdxi"), { pagesPerNode: 4096, modparams: { sdxi: { completionOrder: "outOfOrderWithoutFence" }, ptdma: { errorsVisibleToClient: true } } });
+  t.true((em.engines.get("sdxi") as SdxiEngine[]).every((e) => e.dma.switches.completionOrder === "outOfOrderWithoutFence"));
+  t.true((em.engines.get("ptdma") as PtdmaEngine[]).every((e) => e.pt.switches.errorsVisibleToClient));
+  const plain = createMachine(load("zen3-ptdma"), { pagesPerNode: 4096 });
+  t.false((plain.engines.get("ptdma") as PtdmaEngine[])[0]!.pt.switches.errorsVisibleToClient, "the merged driver by default");
+  t.throws(() => createMachine(load("zen3-ptdma"), { pagesPerNode: 4096, modparams: { ptdma: { errorVisible: true } } }), { message: /^modparams\.ptdma\.errorVisible: ptdma has no module parameter "errorVisible" \(it has errorsVisibleToClient, / });
+  t.throws(() => createMachine(load("zen3-ptdma"), { pagesPerNode: 4096, modparams: { ptdma: { callbackContext: "softirq" } } }), { message: /callbackContext: expected one of "hardirq", "tasklet", "workqueue", got "softirq"/ });
 });
 
 test("one CPU copy path: the machine's CPU copies run through the fabric at cpu.cpu_copy_bw, crossing the link and competing with DMA traffic on it", (t) => {

@@ -1,6 +1,6 @@
 import {
   checkParams, Cost, EEXIST, EIO, ENODEV, paramDefaults,
-  type CostKind, type KernelCore, type ParamValues, type Tracepoint,
+  type CostKind, type FaultPoint, type KernelCore, type ParamValues, type Tracepoint,
 } from "@mmemu/kernel";
 import type { PhysMem } from "@mmemu/mm-core";
 import type { Iommu } from "@mmemu/platform";
@@ -75,6 +75,8 @@ export class DmaEngine {
   readonly tpRequest: Tracepoint<{ chan: string; client: string; ret: number }>;
   readonly tpRelease: Tracepoint<{ chan: string; client: string }>;
 
+  /** Another client holding the channels a request wants (fault point dma.chan_request). */
+  private readonly chanRequestFault: FaultPoint;
   /** channel_table[cap][cpu]. */
   private readonly channelTable: Array<Array<DmaChan | null>> = [];
 
@@ -96,6 +98,7 @@ export class DmaEngine {
     this.tpSync = t.define("dmae_sync");
     this.tpRequest = t.define("dmae_request");
     this.tpRelease = t.define("dmae_release");
+    this.chanRequestFault = opts.core.faults.define("dma.chan_request", "dma_request_chan_by_mask() finds every matching channel taken by other clients (-ENODEV)");
     const ncpu = opts.mem.nrCpus;
     for (let cap = 0; cap < DMA_TX_TYPE_END; cap++) this.channelTable.push(new Array<DmaChan | null>(ncpu).fill(null));
   }
@@ -245,7 +248,9 @@ export class DmaEngine {
   private requestChannel(mask: DmaCapMask, fn: DmaFilterFn | null, param: unknown, client: string): DmaChan | null {
     if (this.context !== "task" || this.core.sim.inEvent) throw new Error(`dma_request_channel called from ${this.context} context: it takes a mutex and may sleep`);
     this.stats.chanRequests++;
-    for (const dev of this.devices) {
+    // Every matching channel held by other clients: the search finds none (fault point dma.chan_request).
+    const taken = this.chanRequestFault.armed && this.chanRequestFault.shouldFail();
+    for (const dev of taken ? [] : this.devices) {
       const chan = this.privateCandidate(mask, dev, fn, param);
       if (chan === null) continue;
       dmaCapSet(DMA_PRIVATE, dev.capMask);

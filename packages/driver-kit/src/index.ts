@@ -12,9 +12,9 @@
  *   points, tracepoints, errno, costs;
  * - the memory a copy touches: folios and their nodes (mm-core).
  */
-export { defineEngine, defineMigrator, offloadingAttribute, registerDriverKitResolution } from "./plugin.js";
+export { defineEngine, defineMigrator, moduleParamValues, offloadingAttribute, registerDriverKitResolution } from "./plugin.js";
 export type {
-  EngineModule, EngineProbeContext, MachineContext, MigratorContext, MigratorInstance, MigratorModule, PluginModule,
+  ModuleParam, ModuleParams, ModuleParamValues, EngineModule, EngineProbeContext, MachineContext, MigratorContext, MigratorInstance, MigratorModule, PluginModule,
 } from "./plugin.js";
 
 // ---- parameters, the kernel core, the fabric ----------------------------------------------------

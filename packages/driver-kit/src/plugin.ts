@@ -13,6 +13,44 @@ import { kstrtobool, migrateOffloadRegister, migrateOffloadUnregister, type Migr
 import type { DmaEngine } from "@mmemu/dmaengine";
 import type { HardwareProfile } from "@mmemu/timing";
 
+/**
+ * A module parameter (`modprobe NAME param=value`, /sys/module/NAME/parameters/param): a switch fixed
+ * at load time that selects how the driver is written (the posted driver or a review's correction),
+ * not a hardware figure (those are the profile's section). A boolean, or one of a few strings.
+ */
+export interface ModuleParam {
+  readonly doc: string;
+  readonly default: boolean | string;
+  /** The accepted strings, for a string parameter. */
+  readonly values?: readonly string[];
+}
+
+export type ModuleParams = Readonly<Record<string, ModuleParam>>;
+export type ModuleParamValues = Readonly<Record<string, boolean | string>>;
+
+/**
+ * The values a module is loaded with: its declared defaults, overridden by `given` (from a scenario's
+ * machine.modparams.NAME). An unknown parameter or a value of the wrong kind throws one line naming
+ * `at`.param and what the module accepts.
+ */
+export function moduleParamValues(mod: { readonly name: string; readonly moduleParams?: ModuleParams }, given: Readonly<Record<string, unknown>> = {}, at = `modparams.${mod.name}`): ModuleParamValues {
+  const decl = mod.moduleParams ?? {};
+  const out: Record<string, boolean | string> = {};
+  for (const [k, p] of Object.entries(decl)) out[k] = p.default;
+  for (const [k, v] of Object.entries(given)) {
+    const p = decl[k];
+    const names = Object.keys(decl);
+    if (p === undefined) throw new Error(`${at}.${k}: ${mod.name} has no module parameter "${k}" (${names.length > 0 ? `it has ${names.join(", ")}` : "it has none"})`);
+    if (typeof p.default === "boolean") {
+      if (typeof v !== "boolean") throw new Error(`${at}.${k}: expected true or false, got ${JSON.stringify(v)}`);
+    } else if (typeof v !== "string" || (p.values !== undefined && !p.values.includes(v))) {
+      throw new Error(`${at}.${k}: expected ${p.values !== undefined ? `one of ${p.values.map((x) => `"${x}"`).join(", ")}` : "a string"}, got ${JSON.stringify(v)}`);
+    }
+    out[k] = v;
+  }
+  return Object.freeze(out);
+}
+
 /** What every component sees of the machine it is loaded on. */
 export interface MachineContext {
   readonly m: Machine;
@@ -30,6 +68,8 @@ export interface EngineProbeContext<T extends ParamTable = ParamTable> extends M
   readonly params: ParamValues<T>;
   /** The profile's IOMMU: how device addresses reach memory, and dma_get_max_seg_size(). */
   readonly iommu: HardwareProfile["iommu"];
+  /** Its module parameters: declared defaults, or the values it was loaded with. */
+  readonly modparams: ModuleParamValues;
 }
 
 /** A DMA engine model: its driver's probe for every device the machine has. */
@@ -40,6 +80,8 @@ export interface EngineModule<T extends ParamTable = ParamTable> {
   readonly description: string;
   /** Its hardware parameters; the section must carry the module's name. */
   readonly params?: ParamSection<T>;
+  /** Its module parameters (driver variants chosen at load, e.g. a review's correction). */
+  readonly moduleParams?: ModuleParams;
   /**
    * Mirrors the driver's PCI probe for each device: create the hardware model, register a dmaengine
    * device per function with ctx.dmaengine. Returns the probed devices (kept on the machine, by name).
@@ -52,6 +94,8 @@ export interface MigratorContext<T extends ParamTable = ParamTable> extends Mach
   /** The dmaengine core, or null on a machine built without DMA engines. */
   readonly dmaengine: DmaEngine | null;
   readonly params: ParamValues<T>;
+  /** Its module parameters: declared defaults, or the values it was loaded with. */
+  readonly modparams: ModuleParamValues;
 }
 
 /** A loaded migrator module, as /sys/module/<name>/ shows it. */
@@ -72,6 +116,8 @@ export interface MigratorModule<T extends ParamTable = ParamTable> {
   readonly name: string;
   readonly description: string;
   readonly params?: ParamSection<T>;
+  /** Its module parameters (driver variants chosen at load, e.g. a review's correction). */
+  readonly moduleParams?: ModuleParams;
   /** Whether it copies with DMA engines (the machine then probes them). */
   readonly usesDma: boolean;
   /** The attribute whose write of "1" registers the migrator (e.g. "offloading"). */

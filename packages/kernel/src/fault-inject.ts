@@ -16,6 +16,11 @@ export interface FaultConfig {
   readonly times?: number;
   /** Let this many calls pass before any can fail. @default 0 */
   readonly space?: number;
+  /**
+   * Only calls about this object are eligible (what a point's target is — a folio's pfn, an engine's
+   * index — is in its `targetKind`); calls about others do not count. @default any
+   */
+  readonly target?: number;
 }
 
 export class FaultPoint {
@@ -28,11 +33,14 @@ export class FaultPoint {
   private interval = 1;
   private times = -1;
   private space = 0;
+  private target = -1;
 
   constructor(
     readonly name: string,
     readonly description: string,
     private readonly rng: PrngStream,
+    /** What `target` selects at this point ("folio", "engine", ...), or null when it takes none. */
+    readonly targetKind: string | null = null,
   ) {}
 
   arm(cfg: FaultConfig = {}): void {
@@ -44,6 +52,10 @@ export class FaultPoint {
     if (!Number.isInteger(interval) || interval < 1) throw new RangeError(`fault ${this.name}: interval must be an integer >= 1, got ${interval}`);
     if (!Number.isInteger(times) || times < -1) throw new RangeError(`fault ${this.name}: times must be an integer >= -1, got ${times}`);
     if (!Number.isInteger(space) || space < 0) throw new RangeError(`fault ${this.name}: space must be an integer >= 0, got ${space}`);
+    const target = cfg.target ?? -1;
+    if (cfg.target !== undefined && this.targetKind === null) throw new RangeError(`fault ${this.name}: takes no target`);
+    if (!Number.isInteger(target) || target < -1) throw new RangeError(`fault ${this.name}: target must be a ${this.targetKind} number >= 0, got ${target}`);
+    this.target = target;
     this.probability = p;
     this.interval = interval;
     this.times = times;
@@ -57,8 +69,9 @@ export class FaultPoint {
     this.armed = false;
   }
 
-  /** Mirrors should_fail(): decide for this call. */
-  shouldFail(): boolean {
+  /** Mirrors should_fail(): decide for this call (about `target`, when the point has targets). */
+  shouldFail(target = -1): boolean {
+    if (this.target >= 0 && target !== this.target) return false;
     this.calls++;
     if (this.space > 0) {
       this.space--;
@@ -79,10 +92,10 @@ export class FaultInjector {
   constructor(private readonly rng: PrngStream) {}
 
   /** Define a point (subsystems do this at construction); the same name gives the same point. */
-  define(name: string, description: string): FaultPoint {
+  define(name: string, description: string, targetKind: string | null = null): FaultPoint {
     let fp = this.points.get(name);
     if (fp === undefined) {
-      fp = new FaultPoint(name, description, this.rng);
+      fp = new FaultPoint(name, description, this.rng, targetKind);
       this.points.set(name, fp);
     }
     return fp;

@@ -57,6 +57,7 @@ export { formatVmstat, vmstatCounters } from "./vmstat.js";
 export type { MemNode, MemNodeConfig, DmaObserver } from "./physmem.js";
 export type { MachineOptions, MigrationSettings, VmEvents, MachineHooks, OffloadHook, MigrationObserver } from "./machine.js";
 export type { MmapArgs } from "./mmap.js";
+export { TASK_SIZE } from "./mmap.js";
 export type { ThpPolicy } from "./huge-memory.js";
 export type { MigrateMode } from "./migrate-util.js";
 export type { MigratePagesStats, NewFolioFn, FreeFolioFn, MigrationTargetControl } from "./migrate.js";

@@ -168,11 +168,11 @@ export class Machine {
     this.tp = defineMigrateTracepoints(this.core.trace);
     const f = this.core.faults;
     this.faults = {
-      pageAlloc: f.define("fail_page_alloc", "any folio allocation fails (mm/fail_page_alloc.c)"),
-      migrateAlloc: f.define("migrate_alloc_dst", "allocating a migration destination folio fails (get_new_folio returns NULL)"),
-      folioTrylock: f.define("folio_trylock", "folio_trylock() of a migration source finds the lock contended"),
-      extraRef: f.define("migrate_extra_ref", "a transient extra reference on a source makes the expected-refcount check fail (-EAGAIN)"),
-      copyHwpoison: f.define("migrate_copy_hwpoison", "folio_mc_copy() hits a machine check on the source (-EHWPOISON)"),
+      pageAlloc: f.define("fail_page_alloc", "any folio allocation fails (mm/fail_page_alloc.c); target: the node asked for", "node"),
+      migrateAlloc: f.define("migrate_alloc_dst", "allocating a migration destination folio fails (get_new_folio returns NULL); target: the source folio", "folio"),
+      folioTrylock: f.define("folio_trylock", "folio_trylock() of a migration source finds the lock contended; target: the folio", "folio"),
+      extraRef: f.define("migrate_extra_ref", "a transient extra reference (a concurrent get_page or GUP pin) on a source makes the expected-refcount check fail (-EAGAIN); target: the folio", "folio"),
+      copyHwpoison: f.define("migrate_copy_hwpoison", "folio_mc_copy() hits a machine check on a poisoned source (-EHWPOISON); target: the folio", "folio"),
     };
     this.hooks = { offload: null };
     this.memory = new MemoryManager(this);
@@ -243,7 +243,7 @@ export class Machine {
    * `nodemask` (a policy's nodes, by node id) limits every node tried. Returns the head pfn or -1.
    */
   folioAlloc(nid: number, order: number, thisNode: boolean, highestZoneIdx: number = ZONE_MOVABLE, nodemask: Uint8Array | null = null): number {
-    if (this.faults.pageAlloc.armed && this.faults.pageAlloc.shouldFail()) return -1;
+    if (this.faults.pageAlloc.armed && this.faults.pageAlloc.shouldFail(nid)) return -1;
     let pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_LOW, highestZoneIdx, nodemask);
     if (pfn < 0) pfn = this.alloc.getPageFromFreelist(nid, order, thisNode, WMARK_MIN, highestZoneIdx, nodemask);
     if (pfn < 0) return -1;

@@ -43,7 +43,7 @@ export const NR_MAX_MIGRATE_SYNC_RETRY = NR_MAX_MIGRATE_PAGES_RETRY - NR_MAX_MIG
 export function folioTrylock(m: Machine, folio: number): boolean {
   const f = m.folios;
   if ((f.flags[folio]! & PG.locked) !== 0) return false;
-  if (m.faults.folioTrylock.armed && m.faults.folioTrylock.shouldFail()) return false;
+  if (m.faults.folioTrylock.armed && m.faults.folioTrylock.shouldFail(folio)) return false;
   f.flags[folio]! |= PG.locked;
   return true;
 }

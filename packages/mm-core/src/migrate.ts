@@ -54,7 +54,7 @@ export interface MigrationTargetControl {
  * come from the node's hugetlb pool. Returns -1 when the node cannot supply one.
  */
 export function allocMigrationTarget(m: Machine, src: number, mtc: MigrationTargetControl): number {
-  if (m.faults.migrateAlloc.armed && m.faults.migrateAlloc.shouldFail()) return -1;
+  if (m.faults.migrateAlloc.armed && m.faults.migrateAlloc.shouldFail(src)) return -1;
   const f = m.folios;
   m.charge(Cost.FOLIO_ALLOC, 1);
   if (f.test(src, PG.hugetlb)) return m.hugetlbAlloc(mtc.nid);
@@ -548,7 +548,7 @@ export function folioMcCopy(m: Machine, dst: number, src: number): number {
   for (let k = 0; k < nr; k++) {
     if (poisoned[src + k] !== 0) return -EHWPOISON;
   }
-  if (m.faults.copyHwpoison.armed && m.faults.copyHwpoison.shouldFail()) return -EHWPOISON;
+  if (m.faults.copyHwpoison.armed && m.faults.copyHwpoison.shouldFail(src)) return -EHWPOISON;
   m.charge(Cost.CPU_COPY_PAGE, nr);
   // One CPU copy path: through the machine's fabric when the timing model has one (sharing node
   // memory and the cross-socket link with DMA and other copies), else charged per byte.
@@ -683,10 +683,13 @@ function migrateFolioMove(ctx: Ctx, src: number, dst: number, ret: FolioList, al
   let rc: number;
   if (f.test(src, PG.movableOps)) {
     rc = migrateMovableOpsPage(m, dst, src);
+    if (rc === 0 && m.checker) m.checker.folioMoved(src, dst);
   } else {
     rc = moveToNewFolio(ctx, dst, src, copied);
     if (rc === 0) {
       m.lruAdd(dst);
+      // Verified before remove_migration_ptes() makes dst reachable: from then on a thread may write it.
+      if (m.checker) m.checker.folioMoved(src, dst);
       if (state & FOLIO_WAS_MAPPED) removeMigrationPtes(m, src, dst);
     }
   }
@@ -695,7 +698,6 @@ function migrateFolioMove(ctx: Ctx, src: number, dst: number, ret: FolioList, al
     m.folioPut(dst); // the allocation reference; dst lives on through its mappings, cache and LRU
     if (anonVma !== 0) putAnonVma(m, anonVma);
     folioUnlock(m, src);
-    if (m.checker) m.checker.folioMoved(src, dst);
     if (m.tp.folioMoved.enabled) m.tp.folioMoved.emit({ src, dst, nr_pages: f.nrPages(dst) });
     migrateFolioDone(m, src, reason);
     return 0;
@@ -732,7 +734,7 @@ function migrateFolio(ctx: Ctx, dst: number, src: number, copied: boolean): numb
   const { m } = ctx;
   const f = m.folios;
   const expected = folioExpectedRefCount(m, src) + 1;
-  if (m.faults.extraRef.armed && m.faults.extraRef.shouldFail()) return -EAGAIN;
+  if (m.faults.extraRef.armed && m.faults.extraRef.shouldFail(src)) return -EAGAIN;
   if (f.refcount[src] !== expected) return -EAGAIN;
   if (!copied) {
     if (m.checker) m.checker.beforeCopy(dst, src, "cpu");
@@ -935,6 +937,8 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
       rc = migrateFolio(ctx, dst, src, false);
       if (rc === 0 && !f.isAnon(src)) f.mapping[src] = 0;
     }
+    // Verified before remove_migration_ptes() makes dst reachable: from then on a thread may write it.
+    if (rc === 0 && m.checker) m.checker.folioMoved(src, dst);
     if (wasMapped) removeMigrationPtes(m, src, rc === 0 ? dst : src);
     folioUnlock(m, dst);
     folioUnlock(m, src);
@@ -943,7 +947,6 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
   if (rc === 0) {
     f.set(dst, PG.hugetlbMigratable);
     m.folioPut(dst);
-    if (m.checker) m.checker.folioMoved(src, dst);
     if (m.tp.folioMoved.enabled) m.tp.folioMoved.emit({ src, dst, nr_pages: f.nrPages(dst) });
     m.accountIsolated(src, -1);
     m.folioPut(src);

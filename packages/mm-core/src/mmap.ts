@@ -30,6 +30,12 @@ export interface MmapArgs {
   readonly offset?: number;
 }
 
+/**
+ * The first address user space cannot map: TASK_SIZE_MAX of x86-64 with 4-level paging
+ * ((1 << 47) - PAGE_SIZE, arch/x86/include/asm/page_64_types.h). Everything above is the kernel's.
+ */
+export const TASK_SIZE = 0x7fff_ffff_f000;
+
 /** Mirrors do_mmap(): returns the address or -errno. */
 export function doMmap(m: Machine, mm: MmStruct, a: MmapArgs): number {
   const len = alignUp(a.len, PAGE_SIZE);
@@ -44,9 +50,12 @@ export function doMmap(m: Machine, mm: MmStruct, a: MmapArgs): number {
   if (offset % PAGE_SIZE !== 0) return -EINVAL;
   const unit = hugetlb ? PMD_SIZE : PAGE_SIZE;
   const size = alignUp(len, unit);
+  // __get_unmapped_area(): a length or a fixed range past TASK_SIZE is -ENOMEM.
+  if (size > TASK_SIZE) return -ENOMEM;
   let addr: number;
   if ((a.flags & MAP_FIXED) !== 0) {
     if (a.addr === undefined || a.addr % unit !== 0) return -EINVAL;
+    if (a.addr > TASK_SIZE - size) return -ENOMEM;
     addr = a.addr;
     doMunmap(m, mm, addr, size);
   } else {
@@ -85,7 +94,8 @@ export function doMmap(m: Machine, mm: MmStruct, a: MmapArgs): number {
 
 /** Top-down search for a gap of `size` bytes aligned to `align` (get_unmapped_area). */
 function getUnmappedArea(m: Machine, mm: MmStruct, hint: number | undefined, size: number, align: number): number {
-  if (hint !== undefined && hint % PAGE_SIZE === 0 && hint > 0 && rangeFree(m, mm, hint, size)) return hint;
+  // A hint is used only when the whole range lies below TASK_SIZE and is free.
+  if (hint !== undefined && hint % PAGE_SIZE === 0 && hint > 0 && hint <= TASK_SIZE - size && rangeFree(m, mm, hint, size)) return hint;
   let top = mm.mmapBase;
   for (let i = mm.vmas.length - 1; i >= -1; i--) {
     const v = i >= 0 ? mm.vmas[i]! : null;
@@ -108,6 +118,8 @@ function rangeFree(m: Machine, mm: MmStruct, addr: number, size: number): boolea
 /** Mirrors do_vmi_munmap(): unmap [addr, addr+len), splitting VMAs at the edges. */
 export function doMunmap(m: Machine, mm: MmStruct, addr: number, len: number): number {
   if (addr % PAGE_SIZE !== 0 || !(len > 0)) return -EINVAL;
+  // do_vmi_munmap(): a range that is not all user space is -EINVAL.
+  if (addr > TASK_SIZE || len > TASK_SIZE - addr) return -EINVAL;
   const end = addr + alignUp(len, PAGE_SIZE);
   splitVmaAt(m, mm, addr);
   splitVmaAt(m, mm, end);

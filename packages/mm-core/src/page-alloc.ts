@@ -8,8 +8,12 @@ import { MAX_DMA32_PFN, MAX_DMA_PFN, MAX_NR_ZONES, Zone, ZONE_DMA, ZONE_DMA32, Z
  * block, freeing merges with the buddy when it is free, of the same order and in the same zone.
  * Everything lives in typed arrays indexed by pfn, so allocation and freeing allocate nothing on the
  * host. Fragmentation is real: a node with enough free pages can still fail an order-9 request, as Linux
- * does. Watermarks are checked by the caller (Machine.folioAlloc); alloc() here is the raw boot-time
- * path (memblock, the zero page, boot hugetlb pools, device memory) that ignores them.
+ * does. Blocks are aligned to their order in absolute pfns (a buddy is pfn ^ (1 << order), as
+ * __find_buddy_pfn() computes), so a node or zone that starts or ends off a 2 MiB boundary — real
+ * machines' nodes do — has smaller blocks at its edges and every large folio is naturally aligned where
+ * folio lookup (page_folio) expects its head. Watermarks are checked by the caller (Machine.folioAlloc);
+ * alloc() here is the raw boot-time path (memblock, the zero page, boot hugetlb pools, device memory)
+ * that ignores them.
  */
 export class PageAllocator {
   /** Every populated zone, by node then zone index. */
@@ -67,13 +71,12 @@ export class PageAllocator {
     this.nodeZones = nodeZones;
     this.heads = new Int32Array(Math.max(1, zones.length) * (MAX_PAGE_ORDER + 1)).fill(-1);
     this.freePages = new Float64Array(maxId + 1);
-    // Seed each zone with maximal blocks aligned to the node start, as memblock_free_all() does.
+    // Seed each zone with maximal blocks aligned to absolute pfns, as memblock_free_all() does.
     for (const z of zones) {
-      const base = mem.node(z.nid)!.startPfn;
       let pfn = z.startPfn;
       while (pfn < z.endPfn) {
         let order = MAX_PAGE_ORDER;
-        while (order > 0 && ((pfn - base) % (1 << order) !== 0 || pfn + (1 << order) > z.endPfn)) order--;
+        while (order > 0 && (pfn % (1 << order) !== 0 || pfn + (1 << order) > z.endPfn)) order--;
         this.addFree(z, pfn, order);
         pfn += 1 << order;
       }
@@ -205,24 +208,22 @@ export class PageAllocator {
       return;
     }
     const z = this.zoneOf(pfn);
-    const nodeStart = this.mem.node(z.nid)!.startPfn;
-    let rel = pfn - nodeStart;
     while (order < MAX_PAGE_ORDER) {
-      const buddy = nodeStart + (rel ^ (1 << order));
+      // __find_buddy_pfn(); a buddy outside the zone (an edge block) never merges.
+      const buddy = pfn ^ (1 << order);
       if (buddy < z.startPfn || buddy + (1 << order) > z.endPfn || this.freeOrder[buddy] !== order) break;
       this.delFree(z, buddy, order);
-      rel &= ~(1 << order);
+      pfn &= ~(1 << order);
       order++;
     }
-    this.addFree(z, nodeStart + rel, order);
+    this.addFree(z, pfn, order);
   }
 
   private allocContig(z: Zone, order: number): number {
     const nr = 1 << order;
     const chunk = 1 << MAX_PAGE_ORDER;
-    const base = this.mem.node(z.nid)!.startPfn;
-    const first = base + Math.ceil((z.startPfn - base) / nr) * nr;
-    for (let start = first; start + nr <= z.endPfn; start += nr) {
+    // Gigantic pages are naturally aligned too (alloc_contig_pages() searches aligned ranges).
+    for (let start = Math.ceil(z.startPfn / nr) * nr; start + nr <= z.endPfn; start += nr) {
       let ok = true;
       for (let p = start; p < start + nr; p += chunk) {
         if (this.freeOrder[p] !== MAX_PAGE_ORDER) {

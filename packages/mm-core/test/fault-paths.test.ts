@@ -3,9 +3,10 @@
  * private hugetlb pages, hugetlb migratability, KSM, ZONE_DEVICE entries, PFN mappings and MADV_PAGEOUT.
  */
 import test from "ava";
+import { EINVAL, ENOMEM } from "@mmemu/kernel";
 import {
   FolioList, isolateFolioToList, ksmScan, madvisePageout, makeDevicePrivateEntry, mapDeviceCoherentPage,
-  mmapPfnRange, isHugeZeroPmd, hugeZeroFolio, MAP_ANONYMOUS, MAP_HUGETLB, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PG, PTE,
+  mmapPfnRange, isHugeZeroPmd, hugeZeroFolio, MAP_ANONYMOUS, MAP_FIXED, MAP_HUGETLB, TASK_SIZE, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PG, PTE,
   PROT_READ, PROT_WRITE, VM_FAULT, patternDigest,
 } from "../src/index.js";
 import { migrateTo, nodeOf, world, type World } from "./world.js";
@@ -186,4 +187,16 @@ test("MADV_PAGEOUT swaps out private pages and leaves shared ones", (t) => {
   t.true(w.m.memory.translate(w.mm, a + PAGE_SIZE) >= 0);
   const back = touch(w, a, false);
   t.is(w.m.mem.digest(back), patternDigest(0x40), "swap-in restores the data");
+});
+
+test("mmap(MAP_FIXED) above TASK_SIZE fails with ENOMEM and munmap there with EINVAL; a hint there is ignored", (t) => {
+  const w = world();
+  const kernel = 0xffff_ffff_8100_0000;
+  t.is(w.m.memory.mmap(w.mm, { len: PAGE_SIZE, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, addr: kernel }), -ENOMEM);
+  t.is(w.m.memory.mmap(w.mm, { len: 2 * PAGE_SIZE, prot: PROT_READ, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, addr: TASK_SIZE - PAGE_SIZE }), -ENOMEM, "a range that crosses TASK_SIZE");
+  t.is(w.m.memory.mmap(w.mm, { len: PAGE_SIZE, prot: PROT_READ, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, addr: TASK_SIZE - PAGE_SIZE }), TASK_SIZE - PAGE_SIZE, "the last user page can be mapped");
+  t.is(w.mm.findVma(kernel), null);
+  const hinted = w.m.memory.mmap(w.mm, { len: PAGE_SIZE, prot: PROT_READ, flags: MAP_PRIVATE | MAP_ANONYMOUS, addr: kernel });
+  t.true(hinted > 0 && hinted < TASK_SIZE, "a hint in kernel space is not used");
+  t.is(w.m.memory.munmap(w.mm, kernel, PAGE_SIZE), -EINVAL);
 });

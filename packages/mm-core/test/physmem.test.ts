@@ -96,3 +96,43 @@ test("property: any sequence of allocations and frees conserves pages and never 
   );
   t.pass();
 });
+
+test("buddy allocator on nodes whose sizes are not multiples of 2 MiB: blocks are aligned to absolute pfns", (t) => {
+  // 13 MiB, 19 MiB and 10 MiB + 4 KiB: nodes 1 and 2 start off a 2 MiB boundary, as real nodes may.
+  const mem = new PhysMem([{ id: 0, pages: 3328 }, { id: 1, pages: 4864 }, { id: 2, pages: 2561 }]);
+  const a = new PageAllocator(mem);
+  t.is(a.nrFree(1), 4864);
+  const heads: number[] = [];
+  for (let p; (p = a.alloc(1, 9)) >= 0; ) heads.push(p);
+  for (const h of heads) t.is(h % 512, 0, `order-9 head ${h} is 2 MiB aligned`);
+  t.true(heads.every((h) => mem.nodeOfPfn[h] === 1 && mem.nodeOfPfn[h + 511] === 1), "every block lies inside node 1");
+  // Node 1 is pfns 3328..8191: the aligned 2 MiB blocks are 3584, 4096, ..., 7680 -> 9 of them.
+  t.is(heads.length, 9);
+  for (const h of heads) a.free(h, 9);
+  t.is(a.nrFree(1), 4864, "freed blocks merge back without crossing the node's edges");
+  t.is(a.nrFreeAtLeast(2, 0), 2561);
+});
+
+test("property: odd node sizes keep every allocation aligned, inside its node and conserved", (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 3000 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 10 }), fc.boolean()), { maxLength: 120 }), (p0, p1, ops) => {
+      const mem = new PhysMem([{ id: 0, pages: p0 }, { id: 1, pages: p1 }]);
+      const a = new PageAllocator(mem);
+      const live: Array<[number, number]> = [];
+      for (const [order, free] of ops) {
+        if (free && live.length > 0) {
+          const [p, o] = live.pop()!;
+          a.free(p, o);
+          continue;
+        }
+        const p = a.alloc(1, order);
+        if (p < 0) continue;
+        if (p % (1 << order) !== 0 || mem.nodeOfPfn[p] !== 1 || mem.nodeOfPfn[p + (1 << order) - 1] !== 1 || p + (1 << order) > p0 + p1) return false;
+        live.push([p, order]);
+      }
+      const used = live.reduce((s, [, o]) => s + (1 << o), 0);
+      return a.nrFree(1) === p1 - used && a.nrFree(0) === p0;
+    }),
+  );
+  t.pass();
+});

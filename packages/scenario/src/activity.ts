@@ -19,6 +19,12 @@ export interface ActivityStats {
   readonly lostWrites: number;
 }
 
+/** Accesses left to all the threads of a run (limits.threadAccesses); `exhausted` once spent. */
+export interface AccessBudget {
+  left: number;
+  exhausted: boolean;
+}
+
 export class Activity {
   accesses = 0;
   migrationWaits = 0;
@@ -41,6 +47,8 @@ export class Activity {
     private readonly pages: readonly number[],
     readonly everyNs: number,
     count: number | undefined,
+    /** Shared by the run's activities: when spent, each stops at its next access. */
+    private readonly budget: AccessBudget = { left: Infinity, exhausted: false },
   ) {
     this.remaining = count ?? Infinity;
   }
@@ -77,6 +85,12 @@ export class Activity {
 
   private access(): void {
     if (this.stopped || this.remaining <= 0 || this.task.mm === null) return;
+    if (this.budget.left <= 0) {
+      this.budget.exhausted = true;
+      this.stopped = true;
+      return;
+    }
+    this.budget.left--;
     const m = this.m;
     const page = this.pages[this.next % this.pages.length]!;
     const write = this.kind === "write";

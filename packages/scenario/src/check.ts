@@ -8,13 +8,41 @@
  */
 import { capByName } from "@mmemu/move-pages";
 import { exprNames, parseSize } from "./expr.js";
+import { DEFAULT_LIMITS, LIMIT_CEILINGS, LIMIT_NAMES, type ScenarioLimits } from "./limits.js";
 import type { CheckScope, OpDef, StepCheck } from "./op.js";
 import { OPS } from "./ops/index.js";
 import type { Scenario, ScenarioStep } from "./schema.js";
 
 
-export function checkScenario(s: Scenario): string[] {
+/** Limits given on the command line (mmemu run --limit), above the scenario's own. */
+export type LimitOverrides = Partial<Record<keyof ScenarioLimits, number>>;
+
+/** The limits in force for a scenario; problems with its `limits` section go to `out`. */
+export function resolveLimits(s: Pick<Scenario, "limits">, overrides: LimitOverrides = {}, out: string[] = []): ScenarioLimits {
+  const res: Record<string, number> = { ...DEFAULT_LIMITS };
+  for (const name of LIMIT_NAMES) {
+    const given = s.limits[name];
+    let v: number | undefined;
+    if (given !== undefined) {
+      try {
+        v = parseSize(given);
+      } catch (e) {
+        out.push(`limits.${name}: ${(e as Error).message}`);
+      }
+    }
+    v = overrides[name] ?? v;
+    if (v === undefined) continue;
+    const ceiling = LIMIT_CEILINGS[name];
+    const bad = name === "threadPeriodNs" ? v < ceiling : v > ceiling;
+    if (bad) out.push(`limits.${name}: ${v} is beyond what the emulator can represent (${name === "threadPeriodNs" ? "at least" : "at most"} ${ceiling})`);
+    else res[name] = v;
+  }
+  return res as unknown as ScenarioLimits;
+}
+
+export function checkScenario(s: Scenario, overrides: LimitOverrides = {}): string[] {
   const out: string[] = [];
+  const limits = resolveLimits(s, overrides, out);
   const nodes = new Map<number, number>();
   let cpus = 0;
   s.machine.nodes.forEach((n, i) => {
@@ -34,8 +62,14 @@ export function checkScenario(s: Scenario): string[] {
   if (mc.profile === undefined) {
     for (const k of ["migrator", "engines"] as const) if (mc[k] !== undefined) out.push(`machine.${k}: needs machine.profile (devices and their timing come from a hardware profile)`);
   } else if (mc.timing !== "simple") out.push("machine.timing: a machine with a profile is timed by the profile; remove one of them");
+  if (Object.keys(mc.modparams).length > 0 && mc.profile === undefined) out.push("machine.modparams: needs machine.profile (the modules are loaded on a profile's hardware)");
   if (Object.keys(mc.sysfs).length > 0 && mc.migrator === undefined) out.push("machine.sysfs: no migrator is loaded (set machine.migrator)");
   if (cpus === 0 && mc.profile === undefined) out.push("machine.nodes: at least one node needs a CPU");
+  const total = [...nodes.values()].reduce((a, b) => a + b, 0);
+  if (total > limits.machineMemory) {
+    out.push(`machine.nodes: the nodes have ${total} bytes of memory in all, more than limits.machineMemory (${limits.machineMemory}); ` +
+      (total > LIMIT_CEILINGS.machineMemory ? `the emulator's frame limit is ${LIMIT_CEILINGS.machineMemory} bytes (2^31 frames)` : "raise limits.machineMemory to emulate a machine this large"));
+  }
   if (![...nodes.values()].some((b) => b > 0)) out.push("machine.nodes: at least one node needs memory");
   for (const [nid, count] of Object.entries(s.machine.hugetlb)) {
     const mem = nodes.get(Number(nid));
@@ -81,9 +115,30 @@ export function checkScenario(s: Scenario): string[] {
       checkNodes(t.cpuset, `${at}.threads[${k}].cpuset`);
     });
   });
-  const ctx = { out, files, migrator: s.machine.migrator ?? null, checkCpu, checkNodes, addName, addPid, nodes };
+  const ctx: Ctx = { out, files, migrator: s.machine.migrator ?? null, checkCpu, checkNodes, addName, addPid, nodes, limits, depth: 0 };
   s.steps.forEach((st, i) => checkStep(ctx, scope, st, `steps[${i}]`));
+  // What the steps add up to once repeats are expanded (a product can be astronomically large: no loop).
+  const { steps, sleepNs } = expandedSize(s.steps);
+  if (steps > limits.steps) out.push(`steps: the scenario expands to ${steps} steps with its repeats, more than limits.steps (${limits.steps}); raise limits.steps to run it`);
+  if (sleepNs > limits.virtualNs) out.push(`steps: the sleeps add up to ${sleepNs} ns of virtual time, more than limits.virtualNs (${limits.virtualNs}); raise limits.virtualNs to run it`);
   return out;
+}
+
+/** Steps executed and virtual time slept once repeats are expanded. */
+function expandedSize(steps: readonly ScenarioStep[]): { steps: number; sleepNs: number } {
+  let n = 0;
+  let ns = 0;
+  for (const st of steps) {
+    if (st.op === "repeat") {
+      const inner = expandedSize(st.steps);
+      n += st.times * inner.steps;
+      ns += st.times * inner.sleepNs;
+    } else {
+      n++;
+      if (st.op === "sleep") ns += st.ns;
+    }
+  }
+  return { steps: n, sleepNs: ns };
 }
 
 interface Ctx {
@@ -95,6 +150,9 @@ interface Ctx {
   checkNodes(list: readonly number[] | undefined, at: string): void;
   addName(name: string, at: string): void;
   addPid(pid: number | undefined, at: string): void;
+  limits: ScenarioLimits;
+  /** Repeat nesting depth of the steps being checked. */
+  depth: number;
 }
 
 function known(set: ReadonlySet<string>): string {
@@ -104,8 +162,13 @@ function known(set: ReadonlySet<string>): string {
 function checkStep(c: Ctx, scope: CheckScope, st: ScenarioStep, at: string): void {
   const { out } = c;
   if (st.op === "repeat") {
+    if (c.depth + 1 > c.limits.repeatDepth) {
+      out.push(`${at}: repeats nested ${c.depth + 1} deep, more than limits.repeatDepth (${c.limits.repeatDepth})`);
+      return;
+    }
     const inner: CheckScope = { ...scope, vars: new Set([...scope.vars, "i", ...Object.keys(st.vars)]) };
-    st.steps.forEach((s2, k) => checkStep(c, inner, s2, `${at}.steps[${k}]`));
+    const deeper = { ...c, depth: c.depth + 1 };
+    st.steps.forEach((s2, k) => checkStep(deeper, inner, s2, `${at}.steps[${k}]`));
     return;
   }
   const proc = (name: string, field = "process") => {
@@ -145,6 +208,10 @@ function checkStep(c: Ctx, scope: CheckScope, st: ScenarioStep, at: string): voi
     addName: (name, field) => c.addName(name, `${at}.${field}`),
     addPid: (pid, field) => c.addPid(pid, `${at}.${field}`),
     known,
+    limits: c.limits,
+    entries(n, field) {
+      if (n > c.limits.arrayEntries) out.push(`${at}.${field}: ${n} entries, more than limits.arrayEntries (${c.limits.arrayEntries}); raise limits.arrayEntries to use more`);
+    },
   };
   (OPS[st.op] as OpDef).check(sc, st);
 }

@@ -5,9 +5,10 @@
  * each result against what the scenario expects.
  */
 export { ScenarioSchema, StepSchema, KernelVersionSchema, SCENARIO_FORMAT_VERSION, scenarioJsonSchema } from "./schema.js";
-export { parseScenario, validateScenario, loadScenarioFile, ScenarioError, formatPath } from "./load.js";
-export { checkScenario } from "./check.js";
-export { runScenario } from "./runner.js";
+export { parseScenario, validateScenario, loadScenarioFile, ScenarioError, formatPath, MAX_SCENARIO_BYTES } from "./load.js";
+export { checkScenario, resolveLimits, type LimitOverrides } from "./check.js";
+export { DEFAULT_LIMITS, LIMIT_CEILINGS, LIMIT_NAMES, LimitError, parseLimitOptions, parseFaultOptions, type ScenarioLimits } from "./limits.js";
+export { runScenario, KEEP_STEPS_DEFAULT } from "./runner.js";
 export { OPS, STATUS_REPORT_LIMIT, type OpName } from "./ops/index.js";
 export { defineOp, type OpDef, type Outcome, type StepCheck } from "./op.js";
 export { prepareScenarioDevices } from "./devices.js";

@@ -9,6 +9,7 @@ import { errnoName } from "@mmemu/kernel";
 import { toUser } from "@mmemu/move-pages";
 import { checkRet } from "./expect.js";
 import type { ExprScope } from "./expr.js";
+import type { ScenarioLimits } from "./limits.js";
 import type { SyscallExpectation } from "./schema-types.js";
 import type { World } from "./world.js";
 
@@ -53,6 +54,10 @@ export interface StepCheck {
   addName(name: string, field: string): void;
   addPid(pid: number | undefined, field: string): void;
   known(set: ReadonlySet<string>): string;
+  /** The limits in force (defaults, the scenario's own, the command line's). */
+  readonly limits: ScenarioLimits;
+  /** `n` entries in one array or page walk fit limits.arrayEntries. */
+  entries(n: number, field: string): void;
 }
 
 /** One scenario operation. */
@@ -70,7 +75,9 @@ export function defineOp<S extends z.ZodType>(def: OpDef<S>): OpDef<S> {
 /** A kernel-convention return value as a result record, with the ret/errno expectation checked. */
 export function retOutcome(call: string, kret: number, expect: Pick<SyscallExpectation, "ret" | "errno"> | undefined, vars: Readonly<Record<string, number>>, extra: Record<string, unknown> = {}): Outcome {
   const u = toUser(kret);
-  const result: Record<string, unknown> = { ret: u.ret, errno: u.errno, ...(u.errno ? { errnoName: errnoName(u.errno) } : {}), ...extra };
+  // 64-bit values are printed exactly: a number while it is one, its decimal digits beyond 2^53.
+  const ret = Number.isSafeInteger(u.ret) ? u.ret : BigInt(u.ret).toString();
+  const result: Record<string, unknown> = { ret, errno: u.errno, ...(u.errno ? { errnoName: errnoName(u.errno) } : {}), ...extra };
   const mismatches = expect ? checkRet(u.ret, u.errno, expect, vars) : u.errno !== 0 ? [`failed with ${errnoName(u.errno)} and no failure was expected`] : [];
   return { call, result, mismatches };
 }
@@ -81,6 +88,21 @@ export function bits(v: number | readonly string[], table: Readonly<Record<strin
   return v.reduce((acc, k) => acc | table[k]!, 0);
 }
 
+/** MAP_FAILED, (void *) -1 as a 64-bit address: what a label holds after its mmap failed. */
+export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
 export function hex(v: number | bigint): string {
   return `0x${v.toString(16)}`;
+}
+
+/** Mismatch sentences a step reports; the rest are counted. */
+export const MISMATCH_REPORT_LIMIT = 100;
+
+/** The first MISMATCH_REPORT_LIMIT mismatches and a count of the others. */
+export function capMismatches(list: string[]): string[] {
+  if (list.length <= MISMATCH_REPORT_LIMIT) return list;
+  const more = list.length - MISMATCH_REPORT_LIMIT;
+  list.length = MISMATCH_REPORT_LIMIT;
+  list.push(`... and ${more} more mismatches`);
+  return list;
 }

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { OPS, type OpName } from "./ops/index.js";
+import { LimitsSchema } from "./limits.js";
 import { CapName, common, ErrnoName, Name, NodeId, NodeList, Size } from "./schema-types.js";
 
 /** Current (and only) format version. */
@@ -62,6 +63,8 @@ const MachineSchema = z.object({
     .describe("DMA engine drivers to probe: built-ins (ptdma, sdxi) or plug-in files; default every built-in; needs profile"),
   sysfs: z.record(z.string().min(1), z.union([z.string(), z.number()])).default({})
     .describe("the migrator's sysfs attributes, written in this order after loading it (e.g. nr_dma_chan, reason_mask); its enable attribute gets 1 last unless listed here"),
+  modparams: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.record(z.string().min(1), z.union([z.boolean(), z.string()]))).default({})
+    .describe("module parameters by module name (the migrator's or an engine's), as modprobe NAME param=value: the driver variants each module declares (e.g. dcbm.checkResults, ptdma.errorsVisibleToClient, sdxi.completionOrder); needs profile"),
   vm: VmSysctlSchema.default({ watermark_scale_factor: 10, lowmem_reserve_ratio: [256, 256, 32, 0] })
     .describe("the /proc/sys/vm settings that size the zone watermarks and reserves"),
 }).strict();
@@ -111,7 +114,7 @@ interface RepeatStep {
 
 const Repeat: z.ZodType<RepeatStep> = z.lazy(() => z.object({
   op: z.literal("repeat"), ...common,
-  times: z.number().int().min(1).max(100000),
+  times: z.number().int().min(1).max(2 ** 31).describe("iterations (the expanded step count is capped by limits.steps)"),
   vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.array(z.union([z.number(), z.string()])).min(1)).default({})
     .describe("per-iteration values, cycled: {\"n\": [1, 0]} gives $n = 1, 0, 1, ...; $i is the iteration number"),
   steps: z.array(StepSchema),
@@ -128,6 +131,7 @@ export const ScenarioSchema = z.object({
   description: z.string().optional(),
   source: z.string().optional().describe("what the scenario reproduces (an LTP test, a selftest, a spec section)"),
   kernel: KernelVersionSchema.default("mainline"),
+  limits: LimitsSchema,
   machine: MachineSchema,
   files: z.array(FileSchema).default([]),
   processes: z.array(ProcessSchema).min(1),

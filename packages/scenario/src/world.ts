@@ -10,7 +10,8 @@ import {
   type Cred, type TaskStruct, type ThreadGroup,
 } from "@mmemu/move-pages";
 import type { MigratorInstance } from "@mmemu/driver-kit";
-import type { Activity } from "./activity.js";
+import type { Activity, AccessBudget } from "./activity.js";
+import type { ScenarioLimits } from "./limits.js";
 import type { DmaEngine } from "@mmemu/driver-kit";
 import { createScenarioMachine, loadScenarioMigrator, type ScenarioDevices } from "./devices.js";
 import { scenarioCosts } from "./costs.js";
@@ -34,6 +35,8 @@ export class World {
   trace: { stop(): void; readonly records: ReadonlyArray<{ name: string; fields: Record<string, unknown> }> } | null = null;
   readonly activities = new Map<string, Activity>();
   readonly checker: InvariantChecker | null;
+  /** Accesses left to the run's reader/writer threads (limits.threadAccesses). */
+  readonly threadBudget: AccessBudget;
   /** RunOptions.beforeSyscall */
   beforeSyscall: (() => void) | undefined;
   /** The loaded migrator (machine.migrator), or null. */
@@ -45,7 +48,8 @@ export class World {
   private readonly arenas = new Map<TaskStruct, UserArgArena>();
   private readonly lsmDenied = new Map<ThreadGroup, number>();
 
-  constructor(s: Scenario, devices: ScenarioDevices | null) {
+  constructor(s: Scenario, devices: ScenarioDevices | null, readonly limits: ScenarioLimits) {
+    this.threadBudget = { left: limits.threadAccesses, exhausted: false };
     const mc = s.machine;
     const hugetlbPages: Record<number, number> = {};
     for (const [k, v] of Object.entries(mc.hugetlb)) hugetlbPages[Number(k)] = v;
@@ -120,6 +124,11 @@ export class World {
     const t = this.procs.get(name);
     if (t === undefined) throw new Error(`unknown process "${name}"`);
     return t;
+  }
+
+  /** Give back the argument areas a step used (its arrays are dead once the call returned). */
+  releaseArgs(): void {
+    for (const a of this.arenas.values()) a.release();
   }
 
   /** The task's argument area (arrays of syscalls it makes). */

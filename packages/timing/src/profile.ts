@@ -166,8 +166,8 @@ export type ProfileFile = z.input<typeof ProfileFileBase> & { readonly [section:
 
 /** A profile that failed validation; `problems` name each offending field or parameter. */
 export class ProfileError extends Error {
-  constructor(readonly profile: string, readonly problems: readonly string[]) {
-    super(`invalid hardware profile "${profile}":\n  ${problems.join("\n  ")}`);
+  constructor(readonly profile: string, readonly problems: readonly string[], readonly file?: string) {
+    super(`${file !== undefined ? `${file}: ` : ""}invalid hardware profile "${profile}":\n  ${problems.join("\n  ")}`);
     this.name = "ProfileError";
   }
 }

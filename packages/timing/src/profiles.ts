@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ParamSchema } from "@mmemu/kernel";
-import { resolveProfile, type HardwareProfile } from "./profile.js";
+import { ProfileError, resolveProfile, type HardwareProfile } from "./profile.js";
 
 export const PROFILES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "profiles");
 
@@ -30,11 +30,20 @@ export function loadProfile(nameOrPath: string, schema: ParamSchema): HardwarePr
   } catch {
     throw new Error(`profile "${nameOrPath}": cannot read ${file} (shipped: ${builtinProfileNames().join(", ")})`);
   }
+  // A UTF-8 byte order mark is not part of the JSON text.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.includes("\0")) throw new Error(`profile "${nameOrPath}": ${file} is not UTF-8 text (UTF-16? save it as UTF-8)`);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
     throw new Error(`profile "${nameOrPath}": ${file} is not JSON (${(e as Error).message})`);
   }
-  return resolveProfile(json, schema);
+  try {
+    return resolveProfile(json, schema);
+  } catch (e) {
+    // Name the file as well as the fields: "profile.json: invalid hardware profile ...: ptdma.chan_bw: ...".
+    if (e instanceof ProfileError) throw new ProfileError(e.profile, e.problems, file);
+    throw e;
+  }
 }

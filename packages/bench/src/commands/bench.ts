@@ -7,6 +7,7 @@
  */
 import { Command } from "commander";
 import { readMeasurements } from "../measurements.js";
+import { intOption, outputPath, writeFileAtomic } from "../output.js";
 import { seedPoints, specLabel } from "../points.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
@@ -17,7 +18,6 @@ import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { BUILTIN_COMPONENTS } from "@mmemu/components";
-import { wholeNumber } from "./sweep.js";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import {
   addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, progressBar, traceOnePoint, type TraceCliArgs,
@@ -29,6 +29,11 @@ interface CommonOpts extends TraceCliArgs, ComponentFlags {
   readonly quiet?: boolean;
   readonly breakdown?: boolean;
   readonly strictOffload?: boolean;
+}
+
+/** --seed: a whole number (the PRNG seed). */
+export function seedOption(value: string): number {
+  return intOption("--seed", value, 0, 2 ** 32 - 1);
 }
 
 export function benchCommand(): Command {
@@ -45,9 +50,12 @@ export function benchCommand(): Command {
     .option("--breakdown", "print where each point's virtual time went, by phase")
     .addOption(strictOffloadOption());
   addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+    // Every input and output is checked before the benchmark runs.
+    if (o.json !== undefined) outputPath("--json", o.json, "file");
+    if (o.report !== undefined) outputPath("--report", o.report, "dir");
     const components = await componentsFrom(o);
     const profile = loadProfileWith(o.profile, o.set, components.schema);
-    const seedN = wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1);
+    const seedN = seedOption(o.seed);
     const points = seedPoints();
     const traced = checkTraceArgs(o, points.length);
     const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
@@ -91,7 +99,8 @@ export function benchCommand(): Command {
     .option("--breakdown", "print where each point's virtual time went, by phase")
     .addOption(strictOffloadOption());
   addQuietOption(addTraceOptions(predict)).action(async (o: CommonOpts & { seed: string; threads?: string; json?: string | boolean }) => {
-    const seedN = wholeNumber(o.seed, "--seed", 0, 2 ** 32 - 1);
+    const seedN = seedOption(o.seed);
+    if (typeof o.json === "string") outputPath("--json", o.json, "file");
     const components = await componentsFrom(o);
     const profile = loadProfileWith(o.profile, o.set, components.schema);
     const rowsAll = predictRows();

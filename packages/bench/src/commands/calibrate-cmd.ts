@@ -2,24 +2,22 @@
 import { Command } from "commander";
 import { DEFAULT_MEASUREMENTS, runCalibrateCommand, runValidateCommand } from "./calibrate.js";
 import { CALIBRATE_STAGES, type CalibrateStage } from "../calibrate.js";
+import { intOption, outputPath, UsageError } from "../output.js";
 import { parseThreads } from "../pool.js";
 import { DEFAULT_QUEUE_NAME } from "../sweep/queue.js";
 import { queueOption } from "./sweep.js";
 import { collectSet, componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import { addQuietOption, addTraceOptions, type TraceCliArgs } from "./cli-common.js";
 import { VALIDATION_METHODS, VALIDATION_SCHEMES, type ValidationMethod, type ValidationScheme } from "../validate.js";
-/** A whole-number option inside [lo, hi], or an error naming the option. */
-function wholeNumber(name: string, text: string, lo: number, hi: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < lo || Number(text) > hi) throw new RangeError(`${name} must be a whole number from ${lo} to ${hi}, got "${text}"`);
-  return Number(text);
-}
-
 /** A comma-separated list whose items must be among `known`. */
 function listOf<T extends string>(name: string, text: string, known: readonly T[]): T[] {
   const items = text.split(",").map((x) => x.trim());
   for (const it of items) if (!(known as readonly string[]).includes(it)) throw new Error(`${name}: unknown ${{ "--stages": "stage", "--schemes": "scheme" }[name] ?? "value"} "${it}" (${known.join(", ")})`);
   return items as T[];
 }
+
+/** The largest --max-evals accepted (per stage; 150 is the default, a few hundred a thorough fit). */
+export const MAX_EVALS_LIMIT = 100_000;
 
 export function calibrateCommand(): Command {
   const cmd = componentOptions(new Command("calibrate")
@@ -49,20 +47,22 @@ export function calibrateCommand(): Command {
     }) => {
       if (o.queue !== undefined && o.threads !== undefined) throw new Error("--threads and --queue exclude each other (workers choose their own --concurrency)");
       const stages = listOf<CalibrateStage>("--stages", o.stages, CALIBRATE_STAGES);
-      const maxEvals = wholeNumber("--max-evals", o.maxEvals, 1, 100_000);
-      const maxFolios = wholeNumber("--max-folios", o.maxFolios, 512, 262_144);
+      const maxEvals = intOption("--max-evals", o.maxEvals, 1, 100_000);
+      const maxFolios = intOption("--max-folios", o.maxFolios, 512, 262_144);
+      if (o.out !== undefined) outputPath("--out", o.out, "file");
+      if (typeof o.json === "string") outputPath("--json", o.json, "file");
       const components = await componentsFrom(o);
       const common = {
         measurements: o.measurements, profile: o.profile, maxEvals, maxFolios, stages, components, free: o.free ?? [],
         trace: o, ...(o.json !== undefined ? { json: o.json } : {}), quiet: o.quiet === true,
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
         ...(o.queue !== undefined ? { queue: o.queue, queueName: o.queueName } : {}),
-        ...(o.linearised !== undefined ? { linearised: wholeNumber("--linearised", o.linearised, 1, 1000) } : {}),
+        ...(o.linearised !== undefined ? { linearised: intOption("--linearised", o.linearised, 1, 1000) } : {}),
       };
       if (o.validate) {
         process.exitCode = await runValidateCommand({
           ...common, reference: o.reference, schemes: listOf<ValidationScheme>("--schemes", o.schemes, VALIDATION_SCHEMES),
-          k: wholeNumber("--k", o.k, 2, 1000), markdown: o.markdown === true,
+          k: intOption("--k", o.k, 2, 1000), markdown: o.markdown === true,
           method: listOf<ValidationMethod>("--method", o.method, VALIDATION_METHODS)[0]!,
         });
         return;

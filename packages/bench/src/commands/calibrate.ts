@@ -2,8 +2,8 @@
  * `mmemu calibrate [--measurements FILE] [--profile NAME] [--out FILE]`: fit the profile's free
  * parameters to a measurements file and write the fitted profile (see ../calibrate.ts for the method).
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, relative, resolve } from "node:path";
+import { rmSync } from "node:fs";
+import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUILTIN_COMPONENTS, type Components } from "@mmemu/components";
 import { BUILTIN_SCHEMA } from "@mmemu/components";
@@ -13,7 +13,7 @@ import { crossValidate, formatValidation, type ValidationMethod, type Validation
 import { measurementCells, readMeasurements } from "../measurements.js";
 import { cellSpec, specLabel } from "../points.js";
 import { checkTraceArgs, emitJson, progressBar, traceOnePoint, type TraceCliArgs } from "./cli-common.js";
-import { writeFileAtomic } from "@mmemu/trace";
+import { writeFileAtomic } from "../output.js";
 import { PointPool } from "../pool.js";
 import { EngineRunner } from "../sweep/engine.js";
 import { QueueEngine } from "../sweep/queue.js";
@@ -115,6 +115,10 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
     if (a.out) {
       writeFileAtomic(a.out, JSON.stringify(out, null, 1) + "\n");
       say(`wrote ${a.out}`);
+    } else if (a.json === undefined) {
+      // Without --out (or --json) the fit is not thrown away: it is printed, ready to save as a profile file.
+      console.log("the fitted profile (no --out was given; save it to a file to use it with --profile):");
+      process.stdout.write(JSON.stringify(out, null, 1) + "\n");
     }
     const note = emitJson(a.json, {
       profile: out, cells: r.cells.map((c) => ({ table: c.cell.table, metric: c.cell.metric, config: c.cell.config, channels: c.cell.channels, folio_size: c.cell.folioSize, ...(c.cell.n !== undefined ? { n: c.cell.n } : {}), ...(c.cell.N !== undefined ? { N: c.cell.N } : {}), published: c.cell.value, emulated: c.emulated, error: c.error })),
@@ -168,8 +172,7 @@ export async function runValidateCommand(a: ValidateArgs): Promise<number> {
           profile: profileToFile(f.profile),
         })),
       };
-      mkdirSync(dirname(resolve(a.out)), { recursive: true });
-      writeFileSync(a.out, JSON.stringify(json, null, 1) + "\n");
+      writeFileAtomic(a.out, JSON.stringify(json, null, 1) + "\n");
       console.log(`wrote ${a.out}`);
     }
     return 0;

@@ -4,13 +4,12 @@
  * accepted by every bench command, so a what-if run is one line:
  *   pnpm mmemu bench seed --set ptdma.chan_bw=20 --set fabric.iod_quadrant_bw=30
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import { Command, Option } from "commander";
 import { collectSet, componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import type { ParamSchema } from "@mmemu/kernel";
 import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { builtinProfileNames, deriveProfile, getParam, loadProfile, profileToFile, withParams, type HardwareProfile } from "@mmemu/timing";
+import { outputPath, UsageError, writeFileAtomic } from "../output.js";
 
 /** The profile every command uses unless told otherwise: the calibrated machine of the published runs. */
 export const DEFAULT_PROFILE = "zen3-ptdma";
@@ -160,16 +159,16 @@ export function profileCommand(): Command {
     .requiredOption("--out <file>", "where to write the variant")
     .option("--name <name>", "the variant's name")
     .action(async (base: string, o: ComponentFlags & { set?: string[]; out: string; name?: string }) => {
+      outputPath("--out", o.out, "file");
       const schema = (await componentsFrom(o)).schema;
       const values = parseSets(o.set, schema);
-      if (Object.keys(values).length === 0) throw new Error("profile derive: give at least one --set section.name=value");
+      if (Object.keys(values).length === 0) throw new UsageError("profile derive: give at least one --set section.name=value");
       const b = loadProfile(base, schema);
       const p = variant(b, values, o.name ?? `${b.name}-variant`, `${b.description} Variant: ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(", ")}.`);
       const file = profileToFile(p);
       // A derived profile is no longer the output of the base's calibration.
       delete (file as { calibration?: unknown }).calibration;
-      mkdirSync(dirname(o.out), { recursive: true });
-      writeFileSync(o.out, JSON.stringify(file, null, 1) + "\n");
+      writeFileAtomic(o.out, JSON.stringify(file, null, 1) + "\n");
       console.log(`wrote ${o.out} (${p.name})`);
     });
   return cmd;

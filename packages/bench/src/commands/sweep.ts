@@ -13,17 +13,12 @@ import { formatSweepTable, recordsJsonl, summaryLine, writeFileAtomic, writeSwee
 import { DEFAULT_ATTEMPTS, DEFAULT_LOCK_MS, DEFAULT_QUEUE_NAME, DEFAULT_STALLED_MS, QueueEngine, startQueueWorker } from "../sweep/queue.js";
 import { resolveSweep } from "../sweep/resolve.js";
 import { runSweep, type SweepRunResult } from "../sweep/run.js";
+import { intOption } from "../output.js";
 import { loadSweepFile, type Sweep } from "../sweep/spec.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 
 /** Where point outcomes are cached unless told otherwise (relative to the working directory). */
 export const DEFAULT_CACHE_DIR = ".mmemu-cache/points";
-
-/** A whole-number option in a range, or a one-line error naming it. */
-export function wholeNumber(text: string, option: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new RangeError(`${option} must be a whole number from ${min} to ${max}, got "${text}"`);
-  return Number(text);
-}
 
 /** `--queue URL` for commands that run preset sweeps (their points go to `mmemu worker`s). */
 export function queueOption(): Option {
@@ -46,7 +41,7 @@ export interface EngineChoice {
 export function engineFrom(o: EngineChoice): PointEngine {
   if (o.queue !== undefined) {
     if (o.threads !== undefined) throw new Error("--threads and --queue exclude each other (workers choose their own --concurrency)");
-    return new QueueEngine({ url: o.queue, name: o.queueName ?? DEFAULT_QUEUE_NAME, attempts: wholeNumber(o.attempts ?? String(DEFAULT_ATTEMPTS), "--attempts", 1, 100) });
+    return new QueueEngine({ url: o.queue, name: o.queueName ?? DEFAULT_QUEUE_NAME, attempts: intOption("--attempts", o.attempts ?? String(DEFAULT_ATTEMPTS), 1, 100) });
   }
   return new LocalEngine(parseThreads(o.threads));
 }
@@ -96,7 +91,7 @@ export async function runSweepWithProgress(sweep: Sweep, engine: PointEngine, o:
 export async function runSweepCommand(specFile: string, o: SweepCommandOptions): Promise<number> {
   const loaded = loadSweepFile(specFile);
   const sweep: Sweep = o.strictOffload === true ? { ...loaded, strictOffload: true } : loaded;
-  const limit = o.limit !== undefined ? wholeNumber(o.limit, "--limit", 1, Number.MAX_SAFE_INTEGER) : undefined;
+  const limit = o.limit !== undefined ? intOption("--limit", o.limit, 1, Number.MAX_SAFE_INTEGER) : undefined;
   const cache = o.cache === false ? null : new PointCache(o.cache ?? DEFAULT_CACHE_DIR);
   const engine = engineFrom(o);
   try {
@@ -152,9 +147,9 @@ export function workerCommand(): Command {
     .action(async (o: { queue: string; queueName: string; concurrency?: string; lockMs: string; stalledMs: string }) => {
       const w = await startQueueWorker({
         url: o.queue, name: o.queueName,
-        ...(o.concurrency !== undefined ? { concurrency: wholeNumber(o.concurrency, "--concurrency", 1, 256) } : {}),
-        lockMs: wholeNumber(o.lockMs, "--lock-ms", 1000, 3_600_000),
-        stalledMs: wholeNumber(o.stalledMs, "--stalled-ms", 500, 3_600_000),
+        ...(o.concurrency !== undefined ? { concurrency: intOption("--concurrency", o.concurrency, 1, 256) } : {}),
+        lockMs: intOption("--lock-ms", o.lockMs, 1000, 3_600_000),
+        stalledMs: intOption("--stalled-ms", o.stalledMs, 500, 3_600_000),
         log: (l) => console.error(l),
       });
       const stop = () => {

@@ -10,7 +10,7 @@ import { Command } from "commander";
 import { dmatestBuild, formatDmatestReport, type DmaDevice, type DmatestBuild } from "@mmemu/dmaengine";
 import { createMachineWith, loadComponent, BUILTIN_SCHEMA } from "@mmemu/components";
 import type { EngineModule } from "@mmemu/driver-kit";
-import { loadProfileWith } from "@mmemu/bench";
+import { intOption, loadProfileWith } from "@mmemu/bench";
 
 /** Where each built-in engine finds devices to test, unless --profile/--set say otherwise. */
 const BUILTIN_DEFAULTS: Readonly<Record<string, { profile: string; set: readonly string[] }>> = {
@@ -21,11 +21,6 @@ const BUILTIN_DEFAULTS: Readonly<Record<string, { profile: string; set: readonly
 const FALLBACK_PROFILE = "zen3-ptdma-base";
 /** Node memory for the kit: its 16 MiB of buffers plus the engines' rings and slack. */
 const KIT_PAGES_PER_NODE = 8192;
-
-function wholeNumber(opt: string, text: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`${opt} must be a whole number from ${min} to ${max}, got "${text}"`);
-  return Number(text);
-}
 
 /** The kit's machine builder for a loaded engine module on a profile (the engine's devices only). */
 export function engineBuild(mod: EngineModule, profileName: string, sets: readonly string[]): DmatestBuild {
@@ -48,8 +43,8 @@ export function dmatestCommand(): Command {
     .option("--seed <n>", "PRNG seed", "1")
     .option("--in-flight <n>", "descriptors submitted at once in the in-flight test", "64")
     .action(async (o: { engine: string; profile?: string; set?: string[]; seed: string; inFlight: string }) => {
-      const seed = wholeNumber("--seed", o.seed, 0, 2 ** 31 - 1);
-      const inFlight = wholeNumber("--in-flight", o.inFlight, 1, 1024);
+      const seed = intOption("--seed", o.seed, 0, 2 ** 31 - 1);
+      const inFlight = intOption("--in-flight", o.inFlight, 1, 1024);
       const { module } = await loadComponent(o.engine, "engine");
       const mod = module as EngineModule;
       const dflt = BUILTIN_DEFAULTS[o.engine];

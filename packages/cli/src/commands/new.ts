@@ -5,11 +5,12 @@
  * `@mmemu/driver-kit` through packages/driver-kit/register.mjs), so `cd PATH && npm test` needs no
  * install and no network, and `--migrator PATH/NAME.ts` / `--engine PATH/NAME.ts` work at once.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { BUILTIN_SECTIONS, BUILTIN_ENGINES, BUILTIN_MIGRATORS } from "@mmemu/components";
+import { outputPath, UsageError, writeFilesAtomic } from "@mmemu/bench";
 
 /** The checkout this command runs from. */
 const REPO = fileURLToPath(new URL("../../../../", import.meta.url)).replace(/\/$/, "");
@@ -132,20 +133,19 @@ test("its parameters are in the profile and take --set", () => {
 `;
 }
 
-/** Write the project; refuses a bad name or a directory holding any of its files (nothing is written then). */
+/**
+ * Write the project, all files or none (the output helper); refuses a bad name, an unwritable --dir or
+ * a directory holding any of its files with a UsageError (exit 2; nothing is written then).
+ */
 export function writeScaffold(kind: Kind, name: string, dir: string): string[] {
-  if (!/^[a-z][a-z0-9_]{0,30}$/.test(name)) throw new Error(`new ${kind}: NAME must be lower case letters, digits and _, starting with a letter (at most 31), got "${name}"`);
+  if (!/^[a-z][a-z0-9_]{0,30}$/.test(name)) throw new UsageError(`new ${kind}: NAME must be lower case letters, digits and _, starting with a letter (at most 31), got "${name}"`);
   const taken = new Set([...BUILTIN_SECTIONS.map((s) => s.name), ...BUILTIN_ENGINES.keys(), ...BUILTIN_MIGRATORS.keys(), "xdma", "bigbatch"]);
-  if (taken.has(name)) throw new Error(`new ${kind}: "${name}" is already a component or example name (${[...taken].join(", ")})`);
-  const root = resolve(dir);
+  if (taken.has(name)) throw new UsageError(`new ${kind}: "${name}" is already a component or example name (${[...taken].join(", ")})`);
+  const root = resolve(outputPath("--dir", dir, "dir"));
   const files = scaffoldFiles(kind, name, root);
   const clash = Object.keys(files).filter((f) => existsSync(join(root, f)));
-  if (clash.length > 0) throw new Error(`new ${kind}: ${root} already has ${clash.join(", ")}; choose another --dir`);
-  for (const [f, text] of Object.entries(files)) {
-    mkdirSync(join(root, f, ".."), { recursive: true });
-    writeFileSync(join(root, f), text);
-  }
-  return Object.keys(files).map((f) => join(root, f));
+  if (clash.length > 0) throw new UsageError(`new ${kind}: ${root} already has ${clash.join(", ")}; choose another --dir`);
+  return writeFilesAtomic(root, files);
 }
 
 export function registerNewCommand(program: Command): void {

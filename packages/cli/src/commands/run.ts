@@ -1,16 +1,19 @@
 /**
  * `mmemu run <scenario...>`: run scenario files and report each step — a table per scenario, or with
  * --json one JSON record per step (and one summary record per scenario, with the phase breakdown and
- * the counters). `--trace FILE` records the run (docs/tracing.md), `--stats` prints where virtual time
- * went, /proc/vmstat's migration lines and the offload core's and migrator's counters. Exit status: 0
- * when every expectation held, 1 when some did not (or a step threw), 2 when a file could not be read
- * or is not a valid scenario, or an option is wrong (nothing is run then).
+ * the counters, and one for the whole run when several files are given). Records stream as steps
+ * finish; nothing grows with the number of steps. `--trace FILE` records the run (docs/tracing.md),
+ * `--stats` prints where virtual time went, /proc/vmstat's migration lines and the offload core's and
+ * migrator's counters. Exit status: 0 when every expectation held, 1 when some did not (or a step
+ * threw), 2 when a file could not be read or is not a valid scenario (every file is checked and
+ * reported; nothing is run then), an option is bad, or a limit was reached.
  */
 import { basename, extname, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import Table from "cli-table3";
 import cliProgress from "cli-progress";
 import { errnoName } from "@mmemu/kernel";
+import { EXIT, outputPath } from "@mmemu/bench";
 import { formatVmstat, vmstatCounters, type Machine } from "@mmemu/mm-core";
 import { migrateOffloadOf } from "@mmemu/offload-api";
 import {
@@ -18,13 +21,29 @@ import {
   type KernelVersion, type PhaseBreakdown, type TraceArgs, type TraceOutputOptions,
 } from "@mmemu/trace";
 import {
-  loadScenarioFile, prepareScenarioDevices, runScenario, ScenarioError, type RunResult, type Scenario, type ScenarioDevices, type StepRecord,
+  loadScenarioFile, parseFaultOptions, parseLimitOptions, prepareScenarioDevices, runScenario, ScenarioError,
+  type LimitOverrides, type RunResult, type Scenario, type ScenarioDevices, type StepRecord,
 } from "@mmemu/scenario";
 import { componentOptions, offloadCounters, type ComponentFlags } from "@mmemu/bench";
+import { isPluginPath } from "@mmemu/components";
+
+/** A --migrator/--engine value: a built-in's name, or a plug-in file relative to the working directory. */
+function pluginSpec(x: string): string {
+  return isPluginPath(x) ? resolve(x) : x;
+}
+
+/** Rows of a scenario's table in text mode; later steps are counted (and listed if they fail). */
+export const TABLE_ROWS = 500;
+/** Mismatch lines listed per scenario in text mode; the others are counted. */
+export const MISMATCH_LINES = 200;
 
 export interface RunCommandOptions extends ComponentFlags, TraceArgs {
   readonly json?: boolean;
   readonly kernel?: string;
+  /** `--limit name=value` (repeatable): raise a scenario limit. */
+  readonly limit?: readonly string[];
+  /** `--fault point[:knob=value,...]` (repeatable): arm a fault point before the first step. */
+  readonly fault?: readonly string[];
   /** Set machine.strictOffload in every scenario. */
   readonly strictOffload?: boolean;
   readonly stats?: boolean;
@@ -63,6 +82,8 @@ export function registerRunCommand(program: Command): void {
     .option("--stats", "after each scenario: where virtual time went, /proc/vmstat's migration lines, offload and migrator counters")
     .option("--quiet", "no progress bar on stderr")
     .option("--kernel <version>", "override the scenario's kernel version (6.1, 6.12, mainline)")
+    .option("--fault <point[:knob=value,...]>", "arm a fault point before the first step (repeatable), e.g. --fault migrate_extra_ref:probability=0.1,times=5", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--limit <name=value>", "raise a scenario limit (repeatable), e.g. --limit steps=5000000 (docs/scenarios.md, Limits)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--strict-offload", "fail a scenario when a batch the migrator should have copied fell back to the CPU copy (sets machine.strictOffload)")
     .action(async (files: string[], opts: RunCommandOptions) => {
       process.exitCode = await runCommand(files, opts, STD);
@@ -71,75 +92,89 @@ export function registerRunCommand(program: Command): void {
 
 /** Run the files; returns the exit status. */
 export async function runCommand(files: readonly string[], opts: RunCommandOptions, io: Output = STD): Promise<number> {
+  if (opts.kernel !== undefined && !["6.1", "6.12", "mainline"].includes(opts.kernel)) {
+    io.err(`mmemu: --kernel ${opts.kernel}: expected one of 6.1, 6.12, mainline\n`);
+    return EXIT.USAGE;
+  }
+  let limits: LimitOverrides;
+  let faults: ReturnType<typeof parseFaultOptions>;
   let trace: TraceOutputOptions | null;
   try {
+    limits = parseLimitOptions(opts.limit);
+    faults = parseFaultOptions(opts.fault);
     trace = parseTraceArgs(opts);
+    // The trace file is checked before anything runs (it is written atomically after the run).
+    if (trace !== null && trace.file !== "-") outputPath("--trace", trace.file, "file");
   } catch (e) {
     io.err(`mmemu: ${(e as Error).message}\n`);
-    return 2;
+    return EXIT.USAGE;
   }
-  // Load everything first (plug-ins included): an invalid file stops the command before anything runs.
+  // Load everything first (plug-ins included): an invalid file stops the command before anything runs; every one is reported.
   const loaded: Array<{ file: string; scenario: Scenario; devices: ScenarioDevices | null }> = [];
-  let invalid = false;
+  let invalid = 0;
   for (const file of files) {
     try {
-      const scenario = loadScenarioFile(file);
-      if (opts.kernel !== undefined) {
-        if (!["6.1", "6.12", "mainline"].includes(opts.kernel)) {
-          io.err(`mmemu: --kernel ${opts.kernel}: expected one of 6.1, 6.12, mainline\n`);
-          return 2;
-        }
-        scenario.kernel = opts.kernel as Scenario["kernel"];
-      }
+      const scenario = loadScenarioFile(file, limits);
+      if (opts.kernel !== undefined) scenario.kernel = opts.kernel as Scenario["kernel"];
       if (opts.strictOffload === true) scenario.machine.strictOffload = true;
       // --migrator/--engine replace the scenario's (paths relative to where the command runs).
-      const rel = (x: string) => (x.includes("/") || /\.(c|m)?(t|j)s$/.test(x) ? resolve(x) : x);
       const mc = scenario.machine as { migrator?: string; engines?: string[]; profile?: string };
-      if (opts.migrator !== undefined) mc.migrator = rel(opts.migrator);
-      if (opts.engine !== undefined) mc.engines = opts.engine.map(rel);
+      if (opts.migrator !== undefined) mc.migrator = pluginSpec(opts.migrator);
+      if (opts.engine !== undefined) mc.engines = opts.engine.map(pluginSpec);
       if ((opts.migrator !== undefined || opts.engine !== undefined) && mc.profile === undefined) {
         throw new Error("--migrator/--engine need a scenario with machine.profile (devices come from a hardware profile)");
       }
       loaded.push({ file, scenario, devices: await prepareScenarioDevices(scenario) });
     } catch (e) {
-      invalid = true;
+      invalid++;
       if (e instanceof ScenarioError) io.err(`mmemu: ${e.file}: invalid scenario\n${e.problems.map((p) => `  ${p}\n`).join("")}`);
       else io.err(`mmemu: ${file}: ${(e as Error).message}\n`);
     }
   }
-  if (invalid) return 2;
-  let failed = false;
+  if (invalid > 0) {
+    if (files.length > 1) io.err(`mmemu: ${files.length} files: ${invalid} invalid, ${files.length - invalid} valid; nothing was run\n`);
+    return EXIT.USAGE;
+  }
+  let failed = 0;
+  let limited = 0;
   for (const { file, scenario, devices } of loaded) {
+    const shown: string[] = [];
+    let hidden = 0;
     const session = trace === null ? null : new TraceSession({ ...trace, file: traceFileFor(trace.file, file, loaded.length) });
     let counters: RunCounters | null = null;
-    const bar = io === STD && opts.quiet !== true && process.stderr.isTTY
+    const bar = io === STD && opts.quiet !== true && !opts.json && process.stderr.isTTY
       ? new cliProgress.SingleBar({ format: `${basename(file)} {bar} {value}/{total} steps {duration}s`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
       : null;
     bar?.start(scenario.steps.length, 0);
     let steps = 0;
-    let result: RunResult;
-    try {
-      result = runScenario(scenario, {
-        devices,
-        onStep: (rec: StepRecord) => {
-          bar?.update(++steps);
-          if (opts.json) io.out(`${JSON.stringify(jsonRecord(file, scenario, rec))}\n`);
-        },
-        attach: (m) => {
-          session?.attach(m);
-          const p0 = phaseSnapshot(m.sim);
-          return () => {
-            counters = collectCounters(m, p0);
-          };
-        },
-      });
-    } catch (e) {
-      // The machine could not be built (a migrator's sysfs write refused, a probe that threw).
-      bar?.stop();
-      io.err(`mmemu: ${file}: ${(e as Error).message}\n`);
-      return 2;
-    }
+    const onStep = opts.json
+      ? (rec: StepRecord) => {
+        bar?.update(++steps);
+        io.out(`${JSON.stringify(jsonRecord(file, scenario, rec))}\n`);
+      }
+      : (rec: StepRecord) => {
+        bar?.update(++steps);
+        for (const mm of rec.mismatches) {
+          if (shown.length < MISMATCH_LINES) shown.push(`  step ${rec.index} (${rec.op}): ${mm}\n`);
+          else hidden++;
+        }
+      };
+    const result: RunResult = runScenario(scenario, {
+      devices, onStep, keepSteps: opts.json ? 0 : TABLE_ROWS, limits, faults,
+      attach: (m) => {
+        session?.attach(m);
+        const p0 = phaseSnapshot(m.sim);
+        return () => {
+          counters = collectCounters(m, p0);
+        };
+      },
+    });
     bar?.stop();
+    if (result.machineError === true) {
+      // The machine could not be built (a module parameter or sysfs write refused, a probe that threw): nothing ran.
+      io.err(`mmemu: ${file}: ${result.error}\n`);
+      return EXIT.USAGE;
+    }
     if (session !== null) {
       const meta = { scenario: scenario.name, file };
       if (session.opts.file === "-") (opts.json ? io.err : io.out)(session.render(result.kernel as KernelVersion, meta));
@@ -147,12 +182,23 @@ export async function runCommand(files: readonly string[], opts: RunCommandOptio
     }
     if (opts.json) io.out(`${JSON.stringify(summaryRecord(file, result, counters))}\n`);
     else {
-      io.out(renderTable(file, scenario, result));
+      io.out(renderTable(file, scenario, result, shown, hidden));
       if (opts.stats && counters !== null) io.out(formatCounters(counters));
     }
-    if (!result.ok) failed = true;
+    if (!result.ok) failed++;
+    if (result.limitReached !== undefined || result.badOption === true) {
+      // An input problem found while running: also one line on stderr naming the file.
+      limited++;
+      io.err(`mmemu: ${file}: ${result.error}\n`);
+    }
   }
-  return failed ? 1 : 0;
+  if (loaded.length > 1) {
+    const line = { summary: "run", files: loaded.length, passed: loaded.length - failed, failed };
+    if (opts.json) io.out(`${JSON.stringify(line)}\n`);
+    else io.out(`\n${loaded.length} scenario files: ${line.passed} passed, ${failed} failed\n`);
+  }
+  // A limit reached while running, or an option the machine cannot take, is an input problem.
+  return limited > 0 ? EXIT.USAGE : failed > 0 ? EXIT.CHECK_FAILED : EXIT.OK;
 }
 
 /** The trace file of one of several scenarios: FILE.<scenario base name>, before FILE's extension. */
@@ -197,8 +243,8 @@ export function jsonRecord(file: string, scenario: Scenario, rec: StepRecord): R
 
 function summaryRecord(file: string, res: RunResult, c: RunCounters | null): Record<string, unknown> {
   return {
-    scenario: res.name, file, summary: true, kernel: res.kernel, ok: res.ok, steps: res.steps.length, failed: res.failed,
-    ...(res.error !== undefined ? { error: res.error } : {}), virtualNs: res.virtualNs, wallMs: round(res.wallMs),
+    scenario: res.name, file, summary: true, kernel: res.kernel, ok: res.ok, steps: res.stepsRun, failed: res.failed,
+    ...(res.error !== undefined ? { error: res.error } : {}), ...(res.limitReached !== undefined ? { limitReached: res.limitReached } : {}), virtualNs: res.virtualNs, wallMs: round(res.wallMs),
     fallback: res.fallback, ...(res.strictOffload !== undefined ? { strictOffload: res.strictOffload } : {}),
     ...(c !== null ? { phasesNs: c.phases, phasesTotalNs: breakdownTotal(c.phases), vmstat: c.vmstat, stats: c.stats } : {}),
   };
@@ -232,8 +278,11 @@ function statusText(v: unknown): string {
   return String(v);
 }
 
-/** A table with one row per step, then the mismatches. */
-export function renderTable(file: string, scenario: Scenario, res: RunResult): string {
+/**
+ * A table with one row per step (the first TABLE_ROWS), then the mismatches: `mismatches` when the
+ * caller collected them as the steps streamed (with `hidden` more), otherwise those of the kept records.
+ */
+export function renderTable(file: string, scenario: Scenario, res: RunResult, mismatches?: readonly string[], hidden = 0): string {
   const table = new Table({
     head: ["#", "step", "result", "check"],
     colWidths: [9, 58, 44, 7],
@@ -245,11 +294,14 @@ export function renderTable(file: string, scenario: Scenario, res: RunResult): s
     table.push([rec.index, title, resultText(rec), rec.ok ? "ok" : "FAIL"]);
   }
   let text = `\n${scenario.name} (${file}, kernel ${res.kernel})\n${table.toString()}\n`;
-  for (const rec of res.steps) for (const mm of rec.mismatches) text += `  step ${rec.index} (${rec.op}): ${mm}\n`;
+  if (res.stepsRun > res.steps.length) text += `  ... ${res.stepsRun - res.steps.length} more steps not shown (--json lists every step)\n`;
+  const lines = mismatches ?? res.steps.flatMap((rec) => rec.mismatches.map((mm) => `  step ${rec.index} (${rec.op}): ${mm}\n`));
+  text += lines.join("");
+  if (hidden > 0) text += `  ... and ${hidden} more mismatches\n`;
   if (res.error !== undefined) text += `  stopped: ${res.error}\n`;
   const fb = Object.entries(res.fallback);
   if (fb.length > 0) text += `  CPU fallbacks: ${fb.map(([cause, n]) => `${cause} ${n}`).join(", ")} folio(s)\n`;
   if (res.strictOffload !== undefined) text += `  ${res.strictOffload}\n`;
-  text += `${res.ok ? "PASS" : "FAIL"}: ${res.steps.length} steps, ${res.failed} failed, ${(res.virtualNs / 1000).toFixed(1)} µs virtual, ${res.wallMs.toFixed(0)} ms\n`;
+  text += `${res.ok ? "PASS" : "FAIL"}: ${res.stepsRun} steps, ${res.failed} failed, ${(res.virtualNs / 1000).toFixed(1)} µs virtual, ${res.wallMs.toFixed(0)} ms\n`;
   return text;
 }

@@ -90,7 +90,7 @@ export class PtDmaDevice extends DmaDevice {
    * and the device-wide int_en written at every prep.
    */
   private allocDesc(flags: number): PtDmaDesc | null {
-    if (this.descAllocFault.armed && this.descAllocFault.shouldFail()) return null;
+    if (this.descAllocFault.armed && this.descAllocFault.shouldFail(this.pt.hw.index)) return null;
     const d = this.cache.alloc();
     vchanTxPrep(this.chan, d, flags);
     const want = (flags & DMA_PREP_INTERRUPT) !== 0;

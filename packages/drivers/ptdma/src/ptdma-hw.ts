@@ -59,12 +59,12 @@ export interface PtdmaFaults {
 export function ptdmaFaults(core: KernelCore): PtdmaFaults {
   const f = core.faults;
   return {
-    descError: f.define("ptdma.desc_error", "PTDMA descriptor decode error: Q_STATUS format code, queue halts, nothing written"),
-    busFault: f.define("ptdma.bus_fault", "PTDMA AXI bus fault after k bytes of a transfer: partial destination write, error code, halt"),
-    hang: f.define("ptdma.hang", "PTDMA engine stops making progress on a descriptor: HEAD frozen, no interrupt"),
-    lostIrq: f.define("ptdma.lost_irq", "PTDMA completion MSI dropped (INTERRUPT_STATUS stays latched)"),
-    spuriousIrq: f.define("ptdma.spurious_irq", "an extra PTDMA MSI after a completion"),
-    descAlloc: f.define("ptdma.desc_alloc", "pt_alloc_dma_desc() fails its GFP_NOWAIT allocation: device_prep_dma_memcpy() returns NULL"),
+    descError: f.define("ptdma.desc_error", "PTDMA descriptor decode error: Q_STATUS format code, queue halts, nothing written; target: the engine (ptdma<N>)", "engine"),
+    busFault: f.define("ptdma.bus_fault", "PTDMA AXI bus fault after k bytes of a transfer: partial destination write, error code, halt; target: the engine (ptdma<N>)", "engine"),
+    hang: f.define("ptdma.hang", "PTDMA engine stops making progress on a descriptor: HEAD frozen, no interrupt; target: the engine (ptdma<N>)", "engine"),
+    lostIrq: f.define("ptdma.lost_irq", "PTDMA completion MSI dropped (INTERRUPT_STATUS stays latched); target: the engine (ptdma<N>)", "engine"),
+    spuriousIrq: f.define("ptdma.spurious_irq", "an extra PTDMA MSI after a completion; target: the engine (ptdma<N>)", "engine"),
+    descAlloc: f.define("ptdma.desc_alloc", "pt_alloc_dma_desc() fails its GFP_NOWAIT allocation: device_prep_dma_memcpy() returns NULL; target: the engine (ptdma<N>)", "engine"),
   };
 }
 
@@ -96,6 +96,8 @@ export interface PtdmaHwOptions {
   readonly engineServer: number;
   readonly quadrantServer: number;
   readonly name: string;
+  /** The engine's number (N of ptdma<N>), the target of its fault points. @default 0 */
+  readonly index?: number;
   /** The MSI's Linux IRQ number (irq_handler_entry's irq=). @default PTDMA_IRQ_BASE */
   readonly irq?: number;
 }
@@ -105,6 +107,7 @@ export const PTDMA_IRQ_BASE = 40;
 
 export class PtdmaFunction {
   readonly name: string;
+  readonly index: number;
   readonly dev: Device;
   readonly stats: PtdmaHwStats = { descriptors: 0, bytes: 0, errors: 0, msiSent: 0, msiLost: 0, msiSpurious: 0, aborts: 0, maxQueued: 0 };
   /** Bytes into a transfer at which the next injected bus fault strikes; null draws it at random. */
@@ -160,6 +163,7 @@ export class PtdmaFunction {
 
   constructor(o: PtdmaHwOptions) {
     this.name = o.name;
+    this.index = o.index ?? 0;
     this.core = o.core;
     this.mem = o.mem;
     this.iommu = o.iommu;
@@ -340,12 +344,12 @@ export class PtdmaFunction {
     if (engine !== PT_ENGINE_PASSTHRU) code = PT_ERR_ILLEGAL_ENGINE;
     else if (fn !== 0) code = PT_ERR_ILLEGAL_FUNCTION_TYPE; // byteswap/bitwise passthru functions are not modelled
     else if (d.srcMem !== 0 || d.dstMem !== 0) code = PT_ERR_ILLEGAL_MEM_SEL;
-    else if (this.faults.descError.armed && this.faults.descError.shouldFail()) code = FORMAT_CODES[this.rng.below(FORMAT_CODES.length)]!;
+    else if (this.faults.descError.armed && this.faults.descError.shouldFail(this.index)) code = FORMAT_CODES[this.rng.below(FORMAT_CODES.length)]!;
     if (code !== 0) {
       this.retire(code);
       return;
     }
-    if (this.faults.hang.armed && this.faults.hang.shouldFail()) {
+    if (this.faults.hang.armed && this.faults.hang.shouldFail(this.index)) {
       this.phase = HUNG;
       if (this.tpErr.enabled) this.tpErr.emit({ dev: this.name, code: -1, name: "HANG", bytesDone: 0 });
       return;
@@ -361,7 +365,7 @@ export class PtdmaFunction {
     this.xlat = this.p.iotlb_miss > 0 && d.length > 0
       ? (this.iommu.iotlbPages(this.dev, d.src, d.length) + this.iommu.iotlbPages(this.dev, d.dst, d.length)) * this.p.iotlb_miss
       : 0;
-    if (this.faults.busFault.armed && d.length > 0 && this.faults.busFault.shouldFail()) {
+    if (this.faults.busFault.armed && d.length > 0 && this.faults.busFault.shouldFail(this.index)) {
       const k = this.busFaultAfter ?? this.rng.below(Math.ceil(d.length / 64)) * 64;
       this.copyBytes = Math.min(Math.max(0, Math.floor(k)), d.length - 1);
       this.errCode = this.rng.chance(0.5) ? PT_ERR_IDMA0_AXI_SLVERR : PT_ERR_ODMA0_AXI_SLVERR;
@@ -418,7 +422,7 @@ export class PtdmaFunction {
       this.stats.descriptors++;
       this.latch(INT_COMPLETION);
     }
-    if (this.faults.spuriousIrq.armed && this.faults.spuriousIrq.shouldFail()) {
+    if (this.faults.spuriousIrq.armed && this.faults.spuriousIrq.shouldFail(this.index)) {
       this.stats.msiSpurious++;
       if (this.tpIrq.enabled) this.tpIrq.emit({ dev: this.name, kind: "spurious" });
       this.core.sim.schedule(writeback + 2 * this.p.msi_latency + this.handlerEntry(), onMsi, this);
@@ -442,7 +446,7 @@ export class PtdmaFunction {
   }
 
   private sendMsi(): void {
-    if (this.faults.lostIrq.armed && this.faults.lostIrq.shouldFail()) {
+    if (this.faults.lostIrq.armed && this.faults.lostIrq.shouldFail(this.index)) {
       this.stats.msiLost++;
       if (this.tpIrq.enabled) this.tpIrq.emit({ dev: this.name, kind: "lost" });
       return;

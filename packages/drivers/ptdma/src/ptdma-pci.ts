@@ -58,7 +58,7 @@ export function createPtdmaEngines(o: PtdmaProbeOptions): PtdmaEngine[] {
     const name = `ptdma${i}`;
     const dev = o.engine.createDevice(name, { numaNode: pl.node, dmaMaskBits: 48, iommu: o.iommu ?? "off" });
     const hw = new PtdmaFunction({
-      core: o.core, mem: o.engine.mem, iommu: o.engine.map.iommu, fabric: o.fabric, dev, params, faults, name, irq: PTDMA_IRQ_BASE + i,
+      core: o.core, mem: o.engine.mem, iommu: o.engine.map.iommu, fabric: o.fabric, dev, params, faults, name, index: i, irq: PTDMA_IRQ_BASE + i,
       engineServer: o.fabric.addServer(`${name}.engine`, params.chan_bw),
       quadrantServer: o.fabric.quadrantServer(pl.node, pl.quadrant),
     });

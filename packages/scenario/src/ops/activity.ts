@@ -15,6 +15,8 @@ export const spawn = defineOp({
   }).strict(),
   check(c, st) {
     c.proc(st.process);
+    c.entries(st.pages, "pages");
+    if (st.everyNs < c.limits.threadPeriodNs) c.problem("everyNs", `${st.everyNs} ns is shorter than limits.threadPeriodNs (${c.limits.threadPeriodNs} ns); lower limits.threadPeriodNs to allow it`);
     if (st.thread !== undefined) c.proc(st.thread, "thread");
     c.addr(st.addr, "addr");
     if (c.scope.activities.has(st.as)) c.problem("as", `activity "${st.as}" already exists`);
@@ -24,7 +26,7 @@ export const spawn = defineOp({
     const t = w.task(st.thread ?? st.process);
     const base = evalAddrNumber(st.addr, scope);
     const pages = Array.from({ length: st.pages }, (_, k) => base - (base % PAGE_SIZE) + k * PAGE_SIZE);
-    const a = new Activity(w.m, t, st.kind, pages, st.everyNs, st.count);
+    const a = new Activity(w.m, t, st.kind, pages, st.everyNs, st.count, w.threadBudget);
     w.activities.set(st.as, a);
     a.start();
     return { call: `${st.as}: ${st.thread ?? st.process} ${st.kind}s ${st.pages} page(s) at ${st.addr} every ${st.everyNs} ns`, result: {}, mismatches: [] };

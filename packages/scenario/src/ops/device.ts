@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { makeDevicePrivateEntry, mapDeviceCoherentPage, mmapPfnRange } from "@mmemu/mm-core";
 import { evalAddrNumber, parseSize } from "../expr.js";
-import { bits, defineOp, hex, retOutcome } from "../op.js";
+import { bits, defineOp, hex, MAP_FAILED, retOutcome } from "../op.js";
 import { Addr, common, Name, NodeId, proc, Prot, Size } from "../schema-types.js";
 import { PROT_BITS } from "./prot.js";
 
@@ -32,7 +32,7 @@ export const pfnmap = defineOp({
   run(w, st, scope) {
     const t = w.task(st.process);
     const r = mmapPfnRange(w.m, t.mm!, parseSize(st.len), bits(st.prot, PROT_BITS), st.node);
-    if (r >= 0) w.labels.set(st.as, BigInt(r));
+    w.labels.set(st.as, r >= 0 ? BigInt(r) : MAP_FAILED);
     return retOutcome(`mmap(/dev/device -> remap_pfn_range, ${st.len})`, r, undefined, scope.vars, r >= 0 ? { addr: hex(r) } : {});
   },
 });

@@ -6,6 +6,7 @@ import { spawn, stop } from "./activity.js";
 import { touch, read, write } from "./access.js";
 import { capset, prctl_set_dumpable, set_cpuset, setresgid, setresuid } from "./creds.js";
 import { device, pfnmap } from "./device.js";
+import { fault } from "./fault.js";
 import { inspect } from "./inspect.js";
 import { fill_node, node_info, node_meminfo, sleep, vm_events } from "./machine.js";
 import { migrate_pages } from "./migrate_pages.js";
@@ -26,7 +27,7 @@ import { vdso } from "./vdso.js";
 export const OPS = {
   mmap, munmap, mprotect, mlock, munlock, madvise, ksm_scan, fork, exit, reap, thread, setresuid, setresgid, capset,
   prctl_set_dumpable, set_cpuset, write, read, touch, pin, unpin, device, pfnmap, move_pages, migrate_pages, inspect,
-  spawn, stop, sleep, vm_events, node_info, fill_node, mbind, set_mempolicy, get_mempolicy, trace_start, trace_stop,
+  spawn, stop, sleep, vm_events, node_info, fill_node, fault, mbind, set_mempolicy, get_mempolicy, trace_start, trace_stop,
   numa_maps, smaps, pagemap, node_meminfo, sysfs, vdso, stack,
 } as const;
 

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { PAGE_SIZE, PG, PTE } from "@mmemu/mm-core";
 import { evalAddrNumber, parseSize } from "../expr.js";
-import { defineOp, hex } from "../op.js";
+import { capMismatches, defineOp, hex } from "../op.js";
 import { Addr, common, Data, Name, proc, Size, VarRef } from "../schema-types.js";
 import { checkData } from "./data.js";
 
@@ -20,6 +20,9 @@ const PageExpect = z.object({
 }).strict();
 export type PageExpectation = z.infer<typeof PageExpect>;
 
+/** Pages an inspect step reports (all are checked). */
+const INSPECT_REPORT_LIMIT = 64;
+
 export const inspect = defineOp({
   schema: z.object({
     op: z.literal("inspect"), ...common, ...proc, addr: Addr, pages: z.number().int().min(1).default(1),
@@ -28,6 +31,7 @@ export const inspect = defineOp({
   }).strict(),
   check(c, st) {
     c.proc(st.process);
+    c.entries(st.pages, "pages");
     c.addr(st.addr, "addr");
     c.size(st.stride, "stride");
     if (st.expect?.sameAs) {
@@ -66,7 +70,7 @@ export const inspect = defineOp({
       }
       if (zeroPage) info.zeroPage = true;
       if (swapped) info.swapped = true;
-      pages.push(info);
+      if (pages.length < INSPECT_REPORT_LIMIT) pages.push(info);
       const at = st.pages > 1 ? `page ${k} (${hex(a)})` : hex(a);
       const field = (name: string, got: unknown, want: unknown) => {
         if (want !== undefined && got !== want) mismatches.push(`${at}: ${name} is ${String(got)}, expected ${String(want)}`);
@@ -86,6 +90,6 @@ export const inspect = defineOp({
         if (o !== pfn || pfn < 0) mismatches.push(`${at}: not the same page as ${e.sameAs.process}'s ${e.sameAs.addr}`);
       }
     }
-    return { call: `inspect(${st.process}, ${st.addr}${st.pages > 1 ? `, ${st.pages} pages` : ""})`, result: { pages: pages.length <= 64 ? pages : pages.slice(0, 64) }, mismatches };
+    return { call: `inspect(${st.process}, ${st.addr}${st.pages > 1 ? `, ${st.pages} pages` : ""})`, result: { pages }, mismatches: capMismatches(mismatches) };
   },
 });

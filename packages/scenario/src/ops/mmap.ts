@@ -4,7 +4,7 @@ import {
   alignUp, MAP_ANONYMOUS, MAP_FIXED, MAP_HUGETLB, MAP_LOCKED, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
 } from "@mmemu/mm-core";
 import { parseSize, evalAddrNumber } from "../expr.js";
-import { bits, defineOp, hex, retOutcome } from "../op.js";
+import { bits, defineOp, hex, MAP_FAILED, retOutcome } from "../op.js";
 import { Addr, common, Name, OpExpect, proc, Prot, Size } from "../schema-types.js";
 import { PROT_BITS } from "./prot.js";
 
@@ -50,7 +50,8 @@ export const mmap = defineOp({
     };
     const r = w.tasks.withCurrent(t, () => w.m.memory.mmap(t.mm!, args));
     const addr = r >= 0 && align > 0 ? alignUp(r, align) : r;
-    if (r >= 0) w.labels.set(st.as, BigInt(addr));
+    // A failed mmap() returns MAP_FAILED ((void *)-1); later steps that use the label use that pointer.
+    w.labels.set(st.as, r >= 0 ? BigInt(addr) : MAP_FAILED);
     return retOutcome(`mmap(${st.as}, ${len} bytes, ${st.flags.join("|")})`, addr, st.expect, scope.vars, r >= 0 ? { addr: hex(addr) } : {});
   },
 });

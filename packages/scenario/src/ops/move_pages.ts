@@ -1,5 +1,6 @@
 /** move_pages(2) with its three arrays in the caller's memory: given, ranges, raw pointers or fills. */
 import { z } from "zod";
+import { PAGE_SIZE } from "@mmemu/mm-core";
 import { kernelMovePages, MPOL_MF_LAZY, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, readUserInts, writeUserArray } from "@mmemu/move-pages";
 import { checkStatus, describeStatus } from "../expect.js";
 import { evalAddr, evalAddrNumber, parseSize, type ExprScope } from "../expr.js";
@@ -60,8 +61,11 @@ export const move_pages = defineOp({
   check(c, st) {
     c.proc(st.process);
     c.pid(st.pid);
-    if (Array.isArray(st.pages)) st.pages.forEach((p, k) => c.addr(p, `pages[${k}]`));
-    else if ("range" in st.pages) {
+    if (Array.isArray(st.pages)) {
+      c.entries(st.pages.length, "pages");
+      st.pages.forEach((p, k) => c.addr(p, `pages[${k}]`));
+    } else if ("range" in st.pages) {
+      c.entries(st.pages.count, "pages.count");
       c.addr(st.pages.range, "pages.range");
       c.size(st.pages.stride, "pages.stride");
     } else {
@@ -71,7 +75,10 @@ export const move_pages = defineOp({
     if (typeof st.count === "string") c.addr(st.count, "count");
     if (st.nodes !== null) {
       if (Array.isArray(st.nodes)) st.nodes.forEach((n, k) => c.intVar(n, `nodes[${k}]`));
-      else if ("fill" in st.nodes) c.intVar(st.nodes.fill, "nodes.fill");
+      else if ("fill" in st.nodes) {
+        c.entries(st.nodes.count, "nodes.count");
+        c.intVar(st.nodes.fill, "nodes.fill");
+      }
       else c.addr(st.nodes.raw, "nodes.raw");
     }
     if (st.status !== "auto") c.addr(st.status.raw, "status.raw");
@@ -88,7 +95,11 @@ export const move_pages = defineOp({
     const pid = typeof st.pid === "string" ? w.task(st.pid).pid : st.pid;
     const addrs = pageAddresses(st, scope);
     const count = st.count !== undefined ? (typeof st.count === "number" ? st.count : A(st.count)) : addrs!.length;
-    const n = addrs?.length ?? count;
+    // The status array the runner provides (and reads back): one entry per page given, or for a raw
+    // pages pointer one per count; a count beyond limits.arrayEntries (2^40, ULONG_MAX: a test of the
+    // kernel's checks) gets one page of entries, past whose end the kernel finds no memory, as with a
+    // caller whose array is too short.
+    const n = addrs?.length ?? (count <= w.limits.arrayEntries ? count : PAGE_SIZE / 4);
     const place = (values: ArrayLike<number | bigint>, size: 4 | 8, at: number | string | undefined): number => {
       if (at === undefined) return arena.place(values, size);
       const a = A(at);
@@ -126,7 +137,8 @@ export const move_pages = defineOp({
     }
     const flagText = Array.isArray(st.flags) ? st.flags.join("|") || "0" : String(st.flags);
     const nodesText = nodeList === null ? (st.nodes === null ? "NULL" : "raw") : nodeList.length > 8 ? `[${nodeList.slice(0, 4).join(",")},... ${nodeList.length}]` : `[${nodeList.join(",")}]`;
-    const call = `move_pages(${pid}, ${count}, ${addrs === null ? "raw" : `${addrs.length} addrs`}, ${nodesText}, status, ${flagText})`;
+    const countText = st.count === undefined ? String(count) : typeof st.count === "number" ? String(st.count) : evalAddr(st.count, scope).toString();
+    const call = `move_pages(${pid}, ${countText}, ${addrs === null ? "raw" : `${addrs.length} addrs`}, ${nodesText}, status, ${flagText})`;
     const out = retOutcome(call, kret, st.expect, vars, extra);
     if (st.expect?.status !== undefined) out.mismatches.push(...checkStatus(status, st.expect.status, fill, vars));
     return out;

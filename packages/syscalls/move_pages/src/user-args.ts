@@ -54,10 +54,15 @@ export function writeUserArray(tasks: TaskTable, task: TaskStruct, addr: number,
 /**
  * A task's argument area: one large private mapping made on first use, handed out page by page, so the
  * arrays of successive calls never land in holes a caller made on purpose (munmap'd test pages).
+ * `release()` gives back what was handed out since the last release (a caller's arrays are dead once its
+ * call returned): the first mapping is reused from its start and any larger one is unmapped, so a long
+ * run of calls keeps a constant footprint instead of mapping fresh memory for every call.
  */
 export class UserArgArena {
   private next = 0;
   private end = 0;
+  /** Mappings made, [address, length]; the first is kept across releases. */
+  private readonly areas: Array<[number, number]> = [];
 
   constructor(
     private readonly tasks: TaskTable,
@@ -73,10 +78,28 @@ export class UserArgArena {
       const len = Math.max(this.chunk, need);
       this.next = mmapUserArea(this.tasks, this.task, len);
       this.end = this.next + len;
+      this.areas.push([this.next, len]);
     }
     const a = this.next;
     this.next += need;
     return a;
+  }
+
+  /** Give back everything handed out: keep the first mapping for reuse, unmap the others. */
+  release(): void {
+    const mm = this.task.mm;
+    while (this.areas.length > 1) {
+      const [addr, len] = this.areas.pop()!;
+      if (mm !== null) this.tasks.m.memory.munmap(mm, addr, len);
+    }
+    const first = this.areas[0];
+    if (first === undefined || mm === null) {
+      this.areas.length = 0;
+      this.next = this.end = 0;
+      return;
+    }
+    this.next = first[0];
+    this.end = first[0] + first[1];
   }
 
   /** Store `values` (entries of `size` bytes) in fresh room; their address. */
