@@ -13,6 +13,7 @@ import { buildProgram } from "../src/index.js";
 
 const inputs = fileURLToPath(new URL("./bad-inputs/", import.meta.url));
 const example = fileURLToPath(new URL("../../../examples/scenarios/ltp-move_pages04.json", import.meta.url));
+const sweepSpec = fileURLToPath(new URL("../../../examples/sweeps/batch-vs-channels.yaml", import.meta.url));
 const out = mkdtempSync(join(tmpdir(), "mmemu-replay-"));
 const f = (name: string) => join(inputs, name);
 
@@ -85,6 +86,14 @@ const BAD: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
   ["calibrate --free unknown", ["calibrate", "--free", "xdma.chan_bw", "--max-evals", "1", "--stages", "cpu"], /--free xdma\.chan_bw: no parameter "xdma\.chan_bw"/],
   ["profile show --engine unknown", ["profile", "show", "--engine", "xdma"], /--engine "xdma": not a built-in engine \(ptdma, sdxi, ae4dma\)/],
   ["new engine with a bad name", ["new", "engine", "My-DMA", "--dir", join(out, "new")], /new engine: NAME must be lower case letters/],
+  ["bench speed --json \"\"", ["bench", "speed", "--json", ""], /--json: needs a file path, got ""/],
+  ["tune-batch --json \"\"", ["tune-batch", "--folio", "2M", "--channels", "4", "--budget-us", "500", "--json", ""], /--json: needs a file path, got ""/],
+  ["bench predict --trace under a file", ["bench", "predict", "--trace", "/etc/hostname/t.dat"], /--trace: cannot create "\/etc\/hostname\/t\.dat": "\/etc\/hostname" is a file/],
+  ["sweep --db under a file", ["sweep", sweepSpec, "--db", "/etc/hostname/x.db"], /--db: cannot create "\/etc\/hostname\/x\.db"/],
+  ["sweep --out a directory", ["sweep", sweepSpec, "--out", out], /--out: ".*" is a directory; give a file name/],
+  ["sweep --cache that is a file", ["sweep", sweepSpec, "--cache", "/etc/hostname"], /--cache: "\/etc\/hostname" exists and is not a directory/],
+  ["sweep --queue that is not a URL", ["sweep", sweepSpec, "--queue", "localhost"], /--queue: "localhost" is not a URL/],
+  ["dmatest --seed -5", ["dmatest", "--engine", "ptdma", "--seed", "-5"], /--seed: expected a whole number from 0 to 2147483647, got "-5"/],
   ["new engine --dir under a file", ["new", "engine", "fine", "--dir", "/etc/hostname/dir"], /--dir: cannot create "\/etc\/hostname\/dir"/],
 ];
 

@@ -143,6 +143,7 @@ export function benchCommand(): Command {
   addQuietOption(addTraceOptions(speed)).action(async (o: CommonOpts & { seed: boolean; json?: string | boolean }) => {
     const components = await componentsFrom(o);
     const profile = loadProfileWith(o.profile, o.set, components.schema);
+    if (typeof o.json === "string") outputPath("--json", o.json, "file");
     const traced = checkTraceArgs(o, SPEED_POINTS.length);
     const bar = progressBar("speed", o.quiet);
     let rep;

@@ -13,7 +13,7 @@ import { formatSweepTable, recordsJsonl, summaryLine, writeFileAtomic, writeSwee
 import { DEFAULT_ATTEMPTS, DEFAULT_LOCK_MS, DEFAULT_QUEUE_NAME, DEFAULT_STALLED_MS, QueueEngine, startQueueWorker } from "../sweep/queue.js";
 import { resolveSweep } from "../sweep/resolve.js";
 import { runSweep, type SweepRunResult } from "../sweep/run.js";
-import { intOption } from "../output.js";
+import { intOption, outputPath } from "../output.js";
 import { loadSweepFile, type Sweep } from "../sweep/spec.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 
@@ -91,6 +91,11 @@ export async function runSweepWithProgress(sweep: Sweep, engine: PointEngine, o:
 export async function runSweepCommand(specFile: string, o: SweepCommandOptions): Promise<number> {
   const loaded = loadSweepFile(specFile);
   const sweep: Sweep = o.strictOffload === true ? { ...loaded, strictOffload: true } : loaded;
+  // Every output is checked before the first point runs.
+  if (o.out !== undefined) outputPath("--out", o.out, "file");
+  if (o.report !== undefined) outputPath("--report", o.report, "dir");
+  if (o.db !== undefined) outputPath("--db", o.db, "file");
+  if (o.cache !== false) outputPath("--cache", o.cache ?? DEFAULT_CACHE_DIR, "dir");
   const limit = o.limit !== undefined ? intOption("--limit", o.limit, 1, Number.MAX_SAFE_INTEGER) : undefined;
   const cache = o.cache === false ? null : new PointCache(o.cache ?? DEFAULT_CACHE_DIR);
   const engine = engineFrom(o);

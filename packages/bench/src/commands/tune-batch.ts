@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import { PointPool } from "../pool.js";
+import { outputPath } from "../output.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 import { offloadSpec, SEED_OFFLOAD_N, specLabel } from "../points.js";
 import {
@@ -50,6 +51,7 @@ export function tuneBatchCommand(): Command {
       if (!(budget > 0) || !Number.isFinite(budget)) throw new Error(`--budget-us must be a positive number of microseconds, got "${o.budgetUs}"`);
       const components = await componentsFrom(o);
       const profile = loadProfileWith(o.profile, o.set, components.schema);
+      if (typeof o.json === "string") outputPath("--json", o.json, "file");
       const traced = checkTraceArgs(o, SEED_OFFLOAD_N.length);
       const pool = new PointPool(undefined, components);
       const bar = progressBar("tune-batch", o.quiet);
