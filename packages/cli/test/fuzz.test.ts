@@ -75,6 +75,19 @@ test("found by the first long campaign: a descriptor error on a channel's non-la
   t.is(await runCommand([fixed], {}, o), 0, o.stdout);
 });
 
+test("found when AE4DMA joined the campaigns: the posted AE4DMA glue only logs a descriptor error, so dcbm moves a page with stale data; errorsVisibleToClient makes it fall back", async (t) => {
+  const file = fileURLToPath(new URL("./fuzz-found/ae4dma-desc-error-hidden.json", import.meta.url));
+  const posted = capture();
+  t.is(await runCommand([file], {}, posted), 1);
+  t.regex(posted.stdout, /invariant violated: migrator DCBM, batch \d+, pair 0 .*claimed copied.*does not hold the source.s data/);
+  const s = JSON.parse(readFileSync(file, "utf8")) as { machine: { modparams: Record<string, Record<string, unknown>> } };
+  s.machine.modparams.ae4dma = { errorsVisibleToClient: true };
+  const fixed = join(dir, "fixed-ae4dma.json");
+  writeFileAtomic(fixed, JSON.stringify(s));
+  const o = capture();
+  t.is(await runCommand([fixed], {}, o), 0, o.stdout);
+});
+
 function capture(): Output & { stdout: string } {
   const o = { stdout: "", out: (s: string) => void (o.stdout += s), err: () => {} };
   return o;

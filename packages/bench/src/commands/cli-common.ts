@@ -41,10 +41,10 @@ export function checkTraceArgs(a: TraceCliArgs, nrPoints: number): { index: numb
     if (a.tracePoint !== undefined) throw new Error("--trace-point needs --trace FILE");
     return null;
   }
-  // The file is checked now, not after the whole command has run.
-  if (t.file !== "-") outputPath("--trace", t.file, "file");
   const index = a.tracePoint === undefined ? 0 : Number(a.tracePoint);
   if (!/^\d+$/.test(a.tracePoint ?? "0") || index >= nrPoints) throw new Error(`--trace-point: "${a.tracePoint}" is not a point index from 0 to ${nrPoints - 1}`);
+  // The file is checked now, not after the whole command has run.
+  if (t.file !== "-") outputPath("--trace", t.file, "file");
   return { index };
 }
 

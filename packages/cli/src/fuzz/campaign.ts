@@ -1,7 +1,8 @@
 /**
  * Property-based campaigns (fast-check) over whole emulated systems. Each case is a scenario: a machine
- * (2 or 3 nodes of any size, THP policy, a hugetlb pool, optionally dcbm on zen3-ptdma's PTDMA engines or
- * on example-sdxi's SDXI functions (in or out of order), or mtcopy, with the driver fixes on), a process with patterned regions, optional reader/writer threads,
+ * (2 or 3 nodes of any size, THP policy, a hugetlb pool, optionally dcbm on zen3-ptdma's PTDMA engines,
+ * on example-sdxi's SDXI functions (in or out of order) or on example-ae4dma's AE4DMA queues, or mtcopy,
+ * with the driver fixes on), a process with patterned regions, optional reader/writer threads,
  * move_pages/migrate_pages calls, fault points armed and disarmed around them, and syscalls with wild
  * arguments. The property: no step throws, the invariant checker sees nothing, every page still holds
  * what was written (wherever it now lives), writers lost no write, and each call fails only with an
@@ -26,7 +27,10 @@ export const CORRECT_DRIVER = {
 export const CORE_FAULTS = ["migrate_extra_ref", "folio_trylock", "migrate_alloc_dst", "fail_page_alloc", "migrate_copy_hwpoison"] as const;
 export const DCBM_FAULTS = ["ptdma.desc_error", "ptdma.bus_fault", "ptdma.hang", "ptdma.lost_irq", "ptdma.spurious_irq", "ptdma.desc_alloc", "dma.map_fail", "dma.chan_request", "dcbm.alloc_fail"] as const;
 export const DCBM_SDXI_FAULTS = ["sdxi.desc_error", "sdxi.bus_fault", "sdxi.hang", "sdxi.lost_irq", "sdxi.spurious_irq", "dma.map_fail", "dma.chan_request", "dcbm.alloc_fail"] as const;
+export const DCBM_AE4DMA_FAULTS = ["ae4dma.desc_error", "ae4dma.hang", "ae4dma.lost_irq", "dma.map_fail", "dma.chan_request", "dcbm.alloc_fail"] as const;
 export const MTCOPY_FAULTS = ["mtcopy.work_alloc"] as const;
+const EXAMPLE_PROFILE_BY_ENGINE = { ptdma: "zen3-ptdma", sdxi: "example-sdxi", ae4dma: "example-ae4dma" } as const;
+const DCBM_FAULTS_BY_ENGINE = { ptdma: DCBM_FAULTS, sdxi: DCBM_SDXI_FAULTS, ae4dma: DCBM_AE4DMA_FAULTS } as const;
 
 /** What move_pages(2) and migrate_pages(2) may fail with under faults and wild arguments (their manual pages). */
 const ALLOWED_ERRNOS = ["ENOMEM", "EFAULT", "EBUSY", "EIO", "EAGAIN", "EHWPOISON", "EINVAL", "ENODEV", "ENOENT", "EPERM", "ESRCH", "E2BIG", "EACCES"];
@@ -42,7 +46,7 @@ interface Region {
 
 type Offload =
   | { migrator: "none" }
-  | { migrator: "dcbm"; channels: number; sdxi: boolean; outOfOrder: boolean }
+  | { migrator: "dcbm"; channels: number; engine: "ptdma" | "sdxi" | "ae4dma"; outOfOrder: boolean }
   | { migrator: "mtcopy"; threads: number };
 
 interface FaultArm {
@@ -118,9 +122,11 @@ function actionArb(nodes: number, regions: Region[], faults: readonly string[]):
 export function caseArb(): fc.Arbitrary<FuzzCase> {
   const offload: fc.Arbitrary<Offload> = fc.oneof(
     { weight: 3, arbitrary: fc.constant({ migrator: "none" as const }) },
-    { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }).map((channels) => ({ migrator: "dcbm" as const, channels, sdxi: false, outOfOrder: false })) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }).map((channels) => ({ migrator: "dcbm" as const, channels, engine: "ptdma" as const, outOfOrder: false })) },
     // dcbm on SDXI functions (example-sdxi), whose unfenced descriptors may complete out of order.
-    { weight: 1, arbitrary: fc.record({ channels: fc.integer({ min: 1, max: 4 }), outOfOrder: fc.boolean() }).map((o) => ({ migrator: "dcbm" as const, sdxi: true, ...o })) },
+    { weight: 1, arbitrary: fc.record({ channels: fc.integer({ min: 1, max: 4 }), outOfOrder: fc.boolean() }).map((o) => ({ migrator: "dcbm" as const, engine: "sdxi" as const, ...o })) },
+    // dcbm on AE4DMA queues (example-ae4dma), several descriptors in flight per queue.
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }).map((channels) => ({ migrator: "dcbm" as const, channels, engine: "ae4dma" as const, outOfOrder: false })) },
     // Powers of two only: the posted mtcopy leaves the last size % threads bytes of a folio uncopied when
     // a batch has fewer folios than threads (it only warns), so 3 threads corrupt data by design.
     { weight: 1, arbitrary: fc.constantFrom(1, 2, 4).map((threads) => ({ migrator: "mtcopy" as const, threads })) },
@@ -136,7 +142,7 @@ export function caseArb(): fc.Arbitrary<FuzzCase> {
       regions: fc.array(regionArb(), { minLength: 1, maxLength: 3 }),
       seed: fc.integer({ min: 1, max: 1 << 30 }),
     })).chain((base) => {
-      const device = off.migrator === "dcbm" ? (off.sdxi ? DCBM_SDXI_FAULTS : DCBM_FAULTS) : off.migrator === "mtcopy" ? MTCOPY_FAULTS : [];
+      const device = off.migrator === "dcbm" ? DCBM_FAULTS_BY_ENGINE[off.engine] : off.migrator === "mtcopy" ? MTCOPY_FAULTS : [];
       const faults = [...CORE_FAULTS, ...device];
       return fc.record({
         thread: fc.option(fc.record({ kind: fc.constantFrom("read" as const, "write" as const), region: fc.integer({ min: 0, max: base.regions.length - 1 }), everyNs: fc.integer({ min: 50, max: 5000 }) }), { nil: null }),
@@ -216,8 +222,9 @@ export function caseScenario(c: FuzzCase): Record<string, unknown> {
   const offload = o.migrator === "none" ? {}
     : o.migrator === "mtcopy" ? { profile: "zen3-ptdma", migrator: "mtcopy", sysfs: { threads: o.threads } }
       : {
-        profile: o.sdxi ? "example-sdxi" : "zen3-ptdma", migrator: "dcbm", sysfs: { nr_dma_chan: o.channels },
-        modparams: { ...CORRECT_DRIVER, ...(o.sdxi ? { sdxi: { completionOrder: o.outOfOrder ? "outOfOrderWithoutFence" : "inOrder" } } : {}) },
+        profile: EXAMPLE_PROFILE_BY_ENGINE[o.engine], ...(o.engine === "ae4dma" ? { engines: ["ae4dma"] } : {}),
+        migrator: "dcbm", sysfs: { nr_dma_chan: o.channels },
+        modparams: { ...(o.engine === "ae4dma" ? { dcbm: CORRECT_DRIVER.dcbm, ae4dma: CORRECT_DRIVER.ptdma } : CORRECT_DRIVER), ...(o.engine === "sdxi" ? { sdxi: { completionOrder: o.outOfOrder ? "outOfOrderWithoutFence" : "inOrder" } } : {}) },
       };
   return {
     version: 1, name: "fuzz case", description: "written by mmemu fuzz: a minimal case that violates a property", kernel: "mainline",
