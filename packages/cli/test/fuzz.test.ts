@@ -61,6 +61,18 @@ test("scenario texts: bad ones are refused with a named error, never a throw", a
   t.is(stats.refused, 16);
 });
 
+test("found by a long input campaign: a sysfs value the driver refuses at build time is a refusal naming machine.sysfs, not a violation", async (t) => {
+  const stats: InputStats = { scenarios: 0, commandLines: 0, refused: 0, ran: 0, parserValues: 0, violations: [] };
+  const text = JSON.stringify({
+    version: 1, name: "x", machine: { nodes: [{ id: 0, memory: "4096p" }, { id: 1, memory: "4096p" }], profile: "zen3-ptdma", migrator: "dcbm", sysfs: { nr_dma_chan: " " } },
+    processes: [{ name: "p" }], steps: [{ op: "sleep", ns: 1 }],
+  });
+  await fuzzScenarioText({ text, yaml: false }, stats);
+  t.deepEqual(stats.violations, []);
+  t.is(stats.refused, 1);
+  t.is(stats.ran, 0);
+});
+
 test("found by the first long campaign: a descriptor error on a channel's non-last descriptor corrupts data under dcbm's callback-on-last-only, not with per-descriptor callbacks", async (t) => {
   const file = fileURLToPath(new URL("./fuzz-found/dcbm-desc-error-not-last.json", import.meta.url));
   const posted = capture();

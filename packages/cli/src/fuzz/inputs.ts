@@ -112,8 +112,14 @@ export async function fuzzScenarioText(input: { text: string; yaml: boolean }, s
       stats.refused++;
       return;
     }
-    stats.ran++;
     const r = runScenario(s, { devices, keepSteps: 0, limits: RUN_LIMITS });
+    // A machine that cannot be built for a reason that names its field (a sysfs write or module
+    // parameter the driver refuses, as the kernel would) is a refusal: mmemu run exits 2 naming it.
+    if (r.machineError === true && /^machine: cannot build the machine: machine\.[a-z_.]+/.test(r.error ?? "")) {
+      stats.refused++;
+      return;
+    }
+    stats.ran++;
     // A step that throws is the emulator failing on input it accepted (a limit reached is fine).
     if (r.error !== undefined && r.limitReached === undefined) throw new Error(`accepted, then the run stopped: ${r.error}`);
   });
