@@ -15,6 +15,9 @@ import { NR_PHASES } from "./cost.js";
 /** A scheduled callback. `arg` avoids allocating a closure per event on hot paths. */
 export type EventFn = (arg: any) => void;
 
+/** Nesting limit of concurrent calls one above another ({@link Sim.taskDepth}). */
+export const MAX_TASK_DEPTH = 64;
+
 export class DeadlockError extends Error {
   constructor(what: string, now: number) {
     super(`${what}: nothing is scheduled that could wake the waiter (virtual time ${now} ns)`);
@@ -39,6 +42,11 @@ export class Sim {
   phase = 0;
   /** Virtual ns attributed to each phase since creation; their sum is always `now`. */
   readonly phaseNs: Float64Array = new Float64Array(NR_PHASES);
+  /**
+   * How many concurrent calls run one above another on the JS stack (0: the scenario's own thread or
+   * any top-level caller). {@link runTask} raises it; locks use it to tell a holder below from one above.
+   */
+  taskDepth = 0;
   /** Called with (phase, from, to) whenever the clock moves, while a trace wants phase slices. */
   phaseProbe: ((phase: number, from: number, to: number) => void) | null = null;
 
@@ -137,6 +145,23 @@ export class Sim {
       this.dispatching = outer;
     }
     return true;
+  }
+
+  /**
+   * Run `fn(arg)` as a task, from an event: a concurrent call that starts while another task sleeps. It
+   * may charge time and sleep (its events run nested); the interrupted task resumes when it returns.
+   */
+  runTask<A, R>(fn: (arg: A) => R, arg: A): R {
+    if (this.taskDepth + 1 >= MAX_TASK_DEPTH) throw new RangeError(`Sim.runTask: more than ${MAX_TASK_DEPTH - 1} concurrent calls nested in one another`);
+    const outer = this.dispatching;
+    this.dispatching = false;
+    this.taskDepth++;
+    try {
+      return fn(arg);
+    } finally {
+      this.taskDepth--;
+      this.dispatching = outer;
+    }
   }
 
   /** True while an event handler runs (interrupt-like context: it must not sleep). */

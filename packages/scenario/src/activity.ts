@@ -7,6 +7,7 @@
  */
 import { folioWaitUnlock, PAGE_SIZE, PG, VM_FAULT, type Machine } from "@mmemu/mm-core";
 import type { TaskStruct } from "@mmemu/move-pages";
+import type { RwSemaphore } from "@mmemu/kernel";
 
 export interface ActivityStats {
   /** Accesses that completed. */
@@ -28,6 +29,8 @@ export interface AccessBudget {
 export class Activity {
   accesses = 0;
   migrationWaits = 0;
+  /** Times a fault found mmap_lock held by a writer and slept. */
+  lockWaits = 0;
   faults = 0;
   private stopped = false;
   private next = 0;
@@ -83,6 +86,14 @@ export class Activity {
     return lost;
   }
 
+  /** Sleep in mmap_read_lock() (as a queued waiter: an event cannot sleep), then access again. */
+  private waitLock(lock: RwSemaphore): void {
+    const wake = (): void => {
+      if (lock.retryWaiter(wake)) this.access();
+    };
+    lock.waitFor(false, wake);
+  }
+
   private access(): void {
     if (this.stopped || this.remaining <= 0 || this.task.mm === null) return;
     if (this.budget.left <= 0) {
@@ -101,6 +112,11 @@ export class Activity {
       r = m.memory.userAccessFrame(this.task.ctx, page, write);
     } finally {
       m.current = prev;
+    }
+    if (r === VM_FAULT.LOCK_WAIT) {
+      this.lockWaits++;
+      this.waitLock(m.memory.faultWaitLock!);
+      return;
     }
     if (r === VM_FAULT.MIGRATION_WAIT) {
       this.migrationWaits++;

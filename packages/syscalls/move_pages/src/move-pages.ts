@@ -133,8 +133,15 @@ class MovePagesCall {
         start = i;
         currentNode = node;
       }
-      // Errors in the page lookup or isolation are not fatal: they are reported in status.
-      err = this.addFolioForMigration(p, currentNode, migrateAll);
+      // Errors in the page lookup or isolation are not fatal: they are reported in status. Each
+      // lookup holds mmap_lock for read; it is dropped before the next entry and before migrating.
+      const lock = this.mm.mmapLock;
+      lock.downRead();
+      try {
+        err = this.addFolioForMigration(p, currentNode, migrateAll);
+      } finally {
+        lock.upRead();
+      }
       if (err > 0) continue;
       // Already on the target node (0): report the node, otherwise the error.
       err = this.ua.putInts(status, i, 1, err !== 0 ? err : currentNode);
@@ -227,8 +234,6 @@ class MovePagesCall {
    * that faults ends the call with -EFAULT (earlier chunks stay written).
    */
   doPagesStat(nrPages: number, pages: number, status: number): number {
-    const m = this.m;
-    const features = this.tasks.features;
     const CH = DO_PAGES_STAT_CHUNK_NR;
     const inBuf = new Uint8Array(CH * 8);
     const inView = new DataView(inBuf.buffer);
@@ -240,7 +245,25 @@ class MovePagesCall {
       const chunkNr = Math.min(left, CH);
       if (this.ua.copyFromUser(inBuf, 0, pages + offset * 8, chunkNr * 8) !== 0) break;
       // do_pages_stat_array(): under the mmap lock, one lookup per entry.
-      for (let k = 0; k < chunkNr; k++) {
+      const lock = this.mm.mmapLock;
+      lock.downRead();
+      try {
+        this.statChunk(inView, outView, chunkNr);
+      } finally {
+        lock.upRead();
+      }
+      if (this.ua.copyToUser(status + offset * 4, outBuf, 0, chunkNr * 4) !== 0) break;
+      offset += chunkNr;
+      left -= chunkNr;
+    }
+    return left > 0 ? -EFAULT : 0;
+  }
+
+  /** Mirrors do_pages_stat_array(): the node or -errno of each address of one chunk. */
+  private statChunk(inView: DataView, outView: DataView, chunkNr: number): void {
+    const m = this.m;
+    const features = this.tasks.features;
+    for (let k = 0; k < chunkNr; k++) {
         m.charge(Cost.PAGE_LOOKUP, 1);
         const addr = inView.getUint32(k * 8 + 4, true) * 4294967296 + inView.getUint32(k * 8, true);
         const v = this.mm.findVma(addr);
@@ -250,12 +273,7 @@ class MovePagesCall {
           err = folio < 0 ? folio : m.mem.nodeOfPfn[folio]!;
         }
         outView.setInt32(k * 4, err, true);
-      }
-      if (this.ua.copyToUser(status + offset * 4, outBuf, 0, chunkNr * 4) !== 0) break;
-      offset += chunkNr;
-      left -= chunkNr;
     }
-    return left > 0 ? -EFAULT : 0;
   }
 }
 
