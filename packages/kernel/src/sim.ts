@@ -47,6 +47,11 @@ export class Sim {
    * any top-level caller). {@link runTask} raises it; locks use it to tell a holder below from one above.
    */
   taskDepth = 0;
+  /**
+   * Virtual ns by which tasks resumed after their work should have ended, because a concurrent call that
+   * interrupted them ran past it (0 without concurrent calls).
+   */
+  lateNs = 0;
   /** Called with (phase, from, to) whenever the clock moves, while a trace wants phase slices. */
   phaseProbe: ((phase: number, from: number, to: number) => void) | null = null;
 
@@ -90,6 +95,9 @@ export class Sim {
       return;
     }
     this.runEventsUntil(target);
+    // A concurrent call run from an event (runTask) may end past the work's end: the model resumes this
+    // task only then, so it is late by the difference.
+    if (this.now > target) this.lateNs += this.now - target;
     this.moveTo(target);
   }
 
