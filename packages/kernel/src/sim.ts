@@ -120,6 +120,7 @@ export class Sim {
     while (!cond()) {
       if (this.times.length === 0 || this.times[0]! > deadline) {
         if (deadline === Infinity) throw new DeadlockError(what, this.now);
+        if (this.now > deadline) this.lateNs += this.now - deadline;
         this.moveTo(deadline);
         return false;
       }
@@ -131,6 +132,7 @@ export class Sim {
   /** Run every event up to and including time `until` (default: until the queue is empty). */
   run(until = Infinity): void {
     while (this.times.length > 0 && this.times[0]! <= until) this.step();
+    if (until !== Infinity && this.now > until) this.lateNs += this.now - until;
     if (until !== Infinity && until > this.now) this.moveTo(until);
   }
 

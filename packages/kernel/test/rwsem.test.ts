@@ -115,6 +115,9 @@ test("a synchronous sleeper waits for a holder that runs above it, and refuses o
   sim.advance(20);
   t.is(sim.now, 310, "the task that started at 10 ran its 300 ns before this one resumed");
   t.is(sim.lateNs, 290);
+  sim.schedule(5, () => sim.runTask(() => sim.advance(100), undefined));
+  sim.run(sim.now + 50);
+  t.is(sim.lateNs, 290 + 55, "a sleep (Sim.run) that a longer task interrupted ends late too");
   sem.downRead();
   sem.upRead();
   // A holder below (this frame) and a task above that would sleep for it: the model cannot run it.
