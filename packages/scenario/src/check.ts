@@ -188,6 +188,7 @@ function checkStep(c: Ctx, scope: CheckScope, st: ScenarioStep, at: string): voi
     for (const [task, call] of c.calls) {
       if (call.thread === thread) out.push(`${at}.call.${field}: thread "${thread}" is still in the call started as "${task}" (${call.at}); a thread makes one call at a time`);
     }
+    if (st.delayNs > c.limits.virtualNs) out.push(`${at}.delayNs: ${st.delayNs} ns is beyond limits.virtualNs (${c.limits.virtualNs}); raise limits.virtualNs to start a call that late`);
     checkStep(c, scope, st.call, `${at}.call`);
     c.calls.set(st.task, { at, thread, depth: c.depth });
     return;

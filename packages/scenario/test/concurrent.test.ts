@@ -55,6 +55,9 @@ test("bad start and join steps are refused by field before anything runs", (t) =
   t.is(bad.length, 1);
   t.regex(bad[0]!, /^steps\[2\]\.call\.op: .*move_pages.*touch/);
   t.regex(problems({ op: "start", task: "x", delayNs: -1, call: munmap }, { op: "join", task: "x" })[0]!, /^steps\[2\]\.delayNs: /);
+  t.deepEqual(problems({ op: "start", task: "x", delayNs: 2 ** 50, call: munmap }, { op: "join", task: "x" }), [
+    `steps[2].delayNs: ${2 ** 50} ns is beyond limits.virtualNs (${60e9}); raise limits.virtualNs to start a call that late`,
+  ]);
 });
 
 test("munmap during the lookups waits for mmap_lock; it gets in before the migration and the freed folios count as moved", (t) => {
