@@ -14,6 +14,8 @@ export interface ActivityStats {
   readonly accesses: number;
   /** Times an access met a migration entry and slept. */
   readonly migrationWaits: number;
+  /** Times a fault found mmap_lock held by a writer and slept (mbind's migration in 6.1, munmap, ...). */
+  readonly lockWaits: number;
   /** Accesses that failed (SIGSEGV, SIGBUS, ...). */
   readonly faults: number;
   /** Writes whose value is no longer in memory (0 for a reader). */
@@ -66,7 +68,7 @@ export class Activity {
   }
 
   stats(): ActivityStats {
-    return { accesses: this.accesses, migrationWaits: this.migrationWaits, faults: this.faults, lostWrites: this.lostWrites() };
+    return { accesses: this.accesses, migrationWaits: this.migrationWaits, lockWaits: this.lockWaits, faults: this.faults, lostWrites: this.lostWrites() };
   }
 
   /** Writes whose value is not what memory holds now. */

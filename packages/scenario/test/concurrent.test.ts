@@ -113,3 +113,18 @@ test("join waits for a call that has not entered yet, and the same name can be s
   t.true(r.virtualNs >= 1000000);
   t.true(r.ok);
 });
+
+test("a thread faulting during mbind(MOVE) sleeps on mmap_lock in 6.1 (held through the migration), on the migration entry in 6.12", (t) => {
+  for (const [kernel, lock] of [["6.1", true], ["6.12", false]] as const) {
+    const { r, rec } = run(kernel,
+      { op: "spawn", process: "t2", as: "w", kind: "write", addr: "a", pages: 4, everyNs: 97 },
+      { op: "mbind", process: "p", addr: "a", len: "4p", mode: "BIND", nodes: [1], flags: ["MOVE"], expect: { ret: 0 } },
+      { op: "sleep", ns: 1000 },
+      { op: "stop", activity: "w", expect: { faults: 0, intact: true } },
+    );
+    t.true(r.ok, kernel);
+    const s = rec("stop");
+    t.is(s.lockWaits > 0, lock, `${kernel}: ${s.lockWaits} mmap_lock waits`);
+    t.is(s.migrationWaits > 0, !lock, `${kernel}: ${s.migrationWaits} migration waits`);
+  }
+});
