@@ -3,8 +3,9 @@
  * completions and wait queues, tracepoints, seeded PRNG streams, fault injection, errno, and the cost
  * meter through which the functional path reports work to the timing model.
  */
-export { Sim, DeadlockError } from "./sim.js";
+export { Sim, DeadlockError, MAX_TASK_DEPTH } from "./sim.js";
 export { Completion, WaitQueue } from "./completion.js";
+export { RwSemaphore, ConcurrencyModelError, RWSEM_WAIT_TIMEOUT_NS } from "./rwsem.js";
 export {
   Tracepoint, TraceBus, TRACE_CTX_TASK, TRACE_CTX_IRQ_IDLE, TRACE_CTX_IRQ_TASK, TRACE_CTX_DEVICE,
 } from "./tracepoint.js";

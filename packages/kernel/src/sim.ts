@@ -15,6 +15,9 @@ import { NR_PHASES } from "./cost.js";
 /** A scheduled callback. `arg` avoids allocating a closure per event on hot paths. */
 export type EventFn = (arg: any) => void;
 
+/** Nesting limit of concurrent calls one above another ({@link Sim.taskDepth}). */
+export const MAX_TASK_DEPTH = 64;
+
 export class DeadlockError extends Error {
   constructor(what: string, now: number) {
     super(`${what}: nothing is scheduled that could wake the waiter (virtual time ${now} ns)`);
@@ -39,6 +42,16 @@ export class Sim {
   phase = 0;
   /** Virtual ns attributed to each phase since creation; their sum is always `now`. */
   readonly phaseNs: Float64Array = new Float64Array(NR_PHASES);
+  /**
+   * How many concurrent calls run one above another on the JS stack (0: the scenario's own thread or
+   * any top-level caller). {@link runTask} raises it; locks use it to tell a holder below from one above.
+   */
+  taskDepth = 0;
+  /**
+   * Virtual ns by which tasks resumed after their work should have ended, because a concurrent call that
+   * interrupted them ran past it (0 without concurrent calls).
+   */
+  lateNs = 0;
   /** Called with (phase, from, to) whenever the clock moves, while a trace wants phase slices. */
   phaseProbe: ((phase: number, from: number, to: number) => void) | null = null;
 
@@ -82,6 +95,9 @@ export class Sim {
       return;
     }
     this.runEventsUntil(target);
+    // A concurrent call run from an event (runTask) may end past the work's end: the model resumes this
+    // task only then, so it is late by the difference.
+    if (this.now > target) this.lateNs += this.now - target;
     this.moveTo(target);
   }
 
@@ -104,6 +120,7 @@ export class Sim {
     while (!cond()) {
       if (this.times.length === 0 || this.times[0]! > deadline) {
         if (deadline === Infinity) throw new DeadlockError(what, this.now);
+        if (this.now > deadline) this.lateNs += this.now - deadline;
         this.moveTo(deadline);
         return false;
       }
@@ -115,6 +132,7 @@ export class Sim {
   /** Run every event up to and including time `until` (default: until the queue is empty). */
   run(until = Infinity): void {
     while (this.times.length > 0 && this.times[0]! <= until) this.step();
+    if (until !== Infinity && this.now > until) this.lateNs += this.now - until;
     if (until !== Infinity && until > this.now) this.moveTo(until);
   }
 
@@ -137,6 +155,23 @@ export class Sim {
       this.dispatching = outer;
     }
     return true;
+  }
+
+  /**
+   * Run `fn(arg)` as a task, from an event: a concurrent call that starts while another task sleeps. It
+   * may charge time and sleep (its events run nested); the interrupted task resumes when it returns.
+   */
+  runTask<A, R>(fn: (arg: A) => R, arg: A): R {
+    if (this.taskDepth + 1 >= MAX_TASK_DEPTH) throw new RangeError(`Sim.runTask: more than ${MAX_TASK_DEPTH - 1} concurrent calls nested in one another`);
+    const outer = this.dispatching;
+    this.dispatching = false;
+    this.taskDepth++;
+    try {
+      return fn(arg);
+    } finally {
+      this.taskDepth--;
+      this.dispatching = outer;
+    }
   }
 
   /** True while an event handler runs (interrupt-like context: it must not sleep). */

@@ -4,7 +4,7 @@
  * (alloc, get, put, free) and LRU isolation live here because every other part needs them; they mirror
  * mm/page_alloc.c, mm/swap.c (folio_put, folio_add_lru) and mm/vmscan.c (folio_isolate_lru).
  */
-import { Cost, KernelCore, WaitQueue, type CostMeter, type CostKind, type FaultPoint } from "@mmemu/kernel";
+import { Cost, KernelCore, RwSemaphore, WaitQueue, type CostMeter, type CostKind, type FaultPoint } from "@mmemu/kernel";
 import { MemMap, PG } from "./folio.js";
 import { AddressSpace, AnonVma, MmStruct } from "./mm-types.js";
 import { PageAllocator } from "./page-alloc.js";
@@ -206,7 +206,8 @@ export class Machine {
   // ---- registries -------------------------------------------------------------------------------
 
   createMm(): MmStruct {
-    const mm = new MmStruct(this.nextIds.mm++, this.nrCpus);
+    const id = this.nextIds.mm++;
+    const mm = new MmStruct(id, this.nrCpus, new RwSemaphore(this.sim, `mmap_lock of mm ${id}`));
     this.mms[mm.id] = mm;
     return mm;
   }

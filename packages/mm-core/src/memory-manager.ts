@@ -4,6 +4,7 @@
  * source (mmap.ts, mprotect.ts, mlock.ts, madvise.ts, fork.ts, memory.ts, gup.ts, filemap.ts,
  * huge-memory.ts, uaccess.ts), plus the per-machine settings those paths read.
  */
+import type { RwSemaphore } from "@mmemu/kernel";
 import { copyPageRange, handleMmFault, mapFolio } from "./memory.js";
 import { dupMm } from "./fork.js";
 import { filemapGetFolio } from "./filemap.js";
@@ -36,6 +37,8 @@ export class MemoryManager {
   stackRlimit = 8 << 20;
   /** Pfn whose unlock a MIGRATION_WAIT fault waits for. */
   faultWaitPfn = -1;
+  /** The mmap_lock a LOCK_WAIT fault waits for. */
+  faultWaitLock: RwSemaphore | null = null;
   private readonly m: Machine;
 
   constructor(m: Machine) {
@@ -49,12 +52,24 @@ export class MemoryManager {
 
   /** munmap(2): 0 or -errno. */
   munmap(mm: MmStruct, addr: number, len: number): number {
-    return doMunmap(this.m, mm, addr, len);
+    // __vm_munmap(): mmap_write_lock_killable() around do_vmi_munmap().
+    mm.mmapLock.downWrite();
+    try {
+      return doMunmap(this.m, mm, addr, len);
+    } finally {
+      mm.mmapLock.upWrite();
+    }
   }
 
   /** mprotect(2): 0 or -errno. */
   mprotect(mm: MmStruct, addr: number, len: number, prot: number): number {
-    return mprotectFixup(this.m, mm, addr, len, prot);
+    // do_mprotect_pkey(): mmap_write_lock_killable().
+    mm.mmapLock.downWrite();
+    try {
+      return mprotectFixup(this.m, mm, addr, len, prot);
+    } finally {
+      mm.mmapLock.upWrite();
+    }
   }
 
   /** mlock(2)/mlock2(2)/munlock(2): 0 or -errno. */
@@ -106,7 +121,13 @@ export class MemoryManager {
 
   /** fork(2)'s address-space copy: the child mm. */
   fork(parent: MmStruct): MmStruct {
-    return dupMm(this.m, parent);
+    // dup_mmap(): the parent's mmap_lock for write (the new child's is taken nested and never contended).
+    parent.mmapLock.downWrite();
+    try {
+      return dupMm(this.m, parent);
+    } finally {
+      parent.mmapLock.upWrite();
+    }
   }
 
   exitMmap(mm: MmStruct): void {

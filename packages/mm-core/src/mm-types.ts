@@ -3,6 +3,7 @@
  * include/linux/rmap.h, include/linux/fs.h). Page tables are dense typed arrays per VMA: one PTE slot per
  * 4 KiB page and one PMD slot per 2 MiB, so a walk is an index computation, not a map lookup.
  */
+import type { RwSemaphore } from "@mmemu/kernel";
 import type { Mempolicy } from "./mempolicy.js";
 
 /** PTE and PMD entry bits (a present entry, or a non-present software "leaf" entry). */
@@ -221,6 +222,8 @@ export class MmStruct {
   constructor(
     readonly id: number,
     nrCpus: number,
+    /** mm->mmap_lock: taken by the syscalls and faults as the kernel takes it (see docs/concurrency.md). */
+    readonly mmapLock: RwSemaphore,
   ) {
     const buf = new ArrayBuffer((nrCpus + 3) & ~3);
     this.cpumask = new Uint8Array(buf, 0, nrCpus);
@@ -254,4 +257,6 @@ export const VM_FAULT = {
   HWPOISON: -1004,
   /** The access met a migration entry; wait for the folio named by `faultWaitPfn` to unlock, then retry. */
   MIGRATION_WAIT: -1005,
+  /** mmemu: the fault needs mmap_lock, which a writer holds; sleep on `faultWaitLock`, then retry. */
+  LOCK_WAIT: -1006,
 } as const;

@@ -30,7 +30,8 @@ function translateWritable(mm: MmStruct, addr: number): boolean {
  * One user access by `task` to the page at addr, through its CPU's TLB: a hit uses the cached frame
  * even if the PTE has since changed (that is what a missing flush looks like); a miss walks the page
  * tables, faulting as needed, and fills the TLB. Returns the physical frame, or a VM_FAULT code
- * (MIGRATION_WAIT: sleep until `faultWaitPfn` is unlocked, then retry).
+ * (MIGRATION_WAIT: sleep until `faultWaitPfn` is unlocked, then retry; LOCK_WAIT: sleep until
+ * `faultWaitLock` can be taken for read, then retry).
  */
 export function userAccessFrame(m: Machine, task: Task, addr: number, write: boolean): number {
   const mm = task.mm!;
@@ -44,7 +45,19 @@ export function userAccessFrame(m: Machine, task: Task, addr: number, write: boo
       mm.cpumask[task.cpu] = 1;
       return pfn;
     }
-    const r = handleMmFault(m, mm, addr, write);
+    // do_user_addr_fault(): the fault runs under mmap_lock for read (6.12 tries the VMA's own lock
+    // first, which a writer changing that VMA holds as well); a writer holding it makes it sleep.
+    const lock = mm.mmapLock;
+    if (!lock.tryDownRead()) {
+      m.memory.faultWaitLock = lock;
+      return VM_FAULT.LOCK_WAIT;
+    }
+    let r: number;
+    try {
+      r = handleMmFault(m, mm, addr, write);
+    } finally {
+      lock.upRead();
+    }
     if (r < 0) return r;
     pfn = translate(mm, addr);
     if (pfn >= 0 && (!write || translateWritable(mm, addr))) {

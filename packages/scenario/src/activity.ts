@@ -7,12 +7,15 @@
  */
 import { folioWaitUnlock, PAGE_SIZE, PG, VM_FAULT, type Machine } from "@mmemu/mm-core";
 import type { TaskStruct } from "@mmemu/move-pages";
+import type { RwSemaphore } from "@mmemu/kernel";
 
 export interface ActivityStats {
   /** Accesses that completed. */
   readonly accesses: number;
   /** Times an access met a migration entry and slept. */
   readonly migrationWaits: number;
+  /** Times a fault found mmap_lock held by a writer and slept (mbind's migration in 6.1, munmap, ...). */
+  readonly lockWaits: number;
   /** Accesses that failed (SIGSEGV, SIGBUS, ...). */
   readonly faults: number;
   /** Writes whose value is no longer in memory (0 for a reader). */
@@ -28,6 +31,8 @@ export interface AccessBudget {
 export class Activity {
   accesses = 0;
   migrationWaits = 0;
+  /** Times a fault found mmap_lock held by a writer and slept. */
+  lockWaits = 0;
   faults = 0;
   private stopped = false;
   private next = 0;
@@ -63,7 +68,7 @@ export class Activity {
   }
 
   stats(): ActivityStats {
-    return { accesses: this.accesses, migrationWaits: this.migrationWaits, faults: this.faults, lostWrites: this.lostWrites() };
+    return { accesses: this.accesses, migrationWaits: this.migrationWaits, lockWaits: this.lockWaits, faults: this.faults, lostWrites: this.lostWrites() };
   }
 
   /** Writes whose value is not what memory holds now. */
@@ -81,6 +86,14 @@ export class Activity {
       if (got !== value) lost++;
     }
     return lost;
+  }
+
+  /** Sleep in mmap_read_lock() (as a queued waiter: an event cannot sleep), then access again. */
+  private waitLock(lock: RwSemaphore): void {
+    const wake = (): void => {
+      if (lock.retryWaiter(wake)) this.access();
+    };
+    lock.waitFor(false, wake);
   }
 
   private access(): void {
@@ -101,6 +114,11 @@ export class Activity {
       r = m.memory.userAccessFrame(this.task.ctx, page, write);
     } finally {
       m.current = prev;
+    }
+    if (r === VM_FAULT.LOCK_WAIT) {
+      this.lockWaits++;
+      this.waitLock(m.memory.faultWaitLock!);
+      return;
     }
     if (r === VM_FAULT.MIGRATION_WAIT) {
       this.migrationWaits++;

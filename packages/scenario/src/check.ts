@@ -11,6 +11,7 @@ import { exprNames, parseSize } from "./expr.js";
 import { DEFAULT_LIMITS, LIMIT_CEILINGS, LIMIT_NAMES, type ScenarioLimits } from "./limits.js";
 import type { CheckScope, OpDef, StepCheck } from "./op.js";
 import { OPS } from "./ops/index.js";
+import { threadField } from "./concurrent.js";
 import type { Scenario, ScenarioStep } from "./schema.js";
 
 
@@ -115,8 +116,9 @@ export function checkScenario(s: Scenario, overrides: LimitOverrides = {}): stri
       checkNodes(t.cpuset, `${at}.threads[${k}].cpuset`);
     });
   });
-  const ctx: Ctx = { out, files, migrator: s.machine.migrator ?? null, checkCpu, checkNodes, addName, addPid, nodes, limits, depth: 0 };
+  const ctx: Ctx = { out, files, migrator: s.machine.migrator ?? null, checkCpu, checkNodes, addName, addPid, nodes, limits, depth: 0, calls: new Map() };
   s.steps.forEach((st, i) => checkStep(ctx, scope, st, `steps[${i}]`));
+  for (const [task, call] of ctx.calls) out.push(`${call.at}.task: the call "${task}" is never joined (add a join step)`);
   // What the steps add up to once repeats are expanded (a product can be astronomically large: no loop).
   const { steps, sleepNs } = expandedSize(s.steps);
   if (steps > limits.steps) out.push(`steps: the scenario expands to ${steps} steps with its repeats, more than limits.steps (${limits.steps}); raise limits.steps to run it`);
@@ -153,6 +155,8 @@ interface Ctx {
   limits: ScenarioLimits;
   /** Repeat nesting depth of the steps being checked. */
   depth: number;
+  /** Calls started and not yet joined: where, by which thread, at which repeat depth. */
+  calls: Map<string, { at: string; thread: string; depth: number }>;
 }
 
 function known(set: ReadonlySet<string>): string {
@@ -169,6 +173,31 @@ function checkStep(c: Ctx, scope: CheckScope, st: ScenarioStep, at: string): voi
     const inner: CheckScope = { ...scope, vars: new Set([...scope.vars, "i", ...Object.keys(st.vars)]) };
     const deeper = { ...c, depth: c.depth + 1 };
     st.steps.forEach((s2, k) => checkStep(deeper, inner, s2, `${at}.steps[${k}]`));
+    for (const [task, call] of c.calls) {
+      if (call.depth !== deeper.depth) continue;
+      out.push(`${call.at}.task: the call "${task}" is not joined inside its repeat (each iteration must join what it starts)`);
+      c.calls.delete(task);
+    }
+    return;
+  }
+  if (st.op === "start") {
+    const field = threadField(st.call.op);
+    const thread = (st.call as Record<string, unknown>)[field] as string;
+    const prev = c.calls.get(st.task);
+    if (prev !== undefined) out.push(`${at}.task: the call "${st.task}" started at ${prev.at} is not joined yet; join it before starting another under that name`);
+    for (const [task, call] of c.calls) {
+      if (call.thread === thread) out.push(`${at}.call.${field}: thread "${thread}" is still in the call started as "${task}" (${call.at}); a thread makes one call at a time`);
+    }
+    if (st.delayNs > c.limits.virtualNs) out.push(`${at}.delayNs: ${st.delayNs} ns is beyond limits.virtualNs (${c.limits.virtualNs}); raise limits.virtualNs to start a call that late`);
+    checkStep(c, scope, st.call, `${at}.call`);
+    c.calls.set(st.task, { at, thread, depth: c.depth });
+    return;
+  }
+  if (st.op === "join") {
+    const call = c.calls.get(st.task);
+    if (call === undefined) out.push(`${at}.task: unknown call "${st.task}" (started and not joined before this step: ${known(new Set(c.calls.keys()))})`);
+    else if (call.depth !== c.depth) out.push(`${at}.task: the call "${st.task}" was started at ${call.at}, outside this repeat; join it at the same level`);
+    c.calls.delete(st.task);
     return;
   }
   const proc = (name: string, field = "process") => {

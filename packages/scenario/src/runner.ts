@@ -16,6 +16,8 @@ import { LimitError, type ScenarioLimits } from "./limits.js";
 import type { Scenario, ScenarioStep } from "./schema.js";
 import type { ScenarioDevices } from "./devices.js";
 import { World } from "./world.js";
+import { ConcurrentCall, joinCall } from "./concurrent.js";
+import { checkField } from "./expect.js";
 
 /** What one executed step did. */
 export interface StepRecord {
@@ -211,7 +213,22 @@ function runSteps(w: World, steps: readonly ScenarioStep[], prefix: string, vars
   });
 }
 
-/** Execute one step through its operation's handler. */
+/** Execute one step through its operation's handler (start and join: concurrent.ts). */
 function execStep(w: World, st: Exclude<ScenarioStep, { op: "repeat" }>, scope: { labels: Map<string, bigint>; vars: Record<string, number> }): Outcome {
+  if (st.op === "start") {
+    // The scope is copied: the call runs later, after the repeat variables may have moved on.
+    const call = new ConcurrentCall(w, st.task, st.call, { labels: scope.labels, vars: { ...scope.vars } }, st.delayNs);
+    w.calls.set(st.task, call);
+    return { call: `start ${st.task}: ${st.call.op} in ${call.timing().thread} at +${st.delayNs} ns`, result: { startNs: call.startNs }, mismatches: [] };
+  }
+  if (st.op === "join") {
+    const call = w.calls.get(st.task)!;
+    w.calls.delete(st.task);
+    const out = joinCall(w, call);
+    const t = call.timing();
+    const e = st.expect ?? {};
+    const mismatches = [...out.mismatches, ...checkField("mmapLockWaits", t.mmapLockWaits, e.mmapLockWaits), ...checkField("migrationWaits", t.migrationWaits, e.migrationWaits)];
+    return { call: `join ${st.task}: ${out.call}`, result: { ...out.result, task: t }, mismatches };
+  }
   return (OPS[st.op] as OpDef).run(w, st, scope);
 }

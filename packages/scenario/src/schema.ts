@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { OPS, type OpName } from "./ops/index.js";
+import { STARTABLE_OPS, type StartableOp } from "./concurrent.js";
 import { LimitsSchema } from "./limits.js";
 import { CapName, common, ErrnoName, Name, NodeId, NodeList, Size } from "./schema-types.js";
 
@@ -101,8 +102,41 @@ const FileSchema = z.object({
   size: Size,
 }).strict();
 
-/** One step: an operation of the table in ops/index.ts, or a repeat of steps. */
-type Step = { [K in OpName]: z.infer<(typeof OPS)[K]["schema"]> }[OpName] | RepeatStep;
+/** One step: an operation of the table in ops/index.ts, a repeat of steps, or a concurrent call's start or join. */
+type OpStep = { [K in OpName]: z.infer<(typeof OPS)[K]["schema"]> }[OpName];
+type Step = OpStep | RepeatStep | StartStep | JoinStep;
+
+interface StartStep {
+  op: "start";
+  name?: string | undefined;
+  task: string;
+  delayNs: number;
+  call: Extract<OpStep, { op: StartableOp }>;
+}
+
+interface JoinStep {
+  op: "join";
+  name?: string | undefined;
+  task: string;
+  expect?: { mmapLockWaits?: number | undefined; migrationWaits?: number | undefined } | undefined;
+}
+
+const Start = z.object({
+  op: z.literal("start"), ...common,
+  task: Name.describe("a name for the call, used by its join"),
+  delayNs: z.number().int().min(0).max(2 ** 52).default(0).describe("virtual ns after this step when the call enters the kernel"),
+  call: z.discriminatedUnion("op", STARTABLE_OPS.map((op) => OPS[op].schema) as never)
+    .describe(`the call, as a step of its own: ${STARTABLE_OPS.join(", ")}`),
+}).strict();
+
+const Join = z.object({
+  op: z.literal("join"), ...common,
+  task: Name.describe("the started call to wait for"),
+  expect: z.object({
+    mmapLockWaits: z.number().int().min(0).optional().describe("times the call slept on mmap_lock (before entering, or in a fault)"),
+    migrationWaits: z.number().int().min(0).optional().describe("times a fault met a migration entry and slept (touch)"),
+  }).strict().optional(),
+}).strict();
 
 interface RepeatStep {
   op: "repeat";
@@ -121,7 +155,7 @@ const Repeat: z.ZodType<RepeatStep> = z.lazy(() => z.object({
 }).strict()) as unknown as z.ZodType<RepeatStep>;
 
 export const StepSchema: z.ZodType<Step> = z.lazy(() => z.discriminatedUnion("op", [
-  ...Object.values(OPS).map((o) => o.schema), Repeat,
+  ...Object.values(OPS).map((o) => o.schema), Repeat, Start, Join,
 ] as never)) as unknown as z.ZodType<Step>;
 
 export const ScenarioSchema = z.object({
@@ -141,6 +175,8 @@ export const ScenarioSchema = z.object({
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type ScenarioStep = Step;
 export type ScenarioRepeat = RepeatStep;
+export type ScenarioStart = StartStep;
+export type ScenarioJoin = JoinStep;
 export type ScenarioProcess = z.infer<typeof ProcessSchema>;
 export type ScenarioMachine = z.infer<typeof MachineSchema>;
 export type { MovePagesStep, PageExpectation } from "./ops/index.js";

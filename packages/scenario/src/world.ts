@@ -11,6 +11,7 @@ import {
 } from "@mmemu/move-pages";
 import type { MigratorInstance } from "@mmemu/driver-kit";
 import type { Activity, AccessBudget } from "./activity.js";
+import type { ConcurrentCall } from "./concurrent.js";
 import type { ScenarioLimits } from "./limits.js";
 import type { DmaEngine } from "@mmemu/driver-kit";
 import { createScenarioMachine, loadScenarioMigrator, type ScenarioDevices } from "./devices.js";
@@ -34,6 +35,8 @@ export class World {
   /** The recording started by trace_start, until trace_stop. */
   trace: { stop(): void; readonly records: ReadonlyArray<{ name: string; fields: Record<string, unknown> }> } | null = null;
   readonly activities = new Map<string, Activity>();
+  /** Calls started by `start` steps and not yet joined. */
+  readonly calls = new Map<string, ConcurrentCall>();
   readonly checker: InvariantChecker | null;
   /** Accesses left to the run's reader/writer threads (limits.threadAccesses). */
   readonly threadBudget: AccessBudget;
@@ -128,7 +131,12 @@ export class World {
 
   /** Give back the argument areas a step used (its arrays are dead once the call returned). */
   releaseArgs(): void {
-    for (const a of this.arenas.values()) a.release();
+    for (const [task, a] of this.arenas) {
+      // A started call still running keeps its arrays.
+      let busy = false;
+      for (const c of this.calls.values()) busy ||= !c.done && c.thread === task;
+      if (!busy) a.release();
+    }
   }
 
   /** The task's argument area (arrays of syscalls it makes). */

@@ -14,6 +14,11 @@ test("the examples directory holds a scenario for every LTP move_pages test and 
     t.true(files.includes(`selftest-migration-${c}.json`), c);
   }
   t.true(files.includes("move-1g-4k.json"));
+  // Concurrent callers (docs/concurrency.md), each for 6.12 and 6.1.
+  for (const r of ["munmap-move_pages", "two-movers", "fork-migration", "fault-migration", "mprotect-migration", "migrate_pages-munmap", "mbind-move_pages", "mbind-isolation"]) {
+    t.true(files.includes(`race-${r}.json`) && files.includes(`race-${r}-6.1.json`), r);
+  }
+  t.true(files.includes("ltp-move_pages12-concurrent.json"));
   for (const n of ["mbind01", "mbind02", "mbind03", "mbind04", "set_mempolicy01", "get_mempolicy01"]) t.true(files.includes(`ltp-${n}.json`), n);
 });
 

@@ -1,10 +1,11 @@
 /** move_pages(2) with its three arrays in the caller's memory: given, ranges, raw pointers or fills. */
 import { z } from "zod";
 import { PAGE_SIZE } from "@mmemu/mm-core";
-import { kernelMovePages, MPOL_MF_LAZY, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, readUserInts, writeUserArray } from "@mmemu/move-pages";
+import { kernelMovePages, MPOL_MF_LAZY, MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_STRICT, readUserInts, writeUserArray, type TaskStruct } from "@mmemu/move-pages";
 import { checkStatus, describeStatus } from "../expect.js";
 import { evalAddr, evalAddrNumber, parseSize, type ExprScope } from "../expr.js";
-import { bits, defineOp, retOutcome } from "../op.js";
+import { bits, defineOp, retOutcome, type Outcome } from "../op.js";
+import type { World } from "../world.js";
 import { Addr, common, IntOrVar, Name, proc, Size, SyscallExpect } from "../schema-types.js";
 
 /** Status arrays longer than this are reported as a summary (value -> count). */
@@ -88,44 +89,64 @@ export const move_pages = defineOp({
     }
   },
   run(w, st, scope) {
-    const vars = scope.vars;
-    const A = (e: number | string) => evalAddrNumber(e, scope);
-    const t = w.task(st.process);
-    const arena = w.arena(t);
-    const pid = typeof st.pid === "string" ? w.task(st.pid).pid : st.pid;
-    const addrs = pageAddresses(st, scope);
-    const count = st.count !== undefined ? (typeof st.count === "number" ? st.count : A(st.count)) : addrs!.length;
-    // The status array the runner provides (and reads back): one entry per page given, or for a raw
-    // pages pointer one per count; a count beyond limits.arrayEntries (2^40, ULONG_MAX: a test of the
-    // kernel's checks) gets one page of entries, past whose end the kernel finds no memory, as with a
-    // caller whose array is too short.
-    const n = addrs?.length ?? (count <= w.limits.arrayEntries ? count : PAGE_SIZE / 4);
-    const place = (values: ArrayLike<number | bigint>, size: 4 | 8, at: number | string | undefined): number => {
-      if (at === undefined) return arena.place(values, size);
-      const a = A(at);
-      writeUserArray(w.tasks, t, a, values, size);
-      return a;
-    };
-    const pagesPtr = addrs === null ? A((st.pages as { raw: number | string }).raw) : place(addrs, 8, st.pagesAt);
-    let nodesPtr = 0;
-    let nodeList: number[] | null = null;
-    if (st.nodes !== null) {
-      if (Array.isArray(st.nodes)) nodeList = st.nodes.map((x) => (typeof x === "number" ? x : vars[x.slice(1)]!));
-      else if ("fill" in st.nodes) {
-        const f = st.nodes.fill;
-        nodeList = new Array(st.nodes.count).fill(typeof f === "number" ? f : vars[f.slice(1)]!);
-      }
-      nodesPtr = nodeList !== null ? place(Int32Array.from(nodeList), 4, st.nodesAt) : A((st.nodes as { raw: number | string }).raw);
-    }
-    const fill = st.statusFill;
-    const statusPtr = st.status === "auto" ? place(new Int32Array(Math.max(n, 1)).fill(fill), 4, st.statusAt) : A(st.status.raw);
-    const flags = bits(st.flags, MOVE_BITS);
+    const call = prepareMovePages(w, st, scope);
     w.beforeSyscall?.();
     const t0 = performance.now();
-    const kret = kernelMovePages(w.tasks, t, pid, count, pagesPtr, nodesPtr, statusPtr, flags);
-    const syscallMs = performance.now() - t0;
+    const kret = kernelMovePages(w.tasks, call.task, call.pid, call.count, call.pagesPtr, call.nodesPtr, call.statusPtr, call.flags);
+    return call.outcome(kret, performance.now() - t0);
+  },
+});
+
+/** A move_pages step's arguments, placed in the caller's memory, and how to read its outcome back. */
+export interface PreparedMovePages {
+  readonly task: TaskStruct;
+  readonly pid: number;
+  readonly count: number;
+  readonly pagesPtr: number;
+  readonly nodesPtr: number;
+  readonly statusPtr: number;
+  readonly flags: number;
+  /** The step's outcome once the call returned `kret` after `syscallMs` of host time (null: not measured). */
+  outcome(kret: number, syscallMs: number | null): Outcome;
+}
+
+/** Place a move_pages step's arrays in its caller's memory (the runner's part before the syscall). */
+export function prepareMovePages(w: World, st: MovePagesStep, scope: ExprScope): PreparedMovePages {
+  const vars = scope.vars;
+  const A = (e: number | string) => evalAddrNumber(e, scope);
+  const t = w.task(st.process);
+  const arena = w.arena(t);
+  const pid = typeof st.pid === "string" ? w.task(st.pid).pid : st.pid;
+  const addrs = pageAddresses(st, scope);
+  const count = st.count !== undefined ? (typeof st.count === "number" ? st.count : A(st.count)) : addrs!.length;
+  // The status array the runner provides (and reads back): one entry per page given, or for a raw
+  // pages pointer one per count; a count beyond limits.arrayEntries (2^40, ULONG_MAX: a test of the
+  // kernel's checks) gets one page of entries, past whose end the kernel finds no memory, as with a
+  // caller whose array is too short.
+  const n = addrs?.length ?? (count <= w.limits.arrayEntries ? count : PAGE_SIZE / 4);
+  const place = (values: ArrayLike<number | bigint>, size: 4 | 8, at: number | string | undefined): number => {
+    if (at === undefined) return arena.place(values, size);
+    const a = A(at);
+    writeUserArray(w.tasks, t, a, values, size);
+    return a;
+  };
+  const pagesPtr = addrs === null ? A((st.pages as { raw: number | string }).raw) : place(addrs, 8, st.pagesAt);
+  let nodesPtr = 0;
+  let nodeList: number[] | null = null;
+  if (st.nodes !== null) {
+    if (Array.isArray(st.nodes)) nodeList = st.nodes.map((x) => (typeof x === "number" ? x : vars[x.slice(1)]!));
+    else if ("fill" in st.nodes) {
+      const f = st.nodes.fill;
+      nodeList = new Array(st.nodes.count).fill(typeof f === "number" ? f : vars[f.slice(1)]!);
+    }
+    nodesPtr = nodeList !== null ? place(Int32Array.from(nodeList), 4, st.nodesAt) : A((st.nodes as { raw: number | string }).raw);
+  }
+  const fill = st.statusFill;
+  const statusPtr = st.status === "auto" ? place(new Int32Array(Math.max(n, 1)).fill(fill), 4, st.statusAt) : A(st.status.raw);
+  const flags = bits(st.flags, MOVE_BITS);
+  const outcome = (kret: number, syscallMs: number | null): Outcome => {
     const status = st.status === "auto" || n > 0 ? readUserInts(w.tasks, t, statusPtr, n) : [];
-    const extra: Record<string, unknown> = { syscallMs: Math.round(syscallMs * 1000) / 1000 };
+    const extra: Record<string, unknown> = syscallMs === null ? {} : { syscallMs: Math.round(syscallMs * 1000) / 1000 };
     if (status.length <= STATUS_REPORT_LIMIT) extra.status = status.map((s) => (s === fill ? "untouched" : s));
     else {
       const summary: Record<string, number> = {};
@@ -142,5 +163,6 @@ export const move_pages = defineOp({
     const out = retOutcome(call, kret, st.expect, vars, extra);
     if (st.expect?.status !== undefined) out.mismatches.push(...checkStatus(status, st.expect.status, fill, vars));
     return out;
-  },
-});
+  };
+  return { task: t, pid, count, pagesPtr, nodesPtr, statusPtr, flags, outcome };
+}

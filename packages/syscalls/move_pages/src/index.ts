@@ -26,7 +26,7 @@ export {
 } from "./ptrace.js";
 export { UserAccess, UserArrayReader, accessOk, TASK_SIZE_MAX } from "./uaccess.js";
 export { followUserPage, lookupUserPage, folioSharedForMove, vmaMigratable, walkResult } from "./folio-walk.js";
-export { kernelMovePages, findMmStruct, allocFreshHugetlbFolio, DO_PAGES_STAT_CHUNK_NR } from "./move-pages.js";
+export { kernelMovePages, kernelMovePagesStepwise, findMmStruct, allocFreshHugetlbFolio, DO_PAGES_STAT_CHUNK_NR } from "./move-pages.js";
 export { kernelMigratePages, getNodes, doMigratePages, nodeRemap } from "./mempolicy.js";
 export { kernelMbind, kernelSetMempolicy, kernelGetMempolicy } from "./mbind.js";
 export { mmapUserArea, writeUserArray, readUserInts, nodeBitmapLongs, UserArgArena } from "./user-args.js";
@@ -36,3 +36,4 @@ export type { KernelVersion, KernelFeatures, SharedTest } from "./version.js";
 export type { Cred } from "./cred.js";
 export type { NodeMask } from "./cpuset.js";
 export type { ProcessOptions, TaskTableOptions, MmSecurity } from "./sched.js";
+export type { MovePagesSteps } from "./move-pages.js";

@@ -189,21 +189,33 @@ function doMbind(
   const mm = current.mm;
   if (mm === null) return -EFAULT;
   if (flags & (MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) m.charge(Cost.LRU_CACHE_DISABLE, 1);
-  const list = new FolioList(16);
-  const scan = queuePagesForMbind(tasks, mm, start, end, nodes, mode === MPOL_DEFAULT, flags, list);
-  if (scan < 0) {
-    putbackMovablePages(m, list);
-    return scan;
+  // mmap_lock for write over the scan and the policy change; before 6.7 over the migration too.
+  const lock = mm.mmapLock;
+  lock.downWrite();
+  let held = true;
+  try {
+    const list = new FolioList(16);
+    const scan = queuePagesForMbind(tasks, mm, start, end, nodes, mode === MPOL_DEFAULT, flags, list);
+    if (scan < 0) {
+      putbackMovablePages(m, list);
+      return scan;
+    }
+    mbindRange(m, mm, start, end, pol);
+    if (!tasks.features.mmapLockedMigration) {
+      held = false;
+      lock.upWrite();
+    }
+    let nrFailed = scan;
+    if (!list.empty) {
+      const rc = migratePages(m, list, (src) => mbindTarget(m, mm, start, end, pol, src), null, MIGRATE_SYNC, MR.MEMPOLICY_MBIND);
+      if (rc !== 0) putbackMovablePages(m, list);
+      // 6.1: a positive scan result ("1") or, with STRICT, any migration failure is EIO; 6.7+: any failure with STRICT.
+      if (rc !== 0) nrFailed = nrFailed === 0 ? 1 : nrFailed;
+    }
+    return nrFailed !== 0 && (flags & MPOL_MF_STRICT) ? -EIO : 0;
+  } finally {
+    if (held) lock.upWrite();
   }
-  mbindRange(m, mm, start, end, pol);
-  let nrFailed = scan;
-  if (!list.empty) {
-    const rc = migratePages(m, list, (src) => mbindTarget(m, mm, start, end, pol, src), null, MIGRATE_SYNC, MR.MEMPOLICY_MBIND);
-    if (rc !== 0) putbackMovablePages(m, list);
-    // 6.1: a positive scan result ("1") or, with STRICT, any migration failure is EIO; 6.7+: any failure with STRICT.
-    if (rc !== 0) nrFailed = nrFailed === 0 ? 1 : nrFailed;
-  }
-  return nrFailed !== 0 && (flags & MPOL_MF_STRICT) ? -EIO : 0;
 }
 
 /**

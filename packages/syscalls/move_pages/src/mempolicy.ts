@@ -104,7 +104,14 @@ export function kernelMigratePages(
     const mm = tasks.getTaskMm(task);
     if (mm === null) return -EINVAL;
     const flags = capable(current.cred, CAP.SYS_NICE) ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE;
-    return doMigratePages(tasks, current, mm, from, to, flags);
+    // Before 6.7 do_migrate_pages() holds mmap_lock for read through every migration.
+    if (!tasks.features.mmapLockedMigration) return doMigratePages(tasks, current, mm, from, to, flags);
+    mm.mmapLock.downRead();
+    try {
+      return doMigratePages(tasks, current, mm, from, to, flags);
+    } finally {
+      mm.mmapLock.upRead();
+    }
   }));
 }
 
@@ -166,7 +173,15 @@ function migrateToNode(tasks: TaskTable, current: TaskStruct, mm: MmStruct, sour
   const m = tasks.m;
   if (mm.vmas.length === 0) return 0;
   const list = new FolioList(64);
-  const nrFailed = queuePagesRange(tasks, mm, source, flags, list);
+  // 6.7+: mmap_lock for read only while queueing (the caller holds it throughout before).
+  const lockHere = !tasks.features.mmapLockedMigration;
+  if (lockHere) mm.mmapLock.downRead();
+  let nrFailed: number;
+  try {
+    nrFailed = queuePagesRange(tasks, mm, source, flags, list);
+  } finally {
+    if (lockHere) mm.mmapLock.upRead();
+  }
   let err = 0;
   if (!list.empty) {
     const callerMems = tasks.cpusetMemsAllowed(current);

@@ -9,7 +9,7 @@
  * interpreted in the *target's*. The per-entry path allocates nothing: arrays are read one user page at
  * a time, folios are queued on one FolioList, lookups return numbers.
  */
-import { traceSyscall } from "./syscall-trace.js";
+import { traceSyscall, traceSyscallEnter, traceSyscallExit } from "./syscall-trace.js";
 import { Cost, EACCES, EBUSY, EFAULT, EINVAL, ENODEV, EPERM, ESRCH } from "@mmemu/kernel";
 import {
   allocMigrationTarget, FolioList, isolateFolioToList, MAX_NUMNODES, migratePages, MIGRATE_SYNC, MR, PG,
@@ -76,6 +76,71 @@ export function kernelMovePages(
   }));
 }
 
+const ENTRY_NEXT = 0;
+const ENTRY_BREAK = 1;
+const ENTRY_RETURN = 2;
+
+/** A move_pages call run an entry at a time by a concurrent caller (see kernelMovePagesStepwise). */
+export interface MovePagesSteps {
+  /** Run the next piece (one entry, or the final flush): true when the call has returned. */
+  step(): boolean;
+  /** The return value, once step() returned true. */
+  readonly result: number;
+}
+
+/**
+ * kernel_move_pages() for a caller that runs concurrently with other tasks: the same call, but
+ * do_pages_move()'s loop runs one entry per step(), so another task can run between two entries, where
+ * the kernel's loop holds no lock. The checks, the stat mode and each flush run whole within a step.
+ */
+export function kernelMovePagesStepwise(
+  tasks: TaskTable, current: TaskStruct, pid: number, count: number,
+  pages: number, nodes: number, status: number, flags: number,
+): MovePagesSteps {
+  const m = tasks.m;
+  m.charge(Cost.SYSCALL, 1);
+  traceSyscallEnter(m, "move_pages", () => ({ pid, nr_pages: count, pages, nodes, status, flags }));
+  let call: MovePagesCall | null = null;
+  let result = 0;
+  let done = false;
+  const finish = (ret: number): boolean => {
+    result = ret;
+    done = true;
+    traceSyscallExit(m, "move_pages", ret);
+    return true;
+  };
+  const first = (): number | null => {
+    if ((flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) !== 0) return -EINVAL;
+    if ((flags & MPOL_MF_MOVE_ALL) !== 0 && !capable(current.cred, CAP.SYS_NICE)) return -EPERM;
+    const target = findMmStruct(tasks, current, pid);
+    if (typeof target === "number") return target;
+    call = new MovePagesCall(tasks, current, target.mm);
+    if (nodes === 0) return call.doPagesStat(count, pages, status);
+    call.beginPagesMove(target.taskNodes, count, pages, nodes, status, flags);
+    return null;
+  };
+  const early = tasks.withCurrent(current, first);
+  if (early !== null) finish(early);
+  return {
+    get result() {
+      return result;
+    },
+    step(): boolean {
+      if (done) return true;
+      const c = call!;
+      const prev = m.current;
+      m.current = current.ctx;
+      let over: boolean;
+      try {
+        over = c.stepPagesMove();
+      } finally {
+        m.current = prev;
+      }
+      return over ? finish(c.result) : false;
+    },
+  };
+}
+
 /** The state of one move_pages call (one allocation per call, none per entry). */
 class MovePagesCall {
   private readonly m: Machine;
@@ -98,59 +163,114 @@ class MovePagesCall {
     this.callerMems = tasks.cpusetMemsAllowed(current);
   }
 
+  // do_pages_move()'s loop state, kept in fields so that a concurrent caller can run it an entry at a time.
+  private taskNodes: NodeMask | null = null;
+  private nrPages = 0;
+  private statusPtr = 0;
+  private migrateAll = false;
+  private pagesR: UserArrayReader | null = null;
+  private nodesR: UserArrayReader | null = null;
+  private currentNode = NUMA_NO_NODE;
+  private start = 0;
+  private err = 0;
+  private i = 0;
+  private broke = false;
+  /** The call's return value once {@link stepPagesMove} has returned true. */
+  result = 0;
+
   /**
    * Mirrors do_pages_move(): walk the entries, batch consecutive QUEUED ones by target node, flush a
    * batch when the node changes, after a non-queued entry, and at the end or on a fatal error.
    */
   doPagesMove(taskNodes: NodeMask, nrPages: number, pages: number, nodes: number, status: number, flags: number): number {
-    const m = this.m;
-    const memory = this.tasks.nodeMemory;
-    const migrateAll = (flags & MPOL_MF_MOVE_ALL) !== 0;
-    const pagesR = new UserArrayReader(this.ua, pages, 8);
-    const nodesR = new UserArrayReader(this.ua, nodes, 4);
-    m.charge(Cost.LRU_CACHE_DISABLE, 1);
-    let currentNode = NUMA_NO_NODE;
-    let start = 0;
-    let err = 0;
-    let i = 0;
-    for (i = 0; i < nrPages; i++) {
-      err = -EFAULT;
-      const p = pagesR.get(i);
-      if (pagesR.fault) break;
-      const node = nodesR.get(i);
-      if (nodesR.fault) break;
-      err = -ENODEV;
-      if (node < 0 || node >= MAX_NUMNODES) break;
-      if (memory[node] === 0) break;
-      err = -EACCES;
-      if (taskNodes[node] === 0) break;
-      if (currentNode === NUMA_NO_NODE) {
-        currentNode = node;
-        start = i;
-      } else if (node !== currentNode) {
-        err = this.movePagesAndStoreStatus(currentNode, status, start, i, nrPages);
-        if (err !== 0) return err;
-        start = i;
-        currentNode = node;
-      }
-      // Errors in the page lookup or isolation are not fatal: they are reported in status.
-      err = this.addFolioForMigration(p, currentNode, migrateAll);
-      if (err > 0) continue;
-      // Already on the target node (0): report the node, otherwise the error.
-      err = this.ua.putInts(status, i, 1, err !== 0 ? err : currentNode);
-      if (err !== 0) break;
-      err = this.movePagesAndStoreStatus(currentNode, status, start, i, nrPages);
-      if (err !== 0) {
-        // Entry i was accounted for (its status is written).
-        if (err > 0) err--;
-        return err;
-      }
-      currentNode = NUMA_NO_NODE;
+    this.beginPagesMove(taskNodes, nrPages, pages, nodes, status, flags);
+    while (!this.stepPagesMove());
+    return this.result;
+  }
+
+  /** do_pages_move() up to its loop. */
+  beginPagesMove(taskNodes: NodeMask, nrPages: number, pages: number, nodes: number, status: number, flags: number): void {
+    this.taskNodes = taskNodes;
+    this.nrPages = nrPages;
+    this.statusPtr = status;
+    this.migrateAll = (flags & MPOL_MF_MOVE_ALL) !== 0;
+    this.pagesR = new UserArrayReader(this.ua, pages, 8);
+    this.nodesR = new UserArrayReader(this.ua, nodes, 4);
+    this.m.charge(Cost.LRU_CACHE_DISABLE, 1);
+  }
+
+  /**
+   * One entry of do_pages_move()'s loop (with the flush it may trigger), or, after the last entry or a
+   * fatal error, the final flush: true when the call is over and `result` holds its return value.
+   * Between two entries the call holds no lock, so another task may run there.
+   */
+  stepPagesMove(): boolean {
+    if (this.i < this.nrPages && !this.broke) {
+      const r = this.pagesMoveEntry();
+      if (r === ENTRY_RETURN) return true;
+      if (r === ENTRY_NEXT) this.i++;
+      else this.broke = true;
+      return false;
     }
     // out_flush: queued entries are still migrated; a fatal error is not overwritten.
-    const err1 = this.movePagesAndStoreStatus(currentNode, status, start, i, nrPages);
-    if (err >= 0) err = err1;
-    return err;
+    const err1 = this.movePagesAndStoreStatus(this.currentNode, this.statusPtr, this.start, this.i, this.nrPages);
+    this.result = this.err >= 0 ? err1 : this.err;
+    return true;
+  }
+
+  /** The body of do_pages_move()'s loop for entry `i`: ENTRY_NEXT, ENTRY_BREAK, or ENTRY_RETURN (result set). */
+  private pagesMoveEntry(): number {
+    const i = this.i;
+    const status = this.statusPtr;
+    const nrPages = this.nrPages;
+    const pagesR = this.pagesR!;
+    const nodesR = this.nodesR!;
+    this.err = -EFAULT;
+    const p = pagesR.get(i);
+    if (pagesR.fault) return ENTRY_BREAK;
+    const node = nodesR.get(i);
+    if (nodesR.fault) return ENTRY_BREAK;
+    this.err = -ENODEV;
+    if (node < 0 || node >= MAX_NUMNODES) return ENTRY_BREAK;
+    if (this.tasks.nodeMemory[node] === 0) return ENTRY_BREAK;
+    this.err = -EACCES;
+    if (this.taskNodes![node] === 0) return ENTRY_BREAK;
+    let err: number;
+    if (this.currentNode === NUMA_NO_NODE) {
+      this.currentNode = node;
+      this.start = i;
+    } else if (node !== this.currentNode) {
+      err = this.movePagesAndStoreStatus(this.currentNode, status, this.start, i, nrPages);
+      if (err !== 0) {
+        this.result = err;
+        return ENTRY_RETURN;
+      }
+      this.start = i;
+      this.currentNode = node;
+    }
+    // Errors in the page lookup or isolation are not fatal: they are reported in status. Each
+    // lookup holds mmap_lock for read; it is dropped before the next entry and before migrating.
+    const lock = this.mm.mmapLock;
+    lock.downRead();
+    try {
+      err = this.addFolioForMigration(p, this.currentNode, this.migrateAll);
+    } finally {
+      lock.upRead();
+    }
+    this.err = err;
+    if (err > 0) return ENTRY_NEXT;
+    // Already on the target node (0): report the node, otherwise the error.
+    err = this.err = this.ua.putInts(status, i, 1, err !== 0 ? err : this.currentNode);
+    if (err !== 0) return ENTRY_BREAK;
+    err = this.movePagesAndStoreStatus(this.currentNode, status, this.start, i, nrPages);
+    if (err !== 0) {
+      // Entry i was accounted for (its status is written).
+      this.result = err > 0 ? err - 1 : err;
+      return ENTRY_RETURN;
+    }
+    this.err = 0;
+    this.currentNode = NUMA_NO_NODE;
+    return ENTRY_NEXT;
   }
 
   /**
@@ -227,8 +347,6 @@ class MovePagesCall {
    * that faults ends the call with -EFAULT (earlier chunks stay written).
    */
   doPagesStat(nrPages: number, pages: number, status: number): number {
-    const m = this.m;
-    const features = this.tasks.features;
     const CH = DO_PAGES_STAT_CHUNK_NR;
     const inBuf = new Uint8Array(CH * 8);
     const inView = new DataView(inBuf.buffer);
@@ -240,7 +358,25 @@ class MovePagesCall {
       const chunkNr = Math.min(left, CH);
       if (this.ua.copyFromUser(inBuf, 0, pages + offset * 8, chunkNr * 8) !== 0) break;
       // do_pages_stat_array(): under the mmap lock, one lookup per entry.
-      for (let k = 0; k < chunkNr; k++) {
+      const lock = this.mm.mmapLock;
+      lock.downRead();
+      try {
+        this.statChunk(inView, outView, chunkNr);
+      } finally {
+        lock.upRead();
+      }
+      if (this.ua.copyToUser(status + offset * 4, outBuf, 0, chunkNr * 4) !== 0) break;
+      offset += chunkNr;
+      left -= chunkNr;
+    }
+    return left > 0 ? -EFAULT : 0;
+  }
+
+  /** Mirrors do_pages_stat_array(): the node or -errno of each address of one chunk. */
+  private statChunk(inView: DataView, outView: DataView, chunkNr: number): void {
+    const m = this.m;
+    const features = this.tasks.features;
+    for (let k = 0; k < chunkNr; k++) {
         m.charge(Cost.PAGE_LOOKUP, 1);
         const addr = inView.getUint32(k * 8 + 4, true) * 4294967296 + inView.getUint32(k * 8, true);
         const v = this.mm.findVma(addr);
@@ -250,12 +386,7 @@ class MovePagesCall {
           err = folio < 0 ? folio : m.mem.nodeOfPfn[folio]!;
         }
         outView.setInt32(k * 4, err, true);
-      }
-      if (this.ua.copyToUser(status + offset * 4, outBuf, 0, chunkNr * 4) !== 0) break;
-      offset += chunkNr;
-      left -= chunkNr;
     }
-    return left > 0 ? -EFAULT : 0;
   }
 }
 

@@ -15,11 +15,20 @@ export const NR_SYSCALL = { mbind: 237, migrate_pages: 256, move_pages: 279 } as
 export function traceSyscall(
   m: Machine, name: keyof typeof NR_SYSCALL, args: () => Record<string, number>, body: () => number,
 ): number {
-  const bus = m.core.trace;
-  const enter = bus.define(`sys_enter_${name}`);
-  const exit = bus.define(`sys_exit_${name}`);
-  if (enter.enabled) enter.emit({ nr: NR_SYSCALL[name], args: args() });
+  traceSyscallEnter(m, name, args);
   const ret = body();
-  if (exit.enabled) exit.emit({ nr: NR_SYSCALL[name], ret });
+  traceSyscallExit(m, name, ret);
   return ret;
+}
+
+/** The sys_enter_<name> event alone (a call run a step at a time emits its exit later). */
+export function traceSyscallEnter(m: Machine, name: keyof typeof NR_SYSCALL, args: () => Record<string, number>): void {
+  const enter = m.core.trace.define(`sys_enter_${name}`);
+  if (enter.enabled) enter.emit({ nr: NR_SYSCALL[name], args: args() });
+}
+
+/** The sys_exit_<name> event. */
+export function traceSyscallExit(m: Machine, name: keyof typeof NR_SYSCALL, ret: number): void {
+  const exit = m.core.trace.define(`sys_exit_${name}`);
+  if (exit.enabled) exit.emit({ nr: NR_SYSCALL[name], ret });
 }

@@ -48,6 +48,13 @@ export class UserAccess {
     for (;;) {
       const r = m.memory.userAccessFrame(this.task, page, write);
       if (r >= 0) return r;
+      if (r === VM_FAULT.LOCK_WAIT) {
+        // Sleep in mmap_read_lock() until the writer is done, then fault again.
+        const lock = m.memory.faultWaitLock!;
+        lock.downRead();
+        lock.upRead();
+        continue;
+      }
       if (r !== VM_FAULT.MIGRATION_WAIT) return -EFAULT;
       const folio = m.folios.folioOf(m.memory.faultWaitPfn);
       if (m.folios.test(folio, PG.locked)) {

@@ -46,15 +46,20 @@ export interface KernelFeatures {
    * entries were passed over.
    */
   readonly mbindCountsFailures: boolean;
+  /**
+   * mbind keeps mmap_lock for write, and migrate_pages(2) keeps it for read, through the migration
+   * (before 6.7); later mbind drops it after the scan and migrate_to_node() holds it only to queue.
+   */
+  readonly mmapLockedMigration: boolean;
 }
 
 const FEATURES: Readonly<Record<KernelVersion, KernelFeatures>> = {
   "6.1": { version: "6.1", followPageDump: true, protNoneNotFound: true, hugetlbTailEacces: true, sharedTest: "page_mapcount", migratePagesBatch: false,
-    mpolMax: 6, numaBalancingPreferredMany: false, mbindCountsFailures: false },
+    mpolMax: 6, numaBalancingPreferredMany: false, mbindCountsFailures: false, mmapLockedMigration: true },
   "6.12": { version: "6.12", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_likely_mapped_shared", migratePagesBatch: true,
-    mpolMax: 7, numaBalancingPreferredMany: true, mbindCountsFailures: true },
+    mpolMax: 7, numaBalancingPreferredMany: true, mbindCountsFailures: true, mmapLockedMigration: false },
   mainline: { version: "mainline", followPageDump: false, protNoneNotFound: false, hugetlbTailEacces: false, sharedTest: "folio_maybe_mapped_shared", migratePagesBatch: true,
-    mpolMax: 7, numaBalancingPreferredMany: true, mbindCountsFailures: true },
+    mpolMax: 7, numaBalancingPreferredMany: true, mbindCountsFailures: true, mmapLockedMigration: false },
 };
 
 /** The feature set of a modelled kernel. */
