@@ -24,7 +24,7 @@ import { QueueEngine } from "./sweep/queue.js";
 import { resolveSweep } from "./sweep/resolve.js";
 import { runSweep } from "./sweep/run.js";
 import { validateSweep } from "./sweep/spec.js";
-import { GiB, runPoint, type PointResult, type PointSpec } from "./workload.js";
+import { GiB, preparePoint, runPoint, runPrepared, type PointResult, type PointSpec, type WorkloadOptions } from "./workload.js";
 
 /** The timed points and their targets in wall ms (null: no target). */
 export const SPEED_POINTS: ReadonlyArray<{ label: string; spec: PointSpec; firstTargetMs: number | null; steadyTargetMs: number | null }> = [
@@ -55,6 +55,8 @@ export interface SpeedRow {
   readonly firstTargetMs: number | null;
   /** Wall ms of the better of two runs after warm-up in this process (steady), and its target. */
   readonly wallMs: number;
+  /** The CPU time of that run's migration calls (this process, which runs nothing else meanwhile). */
+  readonly steadyCpuMs: number;
   readonly steadyTargetMs: number | null;
   readonly foliosPerSec: number;
   readonly virtualMs: number;
@@ -121,14 +123,15 @@ export async function runSpeed(profile: HardwareProfile, o: SpeedOptions = {}, c
       await fresh.close();
     }
     runPoint(profile, { ...p.spec, totalBytes: GiB / 64 }, opts, components); // warm the JIT on the same path
-    const runs = [runPoint(profile, p.spec, opts, components), runPoint(profile, p.spec, opts, components), runPoint(profile, p.spec, opts, components)];
-    if (runs.some((r) => r.virtualNs !== runs[0]!.virtualNs)) {
-      throw new Error(`${p.label}: runs of the same point differ in virtual time (${runs.map((r) => r.virtualNs).join(", ")} ns)`);
+    const runs = [0, 1, 2].map(() => timedRun(profile, p.spec, opts, components));
+    if (runs.some(({ r }) => r.virtualNs !== runs[0]!.r.virtualNs)) {
+      throw new Error(`${p.label}: runs of the same point differ in virtual time (${runs.map(({ r }) => r.virtualNs).join(", ")} ns)`);
     }
     // Steady: the better of the second and third runs (the first has just warmed every path at full size; the machine is shared).
-    const r = runs[2]!.wallMs < runs[1]!.wallMs ? runs[2]! : runs[1]!;
+    const best = runs[2]!.r.wallMs < runs[1]!.r.wallMs ? runs[2]! : runs[1]!;
+    const r = best.r;
     rows.push({
-      label: p.label, firstMs: first, firstTargetMs: p.firstTargetMs, wallMs: r.wallMs, steadyTargetMs: p.steadyTargetMs,
+      label: p.label, firstMs: first, firstTargetMs: p.firstTargetMs, wallMs: r.wallMs, steadyCpuMs: best.cpuMs, steadyTargetMs: p.steadyTargetMs,
       foliosPerSec: r.folios / (r.wallMs / 1000), virtualMs: r.virtualNs / 1e6, virtualPerWall: r.virtualNs / 1e6 / r.wallMs,
       peakRssMiB: process.resourceUsage().maxRSS / 1024, result: r,
     });
@@ -154,6 +157,18 @@ export async function runSpeed(profile: HardwareProfile, o: SpeedOptions = {}, c
     step();
   }
   return { hostLoad, cores: availableParallelism(), rows, seed, engines };
+}
+
+/**
+ * One run of a point in this thread, with the CPU time of its migration calls: on a loaded host the
+ * wall time grows with the other work, the CPU time much less.
+ */
+function timedRun(profile: HardwareProfile, spec: PointSpec, opts: WorkloadOptions, components: Components): { r: PointResult; cpuMs: number } {
+  const pp = preparePoint(profile, spec, opts, components);
+  const c0 = process.cpuUsage();
+  const r = runPrepared(pp, spec);
+  const c = process.cpuUsage(c0);
+  return { r, cpuMs: (c.user + c.system) / 1000 };
 }
 
 /**
@@ -234,15 +249,16 @@ const withTarget = (v: number, t: number | null) => `${v.toFixed(0)}${t === null
 export function formatSpeed(s: SpeedReport): string {
   const out = [
     `host load ${s.hostLoad.toFixed(2)} (1-min average; wall times grow with other work on the machine), ${s.cores} cores`,
-    "point                fresh ms (target)     steady ms (target)     folios/s   virtual ms  virtual/wall  peak RSS MiB",
+    "point                fresh ms (target)     steady ms (target)   CPU ms   folios/s   virtual ms  virtual/wall  peak RSS MiB",
   ];
   for (const r of s.rows) {
     out.push(
-      `${r.label.padEnd(20)} ${withTarget(r.firstMs, r.firstTargetMs).padEnd(21)} ${withTarget(r.wallMs, r.steadyTargetMs).padEnd(22)}${r.foliosPerSec.toExponential(2).padStart(9)}` +
+      `${r.label.padEnd(20)} ${withTarget(r.firstMs, r.firstTargetMs).padEnd(21)} ${withTarget(r.wallMs, r.steadyTargetMs).padEnd(20)}${r.steadyCpuMs.toFixed(0).padStart(7)}` +
+        `${r.foliosPerSec.toExponential(2).padStart(11)}` +
         `${r.virtualMs.toFixed(2).padStart(13)}${r.virtualPerWall.toFixed(3).padStart(14)}${r.peakRssMiB.toFixed(0).padStart(14)}`,
     );
   }
-  out.push("fresh: the migration calls' wall time in a new worker thread (cold JIT); steady: the better of two runs after warm-up");
+  out.push("fresh: the migration calls' wall time in a new worker thread (cold JIT); steady: the better of two runs after warm-up, and its CPU time");
   out.push(fallbackLine(s.rows.map((r) => r.result)));
   if (s.seed !== null) {
     out.push(`whole seed benchmark: ${s.seed.points} points, ${s.seed.wallS.toFixed(1)} s wall on ${s.seed.threads} threads (${s.seed.cores} cores; target <= ${s.seed.targetS} s on 2 cores:${verdict(s.seed.wallS, s.seed.targetS)})`);

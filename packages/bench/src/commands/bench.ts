@@ -160,7 +160,7 @@ export function benchCommand(): Command {
     const json = {
       profile: profile.name, host_load: rep.hostLoad, cores: rep.cores,
       points: rep.rows.map((r) => ({
-        label: r.label, first_ms: r.firstMs, first_target_ms: r.firstTargetMs, wall_ms: r.wallMs, steady_target_ms: r.steadyTargetMs,
+        label: r.label, first_ms: r.firstMs, first_target_ms: r.firstTargetMs, wall_ms: r.wallMs, steady_cpu_ms: r.steadyCpuMs, steady_target_ms: r.steadyTargetMs,
         folios_per_s: r.foliosPerSec, virtual_ms: r.virtualMs, virtual_per_wall: r.virtualPerWall, peak_rss_mib: r.peakRssMiB,
         fallback: r.result.fallback, phases_ns: r.result.phases, vmstat: r.result.vmstat, stats: r.result.stats,
       })),
