@@ -199,7 +199,9 @@ export async function runCli(program: CommandLike, argv: readonly string[], name
       process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
       return;
     }
-    process.stderr.write(`${name}: ${String(err.message ?? e).split("\n").join("\n  ")}\n`);
+    // Continuation lines are indented once (a message that indents its own, as a sweep spec's list of problems, keeps its indent).
+    const lines = String(err.message ?? e).split("\n").map((l, i) => (i === 0 || l.startsWith("  ") ? l : `  ${l}`));
+    process.stderr.write(`${name}: ${lines.join("\n")}\n`);
     process.exitCode = EXIT.USAGE;
   }
 }
