@@ -46,7 +46,7 @@ test("bad plug-in input in a scenario stops the command before anything runs, in
     [{ sysfs: { min_folios: 0 } }, /machine\.sysfs\.min_folios: writing "0" to bigbatch's min_folios failed with -EINVAL/],
     [{ sysfs: { nr_dma_chan: 4 } }, /machine\.sysfs\.nr_dma_chan: bigbatch has no attribute "nr_dma_chan" \(it has offloading, min_folios\)/],
     [{ profile: undefined, timing: "simple" }, /machine\.migrator: needs machine\.profile/],
-    [{ modparams: { nope: { x: true } } }, /machine\.modparams\.nope: no module of that name is loaded \(loaded: bigbatch, ptdma, sdxi\)/],
+    [{ modparams: { nope: { x: true } } }, /machine\.modparams\.nope: no module of that name is loaded \(loaded: bigbatch, ptdma, sdxi, ae4dma\)/],
     [{ modparams: { bigbatch: { checkResults: true } } }, /machine\.modparams\.bigbatch\.checkResults: bigbatch has no module parameter "checkResults" \(it has none\)/],
     [{ modparams: { ptdma: { errorsVisibleToClient: "yes" } } }, /machine\.modparams\.ptdma\.errorsVisibleToClient: expected true or false, got "yes"/],
     [{ modparams: { sdxi: { completionOrder: "random" } } }, /machine\.modparams\.sdxi\.completionOrder: expected one of "inOrder", "outOfOrderWithoutFence", got "random"/],
