@@ -21,8 +21,8 @@ export { writeSeedReport, seedCharts, seedChartSpecs, seedReportTables, breakdow
 export type { ChartSpec, ReportCell, ReportTable } from "./report.js";
 export { lineChartSvg, stackedBarsSvg, PALETTE } from "./chart.js";
 export type { ChartPoint, ChartSeries, LineChart, StackedBars } from "./chart.js";
-export { runSpeed, formatSpeed, SPEED_POINTS } from "./speed.js";
-export type { SpeedReport, SpeedRow } from "./speed.js";
+export { runSpeed, formatSpeed, SPEED_POINTS, SEED_TARGET_S, CALIBRATE_TARGET_MIN } from "./speed.js";
+export type { EngineSpeed, SpeedOptions, SpeedReport, SpeedRow } from "./speed.js";
 export { predictRows, runPredict, predictSweep, formatPredict, PREDICT_VANILLA_SIZES, PREDICT_OFFLOAD_SIZES } from "./predict.js";
 export type { PredictRow } from "./predict.js";
 export { benchCommand } from "./commands/bench.js";

@@ -7,6 +7,8 @@ test("bench, calibrate and tune-batch are registered with their options", (t) =>
   for (const n of ["run", "bench", "calibrate", "tune-batch", "profile", "sweep", "worker"]) t.true(names.includes(n), `${n} in ${names.join(", ")}`);
   const bench = program.commands.find((c) => c.name() === "bench")!;
   t.deepEqual(bench.commands.map((c) => c.name()).sort(), ["predict", "seed", "speed"]);
+  const speed = bench.commands.find((c) => c.name() === "speed")!;
+  for (const opt of ["--no-seed", "--no-engines", "--json"]) t.true(speed.options.some((o) => o.long === opt), `bench speed ${opt}`);
   const cal = program.commands.find((c) => c.name() === "calibrate")!;
   for (const opt of ["--stages", "--validate", "--max-folios", "--k", "--schemes", "--reference"]) t.true(cal.options.some((o) => o.long === opt), opt);
 });

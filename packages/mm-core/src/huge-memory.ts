@@ -39,10 +39,12 @@ export function splitHugePmd(m: Machine, v: Vma, pmdI: number): void {
 /** Bitmask of anonymous folio orders the VMA may use (thp_vma_allowable_orders). */
 export function thpVmaAllowableOrders(m: Machine, v: Vma): number {
   if ((v.flags & VM.NOHUGEPAGE) !== 0) return 0;
+  const thp = m.memory.anonThp;
+  const madvised = (v.flags & VM.HUGEPAGE) !== 0;
   let mask = 0;
   for (let o = 1; o <= PMD_ORDER; o++) {
-    const p = m.memory.anonThp[o]!;
-    if (p === "always" || (p === "madvise" && (v.flags & VM.HUGEPAGE) !== 0)) mask |= 1 << o;
+    const p = thp[o]!;
+    if (p === "always" || (p === "madvise" && madvised)) mask |= 1 << o;
   }
   return mask;
 }

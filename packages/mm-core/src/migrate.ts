@@ -61,26 +61,45 @@ export function allocMigrationTarget(m: Machine, src: number, mtc: MigrationTarg
   return m.folioAlloc(mtc.nid, f.order[src]!, mtc.thisNode);
 }
 
-/** Per-call context threaded through the batch functions (no per-folio allocation). */
-interface Ctx {
-  readonly m: Machine;
-  readonly getNew: NewFolioFn;
-  readonly putNew: FreeFolioFn | null;
-  readonly mode: MigrateMode;
-  readonly reason: number;
-  readonly stats: MigratePagesStats;
+/**
+ * Per-call context threaded through the batch functions (no per-folio allocation). A class, so that
+ * every context (migrate_pages_sync()'s async attempt has its own stats) has one hidden class and
+ * the per-folio functions' property loads stay monomorphic.
+ */
+class Ctx {
   /** Out-parameter of migrateFolioUnmap. */
-  dst: number;
+  dst = -1;
   /**
    * Sleep on a contended source lock and wait for writeback (6.1's `force`, passes after the third);
    * always true for migrate_pages_batch(), whose async first round stands in for the early passes.
    */
-  force: boolean;
+  force = true;
   // Counters shared by migrate_folios_move passes.
-  retry: number;
-  thpRetry: number;
-  nrFailed: number;
-  nrRetryPages: number;
+  retry = 0;
+  thpRetry = 0;
+  nrFailed = 0;
+  nrRetryPages = 0;
+
+  constructor(
+    readonly m: Machine,
+    readonly getNew: NewFolioFn,
+    readonly putNew: FreeFolioFn | null,
+    readonly mode: MigrateMode,
+    readonly reason: number,
+    readonly stats: MigratePagesStats,
+  ) {}
+
+  /** The same call with other stats (its state words copied). */
+  withStats(stats: MigratePagesStats): Ctx {
+    const c = new Ctx(this.m, this.getNew, this.putNew, this.mode, this.reason, stats);
+    c.dst = this.dst;
+    c.force = this.force;
+    c.retry = this.retry;
+    c.thpRetry = this.thpRetry;
+    c.nrFailed = this.nrFailed;
+    c.nrRetryPages = this.nrRetryPages;
+    return c;
+  }
 }
 
 /**
@@ -94,7 +113,7 @@ export function migratePages(
   mode: MigrateMode, reason: number, retSucceeded?: { value: number },
 ): number {
   const stats = newMigratePagesStats();
-  const ctx: Ctx = { m, getNew, putNew, mode, reason, stats, dst: -1, force: true, retry: 0, thpRetry: 0, nrFailed: 0, nrRetryPages: 0 };
+  const ctx = new Ctx(m, getNew, putNew, mode, reason, stats);
   if (m.tp.migratePagesStart.enabled) m.tp.migratePagesStart.emit({ mode: MIGRATE_MODE_NAMES[mode], reason: MIGRATE_REASON_NAMES[reason] ?? String(reason) });
   const retFolios = new FolioList();
   let rcGather = m.settings.migratePagesBatch ? migratePagesBatched(ctx, from, retFolios) : migratePagesUnbatched(ctx, from, retFolios);
@@ -298,7 +317,7 @@ export function lastMigrateStats(m: Machine): MigratePagesStats | undefined {
 function migratePagesSync(ctx: Ctx, from: FolioList, retFolios: FolioList, splitFolios: FolioList): number {
   const { stats } = ctx;
   const astats = newMigratePagesStats();
-  const actx: Ctx = { ...ctx, stats: astats };
+  const actx = ctx.withStats(astats);
   const failed = new FolioList();
   let nrFailed = 0;
   let rc = migratePagesBatch(actx, from, MIGRATE_ASYNC, failed, splitFolios, NR_MAX_MIGRATE_ASYNC_RETRY);

@@ -188,6 +188,14 @@ export class PhysMem {
   copyPhys(dstAddr: number, srcAddr: number, len: number): void {
     this.checkRange(dstAddr, len, "copyPhys dst");
     this.checkRange(srcAddr, len, "copyPhys src");
+    // Whole aligned pages that do not overlap (a DMA descriptor of a folio): copy_highpage() per page.
+    const dp0 = Math.floor(dstAddr / PAGE_SIZE);
+    const sp0 = Math.floor(srcAddr / PAGE_SIZE);
+    if (dp0 * PAGE_SIZE === dstAddr && sp0 * PAGE_SIZE === srcAddr && (len & (PAGE_SIZE - 1)) === 0 && len <= 0x7fffffff &&
+      (dstAddr + len <= srcAddr || srcAddr + len <= dstAddr)) {
+      this.copyPages(dp0, sp0, len / PAGE_SIZE);
+      return;
+    }
     let d = dstAddr;
     let s = srcAddr;
     let left = len;

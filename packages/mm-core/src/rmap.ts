@@ -153,17 +153,18 @@ export function tryToMigrate(m: Machine, folio: number, batchFlush: boolean): vo
     if (kStart >= kEnd) continue;
     const deferOk = batchFlush && shouldDeferFlush(v.mm, task);
     let unmapped = 0;
-    for (let k = kStart; k < kEnd; k++) {
+    // set_tlb_ubc_flush_pending() is idempotent over one mm: its cpumask OR is done once for the
+    // PTEs this VMA deferred (a large folio's many PTEs), with the dirtiness of any of them.
+    let deferredDirty = false;
+    let k = kStart;
+    for (; k < kEnd; k++) {
       const i = first + k;
       const bits = v.pteBits[i]!;
       if ((bits & PTE.PRESENT) === 0 || v.ptePfn[i] !== folio + k) continue;
       const page = folio + k;
       const exclusive = (f.flags[page]! & PG.anonExclusive) !== 0;
       // folio_try_share_anon_rmap_pte(): refuse while the folio may be DMA-pinned.
-      if (exclusive && f.pincount[folio]! > 0) {
-        m.charge(Cost.PTE_UNMAP, unmapped);
-        return;
-      }
+      if (exclusive && f.pincount[folio]! > 0) break;
       const kind = bits & PTE.WRITE ? PTE.MIG_WRITE : exclusive ? PTE.MIG_READ_EXCL : 0;
       if (exclusive) f.flags[page]! &= ~PG.anonExclusive;
       if (bits & PTE.DIRTY) f.flags[folio]! |= PG.dirty;
@@ -171,12 +172,13 @@ export function tryToMigrate(m: Machine, folio: number, batchFlush: boolean): vo
       f.mapcount[folio]!--;
       f.refcount[folio]!--;
       unmapped++;
-      const addr = v.start + i * PAGE_SIZE;
-      if (deferOk) setTlbUbcFlushPending(v.mm, task, (bits & PTE.DIRTY) !== 0);
-      else flushNow(m, v.mm, addr, addr + PAGE_SIZE, task);
-      if (m.tp.setMigrationPte.enabled) m.tp.setMigrationPte.emit({ addr, pte: x86PteHex(v.pteBits[i]!, page), order: 0, pfn: page });
+      if (deferOk) deferredDirty ||= (bits & PTE.DIRTY) !== 0;
+      else flushNow(m, v.mm, v.start + i * PAGE_SIZE, v.start + (i + 1) * PAGE_SIZE, task);
+      if (m.tp.setMigrationPte.enabled) m.tp.setMigrationPte.emit({ addr: v.start + i * PAGE_SIZE, pte: x86PteHex(v.pteBits[i]!, page), order: 0, pfn: page });
     }
+    if (deferOk && unmapped > 0) setTlbUbcFlushPending(v.mm, task, deferredDirty);
     m.charge(Cost.PTE_UNMAP, unmapped);
+    if (k < kEnd) return; // stopped at a pinned page
   }
 }
 

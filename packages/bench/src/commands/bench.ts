@@ -1,7 +1,7 @@
 /**
  * `mmemu bench seed [--profile NAME] [--set section.name=value ...] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
  * `mmemu bench predict [--profile NAME] [--json [FILE]]`
- * `mmemu bench speed [--profile NAME] [--no-seed] [--json [FILE]]`
+ * `mmemu bench speed [--profile NAME] [--no-seed] [--no-engines] [--json [FILE]]`
  * Each also takes the trace options (--trace FILE ...), --breakdown, --quiet (cli-common.ts) and
  * --strict-offload (fallback.ts); each prints its CPU-fallback counts.
  */
@@ -12,7 +12,7 @@ import { seedPoints, specLabel } from "../points.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
 import { fidelity, formatSeedTables, runSeed } from "../seed.js";
-import { formatSpeed, runSpeed, SPEED_POINTS } from "../speed.js";
+import { CALIBRATE_TARGET_MIN, formatSpeed, runSpeed, SPEED_POINTS } from "../speed.js";
 import { formatPredict, predictRows, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
@@ -133,14 +133,19 @@ export function benchCommand(): Command {
     }
   });
   const speed = componentOptions(bench.command("speed"))
-    .description("wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs, and the whole seed benchmark's wall time")
+    .description(
+      "wall time, folios/s, virtual/wall ratio and peak memory for 1 GiB runs (fresh and steady, against their targets), the whole seed " +
+        "benchmark's wall time, the sweep engine's points/s (1 and 2 local threads, 2 queue workers) and calibrate's evaluations/s",
+    )
     .option("--profile <name>", "hardware profile name or file", DEFAULT_PROFILE)
     .addOption(setOption())
     .option("--no-seed", "skip timing the whole seed benchmark")
+    .option("--no-engines", "skip timing the sweep engines and calibrate's evaluations")
     .option("--json [file]", "the figures as JSON (to stdout, or to FILE)")
     .option("--breakdown", "print where each point's virtual time went, by phase")
     .addOption(strictOffloadOption());
-  addQuietOption(addTraceOptions(speed)).action(async (o: CommonOpts & { seed: boolean; json?: string | boolean }) => {
+  addQuietOption(addTraceOptions(speed)).action(async (o: CommonOpts & { seed: boolean; engines: boolean; json?: string | boolean }) => {
+    if (typeof o.json === "string") outputPath("--json", o.json, "file");
     const components = await componentsFrom(o);
     const profile = loadProfileWith(o.profile, o.set, components.schema);
     if (typeof o.json === "string") outputPath("--json", o.json, "file");
@@ -148,14 +153,24 @@ export function benchCommand(): Command {
     const bar = progressBar("speed", o.quiet);
     let rep;
     try {
-      rep = await runSpeed(profile, o.seed, components, bar.update, o.strictOffload === true);
+      rep = await runSpeed(profile, { seed: o.seed, engines: o.engines, strictOffload: o.strictOffload === true, onStep: bar.update }, components);
     } finally {
       bar.stop();
     }
     const json = {
-      profile: profile.name, host_load: rep.hostLoad,
-      points: rep.rows.map((r) => ({ label: r.label, first_ms: r.firstMs, wall_ms: r.wallMs, folios_per_s: r.foliosPerSec, virtual_ms: r.virtualMs, virtual_per_wall: r.virtualPerWall, peak_rss_mib: r.peakRssMiB, fallback: r.result.fallback, phases_ns: r.result.phases, vmstat: r.result.vmstat, stats: r.result.stats })),
-      seed: rep.seed,
+      profile: profile.name, host_load: rep.hostLoad, cores: rep.cores,
+      points: rep.rows.map((r) => ({
+        label: r.label, first_ms: r.firstMs, first_target_ms: r.firstTargetMs, wall_ms: r.wallMs, steady_cpu_ms: r.steadyCpuMs, steady_target_ms: r.steadyTargetMs,
+        folios_per_s: r.foliosPerSec, virtual_ms: r.virtualMs, virtual_per_wall: r.virtualPerWall, peak_rss_mib: r.peakRssMiB,
+        fallback: r.result.fallback, phases_ns: r.result.phases, vmstat: r.result.vmstat, stats: r.result.stats,
+      })),
+      seed: rep.seed === null ? null : { wall_s: rep.seed.wallS, points: rep.seed.points, threads: rep.seed.threads, cores: rep.seed.cores, target_s: rep.seed.targetS },
+      engines: rep.engines === null ? null : {
+        sweep_points: rep.engines.points, points_per_s: { local_1: rep.engines.local1, local_2: rep.engines.local2, queue_2: rep.engines.queue2 },
+        queue_note: rep.engines.queueNote,
+        calibrate: rep.engines.calibrate.map((c) => ({ threads: c.threads, vanilla_evals_per_s: c.vanillaPerS, dcbm_evals_per_s: c.dcbmPerS })),
+        calibrate_default_budget_min: rep.engines.calibrateDefaultMin, calibrate_target_min: CALIBRATE_TARGET_MIN,
+      },
     };
     if (o.json === true) emitJson(true, json);
     else {

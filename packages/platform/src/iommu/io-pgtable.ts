@@ -57,8 +57,19 @@ export class IommuDomain {
     this.iovaCount = end - n;
   }
 
-  /** Index of the range holding `iova`, or -1 (binary search). */
+  /**
+   * Index of the range holding `iova`, or -1. The last two ranges found (a descriptor's source and
+   * destination tables) and the ones after them are tried first; a binary search otherwise.
+   */
   find(iova: number): number {
+    const h = this.hitAt(this.lastHit0, iova);
+    if (h >= 0) return h;
+    const h1 = this.hitAt(this.lastHit1, iova);
+    if (h1 >= 0) {
+      this.lastHit1 = this.lastHit0;
+      this.lastHit0 = h1;
+      return h1;
+    }
     const s = this.iovaStart;
     let lo = 0;
     let hi = this.iovaCount - 1;
@@ -70,7 +81,28 @@ export class IommuDomain {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    if (ans >= 0 && iova < s[ans]! + this.iovaLen[ans]!) return ans;
+    if (ans >= 0 && iova < s[ans]! + this.iovaLen[ans]!) {
+      this.lastHit1 = this.lastHit0;
+      this.lastHit0 = ans;
+      return ans;
+    }
+    return -1;
+  }
+
+  /** Hints for {@link find}: indices only, checked against the live ranges before use. */
+  private lastHit0 = 0;
+  private lastHit1 = 0;
+
+  /**
+   * Range `hint` or the one after it when it is the one the binary search would give (the last
+   * starting at or below `iova`, and holding it); else -1.
+   */
+  private hitAt(hint: number, iova: number): number {
+    const s = this.iovaStart;
+    const n = this.iovaCount;
+    for (let i = hint; i <= hint + 1 && i < n; i++) {
+      if (s[i]! <= iova && iova < s[i]! + this.iovaLen[i]! && (i + 1 === n || s[i + 1]! > iova)) return i;
+    }
     return -1;
   }
 

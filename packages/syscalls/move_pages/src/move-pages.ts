@@ -13,7 +13,7 @@ import { traceSyscall, traceSyscallEnter, traceSyscallExit } from "./syscall-tra
 import { Cost, EACCES, EBUSY, EFAULT, EINVAL, ENODEV, EPERM, ESRCH } from "@mmemu/kernel";
 import {
   allocMigrationTarget, FolioList, isolateFolioToList, MAX_NUMNODES, migratePages, MIGRATE_SYNC, MR, PG,
-  PMD_ORDER, putbackMovablePages, type Machine, type MmStruct, type Vma,
+  PMD_ORDER, putbackMovablePages, type Machine, type MigrationTargetControl, type MmStruct, type Vma,
 } from "@mmemu/mm-core";
 import { CAP, capable } from "./cred.js";
 import type { NodeMask } from "./cpuset.js";
@@ -148,7 +148,8 @@ class MovePagesCall {
   private readonly list = new FolioList(64);
   /** Nodes the caller's own cpuset lets it allocate on (the __GFP_HARDWALL part of the allocation). */
   private readonly callerMems: NodeMask;
-  private targetNode = 0;
+  /** The migration_target_control of the batch being migrated (set per batch, not per folio). */
+  private mtc: MigrationTargetControl = { nid: 0, thisNode: true };
   private lastVma: Vma | null = null;
   private lastVmaEvents = -1;
   private readonly getNew = (src: number): number => this.allocTarget(src);
@@ -321,7 +322,7 @@ class MovePagesCall {
    */
   private doMovePagesToNode(node: number): number {
     const m = this.m;
-    this.targetNode = node;
+    this.mtc = { nid: node, thisNode: true };
     const err = migratePages(m, this.list, this.getNew, null, MIGRATE_SYNC, MR.SYSCALL);
     if (err !== 0) putbackMovablePages(m, this.list);
     this.list.clear();
@@ -335,9 +336,9 @@ class MovePagesCall {
    */
   private allocTarget(src: number): number {
     const m = this.m;
-    const nid = this.targetNode;
+    const nid = this.mtc.nid;
     if (this.callerMems[nid] === 0) return -1;
-    const dst = allocMigrationTarget(m, src, { nid, thisNode: true });
+    const dst = allocMigrationTarget(m, src, this.mtc);
     if (dst >= 0 || !m.folios.test(src, PG.hugetlb)) return dst;
     return allocFreshHugetlbFolio(m, nid);
   }
