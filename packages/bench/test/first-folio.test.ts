@@ -50,20 +50,3 @@ test("a call starts with the reused working set cold: its first batch's folios p
   withSet.forEach((l, k) => t.true(Math.abs(l - without[k]! - expected[k]!) < 2, `batch ${k}: ${l - without[k]!} ns extra, expected ${expected[k]}`));
   t.true(expected[0]! > 80_000 && expected[3]! < 1000);
 });
-
-test("a 2 MiB CPU copy displaces the move path from the L2: the refetch falls after the folio moved, not before", (t) => {
-  const base = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
-  const run = (p: typeof base) => {
-    const pp = preparePoint(p, { config: "vanilla", channels: null, folioSize: "2M", totalBytes: 4 * 2048 * 1024, batchPages: 512 });
-    const r = pp.m.core.trace.record([BATCH_START_TP, FOLIO_MOVED_TP]);
-    const t0 = pp.m.core.sim.now;
-    t.is(movePages(pp, 0, pp.nrFolios), 0);
-    r.stop();
-    return { lat: firstFolioLatencies(r.records), total: pp.m.core.sim.now - t0 };
-  };
-  const lines = 2000, l3 = 15;
-  const withRefetch = run(withParams(base, { "cpu.copy_evict_lines": lines, "cpu.l3_hit": l3 }));
-  const without = run(withParams(base, { "cpu.copy_evict_lines": 0 }));
-  t.deepEqual(withRefetch.lat, without.lat, "first-folio latency is unchanged");
-  t.is(withRefetch.total - without.total, 4 * lines * l3, "each of the 4 batches (one 2M folio each) pays the path's lines once");
-});

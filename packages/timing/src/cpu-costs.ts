@@ -220,21 +220,6 @@ export const CPU_COST_PARAMS = {
     doc: "Load-to-use time of one miss on that working set after the core's private caches were lost (per missing line).",
     source: "[U] Zen 3: an L2 miss served by the CCX's L3 takes ~46 cycles (~13 ns at 3.5 GHz), one served by DRAM ~90-120 ns (local) to ~200 ns (the other socket; Chips and Cheese, AnandTech EPYC 7003 latency measurements); the fit's range 13-200 ns.",
   },
-  l2_bytes: {
-    unit: "bytes", default: 524_288, min: 4096, max: 1 << 30,
-    doc: "Private L2 cache of the migrating core: a CPU copy streams its source and destination through it (reads allocate, stores take lines for ownership), displacing what the migration path keeps there in proportion to the bytes streamed.",
-    source: "[V] AMD Zen 3 (EPYC 7003): 512 KiB unified L2 per core, 8-way.",
-  },
-  copy_evict_lines: {
-    unit: "count", default: 1024, min: 0, max: 1_000_000,
-    doc: "Lines of the migration path's own code and data (move, remap, rmap walk, LRU add, freeing the source, the loop to the next folio) that the move path fetches again after a CPU copy displaced them from the L2: a folio copy of B bytes displaces min(1, 2B / l2_bytes) of them, so a 2 MiB copy all of them and a 4 KiB copy 1.6% (per fully displaced L2).",
-    source: "[U] the path's kernel text and hot data are tens of KiB (1024 lines = 64 KiB); at most the L2 (8192 lines). Distinguishes the vanilla 2M batches (a 2 MiB CPU copy before each move: ~20 us after the first move) from dcbm's (no CPU copy: ~4.7 us per folio after the first move at 16 channels); the fit's range 128-8192.",
-  },
-  l3_hit: {
-    unit: "ns", default: 13, min: 1, max: 200,
-    doc: "Load-to-use time of an L2 miss that hits the core complex's shared L3 (per line the move path fetches again after a copy).",
-    source: "[V] Zen 3: ~46 cycles L3 load-to-use (AMD's optimisation guide for family 19h; Chips and Cheese's Zen 3 measurements), ~13 ns at 3.5 GHz.",
-  },
 } as const satisfies ParamTable;
 
 /**

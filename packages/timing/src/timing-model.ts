@@ -56,14 +56,6 @@ export class TimingModel implements CostMeter {
   private warm = 0;
   /** Lines of the working set missed so far (reports and tests). */
   warmSetMisses = 0;
-  /** The move path's lines in the core's L2 and their L3 refetch price (2^-20 ns per line). */
-  private readonly l2Bytes: number;
-  private readonly pathLines: number;
-  private readonly l3HitFx: number;
-  /** Bytes CPU copies have streamed through the L2 since the move path last ran. */
-  private streamed = 0;
-  /** Move-path lines fetched again from L3 after copies (reports and tests). */
-  pathRefetches = 0;
 
   constructor(
     private readonly sim: { readonly now: number; phase: number; advance(ns: number): void },
@@ -84,12 +76,6 @@ export class TimingModel implements CostMeter {
     }
     this.warmSetLines = lines;
     this.warmTouch = Math.min(1, perFolio / lines);
-    this.l2Bytes = cpu.l2_bytes;
-    this.pathLines = cpu.copy_evict_lines;
-    this.l3HitFx = Math.round(cpu.l3_hit * PRICE_SCALE);
-    if (!(this.l2Bytes > 0) || !(this.pathLines >= 0) || !(this.l3HitFx >= 0)) {
-      throw new RangeError("timing: cpu.l2_bytes must be > 0, cpu.copy_evict_lines and cpu.l3_hit >= 0");
-    }
     for (let k = 0; k < NR_COST_KINDS; k++) {
       const p = pricingOf(k as CostKind);
       if (p === undefined) continue;
@@ -116,8 +102,6 @@ export class TimingModel implements CostMeter {
       this.warmSetTouch(units);
       return;
     }
-    // The path resumes after a copy: freeing a large source, or the next folio's move for a small one.
-    if ((kind === Cost.FREE_TAIL_PAGE || kind === Cost.FOLIO_MOVE) && this.streamed > 0) this.refetchPath(kind);
     // The call sleeps in lru_cache_disable() while every CPU drains: its core idles and its private
     // caches go cold.
     if (kind === Cost.LRU_CACHE_DISABLE) this.warm = 0;
@@ -173,20 +157,6 @@ export class TimingModel implements CostMeter {
     this.step(fx);
   }
 
-  /**
-   * The move path after CPU copies: a copy streams its source and destination through the core's L2,
-   * displacing min(1, streamed / l2_bytes) of the path's copy_evict_lines, which come back from L3 as
-   * the path runs on (charged with the kind that resumed it).
-   */
-  private refetchPath(kind: CostKind): void {
-    const lines = Math.min(1, this.streamed / this.l2Bytes) * this.pathLines;
-    this.streamed = 0;
-    this.pathRefetches += lines;
-    const fx = Math.round(lines * this.l3HitFx);
-    this.fxByKind[kind]! += fx;
-    this.step(fx);
-  }
-
   /** The fabric CPU copies run through (createMachine attaches the machine's); null: charged per byte. */
   private copyPath: CpuCopyFabric | null = null;
 
@@ -202,8 +172,6 @@ export class TimingModel implements CostMeter {
    */
   cpuCopy(srcNode: number, dstNode: number, bytes: number): void {
     const k = Cost.CPU_COPY_BYTE;
-    // Source reads and destination stores both pass through the migrating core's L2.
-    this.streamed += 2 * bytes;
     if (this.copyPath === null) {
       this.charge(k, bytes);
       return;

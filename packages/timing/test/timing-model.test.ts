@@ -116,24 +116,3 @@ test("a call's sleep in lru_cache_disable() leaves the reused working set cold: 
   };
   t.true(perFolio(0) > 300 && perFolio(4096) < 1);
 });
-
-test("a CPU copy streams through the L2 and the path after it fetches its displaced lines again from L3", (t) => {
-  const sim = new Sim();
-  const c = { ...cpu, l2_bytes: 524_288, copy_evict_lines: 1000, l3_hit: 10, free_tail_page: 0, folio_move: 0 };
-  const tm = new TimingModel(sim, c);
-  const after = (kind: CostKind) => {
-    const s = sim.now;
-    tm.charge(kind, 1);
-    return sim.now - s;
-  };
-  t.is(after(Cost.FOLIO_MOVE), 0, "no copy, nothing displaced");
-  tm.cpuCopy(0, 1, 2 << 20);
-  t.is(after(Cost.FREE_TAIL_PAGE), 10_000, "a 2 MiB copy streams 4 MiB: every path line comes back at 10 ns");
-  t.is(after(Cost.FREE_TAIL_PAGE), 0, "fetched once");
-  tm.cpuCopy(0, 1, 4096);
-  t.is(after(Cost.FOLIO_MOVE), Math.floor((8192 / 524_288) * 1000 * 10), "a 4 KiB copy displaces 1.6% of them");
-  t.is(Math.round(tm.pathRefetches), 1000 + 16);
-  const none = new TimingModel(new Sim(), { ...c, copy_evict_lines: 0 });
-  none.cpuCopy(0, 1, 2 << 20);
-  t.is(none.pathRefetches, 0);
-});
