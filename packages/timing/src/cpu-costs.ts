@@ -38,7 +38,7 @@ export const CPU_COST_PARAMS = {
   folio_alloc: {
     unit: "ns", default: 150, min: 0, max: 1_000_000,
     doc: "alloc_migration_target(): one destination folio from the target node's pcp lists or buddy (per folio).",
-    source: U,
+    source: "[U] a pcp list pop with the zone's watermark check is tens of ns, a refill from the buddy under the zone lock amortised over pcp->batch pages adds little; the fit's range 30-1000 ns (the unmap-phase costs folio_alloc, folio_unmap and pte_unmap are fixed by the 4K first-folio latency only as a sum).",
   },
   folio_unmap: {
     unit: "ns", default: 150, min: 0, max: 1_000_000,
