@@ -38,7 +38,7 @@ export const CPU_COST_PARAMS = {
   folio_alloc: {
     unit: "ns", default: 150, min: 0, max: 1_000_000,
     doc: "alloc_migration_target(): one destination folio from the target node's pcp lists or buddy (per folio).",
-    source: "[U] a pcp list pop with the zone's watermark check is tens of ns, a refill from the buddy under the zone lock amortised over pcp->batch pages adds little; the fit's range 30-1000 ns (the unmap-phase costs folio_alloc, folio_unmap and pte_unmap are fixed by the 4K first-folio latency only as a sum).",
+    source: "[U] a pcp list pop (rmqueue_pcplist() under the pcp lock, prep_new_page()) is tens of ns; refills from the buddy under the zone lock are amortised over pcp->batch pages. zen3-ptdma-base fixes it at 60 ns: every 4K..2M folio pays it beside folio_unmap in the unmap phase, so the data fix only their sum (fitting both left one at a bound).",
   },
   folio_unmap: {
     unit: "ns", default: 150, min: 0, max: 1_000_000,
