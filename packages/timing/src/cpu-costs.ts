@@ -207,7 +207,7 @@ export const CPU_COST_PARAMS = {
   },
   warm_set_lines: {
     unit: "count", default: 2048, min: 1, max: 1_000_000,
-    doc: "Cache lines of the working set the migration path reuses from folio to folio (the target zone's free lists and pcp, lruvec and memcg counters, the anon_vma, page-table upper levels, the path's code and stack) that are cold when a move_pages() call starts: the call sleeps in lru_cache_disable() (synchronize_rcu_expedited(), then flush_work() on every CPU's drain), and its core idles and loses its private caches.",
+    doc: "Cache lines of the working set the migration path reuses from folio to folio (the target zone's free lists and pcp, lruvec and memcg counters, the anon_vma, page-table upper levels, the path's code and stack) that are cold when a move_pages() call starts: the call sleeps in lru_cache_disable() (synchronize_rcu_expedited(), then flush_work() on every CPU's drain) while the other CPUs' drain work touches the shared lists and counters, and its core idles (a core in CC6 flushes its private caches).",
     source: "[U] at most the lines of the core's private L2 (Zen 3: 512 KiB, 8192 lines), which a core in CC6 flushes; the fit's range 256-8192.",
   },
   warm_set_lines_per_folio: {
@@ -218,7 +218,7 @@ export const CPU_COST_PARAMS = {
   warm_set_miss: {
     unit: "ns", default: 100, min: 0, max: 1000,
     doc: "Load-to-use time of one miss on that working set after the core's private caches were lost (per missing line).",
-    source: "[U] Zen 3: an L2 miss served by the CCX's L3 takes ~46 cycles (~13 ns at 3.5 GHz), one served by DRAM ~90-120 ns (local) to ~200 ns (the other socket; Chips and Cheese, AnandTech EPYC 7003 latency measurements); the fit's range 13-200 ns.",
+    source: "[U] fixed at 100 ns in zen3-ptdma-base: the data fix only the per-call total (warm_set_lines x warm_set_miss) and how fast it fades (warm_set_lines / warm_set_lines_per_folio). Zen 3: ~13 ns for an L2 miss served by the CCX's L3 (~46 cycles), ~90-120 ns from local DRAM or for a line another core complex holds, ~200 ns from the other socket (Chips and Cheese, AnandTech EPYC 7003 latency measurements); 100 ns takes the set's lines as written meanwhile by the other CPUs' drain work or evicted beyond the L3.",
   },
 } as const satisfies ParamTable;
 
