@@ -64,10 +64,12 @@ export interface CalibrateOptions {
 }
 
 /**
- * Largest run used while fitting: longer points run at 4096 and 2048 folios and are extrapolated
- * (evaluateCells), which lands within 0.1% of the full 1 GiB runs on the zen3-ptdma cells.
+ * Largest run used while fitting: longer points run at 8192 and 4096 folios and are extrapolated
+ * (evaluateCells). 8192 rather than 4096 since a call starts with its working set cold (cpu.warm_set_*,
+ * fading over ~1300 folios): at 4096 the warm-up biased the extrapolation (~3% on 4K throughput) and
+ * the per-batch median first-folio latency of long calls (+30%).
  */
-export const DEFAULT_MAX_FOLIOS = 4096;
+export const DEFAULT_MAX_FOLIOS = 8192;
 
 /** Evaluates cells on a profile. */
 export type CellEvaluator = (p: HardwareProfile, cells: readonly Cell[]) => Promise<CellEval[]>;

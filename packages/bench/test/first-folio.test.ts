@@ -1,7 +1,7 @@
 import test from "ava";
 import type { TraceRecord } from "@mmemu/kernel";
 import { BUILTIN_SCHEMA } from "@mmemu/components";
-import { loadProfile } from "@mmemu/timing";
+import { loadProfile, withParams } from "@mmemu/timing";
 import { firstFolioLatencies, median, preparePoint, movePages, BATCH_START_TP, FOLIO_MOVED_TP } from "../src/index.js";
 
 const rec = (name: string, ts: number): TraceRecord => ({ name, ts, fields: {}, cpu: 0, pid: 1, comm: "bench", ctx: 0 });
@@ -30,4 +30,23 @@ test("from a recorded emulator trace: one latency per batch, positive, bounded b
   const ends = r.records.filter((x) => x.name === "mm_migrate_pages_batch_end").map((x) => x.ts);
   const starts = r.records.filter((x) => x.name === BATCH_START_TP).map((x) => x.ts);
   lat.forEach((l, i) => t.true(l > 0 && starts[i]! + l <= ends[i]!));
+});
+
+test("a call starts with the reused working set cold: its first batch's folios pay the misses, later batches less", (t) => {
+  const base = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
+  const latencies = (p: typeof base) => {
+    const pp = preparePoint(p, { config: "vanilla", channels: null, folioSize: "4K", totalBytes: 2048 * 4096, batchPages: 512 });
+    const r = pp.m.core.trace.record([BATCH_START_TP, FOLIO_MOVED_TP]);
+    t.is(movePages(pp, 0, pp.nrFolios), 0);
+    r.stop();
+    return firstFolioLatencies(r.records);
+  };
+  const W = 1000, s = 4, miss = 100;
+  const withSet = latencies(withParams(base, { "cpu.warm_set_lines": W, "cpu.warm_set_lines_per_folio": s, "cpu.warm_set_miss": miss }));
+  const without = latencies(withParams(base, { "cpu.warm_set_lines_per_folio": 0 }));
+  // Batch k's 512 unmaps take the set from 1 - q^(512(k-1)) to 1 - q^(512k) warm, q = 1 - s/W.
+  const q = 1 - s / W;
+  const expected = [0, 1, 2, 3].map((k) => W * (q ** (512 * k) - q ** (512 * (k + 1))) * miss);
+  withSet.forEach((l, k) => t.true(Math.abs(l - without[k]! - expected[k]!) < 2, `batch ${k}: ${l - without[k]!} ns extra, expected ${expected[k]}`));
+  t.true(expected[0]! > 80_000 && expected[3]! < 1000);
 });

@@ -82,6 +82,12 @@ export const Cost = {
   PREP_COMPOUND_TAIL: 35,
   /** free_tail_page_prepare(): a large folio's tail struct page checked and cleared at free (per tail page). */
   FREE_TAIL_PAGE: 36,
+  /**
+   * The lines of the migration's reused working set (zone and pcp, lruvec, memcg, anon_vma, page-table
+   * upper levels, the path's text) one folio's unmap touches (per folio; a timing model prices them by
+   * how much of that set is still cold since the call slept in lru_cache_disable()).
+   */
+  FOLIO_WARM_SET: 37,
 } as const;
 
 export type CostKind = (typeof Cost)[keyof typeof Cost];
@@ -175,7 +181,7 @@ export const PHASE_OF_COST: Uint8Array = (() => {
   const set = (p: PhaseId, ...kinds: CostKind[]) => { for (const k of kinds) t[k] = p; };
   set(Phase.SYSCALL, Cost.SYSCALL);
   set(Phase.ISOLATION, Cost.LRU_CACHE_DISABLE, Cost.PAGE_LOOKUP, Cost.FOLIO_ISOLATE);
-  set(Phase.UNMAP, Cost.MIGRATE_BATCH, Cost.FOLIO_ALLOC, Cost.PREP_COMPOUND_TAIL, Cost.FOLIO_UNMAP, Cost.PTE_UNMAP, Cost.PMD_UNMAP);
+  set(Phase.UNMAP, Cost.MIGRATE_BATCH, Cost.FOLIO_WARM_SET, Cost.FOLIO_ALLOC, Cost.PREP_COMPOUND_TAIL, Cost.FOLIO_UNMAP, Cost.PTE_UNMAP, Cost.PMD_UNMAP);
   set(Phase.TLB_FLUSH, Cost.TLB_FLUSH_LOCAL, Cost.TLB_FLUSH_IPI, Cost.TLB_FLUSH_IPI_CPU);
   set(Phase.CPU_COPY, Cost.CPU_COPY_BYTE, Cost.CPU_COPY_PAGE, Cost.WORK_QUEUE);
   set(Phase.DMA_SUBMIT, Cost.OFFLOAD_CALL, Cost.DMA_CHAN_REQUEST, Cost.DMA_CHAN_RELEASE, Cost.DMA_SG_ENTRY, Cost.DMA_MAP_ENTRY,

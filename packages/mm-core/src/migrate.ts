@@ -591,6 +591,7 @@ function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioL
   if (dst < 0) return -ENOMEM;
   ctx.dst = dst;
   f.migrateInfo[dst] = 0;
+  m.charge(Cost.FOLIO_WARM_SET, 1);
   m.charge(Cost.FOLIO_UNMAP, 1);
   let rc = -EAGAIN;
   let locked = false;
@@ -934,6 +935,7 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
   let rc = -EAGAIN;
   let wasMapped = false;
   let anonVma = 0;
+  m.charge(Cost.FOLIO_WARM_SET, 1);
   m.charge(Cost.FOLIO_UNMAP, 1);
   out: {
     if (!folioTrylock(m, src)) {

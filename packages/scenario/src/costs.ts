@@ -35,6 +35,8 @@ export const SIMPLE_COSTS: Readonly<Partial<Record<keyof typeof Cost, number>>> 
   PAGE_FAULT: 500,
   PREP_COMPOUND_TAIL: 5,
   FREE_TAIL_PAGE: 5,
+  // No cache model in the simple table.
+  FOLIO_WARM_SET: 0,
 };
 
 export class TableCosts implements CostMeter {

@@ -38,7 +38,7 @@ export const CPU_COST_PARAMS = {
   folio_alloc: {
     unit: "ns", default: 150, min: 0, max: 1_000_000,
     doc: "alloc_migration_target(): one destination folio from the target node's pcp lists or buddy (per folio).",
-    source: U,
+    source: "[U] a pcp list pop (rmqueue_pcplist() under the pcp lock, prep_new_page()) is tens of ns; refills from the buddy under the zone lock are amortised over pcp->batch pages. zen3-ptdma-base fixes it at 60 ns: every 4K..2M folio pays it beside folio_unmap in the unmap phase, so the data fix only their sum (fitting both left one at a bound).",
   },
   folio_unmap: {
     unit: "ns", default: 150, min: 0, max: 1_000_000,
@@ -205,6 +205,21 @@ export const CPU_COST_PARAMS = {
     doc: "free_pages_prepare() checking and clearing one tail struct page of a large folio being freed (free_tail_page_prepare(), flags): one memmap line (per tail page).",
     source: "[D] as prep_compound_tail; bounded above by the published dcbm 16-channel 2M run, which spends only ~4.7 us per folio after its first one moved (65.1 GB/s with 14.1 ms first-folio latency); fitted.",
   },
+  warm_set_lines: {
+    unit: "count", default: 2048, min: 1, max: 1_000_000,
+    doc: "Cache lines of the working set the migration path reuses from folio to folio (the target zone's free lists and pcp, lruvec and memcg counters, the anon_vma, page-table upper levels, the path's code and stack) that are cold when a move_pages() call starts: the call sleeps in lru_cache_disable() (synchronize_rcu_expedited(), then flush_work() on every CPU's drain) while the other CPUs' drain work touches the shared lists and counters, and its core idles (a core in CC6 flushes its private caches).",
+    source: "[U] at most the lines of the core's private L2 (Zen 3: 512 KiB, 8192 lines), which a core in CC6 flushes; the fit's range 256-8192.",
+  },
+  warm_set_lines_per_folio: {
+    unit: "count", default: 4, min: 0, max: 1024,
+    doc: "Distinct lines of that working set one folio's migration touches, spread over it: with a fraction w of the set warm a folio misses on (1 - w) of them, and each miss warms one line, so a call pays warm_set_lines misses in all, front-loaded on its first folios (per folio).",
+    source: "[U] a handful of lines per folio (zone, pcp list head, lruvec, memcg per-node stats, anon_vma, PMD and PUD entries); the fit's range 1-16.",
+  },
+  warm_set_miss: {
+    unit: "ns", default: 100, min: 0, max: 1000,
+    doc: "Load-to-use time of one miss on that working set after the core's private caches were lost (per missing line).",
+    source: "[U] fixed at 100 ns in zen3-ptdma-base: the data fix only the per-call total (warm_set_lines x warm_set_miss) and how fast it fades (warm_set_lines / warm_set_lines_per_folio). Zen 3: ~13 ns for an L2 miss served by the CCX's L3 (~46 cycles), ~90-120 ns from local DRAM or for a line another core complex holds, ~200 ns from the other socket (Chips and Cheese, AnandTech EPYC 7003 latency measurements); 100 ns takes the set's lines as written meanwhile by the other CPUs' drain work or evicted beyond the L3.",
+  },
 } as const satisfies ParamTable;
 
 /**
@@ -265,6 +280,7 @@ export const COST_PRICING: Readonly<Record<string, CostPricing>> = {
   DMA_CALLBACK: { param: "dma_callback", per: "ns" },
   PREP_COMPOUND_TAIL: { param: "prep_compound_tail", per: "ns" },
   FREE_TAIL_PAGE: { param: "free_tail_page", per: "ns" },
+  FOLIO_WARM_SET: { param: "warm_set_miss", per: "ns" },
 };
 
 /** Cost kinds of @mmemu/kernel that no parameter prices (they cost nothing until one is declared). */

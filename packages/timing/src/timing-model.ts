@@ -49,6 +49,13 @@ export class TimingModel implements CostMeter {
   private readonly copyRate: number;
   /** Shootdowns that found their targets in the deep C-state. */
   deepWakeups = 0;
+  /** The migration's reused working set: its size in lines and the share of it one folio touches. */
+  private readonly warmSetLines: number;
+  private readonly warmTouch: number;
+  /** Fraction of that set warm in the running task's caches (0 after lru_cache_disable()'s sleep). */
+  private warm = 0;
+  /** Lines of the working set missed so far (reports and tests). */
+  warmSetMisses = 0;
 
   constructor(
     private readonly sim: { readonly now: number; phase: number; advance(ns: number): void },
@@ -62,6 +69,13 @@ export class TimingModel implements CostMeter {
     this.deepExitFx = Math.round(exit * PRICE_SCALE);
     this.copyRate = cpu.cpu_copy_bw;
     this.deepAfter = after;
+    const lines = cpu.warm_set_lines;
+    const perFolio = cpu.warm_set_lines_per_folio;
+    if (typeof lines !== "number" || !(lines >= 1) || typeof perFolio !== "number" || !(perFolio >= 0)) {
+      throw new RangeError("timing: cpu.warm_set_lines must be >= 1 and cpu.warm_set_lines_per_folio >= 0");
+    }
+    this.warmSetLines = lines;
+    this.warmTouch = Math.min(1, perFolio / lines);
     for (let k = 0; k < NR_COST_KINDS; k++) {
       const p = pricingOf(k as CostKind);
       if (p === undefined) continue;
@@ -84,6 +98,13 @@ export class TimingModel implements CostMeter {
       this.shootdown(units);
       return;
     }
+    if (kind === Cost.FOLIO_WARM_SET) {
+      this.warmSetTouch(units);
+      return;
+    }
+    // The call sleeps in lru_cache_disable() while every CPU drains: its core idles and its private
+    // caches go cold.
+    if (kind === Cost.LRU_CACHE_DISABLE) this.warm = 0;
     this.units[kind]! += units;
     const p = this.price[kind]!;
     if (p === 0 || units === 0) return;
@@ -115,6 +136,25 @@ export class TimingModel implements CostMeter {
     this.fxByKind[k]! += fx;
     this.step(fx);
     this.lastIpiAt = this.sim.now;
+  }
+
+  /**
+   * Folios touching the reused working set (Cost.FOLIO_WARM_SET): each folio touches a share r of the
+   * set's lines and misses on the cold ones, which warms them, so after u folios the warm fraction is
+   * 1 - (1 - w)(1 - r)^u and the misses are warm_set_lines times its growth: a cold call pays the
+   * whole set once, front-loaded on its first folios, and a warm one nothing.
+   */
+  private warmSetTouch(units: number): void {
+    const k = Cost.FOLIO_WARM_SET;
+    this.units[k]! += units;
+    if (units <= 0) return;
+    const before = this.warm;
+    this.warm = 1 - (1 - before) * (1 - this.warmTouch) ** units;
+    const misses = (this.warm - before) * this.warmSetLines;
+    this.warmSetMisses += misses;
+    const fx = Math.round(misses * this.price[k]!);
+    this.fxByKind[k]! += fx;
+    this.step(fx);
   }
 
   /** The fabric CPU copies run through (createMachine attaches the machine's); null: charged per byte. */

@@ -84,3 +84,35 @@ test("a shootdown pays the deep C-state exit only when its targets have been idl
   off.charge(Cost.TLB_FLUSH_IPI, 1);
   t.is(off.deepWakeups, 0);
 });
+
+test("a call's sleep in lru_cache_disable() leaves the reused working set cold: its first folios miss, later ones hit", (t) => {
+  const sim = new Sim();
+  const c = { ...cpu, warm_set_lines: 1000, warm_set_lines_per_folio: 4, warm_set_miss: 100 };
+  const tm = new TimingModel(sim, c);
+  const folio = () => {
+    const before = sim.now;
+    tm.charge(Cost.FOLIO_WARM_SET, 1);
+    return sim.now - before;
+  };
+  tm.charge(Cost.LRU_CACHE_DISABLE, 1);
+  const first = folio();
+  t.is(first, 400, "a cold set: every one of the folio's 4 lines misses at 100 ns");
+  for (let i = 0; i < 5000; i++) folio();
+  t.is(folio(), 0, "after thousands of folios the set is warm");
+  // The whole set is paid once per call, whatever the split into charges (within the ns rounding).
+  t.true(Math.abs(tm.warmSetMisses - 1000) < 1e-3);
+  const t0 = sim.now;
+  tm.charge(Cost.LRU_CACHE_DISABLE, 1);
+  t.is(folio(), 400, "the next call starts cold again");
+  tm.charge(Cost.FOLIO_WARM_SET, 20_000);
+  t.true(Math.abs(sim.now - t0 - c.lru_cache_disable - 100_000) <= 1, "a call pays warm_set_lines x warm_set_miss in all");
+  // 64 folios into a call cost more per folio than 64 folios of a call 4096 folios in.
+  const perFolio = (skip: number) => {
+    tm.charge(Cost.LRU_CACHE_DISABLE, 1);
+    tm.charge(Cost.FOLIO_WARM_SET, skip);
+    const s = sim.now;
+    tm.charge(Cost.FOLIO_WARM_SET, 64);
+    return (sim.now - s) / 64;
+  };
+  t.true(perFolio(0) > 300 && perFolio(4096) < 1);
+});

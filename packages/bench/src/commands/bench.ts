@@ -11,7 +11,7 @@ import { intOption, outputPath, writeFileAtomic } from "../output.js";
 import { seedPoints, specLabel } from "../points.js";
 import { parseThreads, PointPool } from "../pool.js";
 import { writeSeedReport } from "../report.js";
-import { fidelity, formatSeedTables, runSeed } from "../seed.js";
+import { fidelity, fidelityLine, formatSeedTables, runSeed, sampleStatus } from "../seed.js";
 import { CALIBRATE_TARGET_MIN, formatSpeed, runSpeed, SPEED_POINTS } from "../speed.js";
 import { formatPredict, predictRows, runPredict } from "../predict.js";
 import { DEFAULT_MEASUREMENTS } from "./calibrate.js";
@@ -67,14 +67,15 @@ export function benchCommand(): Command {
       console.log(formatSeedTables(run, ms));
       console.log(fallbackLine(run.results));
       checkStrictOffload(run.results, run.points.map((p) => specLabel(p.spec)));
-      const fid = fidelity(run.cells);
-      if (fid.cells > 0) {
-        console.log(`fidelity: ${fid.cells} published cells, median |error| ${(fid.medianAbs * 100).toFixed(1)}% (target <= 10%: ${fid.medianAbs <= 0.1 ? "met" : "MISSED"}), ` +
-          `max ${(fid.maxAbs * 100).toFixed(1)}%, ${fid.over25} cells beyond 25% (target 0: ${fid.over25 === 0 ? "met" : "MISSED"})`);
-      }
-      console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
       // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
       const plugged = components !== BUILTIN_COMPONENTS;
+      const fid = fidelity(run.cells);
+      if (fid.cells > 0) {
+        console.log(fidelityLine(fid, plugged ? components.selection : null));
+        // Whether these cells are the ones the profile was fitted to (then the errors say how well it fits, not how it predicts).
+        if (!plugged) console.log(sampleStatus(profile, o.measurements));
+      }
+      console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
       if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
       if (o.breakdown) console.log(formatBreakdownTable(run.points.map((p, i) => ({ label: `${p.table} ${specLabel(p.spec)}`, r: run.results[i]! }))));
       const note = emitJson(o.json, plugged ? { ...run.json, components: components.selection } : run.json);

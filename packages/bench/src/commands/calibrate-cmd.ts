@@ -1,7 +1,7 @@
 /** The commander form of `mmemu calibrate` (and of its cross-validation, `--validate`). */
 import { Command } from "commander";
 import { DEFAULT_MEASUREMENTS, runCalibrateCommand, runValidateCommand } from "./calibrate.js";
-import { CALIBRATE_STAGES, type CalibrateStage } from "../calibrate.js";
+import { CALIBRATE_STAGES, DEFAULT_MAX_FOLIOS, type CalibrateStage } from "../calibrate.js";
 import { intOption, outputPath, UsageError } from "../output.js";
 import { parseThreads } from "../pool.js";
 import { DEFAULT_QUEUE_NAME } from "../sweep/queue.js";
@@ -26,7 +26,7 @@ export function calibrateCommand(): Command {
     .option("--profile <name>", "profile to start from (name or file); with --validate, the start of every fold's fit", "zen3-ptdma-base")
     .option("--out <file>", "write the fitted profile here (with --validate: the report as JSON)")
     .option("--max-evals <n>", "evaluation budget per stage (per fold with --validate)", "150")
-    .option("--max-folios <n>", "largest run, in folios, used while fitting (longer points run at n and n/2 folios and are extrapolated to their full size)", "4096")
+    .option("--max-folios <n>", "largest run, in folios, used while fitting (longer points run at n and n/2 folios and are extrapolated to their full size)", String(DEFAULT_MAX_FOLIOS))
     .option("--threads <n>", "worker threads")
     .addOption(queueOption())
     .option("--queue-name <name>", "queue name", DEFAULT_QUEUE_NAME)
