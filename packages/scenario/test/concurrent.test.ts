@@ -8,8 +8,9 @@ const base = {
   kernel: "6.12",
   machine: {
     nodes: [{ id: 0, memory: "16MiB", cpus: 2 }, { id: 1, memory: "16MiB", cpus: 2 }], check: true,
-    // The windows these races land in are a few hundred ns wide: a table of their own keeps them put.
-    timing: { default: 100, costs: {SYSCALL:  300,  LRU_CACHE_DISABLE:  5000,  PAGE_LOOKUP:  80,  FOLIO_ISOLATE:  50,  MIGRATE_BATCH:  500,  FOLIO_ALLOC:  150,  FOLIO_UNMAP:  200,  PTE_UNMAP:  30,  PMD_UNMAP:  300,  TLB_FLUSH_LOCAL:  200,  TLB_FLUSH_IPI:  2000,  TLB_FLUSH_IPI_CPU:  500,  FOLIO_MOVE:  300,  PTE_REMAP:  30,  PMD_REMAP:  300,  CPU_COPY_BYTE:  0.08,  CPU_COPY_PAGE:  50,  FOLIO_PUTBACK:  50,  FOLIO_SPLIT:  2000,  FOLIO_UNDO:  200,  PAGE_FAULT:  500,  PREP_COMPOUND_TAIL:  5,  FREE_TAIL_PAGE:  5} },
+    // The windows these races land in are a few hundred ns wide: a table of their own keeps them put
+    // (every kind the CPU migration path charges is listed, so a new cost kind cannot move them silently).
+    timing: { default: 100, costs: {SYSCALL:  300,  LRU_CACHE_DISABLE:  5000,  PAGE_LOOKUP:  80,  FOLIO_ISOLATE:  50,  MIGRATE_BATCH:  500,  FOLIO_ALLOC:  150,  FOLIO_UNMAP:  200,  PTE_UNMAP:  30,  PMD_UNMAP:  300,  TLB_FLUSH_LOCAL:  200,  TLB_FLUSH_IPI:  2000,  TLB_FLUSH_IPI_CPU:  500,  FOLIO_MOVE:  300,  PTE_REMAP:  30,  PMD_REMAP:  300,  CPU_COPY_BYTE:  0.08,  CPU_COPY_PAGE:  50,  FOLIO_PUTBACK:  50,  FOLIO_SPLIT:  2000,  FOLIO_UNDO:  200,  PAGE_FAULT:  500,  PREP_COMPOUND_TAIL:  5,  FREE_TAIL_PAGE:  5, FOLIO_WARM_SET: 0} },
   },
   processes: [{ name: "p", uid: 0, threads: [{ name: "t2", cpu: 1 }, { name: "t3", cpu: 2 }] }],
   steps: [
