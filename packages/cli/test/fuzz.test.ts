@@ -24,13 +24,67 @@ test("a short campaign with correct drivers: no violation, and it moved, verifie
   t.true(Object.values(r.stats.faultsInjected).some((n) => n > 0), JSON.stringify(r.stats.faultsInjected));
   t.is(r.reproducer, null);
   t.true(r.inputs!.refused > 0 && r.inputs!.ran > 0 && r.inputs!.commandLines > 0);
-  t.regex(formatFuzzReport(r, { runs: 40, seed: 7 }), /runs 40 \(including shrinking\), migrations \d+, pages verified \d+\n {2}faults injected: .*\n {2}violations: 0/);
+  t.true(Object.values(r.stats.concurrentCalls).reduce((a, b) => a + b, 0) > 0, JSON.stringify(r.stats.concurrentCalls));
+  t.true(r.stats.concurrentOverlapped > 0);
+  t.regex(formatFuzzReport(r, { runs: 40, seed: 7 }), /runs 40 \(including shrinking\), migrations \d+, pages verified \d+\n {2}faults injected: .*\n {2}concurrent calls: .*; \d+ during the action they raced, \d+ mmap_lock waits, \d+ migration-entry waits\n {2}violations: 0/);
 });
 
 test("the same seed generates the same cases", (t) => {
   const a = fc.sample(caseArb(), { seed: 42, numRuns: 5 });
   const b = fc.sample(caseArb(), { seed: 42, numRuns: 5 });
   t.deepEqual(a, b);
+});
+
+test("a case written before concurrent calls existed still runs as it did (no races, mainline)", async (t) => {
+  const c: FuzzCase = {
+    nodes: [4096, 4096], thp: "never", offload: { migrator: "none" }, regions: [{ pages: 16, thp: false, hugetlb: false }], thread: null, faults: [],
+    actions: [{ kind: "move", region: 0, first: 0, count: 16, node: 1, stat: false }], seed: 1,
+  };
+  const s = caseScenario(c) as { kernel: string; steps: Array<{ op: string }> };
+  t.is(s.kernel, "mainline");
+  t.false(s.steps.some((st) => st.op === "start" || st.op === "join"));
+  const stats = emptyStats();
+  t.deepEqual(await runCase(c, stats), []);
+  t.is(stats.migrations, 16);
+});
+
+test("races: a munmap during a move leaves its pages unverified, a fork child's pages are verified, and a touch on a page the munmap took expects its fault", async (t) => {
+  const c: FuzzCase = {
+    nodes: [4096, 4096], thp: "never", offload: { migrator: "none" }, regions: [{ pages: 64, thp: false, hugetlb: false }], thread: null, faults: [],
+    actions: [
+      { kind: "move", region: 0, first: 0, count: 64, node: 1, stat: false },
+      { kind: "move", region: 0, first: 0, count: 64, node: 0, stat: false },
+      { kind: "move", region: 0, first: 0, count: 64, node: 1, stat: false },
+    ],
+    seed: 1,
+    races: [
+      { at: 0, delayNs: 12_000, call: { kind: "munmap", region: 0, first: 40, count: 8 } },
+      { at: 1, delayNs: 20_000, call: { kind: "fork" } },
+      { at: 2, delayNs: 30_000, call: { kind: "touch", region: 0, first: 44, count: 2, write: false, mirror: false } },
+    ],
+  };
+  const steps = (caseScenario(c) as { steps: Array<Record<string, unknown>> }).steps;
+  const verified = steps.filter((st) => st.name === "verify").map((st) => `${String(st.process)} ${String(st.addr)} ${String(st.pages)}`);
+  t.deepEqual(verified, ["p r0+0p 40", "p r0+48p 16", "k0 r0+0p 40", "k0 r0+48p 16"]);
+  t.deepEqual(steps.find((st) => st.op === "start" && (st.call as { op: string }).op === "touch")?.call, { op: "touch", process: "p.c", addr: "r0+44p", len: "2p", write: false, expect: { fault: true } });
+  const stats = emptyStats();
+  t.deepEqual(await runCase(c, stats), []);
+  t.deepEqual(stats.concurrentCalls, { munmap: 1, fork: 1, touch: 1 });
+  t.is(stats.pagesVerified, 112);
+});
+
+test("races the model cannot run are not generated: no move_pages or migrate_pages started over a migrate_pages(2) of the process", (t) => {
+  let races = 0;
+  for (const c of fc.sample(caseArb(), { seed: 5, numRuns: 400 })) {
+    const steps = (caseScenario(c) as { steps: Array<Record<string, unknown>> }).steps;
+    steps.forEach((st, i) => {
+      if (st.op !== "start") return;
+      races++;
+      const call = (st.call as { op: string }).op;
+      if (steps[i + 1]!.op === "migrate_pages") t.false(call === "move_pages" || call === "migrate_pages", JSON.stringify(st));
+    });
+  }
+  t.true(races > 100, `${races} races`);
 });
 
 test("a case that breaks data integrity is found and its scenario file reproduces it with mmemu run", async (t) => {
@@ -108,4 +162,17 @@ function capture(): Output & { stdout: string } {
 test("found by the second long campaign: a writer thread that writes a page right after remove_migration_ptes() is no corruption (the checker verifies before)", async (t) => {
   const o = capture();
   t.is(await runCommand([fileURLToPath(new URL("./fuzz-found/writer-during-migrate-pages.json", import.meta.url))], {}, o), 0, o.stdout);
+});
+
+test("found by the first campaign with concurrent calls: a move_pages started during migrate_pages(2) whose arrays are under that migration stops with a named ConcurrencyModelError, not a DeadlockError", async (t) => {
+  const o = capture();
+  t.is(await runCommand([fileURLToPath(new URL("./fuzz-found/move_pages-arrays-under-migrate_pages.json", import.meta.url))], {}, o), 1);
+  t.regex(o.stdout, /ConcurrencyModelError: migration_entry_wait\(\d+\) at 0x[0-9a-f]+ would sleep until a migration that started earlier/);
+  t.notRegex(o.stdout, /nothing is scheduled/);
+});
+
+test("found by the first campaign with concurrent calls: mtcopy keeps each call's work items and lists, so a migration started during another's flush_work no longer makes it claim uncopied pages", async (t) => {
+  const o = capture();
+  t.is(await runCommand([fileURLToPath(new URL("./fuzz-found/mtcopy-nested-batches.json", import.meta.url))], {}, o), 0, o.stdout);
+  t.notRegex(o.stdout, /claimed copied/);
 });

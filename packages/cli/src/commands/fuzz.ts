@@ -59,6 +59,7 @@ export function formatFuzzReport(r: FuzzReport, o: { runs: number; seed: number 
     `fuzz: seed ${o.seed}, ${o.runs} runs requested, ${(r.wallMs / 1000).toFixed(1)} s`,
     `  runs ${s.runs} (including shrinking), migrations ${s.migrations}, pages verified ${s.pagesVerified}`,
     `  faults injected: ${kinds}`,
+    `  concurrent calls: ${Object.entries(s.concurrentCalls).sort().map(([k, v]) => `${k} ${v}`).join(", ") || "none"}; ${s.concurrentOverlapped} during the action they raced, ${s.concurrentLockWaits} mmap_lock waits, ${s.concurrentMigrationWaits} migration-entry waits`,
     `  violations: ${s.violations}${r.reproducer !== null ? ` (minimal case: ${r.reproducer}; reproduce with: pnpm mmemu run ${r.reproducer})` : ""}`,
   ];
   if (r.inputs !== null) {

@@ -3,10 +3,12 @@
  * (2 or 3 nodes of any size, THP policy, a hugetlb pool, optionally dcbm on zen3-ptdma's PTDMA engines,
  * on example-sdxi's SDXI functions (in or out of order) or on example-ae4dma's AE4DMA queues, or mtcopy,
  * with the driver fixes on), a process with patterned regions, optional reader/writer threads,
- * move_pages/migrate_pages calls, fault points armed and disarmed around them, and syscalls with wild
- * arguments. The property: no step throws, the invariant checker sees nothing, every page still holds
- * what was written (wherever it now lives), writers lost no write, and each call fails only with an
- * errno its manual page allows. A failing case is shrunk by fast-check and written out as a scenario
+ * move_pages/migrate_pages calls, fault points armed and disarmed around them, syscalls with wild
+ * arguments, and calls started concurrently in another thread during one of them (`start`/`join`: a
+ * second move_pages, a migrate_pages, munmap, mprotect, fork or page fault). The property: no step
+ * throws, the invariant checker sees nothing, every page still mapped holds what was written (wherever
+ * it now lives, in a forked child too), writers lost no write, and each call fails only with an errno its
+ * manual page allows. A failing case is shrunk by fast-check and written out as a scenario
  * file that reproduces it with `mmemu run`.
  */
 import fc from "fast-check";
@@ -34,6 +36,10 @@ const DCBM_FAULTS_BY_ENGINE = { ptdma: DCBM_FAULTS, sdxi: DCBM_SDXI_FAULTS, ae4d
 
 /** What move_pages(2) and migrate_pages(2) may fail with under faults and wild arguments (their manual pages). */
 const ALLOWED_ERRNOS = ["ENOMEM", "EFAULT", "EBUSY", "EIO", "EAGAIN", "EHWPOISON", "EINVAL", "ENODEV", "ENOENT", "EPERM", "ESRCH", "E2BIG", "EACCES"];
+
+/** What the calls a case starts concurrently may fail with (munmap(2), mprotect(2)). */
+const ALLOWED_MUNMAP_ERRNOS = [0, "EINVAL", "ENOMEM"];
+const ALLOWED_MPROTECT_ERRNOS = [0, "EACCES", "EINVAL", "ENOMEM"];
 
 /** Limits of a campaign case: small, so a case runs in milliseconds and can never hang. */
 const CASE_LIMITS = { steps: 2000, virtualNs: 3600e9, threadAccesses: 200_000, arrayEntries: 1 << 16, machineMemory: 256 << 20 };
@@ -65,6 +71,32 @@ type Action =
   | { kind: "disarmAll" }
   | { kind: "wild"; count: string; pages: string; nodes: string | null; flags: number; pid: number };
 
+interface PageRange {
+  region: number;
+  first: number;
+  count: number;
+}
+
+/** A call another thread of the process makes concurrently (a `start` step). */
+type RaceCall =
+  | ({ kind: "move"; node: number; stat: boolean; mirror: boolean } & PageRange)
+  | { kind: "migrate"; from: number; to: number }
+  | ({ kind: "munmap" } & PageRange)
+  | ({ kind: "mprotect"; write: boolean } & PageRange)
+  | { kind: "fork" }
+  | ({ kind: "touch"; write: boolean; mirror: boolean } & PageRange);
+
+/**
+ * A call started `delayNs` before action `at` begins and joined right after it ends, so it lands in
+ * that action (its lookups, its migration, its copy) or after it. One race per action: what ran
+ * concurrently is then known when the next action starts, which the checks at the end rely on.
+ */
+interface Race {
+  at: number;
+  delayNs: number;
+  call: RaceCall;
+}
+
 /** One generated case (what shrinking works on). */
 export interface FuzzCase {
   nodes: number[];
@@ -76,6 +108,10 @@ export interface FuzzCase {
   faults: FaultArm[];
   actions: Action[];
   seed: number;
+  /** Calls started concurrently (absent in cases written before they existed: none). */
+  races?: Race[];
+  /** Kernel whose lock rules apply (6.1 holds mmap_lock through migrate_pages' migration); mainline if absent. */
+  kernel?: "mainline" | "6.1";
 }
 
 const WILD_ADDRS = ["NULL", "KERNEL", "NONCANONICAL", "TASK_SIZE", "0x1", "0xffffffffffffffff", "0x7f0000000000", "r0+1", "r0+1p"];
@@ -96,14 +132,18 @@ function faultArb(points: readonly string[], regions: number): fc.Arbitrary<Faul
   });
 }
 
-function actionArb(nodes: number, regions: Region[], faults: readonly string[]): fc.Arbitrary<Action> {
-  const move = fc.integer({ min: 0, max: regions.length - 1 }).chain((region) => {
+function moveArb(nodes: number, regions: Region[]): fc.Arbitrary<Extract<Action, { kind: "move" }>> {
+  return fc.integer({ min: 0, max: regions.length - 1 }).chain((region) => {
     const pages = regions[region]!.pages;
     return fc.record({
       kind: fc.constant("move" as const), region: fc.constant(region), first: fc.integer({ min: 0, max: pages - 1 }),
       count: fc.integer({ min: 1, max: pages }), node: fc.integer({ min: 0, max: nodes - 1 }), stat: fc.boolean(),
     }).map((a) => ({ ...a, count: Math.min(a.count, pages - a.first) }));
   });
+}
+
+function actionArb(nodes: number, regions: Region[], faults: readonly string[]): fc.Arbitrary<Action> {
+  const move = moveArb(nodes, regions);
   return fc.oneof(
     { weight: 6, arbitrary: move },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("migrate" as const), from: fc.integer({ min: 0, max: nodes - 1 }), to: fc.integer({ min: 0, max: nodes - 1 }) }) },
@@ -116,6 +156,36 @@ function actionArb(nodes: number, regions: Region[], faults: readonly string[]):
       }),
     },
   );
+}
+
+/** Pages of a region (touch: at most 16, a fault per page). */
+function rangeArb(regions: Region[], maxCount: number): fc.Arbitrary<PageRange> {
+  return moveArb(1, regions).map(({ region, first, count }) => ({ region, first, count: Math.min(count, maxCount) }));
+}
+
+/**
+ * The concurrent calls. Every kind here starts from a thread that holds nothing, so it waits for
+ * mmap_lock as a queued waiter and never needs the model to reorder the stack (ConcurrencyModelError,
+ * docs/concurrency.md); mbind is left out because its scan's fail-on-isolated (EIO) and its migration
+ * under the write lock make the data/errno properties depend on the kernel version beyond what a
+ * campaign checks.
+ */
+function raceArb(nodes: number, regions: Region[], actions: number): fc.Arbitrary<Race> {
+  const call: fc.Arbitrary<RaceCall> = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ m: moveArb(nodes, regions), mirror: fc.boolean() }).map(({ m, mirror }) => ({ ...m, mirror })) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("migrate" as const), from: fc.integer({ min: 0, max: nodes - 1 }), to: fc.integer({ min: 0, max: nodes - 1 }) }) },
+    { weight: 2, arbitrary: rangeArb(regions, Infinity).map((r) => ({ kind: "munmap" as const, ...r })) },
+    { weight: 2, arbitrary: fc.record({ r: rangeArb(regions, Infinity), write: fc.boolean() }).map(({ r, write }) => ({ kind: "mprotect" as const, write, ...r })) },
+    { weight: 2, arbitrary: fc.constant({ kind: "fork" as const }) },
+    { weight: 2, arbitrary: fc.record({ r: rangeArb(regions, 16), write: fc.boolean(), mirror: fc.boolean() }).map(({ r, write, mirror }) => ({ kind: "touch" as const, write, mirror, ...r })) },
+  );
+  return fc.record({
+    at: fc.integer({ min: 0, max: actions - 1 }),
+    // Log-uniform from 1 ns to 4 ms: a move_pages of n pages looks them up for ~5 us + 130 ns each and
+    // migrates them after (~500 ns each on the CPU, longer on an engine), so each phase of every size is hit.
+    delayNs: fc.tuple(fc.integer({ min: 0, max: 21 }), fc.integer({ min: 0, max: 999 })).map(([e, m]) => Math.floor(2 ** e * (1 + m / 1000))),
+    call,
+  });
 }
 
 /** The arbitrary of whole cases. */
@@ -148,7 +218,12 @@ export function caseArb(): fc.Arbitrary<FuzzCase> {
         thread: fc.option(fc.record({ kind: fc.constantFrom("read" as const, "write" as const), region: fc.integer({ min: 0, max: base.regions.length - 1 }), everyNs: fc.integer({ min: 50, max: 5000 }) }), { nil: null }),
         faults: fc.array(faultArb(faults, base.regions.length), { maxLength: 2 }),
         actions: fc.array(actionArb(base.nodes.length, base.regions, faults), { minLength: 1, maxLength: 8 }),
-      }).map((rest) => ({ ...base, ...rest }));
+      }).chain((rest) => fc.record({
+        // Drawn after the fields above, so a seed's cases keep the machines, regions and actions they had
+        // before concurrent calls existed (docs/robustness.md).
+        races: fc.array(raceArb(base.nodes.length, base.regions, rest.actions.length), { maxLength: 3 }),
+        kernel: off.migrator === "none" ? fc.constantFrom("mainline" as const, "6.1" as const) : fc.constant("mainline" as const),
+      }).map((more) => ({ ...base, ...rest, ...more })));
     });
   });
 }
@@ -162,10 +237,83 @@ const THREAD_ACCESSES = 20_000;
 /** Pages a reader/writer thread visits (at the start of its region). */
 const WRITER_PAGES = 8;
 
+/** The thread of the process that makes the concurrent calls (a fork's child runs on CPU 3). */
+const RACE_THREAD = "p.c";
+
 const FOLIO_POINTS = new Set<string>(["migrate_extra_ref", "folio_trylock", "migrate_alloc_dst", "migrate_copy_hwpoison"]);
 
 function pattern(region: number): string {
   return `0x${(0x5a000001 + region * 0x01010101).toString(16)}`;
+}
+
+type PageState = "rw" | "ro" | "gone";
+
+/** Runs [first, count] of pages still mapped, from `from` on. */
+function mappedRuns(states: readonly PageState[], from: number): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
+  for (let p = from; p < states.length; p++) {
+    if (states[p] === "gone") continue;
+    const first = p;
+    while (p + 1 < states.length && states[p + 1] !== "gone") p++;
+    runs.push([first, p - first + 1]);
+  }
+  return runs;
+}
+
+/**
+ * The `start` call of a race over action `a`, and what it does to the process's pages once joined; null
+ * when it has nothing left to act on or the model cannot run it. munmap and mprotect keep off a reader/writer thread's pages (its
+ * accesses would fault) and take a hugetlb region whole (a partial length is EINVAL); a touch expects to
+ * fault where a page is gone, or read-only for a write.
+ */
+function raceCall(r: RaceCall, a: Action, regions: readonly Region[], own: PageState[][], thread: { region: number; count: number } | null, forks: number, cowMayFail: boolean): { step: Record<string, unknown>; apply: () => void } | null {
+  const nothing = (): void => {};
+  // A move_pages or migrate_pages reads its arrays from the process's memory, which a migrate_pages(2)
+  // of the whole process may be migrating: the call would sleep on a folio the migration below it holds,
+  // which the model cannot run (ConcurrencyModelError, docs/concurrency.md; fuzz-found/ keeps the case).
+  if ((r.kind === "move" || r.kind === "migrate") && a.kind === "migrate") return null;
+  if (r.kind === "move") {
+    const m = r.mirror && a.kind === "move" ? { ...r, region: a.region, first: a.first, count: a.count } : r;
+    const nodes = m.stat ? null : { fill: m.node, count: m.count };
+    return { step: { op: "move_pages", process: RACE_THREAD, pages: { range: `r${m.region}+${m.first}p`, count: m.count }, nodes, expect: { ret: "any", errno: [0, ...ALLOWED_ERRNOS] } }, apply: nothing };
+  }
+  if (r.kind === "migrate") return { step: { op: "migrate_pages", process: RACE_THREAD, old: [r.from], new: [r.to], expect: { ret: "any", errno: [0, ...ALLOWED_ERRNOS] } }, apply: nothing };
+  if (r.kind === "fork") return { step: { op: "fork", parent: RACE_THREAD, child: `k${forks}`, cpu: 3 }, apply: nothing };
+  if (r.kind === "touch" && r.mirror && a.kind === "move") {
+    // The last pages the move isolates: the most likely to be migration entries when the touch lands.
+    const count = Math.min(r.count, a.count);
+    r = { ...r, region: a.region, first: a.first + a.count - count, count };
+  }
+  const states = own[r.region]!;
+  const huge = regions[r.region]!.hugetlb;
+  let first = huge ? 0 : r.first;
+  let count = huge ? states.length : Math.min(r.count, states.length - first);
+  if (r.kind === "touch") {
+    // A write to a page shared with a fork child allocates its copy: with fail_page_alloc armed that may
+    // fail (mmemu reports a user fault's VM_FAULT_OOM as a failed access), so it reads instead.
+    const write = r.write && !cowMayFail;
+    const fault = states.slice(first, first + count).some((st) => st === "gone" || (write && st === "ro"));
+    return { step: { op: "touch", process: RACE_THREAD, addr: `r${r.region}+${first}p`, len: `${count}p`, write, expect: { fault } }, apply: nothing };
+  }
+  if (thread !== null && thread.region === r.region) {
+    if (huge) return null;
+    const end = first + count;
+    first = Math.max(first, thread.count);
+    count = end - first;
+  }
+  if (r.kind === "mprotect") {
+    // Over a hole mprotect fails with ENOMEM after changing the VMAs before it: only mapped runs.
+    let n = 0;
+    while (n < count && states[first + n] !== "gone") n++;
+    if (huge && n < count) n = 0;
+    count = n;
+  }
+  if (count <= 0) return null;
+  const addr = `r${r.region}+${first}p`;
+  const set = (st: PageState) => (): void => void states.fill(st, first, first + count);
+  if (r.kind === "munmap") return { step: { op: "munmap", process: RACE_THREAD, addr, len: `${count}p`, expect: { ret: "any", errno: ALLOWED_MUNMAP_ERRNOS } }, apply: set("gone") };
+  const prot = r.write ? ["READ", "WRITE"] : ["READ"];
+  return { step: { op: "mprotect", process: RACE_THREAD, addr, len: `${count}p`, prot, expect: { ret: "any", errno: ALLOWED_MPROTECT_ERRNOS } }, apply: set(r.write ? "rw" : "ro") };
 }
 
 /** The scenario of a case (also what a failure is written out as). */
@@ -185,7 +333,29 @@ export function caseScenario(c: FuzzCase): Record<string, unknown> {
     steps.push({ op: "spawn", process: "p", thread: "p.t", as: "t", kind: c.thread.kind, addr: `r${c.thread.region}`, pages: Math.min(r.hugetlb ? 512 : r.pages, WRITER_PAGES), everyNs: c.thread.everyNs, count: THREAD_ACCESSES });
   }
   const anyErrno = { ret: "any" as const, errno: [0, ...ALLOWED_ERRNOS] };
-  for (const a of [...c.faults.map((fault): Action => ({ kind: "arm", fault })), ...c.actions]) {
+  // What is mapped (and writable) where, per process and region page, as the races leave it: the checks
+  // at the end verify only what is still mapped. Known statically because one race overlaps one action
+  // and is joined before the next.
+  const sizes = c.regions.map((r) => (r.hugetlb ? 512 : r.pages));
+  const fresh = (): PageState[][] => sizes.map((n) => new Array<PageState>(n).fill("rw"));
+  const views: Array<{ process: string; pages: PageState[][] }> = [{ process: "p", pages: fresh() }];
+  const own = views[0]!.pages;
+  const threadPages = c.thread === null ? null : { region: c.thread.region, count: Math.min(sizes[c.thread.region]!, WRITER_PAGES) };
+  const races = new Map<number, Race>();
+  for (const race of c.races ?? []) {
+    const at = Math.min(race.at, c.actions.length - 1);
+    if (!races.has(at)) races.set(at, race);
+  }
+  let forks = 0;
+  // Whether a writer thread's copy-on-write after a fork may have met fail_page_alloc: its access then
+  // fails (see raceCall) and is not a lost write, so only its data (intact) is checked.
+  let cowMayHaveFailed = false;
+  const actions = [...c.faults.map((fault): Action => ({ kind: "arm", fault })), ...c.actions];
+  actions.forEach((a, i) => {
+    const race = i >= c.faults.length ? races.get(i - c.faults.length) : undefined;
+    const pageAllocArmed = armed.has("fail_page_alloc") || (a.kind === "arm" && a.fault.point === "fail_page_alloc");
+    const call = race === undefined ? null : raceCall(race.call, a, c.regions, own, threadPages, forks, forks > 0 && pageAllocArmed);
+    if (call !== null) steps.push({ op: "start", task: "race", delayNs: race!.delayNs, call: call.step });
     if (a.kind === "move") {
       const nodesArg = a.stat ? null : { fill: a.node, count: a.count };
       steps.push({ op: "move_pages", process: "p", pages: { range: `r${a.region}+${a.first}p`, count: a.count }, nodes: nodesArg, expect: anyErrno });
@@ -193,10 +363,12 @@ export function caseScenario(c: FuzzCase): Record<string, unknown> {
       steps.push({ op: "migrate_pages", process: "p", old: [a.from], new: [a.to], expect: anyErrno });
     } else if (a.kind === "arm") {
       const f = a.fault;
-      const folio = FOLIO_POINTS.has(f.point) && f.targetRegion >= 0;
+      // A folio point targets the region's first page while it is mapped.
+      const folio = FOLIO_POINTS.has(f.point) && f.targetRegion >= 0 && own[f.targetRegion]![0] !== "gone";
       if (armed.has(f.point)) steps.push({ op: "fault", name: "stats", point: f.point, disarm: true });
       steps.push({ op: "fault", point: f.point, probability: f.probability, times: f.times, interval: f.interval, ...(folio ? { target: { process: "p", addr: `r${f.targetRegion}` } } : {}) });
       armed.add(f.point);
+      if (f.point === "fail_page_alloc" && forks > 0) cowMayHaveFailed = true;
     } else if (a.kind === "disarmAll") {
       for (const p of armed) steps.push({ op: "fault", name: "stats", point: p, disarm: true });
       armed.clear();
@@ -206,16 +378,25 @@ export function caseScenario(c: FuzzCase): Record<string, unknown> {
         flags: a.flags, expect: { ret: "any" },
       });
     }
-  }
-  // Faults off before the checks, then every page of every region is verified and the counters read.
-  for (const p of armed) steps.push({ op: "fault", point: p, disarm: true, name: "stats" });
-  if (c.thread !== null) steps.push({ op: "stop", activity: "t", expect: { intact: true, faults: 0 } });
-  c.regions.forEach((r, i) => {
-    const pages = r.hugetlb ? 512 : r.pages;
-    // The pages a writer thread stored counters in are checked by its stop step (intact) instead.
-    const skip = c.thread !== null && c.thread.kind === "write" && c.thread.region === i ? Math.min(pages, WRITER_PAGES) : 0;
-    if (skip < pages) steps.push({ op: "inspect", name: "verify", process: "p", addr: `r${i}+${skip}p`, pages: pages - skip, expect: { present: true, data: { pattern: pattern(i) } } });
+    if (call !== null) {
+      steps.push({ op: "join", name: `race ${race!.call.kind}`, task: "race" });
+      if (race!.call.kind === "fork" && armed.has("fail_page_alloc")) cowMayHaveFailed = true;
+      if (race!.call.kind === "fork") views.push({ process: `k${forks++}`, pages: own.map((r) => [...r]) });
+      call.apply();
+    }
   });
+  // Faults off before the checks, then every page still mapped is verified (in forked children too) and the counters read.
+  for (const p of armed) steps.push({ op: "fault", point: p, disarm: true, name: "stats" });
+  if (c.thread !== null) steps.push({ op: "stop", activity: "t", expect: { intact: true, ...(cowMayHaveFailed && c.thread.kind === "write" ? {} : { faults: 0 }) } });
+  for (const v of views) {
+    v.pages.forEach((states, i) => {
+      // The pages a writer thread stored counters in are checked by its stop step (intact) instead.
+      const skip = c.thread !== null && c.thread.kind === "write" && c.thread.region === i ? threadPages!.count : 0;
+      for (const [first, count] of mappedRuns(states, skip)) {
+        steps.push({ op: "inspect", name: "verify", process: v.process, addr: `r${i}+${first}p`, pages: count, expect: { present: true, data: { pattern: pattern(i) } } });
+      }
+    });
+  }
   steps.push({ op: "vm_events", name: "stats" });
   // A migrator is loaded on a profile's hardware: its count through sysfs, the driver fixes as module parameters.
   const o = c.offload;
@@ -227,10 +408,10 @@ export function caseScenario(c: FuzzCase): Record<string, unknown> {
         modparams: { ...(o.engine === "ae4dma" ? { dcbm: CORRECT_DRIVER.dcbm, ae4dma: CORRECT_DRIVER.ptdma } : CORRECT_DRIVER), ...(o.engine === "sdxi" ? { sdxi: { completionOrder: o.outOfOrder ? "outOfOrderWithoutFence" : "inOrder" } } : {}) },
       };
   return {
-    version: 1, name: "fuzz case", description: "written by mmemu fuzz: a minimal case that violates a property", kernel: "mainline",
+    version: 1, name: "fuzz case", description: "written by mmemu fuzz: a minimal case that violates a property", kernel: c.kernel ?? "mainline",
     limits: CASE_LIMITS,
     machine: { nodes, thp: c.thp, hugetlb: Object.fromEntries(c.nodes.map((_, id) => [id, 2])), seed: c.seed, check: true, ...offload },
-    processes: [{ name: "p", threads: [{ name: "p.t", cpu: 1 }] }],
+    processes: [{ name: "p", threads: [{ name: "p.t", cpu: 1 }, { name: RACE_THREAD, cpu: 2 }] }],
     steps,
   };
 }
@@ -241,11 +422,17 @@ export interface CampaignStats {
   migrations: number;
   pagesVerified: number;
   faultsInjected: Record<string, number>;
+  /** Calls started concurrently and joined, by kind (move, migrate, munmap, mprotect, fork, touch). */
+  concurrentCalls: Record<string, number>;
+  /** Of those: entered before the action they were started over had returned; slept on mmap_lock; on a migration entry. */
+  concurrentOverlapped: number;
+  concurrentLockWaits: number;
+  concurrentMigrationWaits: number;
   violations: number;
 }
 
 export function emptyStats(): CampaignStats {
-  return { runs: 0, migrations: 0, pagesVerified: 0, faultsInjected: {}, violations: 0 };
+  return { runs: 0, migrations: 0, pagesVerified: 0, faultsInjected: {}, concurrentCalls: {}, concurrentOverlapped: 0, concurrentLockWaits: 0, concurrentMigrationWaits: 0, violations: 0 };
 }
 
 /** The violations of one run: sentences, empty when the case holds. */
@@ -269,6 +456,17 @@ export async function runCase(c: FuzzCase, stats: CampaignStats): Promise<string
   for (const rec of records) {
     if (rec.name === "verify") stats.pagesVerified += (s.steps[Number(rec.index)] as { pages: number }).pages;
     if (rec.name === "stats" && rec.op === "vm_events") stats.migrations += Number(rec.result.pgmigrate_success ?? 0);
+    if (rec.op === "join" && rec.name?.startsWith("race ") === true) {
+      const kind = rec.name.slice(5);
+      stats.concurrentCalls[kind] = (stats.concurrentCalls[kind] ?? 0) + 1;
+      const t = rec.result.task as { enteredNs: number; endNs: number; mmapLockWaits: number; migrationWaits: number } | undefined;
+      if (t !== undefined) {
+        // The join began when the action returned: at the call's end less what it waited, or later.
+        if (rec.virtualNs === 0 || t.enteredNs < t.endNs - rec.virtualNs) stats.concurrentOverlapped++;
+        stats.concurrentLockWaits += t.mmapLockWaits;
+        stats.concurrentMigrationWaits += t.migrationWaits;
+      }
+    }
     if (rec.name === "stats" && rec.op === "fault") {
       const name = rec.call.split(" ")[1]!;
       stats.faultsInjected[name] = (stats.faultsInjected[name] ?? 0) + Number(rec.result.injected ?? 0);

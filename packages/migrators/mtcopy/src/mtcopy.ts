@@ -83,9 +83,25 @@ class CopyPageInfo {
   segBytes: number[] = [];
   seg = 0;
   owner: Mtcopy;
-  constructor(owner: Mtcopy) {
+  batch: MtBatch;
+  constructor(owner: Mtcopy, batch: MtBatch) {
     this.owner = owner;
+    this.batch = batch;
   }
+}
+
+/**
+ * One copy_page_lists_mt() call's own state: the kernel allocates its work items and takes its lists
+ * per call, so a second migration's call (another task's, while this one sleeps in flush_work) never
+ * shares them. Pooled per nesting level, so a batch allocates nothing after the first.
+ */
+class MtBatch {
+  readonly workers: CopyPageInfo[] = [];
+  dst: Int32Array = new Int32Array(0);
+  src: Int32Array = new Int32Array(0);
+  /** Work items of this call (limit_mt_num when it started) and how many have run. */
+  total = 0;
+  nDone = 0;
 }
 
 function onWorkerStart(w: CopyPageInfo): void {
@@ -118,14 +134,13 @@ export class Mtcopy {
   private cpuselectValue = 0;
   private cpuIdList: readonly number[] = CPU_ID_LIST_SPREAD;
   private isDispatching = false;
-  private readonly workers: CopyPageInfo[] = [];
+  /** The batches of calls in flight, one per nesting level (a call started during another's flush_work). */
+  private readonly batches: MtBatch[] = [];
+  private depth = 0;
   /** Per CPU: work items waiting for it (a CPU runs one at a time). */
   private readonly cpuQueue: CopyPageInfo[][] = [];
   private readonly cpuBusy: boolean[] = [];
-  private nDone = 0;
   // The batch being copied (valid during copyPageListsMt).
-  private bDst: Int32Array = new Int32Array(0);
-  private bSrc: Int32Array = new Int32Array(0);
 
   /** Mirrors cpu_mt_module_init(). */
   constructor(m: Machine, opts: MtcopyOptions) {
@@ -254,11 +269,11 @@ export class Mtcopy {
 
   // ---- the copy -----------------------------------------------------------------------------------
 
-  private worker(i: number): CopyPageInfo {
-    let w = this.workers[i];
+  private worker(b: MtBatch, i: number): CopyPageInfo {
+    let w = b.workers[i];
     if (w === undefined) {
-      w = new CopyPageInfo(this);
-      this.workers[i] = w;
+      w = new CopyPageInfo(this, b);
+      b.workers[i] = w;
     }
     return w;
   }
@@ -272,6 +287,16 @@ export class Mtcopy {
    * (some worker hit a machine check).
    */
   copyPageListsMt(dst: Int32Array, src: Int32Array, n: number): number {
+    const b = (this.batches[this.depth] ??= new MtBatch());
+    this.depth++;
+    try {
+      return this.copyBatch(b, dst, src, n);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private copyBatch(b: MtBatch, dst: Int32Array, src: Int32Array, n: number): number {
     const m = this.m;
     const total = this.limitMtNum;
     const start = m.sim.now;
@@ -287,7 +312,7 @@ export class Mtcopy {
     if (sliced) this.stats.slicedBatches++;
     let pos = 0;
     for (let i = 0; i < total; i++) {
-      const w = this.worker(i);
+      const w = this.worker(b, i);
       w.index = i;
       w.ret = 0;
       w.done = false;
@@ -311,17 +336,18 @@ export class Mtcopy {
         if (bytes % total !== 0) this.log.prWarn(`WARNING: copy_page_lists_mt: folio of ${bytes} bytes does not split into ${total} equal chunks; the last ${bytes % total} bytes are not copied`);
       }
     }
-    this.bDst = dst;
-    this.bSrc = src;
-    this.nDone = 0;
+    b.dst = dst;
+    b.src = src;
+    b.total = total;
+    b.nDone = 0;
     for (let i = 0; i < total; i++) {
       m.charge(Cost.WORK_QUEUE, 1);
-      this.queueWorkOn(this.workers[i]!);
+      this.queueWorkOn(b.workers[i]!);
     }
     // flush_work() on each item in turn: the caller sleeps until all have run.
-    m.sim.runUntil(() => this.nDone === total, undefined, "mtcopy flush_work");
+    m.sim.runUntil(() => b.nDone === total, undefined, "mtcopy flush_work");
     let err = 0;
-    for (let i = 0; i < total; i++) if (this.workers[i]!.ret !== 0) err = -EAGAIN;
+    for (let i = 0; i < total; i++) if (b.workers[i]!.ret !== 0) err = -EAGAIN;
     this.stats.workItems += total;
     if (err === 0 && migrateOffloadOf(m)!.series === "v6") {
       const info = m.folios.migrateInfo;
@@ -386,7 +412,7 @@ export class Mtcopy {
     }
     this.copyItems(w);
     w.done = true;
-    this.nDone++;
+    w.batch.nDone++;
     this.startNextOnCpu(w.cpu);
   }
 
@@ -400,11 +426,12 @@ export class Mtcopy {
     const mem = m.mem;
     const order = m.folios.order;
     const poisoned = mem.poisoned;
-    const total = this.limitMtNum;
+    const b = w.batch;
+    const total = b.total;
     let bytesDone = 0;
     for (let i = w.first; i < w.first + w.count; i++) {
-      const s = this.bSrc[i]!;
-      const d = this.bDst[i]!;
+      const s = b.src[i]!;
+      const d = b.dst[i]!;
       const size = PAGE_SIZE << order[s]!;
       let off = 0;
       let len = size;

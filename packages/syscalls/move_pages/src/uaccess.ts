@@ -10,7 +10,7 @@
  * does 768 walks instead of half a million. A reader's snapshot is dropped whenever the kernel writes
  * user memory or virtual time passes, so it never returns a value a real get_user() would not.
  */
-import { EFAULT } from "@mmemu/kernel";
+import { ConcurrencyModelError, EFAULT } from "@mmemu/kernel";
 import { folioWaitUnlock, PAGE_SIZE, PG, VM_FAULT, type Machine, type Task } from "@mmemu/mm-core";
 
 /** TASK_SIZE_MAX on x86-64 with 4-level paging: the first address user space can never map. */
@@ -58,6 +58,12 @@ export class UserAccess {
       if (r !== VM_FAULT.MIGRATION_WAIT) return -EFAULT;
       const folio = m.folios.folioOf(m.memory.faultWaitPfn);
       if (m.folios.test(folio, PG.locked)) {
+        // A concurrent call nested on a migration that holds this folio's lock: only that migration's
+        // return unlocks it, and the model resumes it only after this call ends (docs/concurrency.md).
+        if (m.sim.taskDepth > 0) {
+          throw new ConcurrencyModelError(`migration_entry_wait(${folio}) at 0x${page.toString(16)} would sleep until a migration that started earlier and is itself sleeping unlocks the folio; ` +
+            "the model runs a concurrent call to its end before the call it interrupted resumes, so it cannot run this interleaving");
+        }
         let woken = false;
         folioWaitUnlock(m, folio, () => { woken = true; });
         m.sim.runUntil(() => woken, undefined, `migration_entry_wait(${folio})`);
