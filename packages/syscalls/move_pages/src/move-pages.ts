@@ -54,6 +54,13 @@ export function findMmStruct(tasks: TaskTable, current: TaskStruct, pid: number)
   return { mm, taskNodes };
 }
 
+/** kernel_move_pages()'s entry checks: flags (-EINVAL), MOVE_ALL's CAP_SYS_NICE (-EPERM), then the target. */
+function movePagesTarget(tasks: TaskTable, current: TaskStruct, pid: number, flags: number): ReturnType<typeof findMmStruct> {
+  if ((flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) !== 0) return -EINVAL;
+  if ((flags & MPOL_MF_MOVE_ALL) !== 0 && !capable(current.cred, CAP.SYS_NICE)) return -EPERM;
+  return findMmStruct(tasks, current, pid);
+}
+
 /**
  * Mirrors kernel_move_pages() (SYSCALL_DEFINE6(move_pages)): check flags (-EINVAL), MPOL_MF_MOVE_ALL's
  * CAP_SYS_NICE in the initial user namespace (-EPERM), find the target, then move (`nodes` non-NULL) or
@@ -66,9 +73,7 @@ export function kernelMovePages(
   const m = tasks.m;
   m.charge(Cost.SYSCALL, 1);
   return tasks.withCurrent(current, () => traceSyscall(m, "move_pages", () => ({ pid, nr_pages: count, pages, nodes, status, flags }), () => {
-    if ((flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) !== 0) return -EINVAL;
-    if ((flags & MPOL_MF_MOVE_ALL) !== 0 && !capable(current.cred, CAP.SYS_NICE)) return -EPERM;
-    const target = findMmStruct(tasks, current, pid);
+    const target = movePagesTarget(tasks, current, pid, flags);
     if (typeof target === "number") return target;
     const ctx = new MovePagesCall(tasks, current, target.mm);
     if (nodes !== 0) return ctx.doPagesMove(target.taskNodes, count, pages, nodes, status, flags);
@@ -110,9 +115,7 @@ export function kernelMovePagesStepwise(
     return true;
   };
   const first = (): number | null => {
-    if ((flags & ~(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL)) !== 0) return -EINVAL;
-    if ((flags & MPOL_MF_MOVE_ALL) !== 0 && !capable(current.cred, CAP.SYS_NICE)) return -EPERM;
-    const target = findMmStruct(tasks, current, pid);
+    const target = movePagesTarget(tasks, current, pid, flags);
     if (typeof target === "number") return target;
     call = new MovePagesCall(tasks, current, target.mm);
     if (nodes === 0) return call.doPagesStat(count, pages, status);
