@@ -71,6 +71,19 @@ export interface CalibrateOptions {
  */
 export const DEFAULT_MAX_FOLIOS = 8192;
 
+/**
+ * `mmemu calibrate`'s default method: 4 iterations of successive linearisation (calibrateLinearised),
+ * the method the shipped zen3-ptdma was fitted with, so the default command reproduces it. Each
+ * iteration costs 1 + P emulator evaluations of every cell against the hundreds per stage of
+ * coordinate descent on the emulator, which stays available (`--descent`).
+ */
+export const DEFAULT_LINEARISED = 4;
+/** Default evaluation budget per stage: against the linearised emulator (milliseconds each), and on the emulator itself. */
+export const DEFAULT_LINEARISED_MAX_EVALS = 1000;
+export const DEFAULT_DESCENT_MAX_EVALS = 150;
+/** Emulator evaluations of every cell that a linearised fit of `free` parameters uses at most. */
+export const linearisedEvaluations = (outer: number, free: number): number => 1 + outer * (free + 1);
+
 /** Evaluates cells on a profile. */
 export type CellEvaluator = (p: HardwareProfile, cells: readonly Cell[]) => Promise<CellEval[]>;
 
@@ -187,7 +200,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
     { name: "joint", params: [...free], cells, step: JOINT_STEP },
   ];
   const wanted = new Set(o.stages ?? CALIBRATE_STAGES);
-  const budget = o.maxEvals ?? 150;
+  const budget = o.maxEvals ?? DEFAULT_DESCENT_MAX_EVALS;
   // The most work the run can do, in cell runs: each requested stage's budget over its cells, plus the final evaluation.
   const plannedCellRuns = stages.reduce((n, st) => n + (wanted.has(st.name) && st.params.length > 0 ? budget * st.cells.length : 0), 0) + cells.length;
   log(`plan: at most ${budget} evaluations per stage (${[...wanted].join(", ")}), ${plannedCellRuns} cell runs in all; the first evaluation is timed to estimate the duration`);
@@ -201,7 +214,7 @@ export async function calibrate(o: CalibrateOptions): Promise<CalibrateResult> {
       log(`stage ${stage.name}: skipped (${stage.params.length} parameters, ${stage.cells.length} cells)`);
       continue;
     }
-    const budgetOfStage = o.maxEvals ?? 150;
+    const budgetOfStage = o.maxEvals ?? DEFAULT_DESCENT_MAX_EVALS;
     let stageEvals = 0;
     const evalProfile = async (p: HardwareProfile) => {
       evaluations++;

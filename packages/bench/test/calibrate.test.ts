@@ -1,7 +1,13 @@
 import test from "ava";
 import { BUILTIN_SCHEMA } from "@mmemu/components";
-import { loadProfile, withParams } from "@mmemu/timing";
+import { deriveProfile, loadProfile, profileToFile, withParams } from "@mmemu/timing";
 import { calibrate, calibrateLinearised, objectiveOf, PointPool, ROBUST_DELTA, runPoint, vanillaLatencySpec, type Cell, type Measurements } from "../src/index.js";
+import { calibrateCommand } from "../src/commands/calibrate-cmd.js";
+
+/** `mmemu calibrate ARGS` through its commander form, in this process. */
+async function calibrateCli(args: string[]): Promise<void> {
+  await calibrateCommand().exitOverride().parseAsync(["node", "calibrate", ...args]);
+}
 
 test("the fit recovers known parameters from measurements the emulator itself generated", async (t) => {
   const base = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
@@ -93,4 +99,28 @@ test("the linearised fit recovers known parameters in a few emulator evaluations
   } finally {
     await pool.close();
   }
+});
+
+test.serial("calibrate's default is the linearised fit the shipped profile was made with: 1 + 4 (P + 1) emulator evaluations", async (t) => {
+  const { mkdtempSync, readFileSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "mmemu-caldef-"));
+  // Two free parameters, measurements the emulator made at known values of them.
+  const base = deriveProfile(loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA), (d) => { d.free = ["cpu.lru_cache_disable", "cpu.cpu_copy_bw"]; });
+  const truth = withParams(base, { "cpu.lru_cache_disable": 81_000, "cpu.cpu_copy_bw": 9.3 });
+  const row = (n: number) => {
+    const r = runPoint(truth, vanillaLatencySpec("2M", n));
+    return { n, GBps: r.GBps, first_us: r.firstUs };
+  };
+  writeFileSync(join(dir, "base.json"), JSON.stringify({ ...profileToFile(base), name: "two-free" }));
+  writeFileSync(join(dir, "m.json"), JSON.stringify({ tables: { first_folio_latency_vanilla: { order9_2M: [row(1), row(4)] } } }));
+  const out = join(dir, "fit.json");
+  await calibrateCli(["--measurements", join(dir, "m.json"), "--profile", join(dir, "base.json"), "--out", out, "--threads", "1", "--quiet"]);
+  const fit = JSON.parse(readFileSync(out, "utf8"));
+  t.true(fit.calibration.evaluations <= 1 + 4 * (2 + 1), `${fit.calibration.evaluations} emulator evaluations`);
+  t.true(Math.abs(fit.cpu.cpu_copy_bw / 9.3 - 1) < 0.03, `cpu_copy_bw ${fit.cpu.cpu_copy_bw}`);
+  // Coordinate descent on the emulator is still there, and costs many more evaluations.
+  await calibrateCli(["--measurements", join(dir, "m.json"), "--profile", join(dir, "base.json"), "--out", out, "--threads", "1", "--quiet", "--descent", "--max-evals", "30", "--stages", "cpu"]);
+  t.true(JSON.parse(readFileSync(out, "utf8")).calibration.evaluations > 13);
 });

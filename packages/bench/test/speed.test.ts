@@ -17,7 +17,7 @@ function report(firstMs: number, wallMs: number, seedS: number, queue2: number |
     seed: { wallS: seedS, points: 121, threads: 2, cores: 2, targetS: SEED_TARGET_S },
     engines: {
       points: 16, local1: 2, local2: 3.8, queue2, queueNote: queue2 === null ? "not timed: redis-server is not installed" : null,
-      calibrate: [{ threads: 1, vanillaPerS: 1, dcbmPerS: 0.5 }, { threads: 2, vanillaPerS: 1.9, dcbmPerS: 0.95 }], calibrateDefaultMin: 4.7,
+      calibrate: [{ threads: 1, vanillaPerS: 1, dcbmPerS: 0.5 }, { threads: 2, vanillaPerS: 1.9, dcbmPerS: 0.95 }], calibrateDefaultMin: 4.7, calibrateDefaultEvals: 97,
     },
   };
 }

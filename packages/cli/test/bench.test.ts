@@ -40,6 +40,9 @@ test("bad tune-batch and bench arguments are refused with the argument named, be
   await t.throwsAsync(run(["calibrate", "--validate", "--k", "1"]), { message: /--k: expected a whole number from 2 to 1000, got "1"/ });
   await t.throwsAsync(run(["calibrate", "--max-folios", "4k"]), { message: /--max-folios: expected a whole number from 512 to 262144, got "4k"/ });
   await t.throwsAsync(run(["calibrate", "--max-evals", "0"]), { message: /--max-evals: expected a whole number from 1 to 100000, got "0"/ });
+  await t.throwsAsync(run(["calibrate", "--descent", "--linearised", "2"]), { message: /--descent and --linearised exclude each other/ });
+  await t.throwsAsync(run(["calibrate", "--validate", "--descent"]), { message: /with --validate the folds' method is --method/ });
+  await t.throwsAsync(run(["calibrate", "--linearised", "0"]), { message: /--linearised: expected a whole number from 1 to 1000, got "0"/ });
 });
 
 /** Run the CLI in-process and collect what it prints. */

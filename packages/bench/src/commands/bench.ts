@@ -170,7 +170,7 @@ export function benchCommand(): Command {
         sweep_points: rep.engines.points, points_per_s: { local_1: rep.engines.local1, local_2: rep.engines.local2, queue_2: rep.engines.queue2 },
         queue_note: rep.engines.queueNote,
         calibrate: rep.engines.calibrate.map((c) => ({ threads: c.threads, vanilla_evals_per_s: c.vanillaPerS, dcbm_evals_per_s: c.dcbmPerS })),
-        calibrate_default_budget_min: rep.engines.calibrateDefaultMin, calibrate_target_min: CALIBRATE_TARGET_MIN,
+        calibrate_default_min: rep.engines.calibrateDefaultMin, calibrate_default_evaluations: rep.engines.calibrateDefaultEvals, calibrate_target_min: CALIBRATE_TARGET_MIN,
       },
     };
     if (o.json === true) emitJson(true, json);
