@@ -7,9 +7,9 @@
  */
 import { join } from "node:path";
 import { PHASE_NAMES } from "@mmemu/kernel";
-import { writeFileAtomic } from "@mmemu/trace";
 import { lineChartSvg, stackedBarsSvg, type ChartPoint, type ChartSeries, type LineChart, type StackedBars } from "./chart.js";
 import { measurementCells, type Cell, type Measurements } from "./measurements.js";
+import { writeFileAtomic } from "./output.js";
 import { cellSpec, SEED_OFFLOAD_CHANNELS, specKey } from "./points.js";
 import type { PoolResult } from "./pool.js";
 import { fidelity, type SeedRun } from "./seed.js";

@@ -9,11 +9,11 @@ import { parseThreads } from "../pool.js";
 import { PointCache } from "../sweep/cache.js";
 import { writeSweepDb } from "../sweep/db.js";
 import { LocalEngine, type PointEngine } from "../sweep/engine.js";
-import { formatSweepTable, recordsJsonl, summaryLine, writeFileAtomic, writeSweepReport } from "../sweep/output.js";
+import { formatSweepTable, recordsJsonl, summaryLine, writeSweepReport } from "../sweep/output.js";
 import { DEFAULT_ATTEMPTS, DEFAULT_LOCK_MS, DEFAULT_QUEUE_NAME, DEFAULT_STALLED_MS, QueueEngine, startQueueWorker } from "../sweep/queue.js";
 import { resolveSweep } from "../sweep/resolve.js";
 import { runSweep, type SweepRunResult } from "../sweep/run.js";
-import { intOption, outputPath } from "../output.js";
+import { intOption, outputPath, writeFileAtomic } from "../output.js";
 import { loadSweepFile, type Sweep } from "../sweep/spec.js";
 import { checkStrictOffload, fallbackLine, strictOffloadOption } from "../fallback.js";
 

@@ -1,22 +1,14 @@
 /**
  * What a sweep writes: JSON lines (one record per point, in point order), a summary table on the
- * terminal (cli-table3) and an HTML report with the table and the charts. Files are written under a
- * temporary name and renamed, so a failed or interrupted write never leaves half a file.
+ * terminal (cli-table3) and an HTML report with the table and the charts. The report's files are staged
+ * and renamed together (writeFilesAtomic), so a failed or interrupted write leaves the previous report.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import Table from "cli-table3";
+import { writeFilesAtomic } from "../output.js";
 import { sweepCharts } from "./charts.js";
 import type { SweepRecord, SweepRunResult } from "./run.js";
 import { SCALAR_FIGURES, type Sweep } from "./spec.js";
-
-/** Write a whole file or nothing. */
-export function writeFileAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path) || ".", { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
 
 /** The records as JSON lines (points without an outcome are left out). */
 export function recordsJsonl(records: ReadonlyArray<SweepRecord | null>): string {
@@ -55,12 +47,6 @@ export function summaryLine(sweep: Sweep, run: SweepRunResult, engine: string): 
 /** Write report.html, the chart SVGs and results.jsonl into `dir`; returns the files written. */
 export function writeSweepReport(dir: string, sweep: Sweep, run: SweepRunResult, engine: string): string[] {
   const charts = sweepCharts(sweep, run.records);
-  const files: string[] = [];
-  for (const [name, svg] of Object.entries(charts)) {
-    writeFileAtomic(join(dir, name), svg);
-    files.push(join(dir, name));
-  }
-  writeFileAtomic(join(dir, "results.jsonl"), recordsJsonl(run.records));
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const { head, rows } = tableRows(sweep, run.records);
   const table = `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>` +
@@ -71,6 +57,5 @@ export function writeSweepReport(dir: string, sweep: Sweep, run: SweepRunResult,
 ${Object.values(charts).join("\n")}
 ${table}
 </body></html>`;
-  writeFileAtomic(join(dir, "report.html"), html);
-  return [join(dir, "report.html"), join(dir, "results.jsonl"), ...files];
+  return writeFilesAtomic(dir, { "report.html": html, "results.jsonl": recordsJsonl(run.records), ...charts });
 }
