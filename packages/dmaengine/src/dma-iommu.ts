@@ -1,6 +1,6 @@
 import { Cost, ENOMEM } from "@mmemu/kernel";
 import { PAGE_SIZE } from "@mmemu/mm-core";
-import { iommuPagesOf } from "@mmemu/platform";
+import { IOMMU_HUGE_PAGE, iommuPagesOf } from "@mmemu/platform";
 import type { Device, DmaMapService } from "./dma-mapping.js";
 import type { SgTable } from "./scatterlist.js";
 
@@ -16,6 +16,15 @@ import type { SgTable } from "./scatterlist.js";
 /** `bytes` rounded up to whole pages (a non-negative integer; a mask where it stays in int32 range). */
 function pageRoundUp(bytes: number): number {
   return bytes <= 0x7fff_f000 ? ((bytes + PAGE_SIZE - 1) & -PAGE_SIZE) : Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
+}
+
+/**
+ * IOMMU pages (page-table leaves) of one mapped entry that spans `ramPages` 4 KiB pages: below 2 MiB
+ * that many 4 KiB leaves, since the entry's IOVA and physical address share their offset in the page
+ * (iommuPagesOf() without its divisions: two entries per folio of a 1 GiB batch).
+ */
+function entryIoPages(iova: number, phys: number, len: number, ramPages: number): number {
+  return len > 0 && len < IOMMU_HUGE_PAGE ? ramPages : iommuPagesOf(iova, phys, len);
 }
 
 /** Mirrors iommu_dma_map_sg(): sets sgt.nents; the pages mapped, or -ENOMEM when IOVA space runs out. */
@@ -38,12 +47,15 @@ export function iommuDmaMapSg(map: DmaMapService, dev: Device, sgt: SgTable): nu
   for (let i = 0; i < n; i++) {
     const off = sgt.offset[i]!;
     const len = sgt.length[i]!;
-    const phys = sgt.pfn[i]! * PAGE_SIZE + off;
+    const pfn = sgt.pfn[i]!;
+    const phys = pfn * PAGE_SIZE + off;
     const iova = cursor + off;
     cursor += pageRoundUp(off + len);
     dom.map(iova, phys, len);
-    pages += map.iommu.refPages(phys, len, 1);
-    ioPages += iommuPagesOf(iova, phys, len);
+    // refPages(phys, len) with the page numbers taken from pfn and the offset, not from dividing phys.
+    const ram = map.iommu.refPfns(pfn + Math.floor(off / PAGE_SIZE), pfn + Math.floor((off + len - 1) / PAGE_SIZE), 1);
+    pages += ram;
+    ioPages += entryIoPages(iova, phys, len, ram);
     if (seg >= 0) {
       const segStart = sgt.dmaAddress[seg]!;
       const segLen = sgt.dmaLength[seg]!;
@@ -85,8 +97,11 @@ export function iommuDmaUnmapSg(map: DmaMapService, dev: Device, sgt: SgTable): 
     }
     const iova = sgt.dmaAddress[seg]! + segOff;
     if (i0 < 0 || i0 + i >= dom.iovaCount || dom.iovaStart[i0 + i] !== iova) throw new Error(`dma_unmap_sgtable(${dev.name}): no IOVA mapping at 0x${iova.toString(16)}`);
-    pages += map.iommu.refPages(dom.iovaPhys[i0 + i]!, dom.iovaLen[i0 + i]!, -1);
-    ioPages += iommuPagesOf(iova, dom.iovaPhys[i0 + i]!, dom.iovaLen[i0 + i]!);
+    const phys = dom.iovaPhys[i0 + i]!;
+    const len = dom.iovaLen[i0 + i]!;
+    const ram = map.iommu.refPages(phys, len, -1);
+    pages += ram;
+    ioPages += entryIoPages(iova, phys, len, ram);
     segOff += sgt.length[i]!;
   }
   dom.unmapRanges(i0, n);

@@ -64,3 +64,17 @@ test("dma_map_page of 2 MiB gets a 2 MiB page; without an IOMMU nothing is trans
   const plain = engine.createDevice("plain", { dmaMaskBits: 48 });
   t.is(engine.map.iommu.iotlbPages(plain, 0, IOMMU_HUGE_PAGE), 0);
 });
+
+test("an entry at an offset in its page takes one 4 KiB IOMMU page per RAM page it spans, mapped and unmapped", (t) => {
+  const { core, dev, iommuPages } = setup();
+  const sgt = new SgTable(core);
+  t.is(sgAllocTable(sgt, 3), 0);
+  sgSetPage(sgt, 0, 100, PAGE_SIZE, 100); // crosses into page 101: 2 pages
+  sgSetPage(sgt, 1, 200, 200, PAGE_SIZE - 100); // the last 100 bytes of 200 and the first 100 of 201: 2
+  sgSetPage(sgt, 2, 300, 1, 0); // one byte: 1
+  t.is(dmaMapSgtable(dev, sgt, DMA_TO_DEVICE), 0);
+  t.is(iommuPages.n, 5, "iommu_map leaves: the 4 KiB pages each entry spans");
+  iommuPages.n = 0;
+  dmaUnmapSgtable(dev, sgt, DMA_TO_DEVICE);
+  t.is(iommuPages.n, 5, "iommu_unmap clears the same leaves");
+});

@@ -5,7 +5,7 @@
 import { EAGAIN, EFAULT, EINVAL, ENOMEM } from "@mmemu/kernel";
 import { alignDown } from "./align.js";
 import type { Machine } from "./machine.js";
-import { handleMmFault } from "./memory.js";
+import { handleMmFault, handleVmaFault } from "./memory.js";
 import { PTE, VM, VM_FAULT, type MmStruct } from "./mm-types.js";
 import { PAGE_SIZE, PMD_SIZE } from "./physmem.js";
 import { translate } from "./uaccess.js";
@@ -17,7 +17,8 @@ export function populateVmaPageRange(m: Machine, mm: MmStruct, addr: number, len
   while (a < end) {
     const v = mm.findVma(a);
     if (v === null) return -ENOMEM;
-    const r = handleMmFault(m, mm, a, write && (v.flags & VM.WRITE) !== 0, true);
+    // The VMA just found is the fault's: handle_mm_fault() is not asked to look it up again.
+    const r = handleVmaFault(m, mm, v, a, write && (v.flags & VM.WRITE) !== 0, true);
     if (r < 0 && r !== VM_FAULT.MIGRATION_WAIT) return r === VM_FAULT.OOM ? -ENOMEM : -EFAULT;
     // Skip over whatever the fault mapped in one go (a large folio).
     const pmdI = (a - v.pmdBase) >> 21;

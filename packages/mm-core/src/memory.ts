@@ -70,6 +70,14 @@ export function handleMmFault(m: Machine, mm: MmStruct, addr: number, write: boo
     if (typeof grown === "number") return VM_FAULT.SIGSEGV;
     v = grown;
   }
+  return handleVmaFault(m, mm, v, addr, write, populate);
+}
+
+/**
+ * Mirrors handle_mm_fault() on the VMA its caller found (lock_vma_under_rcu() or find_vma() in the
+ * arch fault handler, __get_user_pages() for population): `v` must be the VMA holding `addr` now.
+ */
+export function handleVmaFault(m: Machine, mm: MmStruct, v: Vma, addr: number, write: boolean, populate = false): number {
   if ((v.flags & (VM.READ | VM.WRITE | VM.EXEC)) === 0) return VM_FAULT.SIGSEGV;
   if (write && (v.flags & VM.WRITE) === 0) return VM_FAULT.SIGSEGV;
   if (!populate) m.charge(Cost.PAGE_FAULT, 1);
@@ -121,7 +129,8 @@ function doAnonymousPage(m: Machine, v: Vma, addr: number, write: boolean): numb
   // Read fault: the huge zero page or the zero page, whatever mTHP orders are enabled.
   if (!write) return doAnonymousReadFault(m, v, addr, (thpVmaAllowableOrders(m, v) & (1 << PMD_ORDER)) !== 0);
   const orders = thpVmaAllowableOrders(m, v);
-  for (let order = PMD_ORDER; order >= 0; order--) {
+  // Orders are tried from the largest allowed down to 0 (a VMA without mTHP goes straight to 0).
+  for (let order = orders === 0 ? 0 : 31 - Math.clz32(orders); order >= 0; order--) {
     if (order > 0 && (orders & (1 << order)) === 0) continue;
     const size = PAGE_SIZE << order;
     const start = alignDown(addr, size);

@@ -351,7 +351,7 @@ export class BandwidthServers {
     const servers = this.servers;
     const active = this.active;
     const nf = active.length;
-    touched.length = 0;
+    let nt = 0;
     for (let k = 0; k < nf; k++) {
       const f = active[k]!;
       f.frozen = false;
@@ -363,14 +363,14 @@ export class BandwidthServers {
           s.stamp = stamp;
           s.rem = s.capacity;
           s.unfrozen = 0;
-          touched.push(s);
+          touched[nt++] = s;
         }
         s.unfrozen++;
         f.sh[nsh++] = s;
       }
       f.nsh = nsh;
     }
-    const nt = touched.length;
+    this.nTouched = nt;
     let left = nf;
     let anyShaped = false;
     let iters = 0;
@@ -472,8 +472,12 @@ export class BandwidthServers {
     this.shaped = true;
   }
 
-  /** Set the level rate from the bottleneck's flow count; true if the single level still holds. */
-  private levelRerate(now: number, checkServers: readonly Server[] | null, extra: Flow | null): boolean {
+  /**
+   * Set the level rate from the bottleneck's flow count; true if the single level still holds. A
+   * newcomer (`extra`) is checked on its path; a departure raises the rate, so with `checkTouched`
+   * every shared server of the last pass is checked.
+   */
+  private levelRerate(now: number, checkTouched: boolean, extra: Flow | null): boolean {
     const s = this.lvServer!;
     if (s.nFlows !== this.active.length) return false;
     const rate = s.capacity / s.nFlows;
@@ -486,8 +490,12 @@ export class BandwidthServers {
         if (t !== s && t.nFlows > 1 && t.nFlows * rate > t.capacity * (1 + EPS)) return false;
       }
     }
-    if (checkServers !== null) {
-      for (const t of checkServers) if (t !== s && t.nFlows > 1 && t.nFlows * rate > t.capacity * (1 + EPS)) return false;
+    if (checkTouched) {
+      const touched = this.touchedScratch;
+      for (let k = 0; k < this.nTouched; k++) {
+        const t = touched[k]!;
+        if (t !== s && t.nFlows > 1 && t.nFlows * rate > t.capacity * (1 + EPS)) return false;
+      }
     }
     this.lvV = this.levelV(now);
     this.lvT = now;
@@ -505,11 +513,11 @@ export class BandwidthServers {
       const t = this.servers[f.path[i]!]!;
       if (t.nFlows > 1 && t.stamp !== stamp) {
         t.stamp = stamp;
-        this.touchedScratch.push(t);
+        this.touchedScratch[this.nTouched++] = t;
       }
     }
     // A lower rate cannot oversubscribe a server the newcomer does not cross, so only its path is checked.
-    if (!this.levelRerate(now, null, f)) return false;
+    if (!this.levelRerate(now, false, f)) return false;
     f.vFinish = this.lvV + f.bytes;
     this.armTimer(this.minFinish());
     return true;
@@ -518,12 +526,18 @@ export class BandwidthServers {
   private levelDepart(now: number): boolean {
     if (this.active.length < 2) return false;
     // A higher rate may oversubscribe any shared server still in use: check them all.
-    if (!this.levelRerate(now, this.touchedScratch, null)) return false;
+    if (!this.levelRerate(now, true, null)) return false;
     this.armTimer(this.minFinish());
     return true;
   }
 
+  /**
+   * The shared servers of the last full pass (and of flows that joined its level since): the first
+   * `nTouched` entries. Overwritten in place, never truncated, so its backing store is not regrown
+   * at every pass.
+   */
   private readonly touchedScratch: Server[] = [];
+  private nTouched = 0;
 
   private minFinish(): number {
     if (this.level) {

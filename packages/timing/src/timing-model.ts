@@ -52,6 +52,8 @@ export class TimingModel implements CostMeter {
   /** The migration's reused working set: its size in lines and the share of it one folio touches. */
   private readonly warmSetLines: number;
   private readonly warmTouch: number;
+  /** 1 - warmTouch: the share of the cold lines one folio leaves cold. */
+  private readonly coldKept: number;
   /** Fraction of that set warm in the running task's caches (0 after lru_cache_disable()'s sleep). */
   private warm = 0;
   /** Lines of the working set missed so far (reports and tests). */
@@ -76,6 +78,7 @@ export class TimingModel implements CostMeter {
     }
     this.warmSetLines = lines;
     this.warmTouch = Math.min(1, perFolio / lines);
+    this.coldKept = 1 - this.warmTouch;
     for (let k = 0; k < NR_COST_KINDS; k++) {
       const p = pricingOf(k as CostKind);
       if (p === undefined) continue;
@@ -149,7 +152,8 @@ export class TimingModel implements CostMeter {
     this.units[k]! += units;
     if (units <= 0) return;
     const before = this.warm;
-    this.warm = 1 - (1 - before) * (1 - this.warmTouch) ** units;
+    // (1 - r)^u; the per-folio charge (u = 1) needs no power, and x^1 is exactly x.
+    this.warm = 1 - (1 - before) * (units === 1 ? this.coldKept : this.coldKept ** units);
     const misses = (this.warm - before) * this.warmSetLines;
     this.warmSetMisses += misses;
     const fx = Math.round(misses * this.price[k]!);

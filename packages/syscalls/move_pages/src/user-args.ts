@@ -37,9 +37,11 @@ export function writeUserArray(tasks: TaskTable, task: TaskStruct, addr: number,
       const v = values[i + k]!;
       if (size === 4) view.setInt32(k * 4, Number(v), true);
       else if (typeof v === "number" && v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) {
-        // The common case (user addresses) without a bigint per entry.
-        view.setUint32(k * 8, v % 4294967296, true);
-        view.setUint32(k * 8 + 4, Math.floor(v / 4294967296), true);
+        // The common case (user addresses) without a bigint per entry; `>>> 0` is the low word of an
+        // integer below 2^53 exactly (ToUint32), and cheaper than a floating-point remainder.
+        const lo = v >>> 0;
+        view.setUint32(k * 8, lo, true);
+        view.setUint32(k * 8 + 4, (v - lo) / 4294967296, true);
       } else view.setBigUint64(k * 8, BigInt.asUintN(64, BigInt(v)), true);
     }
     if (ua.copyToUser(a, buf, 0, run * size) === 0) written += run;
