@@ -15,8 +15,8 @@ export const PTDMA_PARAMS = {
   },
   desc_fetch: {
     unit: "ns", default: 250, min: 0, max: 100_000, integer: true,
-    doc: "Reading one 32-byte descriptor from the ring in host memory.",
-    source: "spec 5.4 desc_fetch_latency 300 ns [U]; a DRAM read through the IOMMU and the I/O die, 0.2-1 us plausible (the fit's range). Part of the serial per-descriptor chain with msi_latency, irq_handler_fixed and mmio_read_latency, which the data fix only as a sum.",
+    doc: "One read of host memory by the engine, request to data: the 32-byte descriptor from the ring, and again the first source data of every copy (the engine writes nothing before that read returns: the pipeline fill).",
+    source: "spec 5.4 desc_fetch_latency 300 ns [U]; a DRAM read through the IOMMU and the I/O die, 0.2-1 us plausible (the fit's range). Paid twice per descriptor in the serial chain with msi_latency, irq_handler_fixed and mmio_read_latency, which the data fix only as a sum.",
   },
   desc_setup: {
     unit: "ns", default: 100, min: 0, max: 100_000, integer: true,
@@ -50,12 +50,12 @@ export const PTDMA_PARAMS = {
   },
   mmio_read_latency: {
     unit: "ns", default: 150, min: 0, max: 10_000, integer: true,
-    doc: "One non-posted MMIO read as seen by the IRQ handler (it does three before the callback).",
+    doc: "One non-posted MMIO read as seen by the IRQ handler (pt_check_status_trans() does three before the completion routine).",
     source: "[U] spec 5.4 mmio_read_latency 500 ns (range 300-1000, the fit's range); a non-posted read of a register of the I/O die. Part of the per-descriptor chain with msi_latency (the data cannot tell the parts apart).",
   },
   mmio_write_cost: {
     unit: "ns", default: 50, min: 0, max: 10_000, integer: true,
-    doc: "One posted MMIO write issued from the IRQ handler (task-context writes are charged as Cost.MMIO_WRITE instead).",
+    doc: "CPU time of one posted MMIO write issued from the IRQ handler before its next access; the handler issues three before the next descriptor's TAIL_LO doorbell (INT_ENABLE=0, the W1C ack, INT_ENABLE). Task-context writes are charged as Cost.MMIO_WRITE instead.",
     source: "spec 5.4 mmio_write_cost 100 ns [U].",
   },
 } as const satisfies ParamTable;
