@@ -106,14 +106,16 @@ test("perfetto: CPU and DMA channel tracks, nested slices, one flow per descript
   const mp = x("migrate_pages");
   t.is(call.length, 1);
   t.is(mp.length, 1);
-  t.true(mp[0]!.ts >= call[0]!.ts && mp[0]!.ts + mp[0]!.dur <= call[0]!.ts + call[0]!.dur, "migrate_pages nests in the syscall");
+  // Perfetto times are µs with ns precision: compare them as whole ns, as a float sum of two may round up.
+  const ns = (v: number) => Math.round(v * 1000);
+  t.true(ns(mp[0]!.ts) >= ns(call[0]!.ts) && ns(mp[0]!.ts + mp[0]!.dur) <= ns(call[0]!.ts + call[0]!.dur), "migrate_pages nests in the syscall");
   const desc = x("descriptor");
   t.true(desc.length > 0);
   t.true(desc.every((d) => d.tid >= 10000 && d.args.len > 0));
   // Descriptors on one channel never overlap (the queue runs one at a time).
   for (const tid of new Set(desc.map((d) => d.tid))) {
     const on = desc.filter((d) => d.tid === tid).sort((a, b) => a.ts - b.ts);
-    for (let i = 1; i < on.length; i++) t.true(on[i]!.ts >= on[i - 1]!.ts + on[i - 1]!.dur);
+    for (let i = 1; i < on.length; i++) t.true(ns(on[i]!.ts) >= ns(on[i - 1]!.ts + on[i - 1]!.dur));
   }
   // One flow per descriptor: submit (s) -> descriptor (t) -> completion (f).
   const flows = new Map<number, string[]>();

@@ -79,6 +79,9 @@ const FORMAT_CODES = [
   PT_ERR_ILLEGAL_FUNCTION_RSVD, PT_ERR_ILLEGAL_BUFFER_LENGTH,
 ];
 
+/** Posted writes pt_core_irq_handler() issues before its completion routine: INT_ENABLE=0 and the W1C ack. */
+const IRQ_WRITES_BEFORE_COMPLETE = 2;
+
 /** The version register: version 1 in bits 5:0, one VQM in bits 18:15 [U: exact value]. */
 const PT_VERSION_VALUE = (1 << 15) | 1;
 
@@ -138,6 +141,10 @@ export class PtdmaFunction {
   private copyBytes = 0;
   /** Translation stall of the current descriptor (IOTLB misses x iotlb_miss), in ns. */
   private xlat = 0;
+  /** Pipeline fill of the current descriptor: its first source read (desc_fetch), in ns. */
+  private fill = 0;
+  /** Posted MMIO writes the IRQ handler has issued so far; -1 outside the handler. */
+  private irqWrites = -1;
   private errCode = 0;
   private ring: CoherentBuffer | null = null;
   private irqHandler: ((arg: any) => void) | null = null;
@@ -248,12 +255,20 @@ export class PtdmaFunction {
   mmioWrite(off: number, value: number): void {
     const v = value | 0;
     const q = off - CMD_Q_STATUS_INCR;
+    // Inside the IRQ handler each posted write costs the CPU mmio_write_cost before the next access:
+    // a doorbell reaches the engine after the writes the handler issued before it, beyond the ones
+    // handlerEntry() already counts.
+    let lead = 0;
+    if (this.irqWrites >= 0) {
+      if (this.irqWrites > IRQ_WRITES_BEFORE_COMPLETE) lead = (this.irqWrites - IRQ_WRITES_BEFORE_COMPLETE) * this.p.mmio_write_cost;
+      this.irqWrites++;
+    }
     switch (q) {
       case CMD_Q_CONTROL_BASE:
         this.control = v;
         if ((v & CMD_Q_RUN) !== 0) {
           this.halted = false;
-          this.kick(true);
+          this.kick(true, lead);
         }
         return;
       case CMD_Q_TAIL_LO_BASE: {
@@ -263,7 +278,7 @@ export class PtdmaFunction {
         if (queued > this.stats.maxQueued) this.stats.maxQueued = queued;
         // The tail write is the doorbell, a posted write logged in the writer's context.
         if (this.tpDoorbell.enabled) this.tpDoorbell.emit({ dev: this.name, tail: v >>> 0, queued });
-        if ((this.control & CMD_Q_RUN) !== 0 && !this.halted) this.kick(true);
+        if ((this.control & CMD_Q_RUN) !== 0 && !this.halted) this.kick(true, lead);
         return;
       }
       case CMD_Q_HEAD_LO_BASE:
@@ -310,12 +325,15 @@ export class PtdmaFunction {
   private rbControl = -1;
   private rbBytes = 0;
 
-  /** Start fetching at HEAD if running, idle and the ring is not empty. */
-  private kick(doorbell: boolean): void {
+  /**
+   * Start fetching at HEAD if running, idle and the ring is not empty. `lead`: CPU time the writer
+   * still spends on earlier posted writes before the doorbell leaves it.
+   */
+  private kick(doorbell: boolean, lead = 0): void {
     if (this.phase !== IDLE || this.halted || (this.control & CMD_Q_RUN) === 0 || this.head32 === this.tail32) return;
     this.phase = FETCH;
     const p = this.p;
-    const delay = (doorbell ? p.doorbell_to_fetch : this.wbDelay) + p.desc_fetch + p.desc_setup;
+    const delay = (doorbell ? lead + p.doorbell_to_fetch : this.wbDelay) + p.desc_fetch + p.desc_setup;
     this.pendingEvent = this.core.sim.schedule(delay, onFetched, this);
   }
 
@@ -365,6 +383,9 @@ export class PtdmaFunction {
     this.xlat = this.p.iotlb_miss > 0 && d.length > 0
       ? (this.iommu.iotlbPages(this.dev, d.src, d.length) + this.iommu.iotlbPages(this.dev, d.dst, d.length)) * this.p.iotlb_miss
       : 0;
+    // Pipeline fill: the engine writes nothing before its first source read returns, a read of host
+    // memory over the same path as the descriptor fetch, so it waits one desc_fetch more.
+    this.fill = d.length > 0 ? this.p.desc_fetch : 0;
     if (this.faults.busFault.armed && d.length > 0 && this.faults.busFault.shouldFail(this.index)) {
       const k = this.busFaultAfter ?? this.rng.below(Math.ceil(d.length / 64)) * 64;
       this.copyBytes = Math.min(Math.max(0, Math.floor(k)), d.length - 1);
@@ -384,6 +405,7 @@ export class PtdmaFunction {
    * poller can see the latch that much early. The engine's translation stalls (`xlat`, spread through
    * the transfer in the hardware) are folded in the same way: the engine holds no bandwidth while
    * it waits for a page walk, so charging them after the last beat gives the same descriptor time.
+   * The pipeline fill (the first source read) is folded in the same way.
    */
   copied(): void {
     if (this.phase !== COPY) return;
@@ -393,7 +415,7 @@ export class PtdmaFunction {
     if (moved < this.copyBytes && this.errCode === 0) this.errCode = PT_ERR_ODMA0_AXI_DECERR;
     this.stats.bytes += moved;
     this.phase = WRITEBACK;
-    this.retire(this.errCode, this.p.completion_writeback + this.xlat);
+    this.retire(this.errCode, this.p.completion_writeback + this.xlat + this.fill);
   }
 
   private retire(code: number, writeback = 0): void {
@@ -440,9 +462,12 @@ export class PtdmaFunction {
     if (before === 0 && (this.intStatus & this.intEnable) !== 0) this.sendMsi();
   }
 
-  /** Time from the MSI's arrival to the handler's check of the status, which reads three registers. */
+  /**
+   * Time from the MSI's arrival to the completion routine: pt_core_irq_handler() writes INT_ENABLE=0,
+   * pt_check_status_trans() reads three registers and acknowledges with a W1C write.
+   */
   private handlerEntry(): number {
-    return this.p.irq_handler_fixed + 3 * this.p.mmio_read_latency + this.p.mmio_write_cost;
+    return this.p.irq_handler_fixed + 3 * this.p.mmio_read_latency + IRQ_WRITES_BEFORE_COMPLETE * this.p.mmio_write_cost;
   }
 
   private sendMsi(): void {
@@ -462,7 +487,13 @@ export class PtdmaFunction {
 
   /** @internal the MSI reached the CPU: run the registered handler. */
   deliverMsi(): void {
-    if (this.irqHandler !== null) this.irqHandler(this.irqArg);
+    if (this.irqHandler === null) return;
+    this.irqWrites = 0;
+    try {
+      this.irqHandler(this.irqArg);
+    } finally {
+      this.irqWrites = -1;
+    }
   }
 
   /** CMD_Q_ABORT (assumed semantics, spec 1.2): drop the current descriptor, keeping whatever part of the copy had moved, and stop. */

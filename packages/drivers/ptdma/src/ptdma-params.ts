@@ -15,8 +15,8 @@ export const PTDMA_PARAMS = {
   },
   desc_fetch: {
     unit: "ns", default: 250, min: 0, max: 100_000, integer: true,
-    doc: "Reading one 32-byte descriptor from the ring in host memory.",
-    source: "spec 5.4 desc_fetch_latency 300 ns [U]; a DRAM read through the IOMMU and the I/O die, 0.2-1 us plausible (the fit's range). Part of the serial per-descriptor chain with msi_latency, irq_handler_fixed and mmio_read_latency, which the data fix only as a sum.",
+    doc: "One read of host memory by the engine, request to data: the 32-byte descriptor from the ring, and again the first source data of every copy (the engine writes nothing before that read returns: the pipeline fill).",
+    source: "spec 5.4 desc_fetch_latency 300 ns [U]; a DRAM read through the IOMMU and the I/O die, 0.2-1 us plausible (the fit's range). Paid twice per descriptor in the serial chain with msi_latency, irq_handler_fixed and mmio_read_latency, which the data fix only as a sum.",
   },
   desc_setup: {
     unit: "ns", default: 100, min: 0, max: 100_000, integer: true,
@@ -41,21 +41,21 @@ export const PTDMA_PARAMS = {
   msi_latency: {
     unit: "ns", default: 300, min: 0, max: 1_000_000, integer: true,
     doc: "From the interrupt condition to the hard-IRQ handler's entry (MSI write, APIC, entry code).",
-    source: "[U] spec 5.4 msi_latency 700 ns (range 500-3000, the fit's range). With the handler's MMIO reads, irq_handler_fixed and the descriptor fetch it makes the serial per-descriptor chain the 1-channel rates need (~9 us between descriptors: 64 KiB descriptors at ~3 GB/s, 2 MiB at 12.7 GB/s); the fit ends at the top of the range, so part of that chain is a mechanism the model lacks.",
+    source: "[U] spec 5.4 msi_latency 700 ns (range 500-3000, the fit's range). It enters the model only through msi_latency + irq_handler_fixed + 3 x mmio_read_latency (any split with the same sum gives every published point bit-identical), which the 1-channel rates fix with the descriptor fetch and pipeline fill (~9 us between descriptors) and nothing splits: where the fit leaves the three (a corner of that flat direction) carries no information; their sum does.",
   },
   irq_handler_fixed: {
     unit: "ns", default: 100, min: 0, max: 100_000, integer: true,
     doc: "Fixed CPU work between the MSI reaching the CPU and the next descriptor's start, excluding MMIO: hard-IRQ entry and exit (with the speculation mitigations), handle_edge_irq(), pt_core_irq_handler(), the virt-dma completion and pt_cmd_callback() starting the next descriptor under the channel lock.",
-    source: "spec 5.4 irq_handler_fixed 300 ns [U] for the handler alone; with the generic entry/exit path of an interrupt on a mitigated Zen 3 kernel on the order of 1-2 us [U]. Fitted in zen3-ptdma within 100..3000 ns.",
+    source: "spec 5.4 irq_handler_fixed 300 ns [U] for the handler alone; with the generic entry/exit path of an interrupt on a mitigated Zen 3 kernel on the order of 1-2 us [U]. Fitted in zen3-ptdma within 100..3000 ns; only msi_latency + irq_handler_fixed + 3 x mmio_read_latency is identified (see msi_latency).",
   },
   mmio_read_latency: {
     unit: "ns", default: 150, min: 0, max: 10_000, integer: true,
-    doc: "One non-posted MMIO read as seen by the IRQ handler (it does three before the callback).",
-    source: "[U] spec 5.4 mmio_read_latency 500 ns (range 300-1000, the fit's range); a non-posted read of a register of the I/O die. Part of the per-descriptor chain with msi_latency (the data cannot tell the parts apart).",
+    doc: "One non-posted MMIO read as seen by the IRQ handler (pt_check_status_trans() does three before the completion routine).",
+    source: "[U] spec 5.4 mmio_read_latency 500 ns (range 300-1000, the fit's range); a non-posted read of a register of the I/O die. Part of the per-descriptor chain with msi_latency and irq_handler_fixed, which the data fix only as a sum (see msi_latency).",
   },
   mmio_write_cost: {
     unit: "ns", default: 50, min: 0, max: 10_000, integer: true,
-    doc: "One posted MMIO write issued from the IRQ handler (task-context writes are charged as Cost.MMIO_WRITE instead).",
+    doc: "CPU time of one posted MMIO write issued from the IRQ handler before its next access; the handler issues three before the next descriptor's TAIL_LO doorbell (INT_ENABLE=0, the W1C ack, INT_ENABLE). Task-context writes are charged as Cost.MMIO_WRITE instead.",
     source: "spec 5.4 mmio_write_cost 100 ns [U].",
   },
 } as const satisfies ParamTable;

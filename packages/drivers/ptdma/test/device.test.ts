@@ -111,3 +111,29 @@ test("the Zen 3 factory makes 16 engines, 8 per node, dma0..dma15, each with one
   t.is(chans.filter((c) => !isErrPtr(c)).length, 16);
   t.true(Object.values(PTDMA_PARAMS).every((p) => p.doc.length > 10 && p.source.length > 5));
 });
+
+test("the serial chain between two descriptors: write-back, MSI, the handler's reads and writes before the doorbell, the descriptor fetch and the first source read", (t) => {
+  const p = { completion_writeback: 110, msi_latency: 1300, irq_handler_fixed: 700, mmio_read_latency: 900, mmio_write_cost: 70, doorbell_to_fetch: 160, desc_fetch: 600, desc_setup: 120 };
+  const r = rig({ params: p });
+  const chan = requestChan(r);
+  const done: number[] = [];
+  const fetched: number[] = [];
+  const offDone = r.core.trace.on("ptdma_desc_complete", (x) => done.push(x.ts));
+  const offFetch = r.core.trace.on("ptdma_desc_fetch", (x) => fetched.push(x.ts));
+  // As dcbm does: the whole batch prepared and submitted, one issue_pending; the handler starts each next one.
+  for (let i = 0; i < 3; i++) {
+    const tx = dmaenginePrepDmaMemcpy(chan, (NODE1 + 1 + i) * PAGE_SIZE, (1 + i) * PAGE_SIZE, PAGE_SIZE, DMA_CTRL_ACK | (i === 2 ? DMA_PREP_INTERRUPT : 0))!;
+    dmaengineSubmit(tx);
+  }
+  dmaAsyncIssuePending(chan);
+  r.core.sim.run();
+  offDone();
+  offFetch();
+  t.is(done.length, 3);
+  // The copy's last beat retires it; the first source read (one desc_fetch) is folded after it.
+  const chain = p.completion_writeback + p.desc_fetch + p.msi_latency + p.irq_handler_fixed + 3 * p.mmio_read_latency +
+    3 * p.mmio_write_cost + p.doorbell_to_fetch + p.desc_fetch + p.desc_setup;
+  t.is(fetched.length, 3);
+  t.is(fetched[1]! - done[0]!, chain);
+  t.is(fetched[2]! - done[1]!, chain);
+});
