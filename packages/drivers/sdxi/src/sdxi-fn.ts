@@ -423,7 +423,11 @@ export class SdxiFunction {
       op.errSub = SDXI_SUB_ATF;
     }
     this.stats.copies++;
-    this.core.sim.schedule(this.p.completion_writeback, onRetire, op);
+    // Pipeline fill: the data mover writes nothing before its first source read returns, a read of
+    // host memory like the descriptor fetch, so a copy takes one desc_fetch more. Folded after the
+    // last beat as the PTDMA model does (same descriptor time, no extra event; the mover's bandwidth
+    // is not held meanwhile either way).
+    this.core.sim.schedule(this.p.completion_writeback + (op.copyLen > 0 ? this.p.desc_fetch : 0), onRetire, op);
   }
 
   private fail(op: Op, step: number, sub: number): void {

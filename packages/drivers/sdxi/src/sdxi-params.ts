@@ -6,7 +6,7 @@ import { checkParams, defineParamSection, paramDefaults, type ParamTable, type P
  */
 export const SDXI_PARAMS = {
   doorbell_to_fetch: { unit: "ns", default: 200, min: 0, max: 100_000, integer: true, doc: "From a doorbell write until the function reads Write_Index and starts fetching.", source: "spec 5.4 doorbell_to_fetch [U]." },
-  desc_fetch: { unit: "ns", default: 300, min: 0, max: 100_000, integer: true, doc: "Reading one 64-byte descriptor from the context's ring.", source: "spec 5.4 desc_fetch_latency [U]." },
+  desc_fetch: { unit: "ns", default: 300, min: 0, max: 100_000, integer: true, doc: "One read of host memory by the function, request to data: a 64-byte descriptor from the context's ring, and again the first source data of every copy (the data mover writes nothing before that read returns: the pipeline fill).", source: "spec 5.4 desc_fetch_latency [U]; the fill as in the PTDMA model." },
   desc_setup: { unit: "ns", default: 200, min: 0, max: 100_000, integer: true, doc: "Per-descriptor overhead between decode and the first data beat.", source: "spec 5.4 desc_setup [U]." },
   chan_bw: { unit: "GB/s", default: 14, min: 0.1, max: 400, doc: "Copy bandwidth of the function's data mover, shared by all its contexts (a fabric server).", source: "spec 5.4: no SDXI data; the PTDMA figure reused [U]." },
   completion_writeback: { unit: "ns", default: 100, min: 0, max: 100_000, integer: true, doc: "From the last data beat to the CST_BLK decrement (and Read_Index update).", source: "spec 5.4 completion_writeback [U]." },

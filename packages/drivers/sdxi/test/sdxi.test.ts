@@ -72,6 +72,25 @@ test("a memcpy completes through CST_BLK + DSC_INTR with its callback in the tas
   t.is(cxt.readIndex, cxt.writeIndex, "Read_Index caught up (COPY + INTR)");
 });
 
+test("a copy waits for its first source read (the pipeline fill): one more desc_fetch than the descriptor fetches", (t) => {
+  // The time to the copy's interrupt, as a function of desc_fetch: the copy descriptor's fetch, its
+  // first source read and the INTR descriptor's fetch lie on the path one after another.
+  const irqAt = (desc_fetch: number) => {
+    const r = rig({ params: { desc_fetch } });
+    const at: number[] = [];
+    const off = r.core.trace.on("sdxi_irq", (x) => void (x.fields.kind === "raise" && at.push(x.ts)));
+    const s = submit(r, r.chan, 10, NODE1 + 10, 4);
+    const issued = r.core.sim.now; // after the contexts' start (admin descriptors, also fetched)
+    dmaAsyncIssuePending(r.chan);
+    r.core.sim.run();
+    off();
+    t.true(s.fired && same(r, 10, NODE1 + 10, 4));
+    return at[0]! - issued;
+  };
+  // Without the fill the difference is two fetches (COPY, then the fenced INTR).
+  t.is(irqAt(1300) - irqAt(300), 3 * 1000);
+});
+
 for (const order of ["inOrder", "outOfOrderWithoutFence"] as const) {
   test(`completionOrder=${order}: polling a later cookie ${order === "inOrder" ? "waits for" : "can complete before"} an earlier one`, (t) => {
     const r = rig({ switches: { completionOrder: order } });
