@@ -8,8 +8,9 @@ import { z } from "zod";
 import { FOLIO_SIZE_NAMES, type FolioSizeName } from "./workload.js";
 
 /**
- * What a measurements file's "GB" means: 10^9 bytes (GB, the default; the emulator's GB/s) or 2^30
- * bytes (GiB). A file says which in `units.gb`; `mmemu calibrate --gb` and `bench seed --gb` override it.
+ * What a measurements file's "GB" means: 2^30 bytes (GiB, the default: the series' unit and the
+ * emulator's, docs/timing.md **Units**) or 10^9 bytes (GB). A file says which in `units.gb`;
+ * `mmemu calibrate --gb` and `bench seed --gb` override it.
  */
 export const GIGABYTE_UNITS = { GB: 1e9, GiB: 2 ** 30 } as const;
 export type GigabyteUnit = keyof typeof GIGABYTE_UNITS;
@@ -85,13 +86,18 @@ export function gigabyteUnitOption(value: string): GigabyteUnit {
   return value as GigabyteUnit;
 }
 
+/** The unit a measurements file's GB/s are read in: its `units.gb`, else the series' GiB. */
+export function gigabyteUnitOf(ms: Measurements): GigabyteUnit {
+  return ms.units?.gb ?? "GiB";
+}
+
 /**
  * Every published number of a measurements file as a cell. Throughput cells are in the emulator's
- * GB/s (10^9 bytes/s): a file whose GB is 2^30 bytes has its GB/s figures scaled by 2^30 / 10^9.
+ * unit, 2^30 bytes/s: a file whose GB is 10^9 bytes has its GB/s figures scaled by 10^9 / 2^30.
  */
 export function measurementCells(ms: Measurements): Cell[] {
   const cells: Cell[] = [];
-  const k = GIGABYTE_UNITS[ms.units?.gb ?? "GB"] / GIGABYTE_UNITS.GB;
+  const k = GIGABYTE_UNITS[gigabyteUnitOf(ms)] / GIGABYTE_UNITS.GiB;
   const gbps = (v: number) => v * k;
   const tp = ms.tables.throughput_by_folio_size;
   if (tp) {

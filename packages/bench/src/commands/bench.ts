@@ -44,7 +44,7 @@ export function benchCommand(): Command {
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--measurements <file>", "published figures to compare against", DEFAULT_MEASUREMENTS)
-    .option("--gb <unit>", "what the measurements' GB/s mean: GB (10^9 bytes/s) or GiB (2^30 bytes/s; shown converted to GB/s) (default: the file's units.gb, else GB)")
+    .option("--gb <unit>", "what the measurements' GB/s mean: GiB (2^30 bytes/s, the emulator's unit) or GB (10^9 bytes/s; shown converted to GiB/s) (default: the file's units.gb, else GiB)")
     .option("--report <dir>", "write report.md, report.html and SVG charts")
     .option("--json <file>", "write { profile, seed, version, results } (published value, error and phases beside each record)")
     .option("--threads <n>", "worker threads (default: one per core)")

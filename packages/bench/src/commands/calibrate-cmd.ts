@@ -24,7 +24,7 @@ export function calibrateCommand(): Command {
   const cmd = componentOptions(new Command("calibrate")
     .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors (with --validate: cross-validation, out-of-sample errors per table)")
     .option("--measurements <file>", "measurements file (shape of shared/calibration/zen3-ptdma-v5.json)", DEFAULT_MEASUREMENTS)
-    .option("--gb <unit>", "what the measurements' GB/s mean: GB (10^9 bytes/s) or GiB (2^30 bytes/s) (default: the file's units.gb, else GB)")
+    .option("--gb <unit>", "what the measurements' GB/s mean: GiB (2^30 bytes/s, the emulator's unit) or GB (10^9 bytes/s) (default: the file's units.gb, else GiB)")
     .option("--profile <name>", "profile to start from (name or file); with --validate, the start of every fold's fit", "zen3-ptdma-base")
     .option("--out <file>", "write the fitted profile here (with --validate: the report as JSON)")
     .option("--max-evals <n>", `evaluation budget per stage (per fold with --validate) (default: ${DEFAULT_LINEARISED_MAX_EVALS} against the linearised emulator, ${DEFAULT_DESCENT_MAX_EVALS} with --descent or --validate)`)

@@ -27,7 +27,7 @@ export const DEFAULT_MEASUREMENTS = fileURLToPath(new URL("../../data/zen3-ptdma
 
 export interface CalibrateArgs {
   readonly measurements: string;
-  /** What the measurements' GB is (`--gb`); absent: the file's `units.gb`, else 10^9 bytes. */
+  /** What the measurements' GB is (`--gb`); absent: the file's `units.gb`, else 2^30 bytes. */
   readonly gb?: GigabyteUnit;
   readonly profile: string;
   readonly out?: string;
