@@ -142,6 +142,8 @@ export function formatSeedTables(run: SeedRun, measurements: Measurements | null
   };
   const out: string[] = [];
   const w = 22;
+  // GB/s are 10^9 bytes/s throughout; published GiB/s figures appear converted, which the reader must be told.
+  if (measurements?.units?.gb === "GiB") out.push("published GB/s read as GiB/s (--gb GiB or the file's units.gb) and shown converted to GB/s of 10^9 bytes (x 1.0737)");
   out.push("throughput_by_folio_size: GB/s, 1 GiB moved; emulated (published error)");
   out.push("config".padEnd(12) + FOLIO_SIZE_NAMES.map((s) => s.padEnd(w)).join(""));
   const rows: Array<[string, PointSpec[]]> = [];

@@ -2,7 +2,9 @@ import test from "ava";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cellKey, measurementCells, readMeasurements, withGigabyteUnit, GIGABYTE_UNITS } from "../src/index.js";
+import { loadProfile } from "@mmemu/timing";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
+import { cellKey, formatSeedTables, measurementCells, PointPool, readMeasurements, runSeed, withGigabyteUnit, GIGABYTE_UNITS } from "../src/index.js";
 import { DEFAULT_MEASUREMENTS } from "../src/commands/calibrate.js";
 
 const published = readMeasurements(DEFAULT_MEASUREMENTS);
@@ -42,5 +44,25 @@ test("a measurements file says its unit in units.gb; anything but GB or GiB is r
     t.throws(() => readMeasurements(bad), { message: /units\.gb: / });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("bench seed's tables say when published GiB/s are shown converted, and compare against the converted figure", async (t) => {
+  const pool = new PointPool(1);
+  try {
+    // One real point: 1 GiB of 2M folios on 16 channels in one batch (a cell of the throughput and of the offload table).
+    const only = (s: { config: string; folioSize: string; channels: number | null; batchPages?: number; perCall?: number }) =>
+      s.config === "dcbm" && s.folioSize === "2M" && s.channels === 16 && s.batchPages === 262144;
+    const gib = withGigabyteUnit(published, "GiB");
+    const run = await runSeed(pool, loadProfile("zen3-ptdma", BUILTIN_SCHEMA), 1, gib, undefined, { only });
+    const asGiB = formatSeedTables(run, gib);
+    const asGB = formatSeedTables(run, published);
+    t.regex(asGiB, /^published GB\/s read as GiB\/s .* shown converted to GB\/s of 10\^9 bytes/);
+    t.false(asGB.includes("read as GiB/s"));
+    // The offload table's 65.06, read as GiB/s: 69.86 GB/s; the emulated figure is the same in both.
+    t.regex(asGiB, /\(69\.9 [+-]\d+%/);
+    t.regex(asGB, /\(65\.1 [+-]\d+%/);
+  } finally {
+    await pool.close();
   }
 });
