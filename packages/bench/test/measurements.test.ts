@@ -2,7 +2,9 @@ import test from "ava";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cellKey, measurementCells, readMeasurements, withGigabyteUnit, GIGABYTE_UNITS } from "../src/index.js";
+import { loadProfile } from "@mmemu/timing";
+import { BUILTIN_SCHEMA } from "@mmemu/components";
+import { cellKey, formatSeedTables, measurementCells, PointPool, readMeasurements, runSeed, withGigabyteUnit, GIGABYTE_UNITS } from "../src/index.js";
 import { DEFAULT_MEASUREMENTS } from "../src/commands/calibrate.js";
 
 const published = readMeasurements(DEFAULT_MEASUREMENTS);
@@ -44,5 +46,25 @@ test("a measurements file says its unit in units.gb; anything but GB or GiB is r
     t.throws(() => readMeasurements(bad), { message: /units\.gb: / });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("bench seed's tables say when published 10^9-byte GB/s are shown converted, and compare against the converted figure", async (t) => {
+  const pool = new PointPool(1);
+  try {
+    // One real point: 1 GiB of 2M folios on 16 channels in one batch (a cell of the throughput and of the offload table).
+    const only = (s: { config: string; folioSize: string; channels: number | null; batchPages?: number; perCall?: number }) =>
+      s.config === "dcbm" && s.folioSize === "2M" && s.channels === 16 && s.batchPages === 262144;
+    const gb = withGigabyteUnit(published, "GB");
+    const run = await runSeed(pool, loadProfile("zen3-ptdma", BUILTIN_SCHEMA), 1, gb, undefined, { only });
+    const asGB = formatSeedTables(run, gb);
+    const asGiB = formatSeedTables(run, published);
+    t.regex(asGB, /^published GB\/s read as 10\^9 bytes\/s .* shown converted to GiB\/s/);
+    t.false(asGiB.includes("read as 10^9"));
+    // The offload table's 65.06, read as 10^9 bytes/s: 60.59 GiB/s; the emulated figure is the same in both.
+    t.regex(asGB, /\(60\.6 [+-]\d+%/);
+    t.regex(asGiB, /\(65\.1 [+-]\d+%/);
+  } finally {
+    await pool.close();
   }
 });
