@@ -171,7 +171,7 @@ export async function evaluateCells(pool: PointRunner, profile: HardwareProfile,
     const rb = byKey.get(p.big)!;
     let emulated = cellValue(cell, rb);
     if (p.small !== null && cell.metric === "GBps") {
-      // Times in ns from bytes / (GB/s = bytes per ns); extrapolated linearly in the folios moved.
+      // Times (bytes / throughput, any one unit) extrapolated linearly in the folios moved.
       const tb = p.bigSpec.totalBytes / rb.GBps;
       const ts = p.smallSpec!.totalBytes / byKey.get(p.small)!.GBps;
       const fb = p.bigSpec.totalBytes, fs = p.smallSpec!.totalBytes, ff = p.full.totalBytes;

@@ -3,7 +3,8 @@ export { firstFolioLatencies, probeFirstFolio, median, BATCH_START_TP, FOLIO_MOV
 export type { PointSpec, PointResult, WorkloadOptions, FolioSizeName, PreparedPoint } from "./workload.js";
 export { PointPool } from "./pool.js";
 export { calibrate, calibrateLinearised, clampToBounds, fitRange, evaluateCells, objectiveOf, isDmaParam, ROBUST_DELTA, DEFAULT_MAX_FOLIOS } from "./calibrate.js";
-export { readMeasurements, measurementCells, cellKey, relError, MeasurementsSchema } from "./measurements.js";
+export { readMeasurements, measurementCells, withGigabyteUnit, gigabyteUnitOf, cellKey, relError, MeasurementsSchema, GIGABYTE_UNITS } from "./measurements.js";
+export type { GigabyteUnit } from "./measurements.js";
 export {
   seedPoints, cellSpec, scaledSpec, specKey, specLabel, cellValue, throughputSpec, vanillaLatencySpec, offloadSpec,
   SEED_CHANNELS, SEED_VANILLA_N_4K, SEED_VANILLA_N_2M, SEED_OFFLOAD_N, SEED_OFFLOAD_CHANNELS,

@@ -7,6 +7,15 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { FOLIO_SIZE_NAMES, type FolioSizeName } from "./workload.js";
 
+/**
+ * What a measurements file's "GB" means: 2^30 bytes (GiB, the default: the series' unit and the
+ * emulator's, docs/timing.md **Units**) or 10^9 bytes (GB). A file says which in `units.gb`;
+ * `mmemu calibrate --gb` and `bench seed --gb` override it.
+ */
+export const GIGABYTE_UNITS = { GB: 1e9, GiB: 2 ** 30 } as const;
+export type GigabyteUnit = keyof typeof GIGABYTE_UNITS;
+const GIGABYTE_UNIT_NAMES = Object.keys(GIGABYTE_UNITS) as [GigabyteUnit, ...GigabyteUnit[]];
+
 const Stat = z.object({ mean: z.number(), sd: z.number().optional() }).passthrough();
 const VanillaRow = z.object({ n: z.number().int().positive(), GBps: z.number().optional(), first_us: z.number().optional() }).passthrough();
 const OffloadRow = z.object({
@@ -17,6 +26,7 @@ const OffloadRow = z.object({
 /** The parts of a measurements file mmemu reads; anything else (notes, older versions) is kept aside. */
 export const MeasurementsSchema = z.object({
   title: z.string().optional(),
+  units: z.object({ gb: z.enum(GIGABYTE_UNIT_NAMES).optional() }).passthrough().optional(),
   tables: z.object({
     throughput_by_folio_size: z.object({
       folio_sizes: z.array(z.enum(FOLIO_SIZE_NAMES as [FolioSizeName, ...FolioSizeName[]])),
@@ -65,19 +75,40 @@ export function readMeasurements(file: string): Measurements {
   return r.data;
 }
 
-/** Every published number of a measurements file as a cell. */
+/** The measurements with their GB/s read in `unit` (a CLI's `--gb`), whatever the file says. */
+export function withGigabyteUnit(ms: Measurements, unit: GigabyteUnit): Measurements {
+  return { ...ms, units: { ...ms.units, gb: unit } };
+}
+
+/** A `--gb` option's value: GB or GiB, else a one-line error naming the option. */
+export function gigabyteUnitOption(value: string): GigabyteUnit {
+  if (!(GIGABYTE_UNIT_NAMES as readonly string[]).includes(value)) throw new Error(`--gb: expected ${GIGABYTE_UNIT_NAMES.join(" or ")}, got ${JSON.stringify(value)}`);
+  return value as GigabyteUnit;
+}
+
+/** The unit a measurements file's GB/s are read in: its `units.gb`, else the series' GiB. */
+export function gigabyteUnitOf(ms: Measurements): GigabyteUnit {
+  return ms.units?.gb ?? "GiB";
+}
+
+/**
+ * Every published number of a measurements file as a cell. Throughput cells are in the emulator's
+ * unit, 2^30 bytes/s: a file whose GB is 10^9 bytes has its GB/s figures scaled by 10^9 / 2^30.
+ */
 export function measurementCells(ms: Measurements): Cell[] {
   const cells: Cell[] = [];
+  const k = GIGABYTE_UNITS[gigabyteUnitOf(ms)] / GIGABYTE_UNITS.GiB;
+  const gbps = (v: number) => v * k;
   const tp = ms.tables.throughput_by_folio_size;
   if (tp) {
     tp.folio_sizes.forEach((fs, i) => {
       const v = tp.vanilla?.[i];
-      if (v) cells.push({ table: "throughput_by_folio_size", metric: "GBps", config: "vanilla", channels: null, folioSize: fs, value: v.mean, ...(v.sd !== undefined ? { sd: v.sd } : {}) });
+      if (v) cells.push({ table: "throughput_by_folio_size", metric: "GBps", config: "vanilla", channels: null, folioSize: fs, value: gbps(v.mean), ...(v.sd !== undefined ? { sd: gbps(v.sd) } : {}) });
     });
     for (const [ch, row] of Object.entries(tp.dcbm ?? {})) {
       tp.folio_sizes.forEach((fs, i) => {
         const v = row[i];
-        if (v) cells.push({ table: "throughput_by_folio_size", metric: "GBps", config: "dcbm", channels: Number(ch), folioSize: fs, value: v.mean, ...(v.sd !== undefined ? { sd: v.sd } : {}) });
+        if (v) cells.push({ table: "throughput_by_folio_size", metric: "GBps", config: "dcbm", channels: Number(ch), folioSize: fs, value: gbps(v.mean), ...(v.sd !== undefined ? { sd: gbps(v.sd) } : {}) });
       });
     }
   }
@@ -86,7 +117,7 @@ export function measurementCells(ms: Measurements): Cell[] {
     for (const row of fv?.[key] ?? []) {
       for (const metric of ["GBps", "first_us"] as const) {
         const v = row[metric];
-        if (typeof v === "number") cells.push({ table: "first_folio_latency_vanilla", metric, config: "vanilla", channels: null, folioSize: fs, n: row.n, value: v });
+        if (typeof v === "number") cells.push({ table: "first_folio_latency_vanilla", metric, config: "vanilla", channels: null, folioSize: fs, n: row.n, value: metric === "GBps" ? gbps(v) : v });
       }
     }
   }
@@ -95,7 +126,7 @@ export function measurementCells(ms: Measurements): Cell[] {
     for (const row of fo?.[key] ?? []) {
       for (const metric of ["GBps", "first_us"] as const) {
         const v = row[metric];
-        if (typeof v === "number") cells.push({ table: "first_folio_latency_offload", metric, config: "dcbm", channels: row.channels, folioSize: fs, N: row.N, value: v });
+        if (typeof v === "number") cells.push({ table: "first_folio_latency_offload", metric, config: "dcbm", channels: row.channels, folioSize: fs, N: row.N, value: metric === "GBps" ? gbps(v) : v });
       }
     }
   }

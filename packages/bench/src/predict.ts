@@ -69,15 +69,15 @@ export function formatPredict(rows: readonly PredictRow[], results: ReadonlyArra
   const f = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
   for (const fs of PREDICT_VANILLA_SIZES) {
     out.push(`vanilla ${fs}: n folios per call (NR_MAX_BATCHED_MIGRATION 512 pages); predicted`);
-    out.push("n".padEnd(9) + "GB/s".padEnd(10) + "first_us");
+    out.push("n".padEnd(9) + "GiB/s".padEnd(10) + "first_us");
     rows.forEach((r, i) => {
       if (r.table === "vanilla" && r.folioSize === fs) out.push(String(r.n).padEnd(9) + f(results[i]!.GBps).padEnd(10) + f(results[i]!.firstUs));
     });
     out.push("");
   }
   for (const fs of PREDICT_OFFLOAD_SIZES) {
-    out.push(`dcbm ${fs}: N = NR_MAX_BATCHED_MIGRATION pages, 1 GiB moved; predicted GB/s and first_us per channel count`);
-    out.push("N".padEnd(9) + SEED_OFFLOAD_CHANNELS.map((c) => `${c} ch GB/s`.padEnd(12) + `${c} ch first_us`.padEnd(16)).join(""));
+    out.push(`dcbm ${fs}: N = NR_MAX_BATCHED_MIGRATION pages, 1 GiB moved; predicted GiB/s and first_us per channel count`);
+    out.push("N".padEnd(9) + SEED_OFFLOAD_CHANNELS.map((c) => `${c} ch GiB/s`.padEnd(12) + `${c} ch first_us`.padEnd(16)).join(""));
     for (const N of SEED_OFFLOAD_N) {
       const cells: string[] = [];
       for (const ch of SEED_OFFLOAD_CHANNELS) {

@@ -76,7 +76,7 @@ export function seedReportTables(run: SeedRun, ms: Measurements | null): ReportT
   const tp = specsOf(run, "throughput_by_folio_size");
   const rowKeys = [...new Set(tp.map((s) => (s.config === "vanilla" ? "vanilla" : `dcbm ${s.channels} ch`)))];
   tables.push({
-    title: "Throughput by folio size (GB/s, 1 GiB moved)",
+    title: "Throughput by folio size (GiB/s, 1 GiB moved)",
     head: ["configuration", ...FOLIO_SIZE_NAMES],
     rows: rowKeys.map((k) => ({
       label: [k],
@@ -90,7 +90,7 @@ export function seedReportTables(run: SeedRun, ms: Measurements | null): ReportT
     const specs = specsOf(run, "first_folio_latency_vanilla", (s) => s.folioSize === fs);
     tables.push({
       title: `Vanilla first-folio latency, ${fs} folios (n folios per call)`,
-      head: ["n", "GB/s", "first folio (us)"],
+      head: ["n", "GiB/s", "first folio (us)"],
       rows: specs.map((s) => ({ label: [String(s.perCall)], cells: [ix.cell(s, "GBps"), ix.cell(s, "first_us")] })),
     });
   }
@@ -98,7 +98,7 @@ export function seedReportTables(run: SeedRun, ms: Measurements | null): ReportT
     const specs = specsOf(run, "first_folio_latency_offload", (s) => s.folioSize === fs);
     tables.push({
       title: `dcbm first-folio latency, ${fs} folios (N = NR_MAX_BATCHED_MIGRATION pages, 1 GiB moved)`,
-      head: ["N", "channels", "GB/s", "first folio (us)"],
+      head: ["N", "channels", "GiB/s", "first folio (us)"],
       rows: specs.map((s) => ({ label: [String(s.batchPages), String(s.channels)], cells: [ix.cell(s, "GBps"), ix.cell(s, "first_us")] })),
     });
   }
@@ -152,12 +152,12 @@ export function seedChartSpecs(run: SeedRun, ms: Measurements | null = null): Re
   const configs = [...new Set(tp.map((s) => (s.config === "vanilla" ? "vanilla" : `dcbm ${s.channels} ch`)))];
   charts["throughput-by-folio-size.svg"] = line({
     title: "move_pages() throughput by folio size (1 GiB moved)",
-    xLabel: "folio size", yLabel: "GB/s", xType: "point",
+    xLabel: "folio size", yLabel: "GiB/s", xType: "point",
     series: configs.map((k) => ix.series(k, tp.filter((s) => (s.config === "vanilla" ? "vanilla" : `dcbm ${s.channels} ch`) === k), (s) => s.folioSize, "GBps")),
   });
   charts["throughput-vs-channels.svg"] = line({
     title: "dcbm throughput against DMA channels (1 GiB moved)",
-    xLabel: "DMA channels", yLabel: "GB/s", xTicks: [1, 2, 4, 8, 12, 16],
+    xLabel: "DMA channels", yLabel: "GiB/s", xTicks: [1, 2, 4, 8, 12, 16],
     series: FOLIO_SIZE_NAMES.map((fs) => ix.series(fs, tp.filter((s) => s.config === "dcbm" && s.folioSize === fs), (s) => s.channels!, "GBps")),
   });
   for (const fs of ["4K", "2M"] as const) {
@@ -165,7 +165,7 @@ export function seedChartSpecs(run: SeedRun, ms: Measurements | null = null): Re
     for (const metric of ["first_us", "GBps"] as const) {
       charts[`vanilla-${metric === "first_us" ? "latency" : "throughput"}-vs-n-${fs}.svg`] = line({
         title: `Vanilla ${fs}: ${metric === "first_us" ? "first-folio latency" : "throughput"} against folios per call`,
-        xLabel: "n (folios per move_pages() call)", yLabel: metric === "first_us" ? "first-folio latency (us)" : "GB/s", xType: "log",
+        xLabel: "n (folios per move_pages() call)", yLabel: metric === "first_us" ? "first-folio latency (us)" : "GiB/s", xType: "log",
         series: [ix.series(`vanilla ${fs}`, v, (s) => s.perCall!, metric)],
       });
     }
@@ -173,7 +173,7 @@ export function seedChartSpecs(run: SeedRun, ms: Measurements | null = null): Re
     for (const metric of ["first_us", "GBps"] as const) {
       charts[`offload-${metric === "first_us" ? "latency" : "throughput"}-vs-batch-${fs}.svg`] = line({
         title: `dcbm ${fs}: ${metric === "first_us" ? "first-folio latency" : "throughput"} against batch size N`,
-        xLabel: "N = NR_MAX_BATCHED_MIGRATION (pages)", yLabel: metric === "first_us" ? "first-folio latency (us)" : "GB/s",
+        xLabel: "N = NR_MAX_BATCHED_MIGRATION (pages)", yLabel: metric === "first_us" ? "first-folio latency (us)" : "GiB/s",
         xType: "log", yType: metric === "first_us" ? "log" : "linear",
         series: SEED_OFFLOAD_CHANNELS.map((ch) => ix.series(`${ch} ch`, off.filter((s) => s.channels === ch), (s) => s.batchPages!, metric)),
       });

@@ -6,7 +6,7 @@
 import { createRequire } from "node:module";
 import type { HardwareProfile } from "@mmemu/timing";
 import type { CellEval } from "./calibrate.js";
-import { measurementCells, type Cell, type Measurements } from "./measurements.js";
+import { gigabyteUnitOf, measurementCells, type Cell, type Measurements } from "./measurements.js";
 import { cellSpec, cellValue, seedPoints, specKey, type ResultRecord, type SeedPoint } from "./points.js";
 import type { PointPool, PoolResult } from "./pool.js";
 import { FOLIO_SIZE_NAMES, type PointSpec } from "./workload.js";
@@ -142,7 +142,9 @@ export function formatSeedTables(run: SeedRun, measurements: Measurements | null
   };
   const out: string[] = [];
   const w = 22;
-  out.push("throughput_by_folio_size: GB/s, 1 GiB moved; emulated (published error)");
+  // Throughput is GiB/s (the series' unit) throughout; 10^9-byte figures appear converted, which the reader must be told.
+  if (measurements !== null && measurements !== undefined && gigabyteUnitOf(measurements) === "GB") out.push("published GB/s read as 10^9 bytes/s (--gb GB or the file's units.gb) and shown converted to GiB/s (x 0.9313)");
+  out.push("throughput_by_folio_size: GiB/s, 1 GiB moved; emulated (published error)");
   out.push("config".padEnd(12) + FOLIO_SIZE_NAMES.map((s) => s.padEnd(w)).join(""));
   const rows: Array<[string, PointSpec[]]> = [];
   const tpRows = new Map<string, PointSpec[]>();
@@ -157,7 +159,7 @@ export function formatSeedTables(run: SeedRun, measurements: Measurements | null
   out.push("");
   for (const fs of ["4K", "2M"] as const) {
     out.push(`first_folio_latency_vanilla ${fs}: n folios per call; emulated (published error)`);
-    out.push("n".padEnd(9) + "GB/s".padEnd(w) + "first_us".padEnd(w));
+    out.push("n".padEnd(9) + "GiB/s".padEnd(w) + "first_us".padEnd(w));
     for (const p of run.points) {
       if (p.table !== "first_folio_latency_vanilla" || p.spec.folioSize !== fs) continue;
       out.push(String(p.spec.perCall).padEnd(9) + get(p.spec, "GBps").padEnd(w) + get(p.spec, "first_us").padEnd(w));
@@ -166,7 +168,7 @@ export function formatSeedTables(run: SeedRun, measurements: Measurements | null
   }
   for (const fs of ["4K", "2M"] as const) {
     out.push(`first_folio_latency_offload ${fs}: N = NR_MAX_BATCHED_MIGRATION pages, 1 GiB moved; emulated (published error)`);
-    out.push("N".padEnd(9) + "ch".padEnd(4) + "GB/s".padEnd(w) + "first_us".padEnd(w));
+    out.push("N".padEnd(9) + "ch".padEnd(4) + "GiB/s".padEnd(w) + "first_us".padEnd(w));
     for (const p of run.points) {
       const s = p.spec;
       if (p.table !== "first_folio_latency_offload" || s.folioSize !== fs) continue;

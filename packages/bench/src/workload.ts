@@ -58,6 +58,10 @@ export interface WorkloadOptions {
 }
 
 export interface PointResult {
+  /**
+   * Throughput in the unit of the series' tables, which label it GB/s: 2^30 bytes per second of
+   * virtual time (GiB/s; docs/timing.md, **Units**). Profile bandwidths stay in 10^9 bytes/s.
+   */
   readonly GBps: number;
   /** Median first-folio latency over the run's migrate_pages_batch() calls, in microseconds. */
   readonly firstUs: number;
@@ -258,7 +262,7 @@ export function runPrepared(pp: PreparedPoint, spec: PointSpec, trace?: TraceSes
     phases,
     vmstat: Object.fromEntries(vmstatCounters(m)),
     stats: componentStats(pp),
-    GBps: bytes / virtualNs,
+    GBps: (bytes / GiB) / (virtualNs / 1e9),
     firstUs: median(probe.latencies) / 1000,
     virtualNs,
     calls,

@@ -27,6 +27,8 @@ test("bad tune-batch and bench arguments are refused with the argument named, be
   await t.throwsAsync(run(["tune-batch", "--folio", "3M", "--channels", "4", "--budget-us", "500"]), { message: /--folio must be one of 4K, 16K/ });
   await t.throwsAsync(run(["bench", "seed", "--threads", "0x"]), { message: /--threads: expected a whole number from 1 to 256, got "0x"/ });
   await t.throwsAsync(run(["calibrate", "--stages", "cpu,gpu"]), { message: /--stages: unknown stage "gpu" \(cpu, dma, joint\)/ });
+  await t.throwsAsync(run(["calibrate", "--gb", "GiBs"]), { message: /^--gb: expected GB or GiB, got "GiBs"$/ });
+  await t.throwsAsync(run(["bench", "seed", "--gb", "1e9"]), { message: /^--gb: expected GB or GiB, got "1e9"$/ });
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "http://localhost:6379"]), { message: /--queue: "http:\/\/localhost:6379" is not a redis:\/\/ URL/ });
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--queue", "redis://localhost:6379", "--threads", "2"]), { message: /--threads and --queue exclude each other/ });
   await t.throwsAsync(run(["sweep", "../../examples/sweeps/batch-vs-channels.yaml", "--limit", "0"]), { message: /--limit: expected a whole number from 1 to/ });

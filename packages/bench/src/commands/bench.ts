@@ -6,7 +6,7 @@
  * --strict-offload (fallback.ts); each prints its CPU-fallback counts.
  */
 import { Command } from "commander";
-import { readMeasurements } from "../measurements.js";
+import { gigabyteUnitOption, readMeasurements, withGigabyteUnit } from "../measurements.js";
 import { intOption, outputPath, writeFileAtomic } from "../output.js";
 import { seedPoints, specLabel } from "../points.js";
 import { parseThreads, PointPool } from "../pool.js";
@@ -44,12 +44,13 @@ export function benchCommand(): Command {
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--measurements <file>", "published figures to compare against", DEFAULT_MEASUREMENTS)
+    .option("--gb <unit>", "what the measurements' GB/s mean: GiB (2^30 bytes/s, the emulator's unit) or GB (10^9 bytes/s; shown converted to GiB/s) (default: the file's units.gb, else GiB)")
     .option("--report <dir>", "write report.md, report.html and SVG charts")
     .option("--json <file>", "write { profile, seed, version, results } (published value, error and phases beside each record)")
     .option("--threads <n>", "worker threads (default: one per core)")
     .option("--breakdown", "print where each point's virtual time went, by phase")
     .addOption(strictOffloadOption());
-  addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; report?: string; json?: string; threads?: string }) => {
+  addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; gb?: string; report?: string; json?: string; threads?: string }) => {
     // Every input and output is checked before the benchmark runs.
     if (o.json !== undefined) outputPath("--json", o.json, "file");
     if (o.report !== undefined) outputPath("--report", o.report, "dir");
@@ -58,7 +59,9 @@ export function benchCommand(): Command {
     const seedN = seedOption(o.seed);
     const points = seedPoints();
     const traced = checkTraceArgs(o, points.length);
-    const ms = o.measurements === "none" ? null : readMeasurements(o.measurements);
+    const gb = o.gb !== undefined ? gigabyteUnitOption(o.gb) : undefined;
+    const read = o.measurements === "none" ? null : readMeasurements(o.measurements);
+    const ms = read !== null && gb !== undefined ? withGigabyteUnit(read, gb) : read;
     const pool = new PointPool(parseThreads(o.threads), components);
     const bar = progressBar("seed", o.quiet);
     try {

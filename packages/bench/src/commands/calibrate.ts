@@ -10,7 +10,7 @@ import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { deriveProfile, loadProfile, paramSpec, profileToFile, type HardwareProfile } from "@mmemu/timing";
 import { calibrate, calibrateLinearised, type CalibrateStage } from "../calibrate.js";
 import { crossValidate, formatValidation, type ValidationMethod, type ValidationScheme } from "../validate.js";
-import { measurementCells, readMeasurements } from "../measurements.js";
+import { measurementCells, readMeasurements, withGigabyteUnit, type GigabyteUnit, type Measurements } from "../measurements.js";
 import { cellSpec, specLabel } from "../points.js";
 import { checkTraceArgs, emitJson, progressBar, traceOnePoint, type TraceCliArgs } from "./cli-common.js";
 import { writeFileAtomic } from "../output.js";
@@ -27,6 +27,8 @@ export const DEFAULT_MEASUREMENTS = fileURLToPath(new URL("../../data/zen3-ptdma
 
 export interface CalibrateArgs {
   readonly measurements: string;
+  /** What the measurements' GB is (`--gb`); absent: the file's `units.gb`, else 2^30 bytes. */
+  readonly gb?: GigabyteUnit;
   readonly profile: string;
   readonly out?: string;
   readonly name?: string;
@@ -51,6 +53,12 @@ export interface CalibrateArgs {
   readonly quiet?: boolean;
 }
 
+/** The measurements file, its GB/s read in `--gb` when given. */
+function measurementsFor(a: CalibrateArgs): Measurements {
+  const ms = readMeasurements(a.measurements);
+  return a.gb !== undefined ? withGigabyteUnit(ms, a.gb) : ms;
+}
+
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
   const components = a.components ?? BUILTIN_COMPONENTS;
   const loaded = loadProfile(a.profile, components.schema);
@@ -63,7 +71,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
   }
   const extra = (a.free ?? []).filter((f) => !loaded.free.includes(f));
   const base = extra.length === 0 ? loaded : deriveProfile(loaded, (d) => void d.free.push(...extra));
-  const ms = readMeasurements(a.measurements);
+  const ms = measurementsFor(a);
   const cellsAll = measurementCells(ms);
   const traced = a.trace !== undefined ? checkTraceArgs(a.trace, cellsAll.length) : null;
   const engine = a.queue !== undefined ? new QueueEngine({ url: a.queue, ...(a.queueName !== undefined ? { name: a.queueName } : {}) }) : null;
@@ -148,7 +156,7 @@ export interface ValidateArgs extends CalibrateArgs {
 export async function runValidateCommand(a: ValidateArgs): Promise<number> {
   const base = loadProfile(a.profile, BUILTIN_SCHEMA);
   const reference = loadProfile(a.reference, BUILTIN_SCHEMA);
-  const ms = readMeasurements(a.measurements);
+  const ms = measurementsFor(a);
   const pool = new PointPool(a.threads);
   try {
     const r = await crossValidate({

@@ -76,13 +76,13 @@ export function tuneBatchCommand(): Command {
         }
         const maxG = Math.max(...rows.map((r) => r.GBps));
         console.log(`${fs} folios, ${ch} channels, profile ${profile.name}, first-folio budget ${budget} us`);
-        console.log("N (pages)   first_us     GB/s");
+        console.log("N (pages)   first_us     GiB/s");
         for (const r of rows) {
           const bar = "#".repeat(Math.round((r.GBps / maxG) * 40));
           const mark = r === best ? " <- recommended" : r.firstUs > budget ? " (over budget)" : "";
           console.log(`${String(r.N).padStart(9)} ${r.firstUs.toFixed(0).padStart(10)} ${r.GBps.toFixed(2).padStart(8)}  ${bar}${mark}`);
         }
-        if (best) console.log(`recommended N = ${best.N} pages: ${best.GBps.toFixed(2)} GB/s, first folio after ${best.firstUs.toFixed(0)} us`);
+        if (best) console.log(`recommended N = ${best.N} pages: ${best.GBps.toFixed(2)} GiB/s, first folio after ${best.firstUs.toFixed(0)} us`);
         else console.log(`no batch size meets ${budget} us; the smallest, N = ${rows[0]!.N}, takes ${rows[0]!.firstUs.toFixed(0)} us`);
         console.log(fallbackLine(res));
         if (o.breakdown) console.log(formatBreakdownTable(specs.map((s, i) => ({ label: specLabel(s), r: res[i]! }))));

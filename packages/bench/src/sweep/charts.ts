@@ -18,7 +18,7 @@ export function figureValue(r: SweepRecord, y: string): number | null {
 }
 
 const LABELS: Record<string, string> = {
-  GBps: "throughput (GB/s)", first_us: "first-folio latency (us)", virtual_ms: "virtual time (ms)",
+  GBps: "throughput (GiB/s)", first_us: "first-folio latency (us)", virtual_ms: "virtual time (ms)",
   calls: "move_pages() calls", batches: "migrate_pages_batch() calls", folios: "folios moved",
 };
 
