@@ -5,6 +5,7 @@
  */
 import test from "ava";
 import { spawn } from "node:child_process";
+import { connect } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -182,4 +183,39 @@ qtest("calibrate evaluates its points on queue workers with the same fit as on t
     b.child.kill("SIGTERM");
     await Promise.all([a.exited, b.exited]);
   }
+});
+
+qtest("a process that exits without stopping its Redis and worker takes them with it", async (t) => {
+  // A child that starts both, reports their pids and exits as a test runner's timeout makes it exit.
+  const script = `
+    import { startLocalRedis, startWorkerProcess } from ${JSON.stringify(join(ROOT, "packages/bench/src/sweep/local-redis.ts"))};
+    const redis = await startLocalRedis();
+    const w = startWorkerProcess(redis.url, ["--queue-name", "reap-test"]);
+    await w.ready;
+    console.log(JSON.stringify({ url: redis.url, worker: w.child.pid }));
+    process.exit(0);
+  `;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  await new Promise<void>((r) => child.once("exit", () => r()));
+  const { url, worker } = JSON.parse(out.trim()) as { url: string; worker: number };
+  const port = Number(new URL(url).port);
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const accepts = () => new Promise<boolean>((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("connect", () => { s.destroy(); resolve(true); });
+    s.once("error", () => resolve(false));
+  });
+  // SIGKILL is immediate; give the kernel a moment to tear the processes down.
+  for (let i = 0; i < 50 && (alive(worker) || (await accepts())); i++) await new Promise((r) => setTimeout(r, 100));
+  t.false(alive(worker), "the worker outlived its parent");
+  t.false(await accepts(), "redis-server outlived its parent");
 });

@@ -13,6 +13,24 @@ import { fileURLToPath } from "node:url";
 /** The bench commands' own entry (the same worker command `mmemu worker` is). */
 const BENCH_MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 
+/**
+ * Children still running: killed when this process exits, however it exits through node (a test
+ * runner's timeout ends the process with process.exit), so no server or worker outlives it.
+ */
+const live = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  if (!reaperInstalled) {
+    reaperInstalled = true;
+    process.once("exit", () => {
+      for (const c of live) c.kill("SIGKILL");
+    });
+  }
+}
+
 /** Whether `redis-server` can be started here. */
 export function haveRedisServer(): boolean {
   return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
@@ -39,6 +57,7 @@ export async function startLocalRedis(): Promise<LocalRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "mmemu-redis-"));
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: ["ignore", "pipe", "pipe"] });
+  track(child);
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   await new Promise<void>((resolve, reject) => {
     let out = "";
@@ -70,6 +89,7 @@ export interface WorkerProcess {
 
 export function startWorkerProcess(url: string, args: readonly string[] = []): WorkerProcess {
   const child = spawn(process.execPath, ["--import", "tsx", BENCH_MAIN, "worker", "--queue", url, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  track(child);
   let log = "";
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const ready = new Promise<void>((resolve, reject) => {
