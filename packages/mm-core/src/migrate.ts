@@ -79,6 +79,16 @@ class Ctx {
   thpRetry = 0;
   nrFailed = 0;
   nrRetryPages = 0;
+  /**
+   * migrate_pages_batch()'s unmapped pairs (src and dst lists, to the migrator and to the CPU copy),
+   * reused by every batch of the call: a fresh set per batch was four typed arrays of the batch's length
+   * (512 batches per GiB of 4K folios), each an off-heap allocation and external-memory GC pressure.
+   * One batch runs at a time per context (the split pieces' batch starts after the parent's returns).
+   */
+  readonly unmapBatch = new FolioList();
+  readonly dstBatch = new FolioList();
+  readonly unmapSingle = new FolioList();
+  readonly dstSingle = new FolioList();
 
   constructor(
     readonly m: Machine,
@@ -367,10 +377,11 @@ function migratePagesBatch(
   const doBatch = offload !== null && offload.doBatch(reason);
   const v6 = m.settings.offloadSemantics === "v6";
   // Unmapped pairs: the batch lists go to the migrator; the single lists are copied by the CPU.
-  const unmapBatch = new FolioList(from.length);
-  const dstBatch = new FolioList(from.length);
-  const unmapSingle = new FolioList(doBatch ? 4 : from.length);
-  const dstSingle = new FolioList(doBatch ? 4 : from.length);
+  const { unmapBatch, dstBatch, unmapSingle, dstSingle } = ctx;
+  unmapBatch.reset(doBatch ? from.length : 0);
+  dstBatch.reset(doBatch ? from.length : 0);
+  unmapSingle.reset(doBatch ? 4 : from.length);
+  dstSingle.reset(doBatch ? 4 : from.length);
   let nrFailed = 0;
   let rcSaved = 0;
   let retry = 1;
