@@ -36,10 +36,13 @@ export function newMigratePagesStats(): MigratePagesStats {
   return { nr_succeeded: 0, nr_failed_pages: 0, nr_thp_succeeded: 0, nr_thp_failed: 0, nr_thp_split: 0, nr_split: 0 };
 }
 
-/** new_folio_t: allocate a destination for src, or return -1 (mirrors get_new_folio). */
-export type NewFolioFn = (src: number) => number;
+/**
+ * new_folio_t: allocate a destination for src, or return -1 (mirrors get_new_folio). `priv` is what
+ * the caller passed to migratePages() (migrate_pages()' `private`).
+ */
+export type NewFolioFn = (src: number, priv: any) => number;
 /** free_folio_t: give back an unused destination (mirrors put_new_folio). */
-export type FreeFolioFn = (dst: number) => void;
+export type FreeFolioFn = (dst: number, priv: any) => void;
 
 /** Mirrors struct migration_target_control for alloc_migration_target(). */
 export interface MigrationTargetControl {
@@ -97,11 +100,12 @@ class Ctx {
     readonly mode: MigrateMode,
     readonly reason: number,
     readonly stats: MigratePagesStats,
+    readonly priv: unknown,
   ) {}
 
   /** The same call with other stats (its state words copied). */
   withStats(stats: MigratePagesStats): Ctx {
-    const c = new Ctx(this.m, this.getNew, this.putNew, this.mode, this.reason, stats);
+    const c = new Ctx(this.m, this.getNew, this.putNew, this.mode, this.reason, stats, this.priv);
     c.dst = this.dst;
     c.force = this.force;
     c.retry = this.retry;
@@ -116,14 +120,17 @@ class Ctx {
  * Mirrors migrate_pages(): migrate the isolated folios on `from` (each holding one isolation
  * reference). Returns the number of folios not migrated (a split large folio counts once), or -ENOMEM.
  * Folios that were not migrated are left on `from`; the caller must putbackMovablePages() them when the
- * result is non-zero. `retSucceeded.value` receives the number of base pages migrated.
+ * result is non-zero. `retSucceeded.value` receives the number of base pages migrated. `priv` is handed
+ * to getNew and putNew with every folio (migrate_pages()' `private`): a caller whose state lives in it
+ * can pass a module-level function, whose compiled per-folio path outlives the call (a closure made per
+ * call, inlined into that path, takes the optimised code with it when it is collected).
  */
 export function migratePages(
   m: Machine, from: FolioList, getNew: NewFolioFn, putNew: FreeFolioFn | null,
-  mode: MigrateMode, reason: number, retSucceeded?: { value: number },
+  mode: MigrateMode, reason: number, retSucceeded?: { value: number }, priv: unknown = null,
 ): number {
   const stats = newMigratePagesStats();
-  const ctx = new Ctx(m, getNew, putNew, mode, reason, stats);
+  const ctx = new Ctx(m, getNew, putNew, mode, reason, stats, priv);
   if (m.tp.migratePagesStart.enabled) m.tp.migratePagesStart.emit({ mode: MIGRATE_MODE_NAMES[mode], reason: MIGRATE_REASON_NAMES[reason] ?? String(reason) });
   const retFolios = new FolioList();
   let rcGather = m.settings.migratePagesBatch ? migratePagesBatched(ctx, from, retFolios) : migratePagesUnbatched(ctx, from, retFolios);
@@ -304,7 +311,7 @@ function unmapAndMove(ctx: Ctx, src: number, ret: FolioList): number {
   const moved = migrateFolioMove(ctx, src, dst, ret, false);
   if (moved === -EAGAIN) {
     migrateFolioUndoSrc(m, src, (info & FOLIO_WAS_MAPPED) !== 0, MemMap.migrateInfoAnonVma(info), true, null);
-    migrateFolioUndoDst(m, dst, true, ctx.putNew);
+    migrateFolioUndoDst(ctx, dst, true);
   }
   return moved;
 }
@@ -525,8 +532,8 @@ function migratePagesBatch(
   }
   const rc = rcSaved !== 0 ? rcSaved : nrFailed;
   // Cleanup: pairs still unmapped after the last pass are restored.
-  migrateFoliosUndo(m, unmapBatch, dstBatch, ctx.putNew, retFolios);
-  migrateFoliosUndo(m, unmapSingle, dstSingle, ctx.putNew, retFolios);
+  migrateFoliosUndo(ctx, unmapBatch, dstBatch, retFolios);
+  migrateFoliosUndo(ctx, unmapSingle, dstSingle, retFolios);
   m.checker?.batchEnd();
   if (m.tp.batchEnd.enabled) m.tp.batchEnd.emit({ rc, nr_succeeded: stats.nr_succeeded - startSucceeded, nr_failed_pages: stats.nr_failed_pages - startFailedPages });
   return rc;
@@ -598,7 +605,7 @@ export function folioMcCopy(m: Machine, dst: number, src: number): number {
 function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioList): number {
   const { m } = ctx;
   const f = m.folios;
-  const dst = ctx.getNew(src);
+  const dst = ctx.getNew(src, ctx.priv);
   if (dst < 0) return -ENOMEM;
   ctx.dst = dst;
   f.migrateInfo[dst] = 0;
@@ -649,7 +656,7 @@ function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioL
     }
   }
   migrateFolioUndoSrc(m, src, (state & FOLIO_WAS_MAPPED) !== 0, anonVma, locked, rc === -EAGAIN ? null : ret);
-  migrateFolioUndoDst(m, dst, dstLocked, ctx.putNew);
+  migrateFolioUndoDst(ctx, dst, dstLocked);
   return rc;
 }
 
@@ -740,7 +747,7 @@ function migrateFolioMove(ctx: Ctx, src: number, dst: number, ret: FolioList, al
     return rc;
   }
   migrateFolioUndoSrc(m, src, (state & FOLIO_WAS_MAPPED) !== 0, anonVma, true, ret);
-  migrateFolioUndoDst(m, dst, true, ctx.putNew);
+  migrateFolioUndoDst(ctx, dst, true);
   return rc;
 }
 
@@ -863,22 +870,24 @@ function migrateFolioUndoSrc(m: Machine, src: number, wasMapped: boolean, anonVm
 }
 
 /** Mirrors migrate_folio_undo_dst(): unlock and free the unused destination. */
-function migrateFolioUndoDst(m: Machine, dst: number, locked: boolean, putNew: FreeFolioFn | null): void {
+function migrateFolioUndoDst(ctx: Ctx, dst: number, locked: boolean): void {
+  const m = ctx.m;
   m.folios.migrateInfo[dst] = 0;
   if (locked) folioUnlock(m, dst);
-  if (putNew !== null) putNew(dst);
+  if (ctx.putNew !== null) ctx.putNew(dst, ctx.priv);
   else m.folioPut(dst);
 }
 
 /** Mirrors migrate_folios_undo(): restore every src still unmapped and free its dst. */
-function migrateFoliosUndo(m: Machine, srcs: FolioList, dsts: FolioList, putNew: FreeFolioFn | null, ret: FolioList): void {
+function migrateFoliosUndo(ctx: Ctx, srcs: FolioList, dsts: FolioList, ret: FolioList): void {
+  const m = ctx.m;
   const f = m.folios;
   for (let i = 0; i < srcs.length; i++) {
     const src = srcs.get(i);
     const dst = dsts.get(i);
     const info = f.migrateInfo[dst]!;
     migrateFolioUndoSrc(m, src, (info & FOLIO_WAS_MAPPED) !== 0, MemMap.migrateInfoAnonVma(info), true, ret);
-    migrateFolioUndoDst(m, dst, true, putNew);
+    migrateFolioUndoDst(ctx, dst, true);
   }
   srcs.clear();
   dsts.clear();
@@ -941,7 +950,7 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
     putbackHugetlb(m, src);
     return 0;
   }
-  const dst = ctx.getNew(src);
+  const dst = ctx.getNew(src, ctx.priv);
   if (dst < 0) return -ENOMEM;
   let rc = -EAGAIN;
   let wasMapped = false;
@@ -985,7 +994,7 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
     return 0;
   }
   if (rc !== -EAGAIN) ret.push(src);
-  if (ctx.putNew !== null) ctx.putNew(dst);
+  if (ctx.putNew !== null) ctx.putNew(dst, ctx.priv);
   else m.folioPut(dst);
   return rc;
 }
