@@ -92,6 +92,8 @@ class Ctx {
   readonly dstBatch = new FolioList();
   readonly unmapSingle = new FolioList();
   readonly dstSingle = new FolioList();
+  /** migrate_pages_sync()'s MIGRATE_ASYNC attempt: made on the first batch, reused (with its lists) by the rest. */
+  private asyncAttempt: Ctx | null = null;
 
   constructor(
     readonly m: Machine,
@@ -103,9 +105,11 @@ class Ctx {
     readonly priv: unknown,
   ) {}
 
-  /** The same call with other stats (its state words copied). */
-  withStats(stats: MigratePagesStats): Ctx {
-    const c = new Ctx(this.m, this.getNew, this.putNew, this.mode, this.reason, stats, this.priv);
+  /** The same call with stats of its own, all zero (its state words copied): one per call. */
+  withZeroStats(): Ctx {
+    let c = this.asyncAttempt;
+    if (c === null) c = this.asyncAttempt = new Ctx(this.m, this.getNew, this.putNew, this.mode, this.reason, newMigratePagesStats(), this.priv);
+    else Object.assign(c.stats, newMigratePagesStats());
     c.dst = this.dst;
     c.force = this.force;
     c.retry = this.retry;
@@ -333,8 +337,8 @@ export function lastMigrateStats(m: Machine): MigratePagesStats | undefined {
  */
 function migratePagesSync(ctx: Ctx, from: FolioList, retFolios: FolioList, splitFolios: FolioList): number {
   const { stats } = ctx;
-  const astats = newMigratePagesStats();
-  const actx = ctx.withStats(astats);
+  const actx = ctx.withZeroStats();
+  const astats = actx.stats;
   const failed = new FolioList();
   let nrFailed = 0;
   let rc = migratePagesBatch(actx, from, MIGRATE_ASYNC, failed, splitFolios, NR_MAX_MIGRATE_ASYNC_RETRY);
