@@ -40,6 +40,12 @@ export class FolioList {
     this.length = 0;
   }
 
+  /** Empty the list with room for `capacity` folios, keeping its array when that is large enough. */
+  reset(capacity: number): void {
+    this.length = 0;
+    if (this.pfns.length < capacity) this.pfns = new Int32Array(capacity);
+  }
+
   get empty(): boolean {
     return this.length === 0;
   }

@@ -216,7 +216,7 @@ export class Machine {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus) throw new RangeError(`task: CPU ${cpu} does not exist (machine has ${this.nrCpus})`);
     const t = new Task(this.nextIds.pid++, mm, cpu, this.nrCpus);
     this.tasks[t.pid] = t;
-    if (mm) mm.cpumask[cpu] = 1;
+    if (mm) mm.cpumaskSetCpu(cpu);
     return t;
   }
 

@@ -36,10 +36,13 @@ export function newMigratePagesStats(): MigratePagesStats {
   return { nr_succeeded: 0, nr_failed_pages: 0, nr_thp_succeeded: 0, nr_thp_failed: 0, nr_thp_split: 0, nr_split: 0 };
 }
 
-/** new_folio_t: allocate a destination for src, or return -1 (mirrors get_new_folio). */
-export type NewFolioFn = (src: number) => number;
+/**
+ * new_folio_t: allocate a destination for src, or return -1 (mirrors get_new_folio). `priv` is what
+ * the caller passed to migratePages() (migrate_pages()' `private`).
+ */
+export type NewFolioFn = (src: number, priv: any) => number;
 /** free_folio_t: give back an unused destination (mirrors put_new_folio). */
-export type FreeFolioFn = (dst: number) => void;
+export type FreeFolioFn = (dst: number, priv: any) => void;
 
 /** Mirrors struct migration_target_control for alloc_migration_target(). */
 export interface MigrationTargetControl {
@@ -79,6 +82,18 @@ class Ctx {
   thpRetry = 0;
   nrFailed = 0;
   nrRetryPages = 0;
+  /**
+   * migrate_pages_batch()'s unmapped pairs (src and dst lists, to the migrator and to the CPU copy),
+   * reused by every batch of the call: a fresh set per batch was four typed arrays of the batch's length
+   * (512 batches per GiB of 4K folios), each an off-heap allocation and external-memory GC pressure.
+   * One batch runs at a time per context (the split pieces' batch starts after the parent's returns).
+   */
+  readonly unmapBatch = new FolioList();
+  readonly dstBatch = new FolioList();
+  readonly unmapSingle = new FolioList();
+  readonly dstSingle = new FolioList();
+  /** migrate_pages_sync()'s MIGRATE_ASYNC attempt: made on the first batch, reused (with its lists) by the rest. */
+  private asyncAttempt: Ctx | null = null;
 
   constructor(
     readonly m: Machine,
@@ -87,11 +102,14 @@ class Ctx {
     readonly mode: MigrateMode,
     readonly reason: number,
     readonly stats: MigratePagesStats,
+    readonly priv: unknown,
   ) {}
 
-  /** The same call with other stats (its state words copied). */
-  withStats(stats: MigratePagesStats): Ctx {
-    const c = new Ctx(this.m, this.getNew, this.putNew, this.mode, this.reason, stats);
+  /** The same call with stats of its own, all zero (its state words copied): one per call. */
+  withZeroStats(): Ctx {
+    let c = this.asyncAttempt;
+    if (c === null) c = this.asyncAttempt = new Ctx(this.m, this.getNew, this.putNew, this.mode, this.reason, newMigratePagesStats(), this.priv);
+    else Object.assign(c.stats, newMigratePagesStats());
     c.dst = this.dst;
     c.force = this.force;
     c.retry = this.retry;
@@ -106,14 +124,17 @@ class Ctx {
  * Mirrors migrate_pages(): migrate the isolated folios on `from` (each holding one isolation
  * reference). Returns the number of folios not migrated (a split large folio counts once), or -ENOMEM.
  * Folios that were not migrated are left on `from`; the caller must putbackMovablePages() them when the
- * result is non-zero. `retSucceeded.value` receives the number of base pages migrated.
+ * result is non-zero. `retSucceeded.value` receives the number of base pages migrated. `priv` is handed
+ * to getNew and putNew with every folio (migrate_pages()' `private`): a caller whose state lives in it
+ * can pass a module-level function, whose compiled per-folio path outlives the call (a closure made per
+ * call, inlined into that path, takes the optimised code with it when it is collected).
  */
 export function migratePages(
   m: Machine, from: FolioList, getNew: NewFolioFn, putNew: FreeFolioFn | null,
-  mode: MigrateMode, reason: number, retSucceeded?: { value: number },
+  mode: MigrateMode, reason: number, retSucceeded?: { value: number }, priv: unknown = null,
 ): number {
   const stats = newMigratePagesStats();
-  const ctx = new Ctx(m, getNew, putNew, mode, reason, stats);
+  const ctx = new Ctx(m, getNew, putNew, mode, reason, stats, priv);
   if (m.tp.migratePagesStart.enabled) m.tp.migratePagesStart.emit({ mode: MIGRATE_MODE_NAMES[mode], reason: MIGRATE_REASON_NAMES[reason] ?? String(reason) });
   const retFolios = new FolioList();
   let rcGather = m.settings.migratePagesBatch ? migratePagesBatched(ctx, from, retFolios) : migratePagesUnbatched(ctx, from, retFolios);
@@ -294,7 +315,7 @@ function unmapAndMove(ctx: Ctx, src: number, ret: FolioList): number {
   const moved = migrateFolioMove(ctx, src, dst, ret, false);
   if (moved === -EAGAIN) {
     migrateFolioUndoSrc(m, src, (info & FOLIO_WAS_MAPPED) !== 0, MemMap.migrateInfoAnonVma(info), true, null);
-    migrateFolioUndoDst(m, dst, true, ctx.putNew);
+    migrateFolioUndoDst(ctx, dst, true);
   }
   return moved;
 }
@@ -316,8 +337,8 @@ export function lastMigrateStats(m: Machine): MigratePagesStats | undefined {
  */
 function migratePagesSync(ctx: Ctx, from: FolioList, retFolios: FolioList, splitFolios: FolioList): number {
   const { stats } = ctx;
-  const astats = newMigratePagesStats();
-  const actx = ctx.withStats(astats);
+  const actx = ctx.withZeroStats();
+  const astats = actx.stats;
   const failed = new FolioList();
   let nrFailed = 0;
   let rc = migratePagesBatch(actx, from, MIGRATE_ASYNC, failed, splitFolios, NR_MAX_MIGRATE_ASYNC_RETRY);
@@ -367,10 +388,11 @@ function migratePagesBatch(
   const doBatch = offload !== null && offload.doBatch(reason);
   const v6 = m.settings.offloadSemantics === "v6";
   // Unmapped pairs: the batch lists go to the migrator; the single lists are copied by the CPU.
-  const unmapBatch = new FolioList(from.length);
-  const dstBatch = new FolioList(from.length);
-  const unmapSingle = new FolioList(doBatch ? 4 : from.length);
-  const dstSingle = new FolioList(doBatch ? 4 : from.length);
+  const { unmapBatch, dstBatch, unmapSingle, dstSingle } = ctx;
+  unmapBatch.reset(doBatch ? from.length : 0);
+  dstBatch.reset(doBatch ? from.length : 0);
+  unmapSingle.reset(doBatch ? 4 : from.length);
+  dstSingle.reset(doBatch ? 4 : from.length);
   let nrFailed = 0;
   let rcSaved = 0;
   let retry = 1;
@@ -514,8 +536,8 @@ function migratePagesBatch(
   }
   const rc = rcSaved !== 0 ? rcSaved : nrFailed;
   // Cleanup: pairs still unmapped after the last pass are restored.
-  migrateFoliosUndo(m, unmapBatch, dstBatch, ctx.putNew, retFolios);
-  migrateFoliosUndo(m, unmapSingle, dstSingle, ctx.putNew, retFolios);
+  migrateFoliosUndo(ctx, unmapBatch, dstBatch, retFolios);
+  migrateFoliosUndo(ctx, unmapSingle, dstSingle, retFolios);
   m.checker?.batchEnd();
   if (m.tp.batchEnd.enabled) m.tp.batchEnd.emit({ rc, nr_succeeded: stats.nr_succeeded - startSucceeded, nr_failed_pages: stats.nr_failed_pages - startFailedPages });
   return rc;
@@ -587,7 +609,7 @@ export function folioMcCopy(m: Machine, dst: number, src: number): number {
 function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioList): number {
   const { m } = ctx;
   const f = m.folios;
-  const dst = ctx.getNew(src);
+  const dst = ctx.getNew(src, ctx.priv);
   if (dst < 0) return -ENOMEM;
   ctx.dst = dst;
   f.migrateInfo[dst] = 0;
@@ -638,7 +660,7 @@ function migrateFolioUnmap(ctx: Ctx, src: number, mode: MigrateMode, ret: FolioL
     }
   }
   migrateFolioUndoSrc(m, src, (state & FOLIO_WAS_MAPPED) !== 0, anonVma, locked, rc === -EAGAIN ? null : ret);
-  migrateFolioUndoDst(m, dst, dstLocked, ctx.putNew);
+  migrateFolioUndoDst(ctx, dst, dstLocked);
   return rc;
 }
 
@@ -729,7 +751,7 @@ function migrateFolioMove(ctx: Ctx, src: number, dst: number, ret: FolioList, al
     return rc;
   }
   migrateFolioUndoSrc(m, src, (state & FOLIO_WAS_MAPPED) !== 0, anonVma, true, ret);
-  migrateFolioUndoDst(m, dst, true, ctx.putNew);
+  migrateFolioUndoDst(ctx, dst, true);
   return rc;
 }
 
@@ -852,22 +874,24 @@ function migrateFolioUndoSrc(m: Machine, src: number, wasMapped: boolean, anonVm
 }
 
 /** Mirrors migrate_folio_undo_dst(): unlock and free the unused destination. */
-function migrateFolioUndoDst(m: Machine, dst: number, locked: boolean, putNew: FreeFolioFn | null): void {
+function migrateFolioUndoDst(ctx: Ctx, dst: number, locked: boolean): void {
+  const m = ctx.m;
   m.folios.migrateInfo[dst] = 0;
   if (locked) folioUnlock(m, dst);
-  if (putNew !== null) putNew(dst);
+  if (ctx.putNew !== null) ctx.putNew(dst, ctx.priv);
   else m.folioPut(dst);
 }
 
 /** Mirrors migrate_folios_undo(): restore every src still unmapped and free its dst. */
-function migrateFoliosUndo(m: Machine, srcs: FolioList, dsts: FolioList, putNew: FreeFolioFn | null, ret: FolioList): void {
+function migrateFoliosUndo(ctx: Ctx, srcs: FolioList, dsts: FolioList, ret: FolioList): void {
+  const m = ctx.m;
   const f = m.folios;
   for (let i = 0; i < srcs.length; i++) {
     const src = srcs.get(i);
     const dst = dsts.get(i);
     const info = f.migrateInfo[dst]!;
     migrateFolioUndoSrc(m, src, (info & FOLIO_WAS_MAPPED) !== 0, MemMap.migrateInfoAnonVma(info), true, ret);
-    migrateFolioUndoDst(m, dst, true, putNew);
+    migrateFolioUndoDst(ctx, dst, true);
   }
   srcs.clear();
   dsts.clear();
@@ -930,7 +954,7 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
     putbackHugetlb(m, src);
     return 0;
   }
-  const dst = ctx.getNew(src);
+  const dst = ctx.getNew(src, ctx.priv);
   if (dst < 0) return -ENOMEM;
   let rc = -EAGAIN;
   let wasMapped = false;
@@ -974,7 +998,7 @@ function unmapAndMoveHugePage(ctx: Ctx, src: number, force: boolean, ret: FolioL
     return 0;
   }
   if (rc !== -EAGAIN) ret.push(src);
-  if (ctx.putNew !== null) ctx.putNew(dst);
+  if (ctx.putNew !== null) ctx.putNew(dst, ctx.priv);
   else m.folioPut(dst);
   return rc;
 }

@@ -201,13 +201,19 @@ export class Vma {
 export class MmStruct {
   /** VMAs sorted by start (the maple tree, as a sorted array). */
   vmas: Vma[] = [];
-  /** CPUs that may cache this mm's translations (mm_cpumask). */
+  /** CPUs that may cache this mm's translations (mm_cpumask); set bits only with {@link cpumaskSetCpu}. */
   readonly cpumask: Uint8Array;
   /**
    * The same bytes as 32-bit words (the buffer is padded to whole words with zeroes), so that
    * set_tlb_ubc_flush_pending(), run for every PTE a migration unmaps, ors the mask in a word at a time.
    */
   readonly cpumaskWords: Uint32Array;
+  /**
+   * cpumask_weight(mm_cpumask(mm)), kept by {@link cpumaskSetCpu}. The emulator never takes a CPU out
+   * of the mask (no lazy-TLB switch-out is modelled), so equal weights mean equal masks: the per-folio
+   * unmap reads the weight instead of scanning or or-ing every CPU's byte (see rmap.ts).
+   */
+  cpumaskWeight = 0;
   /** Batched PTE clears not yet flushed (mm->tlb_flush_batched). */
   tlbFlushBatched = false;
   /** Users (mm_users) and references (mm_count). */
@@ -228,6 +234,13 @@ export class MmStruct {
     const buf = new ArrayBuffer((nrCpus + 3) & ~3);
     this.cpumask = new Uint8Array(buf, 0, nrCpus);
     this.cpumaskWords = new Uint32Array(buf);
+  }
+
+  /** cpumask_set_cpu(cpu, mm_cpumask(mm)): the CPU may now cache this mm's translations. */
+  cpumaskSetCpu(cpu: number): void {
+    if (this.cpumask[cpu] !== 0) return;
+    this.cpumask[cpu] = 1;
+    this.cpumaskWeight++;
   }
 
   /** find_vma_intersection(addr, addr+1): the VMA containing addr, or null (binary search). */

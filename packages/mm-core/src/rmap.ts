@@ -27,21 +27,27 @@ export function rmapVmas(m: Machine, folio: number): Vma[] {
   return m.spaces[id]?.immap ?? NO_VMAS;
 }
 
-/** Mirrors arch_tlbbatch_should_defer() on x86: defer only if another CPU may cache the mm. */
+/**
+ * Mirrors arch_tlbbatch_should_defer() on x86: defer only if another CPU may cache the mm
+ * (cpumask_any_but(mm_cpumask(mm), cpu) < nr_cpu_ids), i.e. the mask holds a CPU besides this one.
+ */
 function shouldDeferFlush(mm: MmStruct, task: Task): boolean {
-  const mask = mm.cpumask;
-  for (let cpu = 0; cpu < mask.length; cpu++) if (mask[cpu] !== 0 && cpu !== task.cpu) return true;
-  return false;
+  return mm.cpumaskWeight > (mm.cpumask[task.cpu] !== 0 ? 1 : 0);
 }
 
 /** Mirrors set_tlb_ubc_flush_pending(): remember to flush the mm's CPUs before anyone copies. */
 function setTlbUbcFlushPending(mm: MmStruct, task: Task, dirty: boolean): void {
   const ubc = task.tlbUbc;
-  // cpumask_or(): a word at a time (a CPU's byte in the batch becomes non-zero iff it is in either).
-  const to = ubc.cpumaskWords;
-  const from = mm.cpumaskWords;
-  const n = Math.min(to.length, from.length);
-  for (let w = 0; w < n; w++) to[w]! |= from[w]!;
+  // cpumask_or(): a word at a time (a CPU's byte in the batch becomes non-zero iff it is in either);
+  // skipped when the batch already holds this mm's mask as it is now (the same mm, folio after folio).
+  if (ubc.orMm !== mm || ubc.orWeight !== mm.cpumaskWeight) {
+    const to = ubc.cpumaskWords;
+    const from = mm.cpumaskWords;
+    const n = Math.min(to.length, from.length);
+    for (let w = 0; w < n; w++) to[w]! |= from[w]!;
+    ubc.orMm = mm;
+    ubc.orWeight = mm.cpumaskWeight;
+  }
   ubc.flushRequired = true;
   if (dirty) ubc.writable = true;
   mm.tlbFlushBatched = true;
@@ -99,6 +105,7 @@ export function tryToUnmapFlush(m: Machine, task: Task): void {
     if (cpu !== task.cpu) remote++;
     ubc.cpumask[cpu] = 0;
   }
+  ubc.orMm = null;
   if (remote > 0) {
     m.charge(Cost.TLB_FLUSH_IPI, 1);
     m.charge(Cost.TLB_FLUSH_IPI_CPU, remote);

@@ -158,6 +158,12 @@ export class TlbUnmapBatch {
   readonly cpumask: Uint8Array;
   /** The same bytes as 32-bit words, zero-padded (see MmStruct.cpumaskWords). */
   readonly cpumaskWords: Uint32Array;
+  /**
+   * The mm whose whole mask was last or-ed in, and its weight then (null once flushed): or-ing it again
+   * while its weight is unchanged would change nothing, and every folio of a batch comes from it.
+   */
+  orMm: MmStruct | null = null;
+  orWeight = 0;
 
   constructor(nrCpus: number) {
     const buf = new ArrayBuffer((nrCpus + 3) & ~3);

@@ -42,7 +42,7 @@ export function userAccessFrame(m: Machine, task: Task, addr: number, write: boo
     let pfn = translate(mm, addr);
     if (pfn >= 0 && (!write || translateWritable(mm, addr))) {
       m.tlbs.fill(task.cpu, mm.id, vpn, pfn, translateWritable(mm, addr));
-      mm.cpumask[task.cpu] = 1;
+      mm.cpumaskSetCpu(task.cpu);
       return pfn;
     }
     // do_user_addr_fault(): the fault runs under mmap_lock for read (6.12 tries the VMA's own lock
@@ -62,7 +62,7 @@ export function userAccessFrame(m: Machine, task: Task, addr: number, write: boo
     pfn = translate(mm, addr);
     if (pfn >= 0 && (!write || translateWritable(mm, addr))) {
       m.tlbs.fill(task.cpu, mm.id, vpn, pfn, translateWritable(mm, addr));
-      mm.cpumask[task.cpu] = 1;
+      mm.cpumaskSetCpu(task.cpu);
       return pfn;
     }
   }

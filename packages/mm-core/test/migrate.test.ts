@@ -182,6 +182,37 @@ function require_rmap() {
   return rmap;
 }
 
+test("the batched flush follows mm_cpumask: none with only the caller's CPU, and a CPU that joins between two folios is flushed too", (t) => {
+  const w = world();
+  const addr = anon(w, 4 * PAGE_SIZE);
+  const [a, b, c, d] = [0, 1, 2, 3].map((i) => w.m.memory.translate(w.mm, addr + i * PAGE_SIZE));
+  const list = isolate(w, addr, 4 * PAGE_SIZE);
+  for (const f of [a!, b!, c!, d!]) w.m.folios.set(f, PG.locked);
+  const { tryToMigrate, tryToUnmapFlush } = require_rmap();
+  const ubc = w.m.current.tlbUbc;
+  // Only the caller's CPU may cache the mm: arch_tlbbatch_should_defer() says no, the clear is flushed at once.
+  tryToMigrate(w.m, a!, true);
+  t.false(ubc.flushRequired);
+  // CPU 1 joins the mask: b's clear is deferred to the batch, which holds CPUs 0 and 1.
+  t.is(w.m.memory.userAccessFrame(w.m.createTask(w.mm, 1), addr + 2 * PAGE_SIZE, false), c);
+  tryToMigrate(w.m, b!, true);
+  t.true(ubc.flushRequired);
+  t.deepEqual([ubc.cpumask[0], ubc.cpumask[1], ubc.cpumask[2]], [1, 1, 0]);
+  // CPU 2 joins while the batch is pending and caches c: the next folio's or must bring it in.
+  t.is(w.m.memory.userAccessFrame(w.m.createTask(w.mm, 2), addr + 2 * PAGE_SIZE, false), c);
+  tryToMigrate(w.m, c!, true);
+  t.is(ubc.cpumask[2], 1);
+  t.deepEqual(w.m.tlbs.cpusCaching(c!, 1), [1, 2], "stale entries until the flush");
+  tryToUnmapFlush(w.m, w.m.current);
+  t.deepEqual(w.m.tlbs.cpusCaching(c!, 1), []);
+  t.deepEqual([...ubc.cpumask], [0, 0, 0, 0]);
+  // The next batch of the same mm, its mask unchanged, starts from the emptied batch mask again.
+  tryToMigrate(w.m, d!, true);
+  t.deepEqual([...ubc.cpumask], [1, 1, 1, 0]);
+  tryToUnmapFlush(w.m, w.m.current);
+  void list;
+});
+
 test("large folios: a 64K mTHP and a PMD-mapped 2M THP migrate whole, mappings and counts preserved", (t) => {
   const w = world();
   w.m.memory.anonThp[4] = "always";

@@ -85,6 +85,14 @@ const ENTRY_NEXT = 0;
 const ENTRY_BREAK = 1;
 const ENTRY_RETURN = 2;
 
+/**
+ * migrate_pages()' get_new_folio for move_pages, with the call as its private data: one function for
+ * every call, so the per-folio path compiled around it survives from call to call.
+ */
+function movePagesAllocTarget(src: number, call: MovePagesCall): number {
+  return call.allocTarget(src);
+}
+
 /** A move_pages call run an entry at a time by a concurrent caller (see kernelMovePagesStepwise). */
 export interface MovePagesSteps {
   /** Run the next piece (one entry, or the final flush): true when the call has returned. */
@@ -155,7 +163,6 @@ class MovePagesCall {
   private mtc: MigrationTargetControl = { nid: 0, thisNode: true };
   private lastVma: Vma | null = null;
   private lastVmaEvents = -1;
-  private readonly getNew = (src: number): number => this.allocTarget(src);
 
   constructor(
     private readonly tasks: TaskTable,
@@ -326,7 +333,7 @@ class MovePagesCall {
   private doMovePagesToNode(node: number): number {
     const m = this.m;
     this.mtc = { nid: node, thisNode: true };
-    const err = migratePages(m, this.list, this.getNew, null, MIGRATE_SYNC, MR.SYSCALL);
+    const err = migratePages(m, this.list, movePagesAllocTarget, null, MIGRATE_SYNC, MR.SYSCALL, undefined, this);
     if (err !== 0) putbackMovablePages(m, this.list);
     this.list.clear();
     return err;
@@ -337,7 +344,7 @@ class MovePagesCall {
    * the node (the allocation is made in the caller's context), nothing falls back to another node, and a
    * hugetlb target comes from the node's pool or else a fresh huge page on that node.
    */
-  private allocTarget(src: number): number {
+  allocTarget(src: number): number {
     const m = this.m;
     const nid = this.mtc.nid;
     if (this.callerMems[nid] === 0) return -1;
