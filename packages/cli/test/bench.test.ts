@@ -163,3 +163,21 @@ test.serial("tune-batch --json gives the curve with each N's phases; --trace wri
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test.serial("bench seed --json with no file writes the JSON alone to stdout and its tables to stderr", async (t) => {
+  const errs: string[] = [];
+  const origErr = console.error;
+  console.error = (...a: unknown[]) => void errs.push(a.join(" "));
+  let text: string;
+  try {
+    text = await capture(["bench", "seed", "--json", "--quiet", "--threads", "2"]);
+  } finally {
+    console.error = origErr;
+  }
+  const out = JSON.parse(text) as { profile: string; results: Array<{ table: string; GBps: number }> };
+  t.is(out.profile, "zen3-ptdma");
+  t.is(out.results.length, 121);
+  t.true(out.results.every((r) => r.GBps > 0));
+  t.regex(errs.join("\n"), /^throughput_by_folio_size: GiB\/s, 1 GiB moved/m);
+  t.regex(errs.join("\n"), /^121 points on 2 threads/m);
+});

@@ -45,9 +45,12 @@ export interface Components {
   readonly files: readonly string[];
 }
 
+/** The file names node (with tsx) loads as modules. */
+const MODULE_FILE = /\.(c|m)?(t|j)s$/;
+
 /** A specifier names a file (rather than a built-in) when it has a slash or a script extension. */
 export function isPluginPath(spec: string): boolean {
-  return spec.includes("/") || spec.includes("\\") || /\.(c|m)?(t|j)s$/.test(spec);
+  return spec.includes("/") || spec.includes("\\") || MODULE_FILE.test(spec);
 }
 
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { message: "expected a function" });
@@ -150,6 +153,8 @@ export async function loadComponent(spec: string, kind: ComponentKind, cwd = pro
   }
   const file = spec.startsWith("file:") ? fileURLToPath(spec) : resolve(cwd, spec);
   if (!existsSync(file) || !statSync(file).isFile()) throw new PluginError(`${option} ${spec}: no such file (${file})`);
+  // Node would run any other file as CommonJS and fail on its first line with an error about that line.
+  if (!MODULE_FILE.test(file)) throw new PluginError(`${option} ${spec}: not a TypeScript or JavaScript module (expected a .ts, .mts, .cts, .js, .mjs or .cjs file; mmemu new writes one)`);
   registerDriverKitResolution();
   let exports: Record<string, unknown>;
   try {

@@ -69,6 +69,8 @@ test("a wrong shape is one line naming the file, the export and what is missing,
     t.regex(e!.message, re, name);
     t.false(e!.message.includes("\n"), `${name}: one line`);
   }
+  const text = await t.throwsAsync(loadComponent(file("notes.txt", "hello\n"), "migrator"), { instanceOf: PluginError });
+  t.regex(text!.message, /^--migrator .*notes\.txt: not a TypeScript or JavaScript module \(expected a \.ts, /);
   const missing = await t.throwsAsync(loadComponent(join(dir, "absent.ts"), "engine"));
   t.regex(missing!.message, /^--engine .*absent\.ts: no such file/);
   const unknown = await t.throwsAsync(loadComponent("xdma9", "engine"));

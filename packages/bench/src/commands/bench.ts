@@ -1,5 +1,5 @@
 /**
- * `mmemu bench seed [--profile NAME] [--set section.name=value ...] [--seed N] [--measurements FILE] [--report DIR] [--json FILE] [--threads N]`
+ * `mmemu bench seed [--profile NAME] [--set section.name=value ...] [--seed N] [--measurements FILE] [--report DIR] [--json [FILE]] [--threads N]`
  * `mmemu bench predict [--profile NAME] [--json [FILE]]`
  * `mmemu bench speed [--profile NAME] [--no-seed] [--no-engines] [--json [FILE]]`
  * Each also takes the trace options (--trace FILE ...), --breakdown, --quiet (cli-common.ts) and
@@ -46,13 +46,15 @@ export function benchCommand(): Command {
     .option("--measurements <file>", "published figures to compare against", DEFAULT_MEASUREMENTS)
     .option("--gb <unit>", "what the measurements' GB/s mean: GiB (2^30 bytes/s, the emulator's unit) or GB (10^9 bytes/s; shown converted to GiB/s) (default: the file's units.gb, else GiB)")
     .option("--report <dir>", "write report.md, report.html and SVG charts")
-    .option("--json <file>", "write { profile, seed, version, results } (published value, error and phases beside each record)")
+    .option("--json [file]", "{ profile, seed, version, results } as JSON (published value, error and phases beside each record), to stdout or to FILE")
     .option("--threads <n>", "worker threads (default: one per core)")
     .option("--breakdown", "print where each point's virtual time went, by phase")
     .addOption(strictOffloadOption());
-  addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; gb?: string; report?: string; json?: string; threads?: string }) => {
+  addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; gb?: string; report?: string; json?: string | boolean; threads?: string }) => {
     // Every input and output is checked before the benchmark runs.
-    if (o.json !== undefined) outputPath("--json", o.json, "file");
+    if (typeof o.json === "string") outputPath("--json", o.json, "file");
+    // With --json and no file the JSON is standard output, so everything else goes to standard error.
+    const say = o.json === true ? console.error : console.log;
     if (o.report !== undefined) outputPath("--report", o.report, "dir");
     const components = await componentsFrom(o);
     const profile = loadProfileWith(o.profile, o.set, components.schema);
@@ -67,26 +69,26 @@ export function benchCommand(): Command {
     try {
       const run = await runSeed(pool, profile, seedN, ms, bar.update, { strictOffload: o.strictOffload === true });
       bar.stop();
-      console.log(formatSeedTables(run, ms));
-      console.log(fallbackLine(run.results));
+      say(formatSeedTables(run, ms));
+      say(fallbackLine(run.results));
       checkStrictOffload(run.results, run.points.map((p) => specLabel(p.spec)));
       // Runs with plug-ins or other built-ins say so (the tables keep the published "dcbm" labels).
       const plugged = components !== BUILTIN_COMPONENTS;
       const fid = fidelity(run.cells);
       if (fid.cells > 0) {
-        console.log(fidelityLine(fid, plugged ? components.selection : null));
+        say(fidelityLine(fid, plugged ? components.selection : null));
         // Whether these cells are the ones the profile was fitted to (then the errors say how well it fits, not how it predicts).
-        if (!plugged) console.log(sampleStatus(profile, o.measurements));
+        if (!plugged) say(sampleStatus(profile, o.measurements));
       }
-      console.log(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
-      if (plugged) console.log(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
-      if (o.breakdown) console.log(formatBreakdownTable(run.points.map((p, i) => ({ label: `${p.table} ${specLabel(p.spec)}`, r: run.results[i]! }))));
+      say(`${run.points.length} points on ${pool.threads} threads in ${(run.wallMs / 1000).toFixed(1)} s wall`);
+      if (plugged) say(`offload points ran with migrator ${components.selection.migrator}, engines ${components.selection.engines.join(", ")}`);
+      if (o.breakdown) say(formatBreakdownTable(run.points.map((p, i) => ({ label: `${p.table} ${specLabel(p.spec)}`, r: run.results[i]! }))));
       const note = emitJson(o.json, plugged ? { ...run.json, components: components.selection } : run.json);
-      if (note !== null) console.log(note);
-      if (o.report) console.log(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed: seedN }).join(", ")}`);
+      if (note !== null) say(note);
+      if (o.report) say(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed: seedN }).join(", ")}`);
       if (traced !== null) {
         const p = points[traced.index]!;
-        console.log(traceOnePoint(profile, components, p.spec, specLabel(p.spec), seedN, o, run.results[traced.index]!.virtualNs));
+        say(traceOnePoint(profile, components, p.spec, specLabel(p.spec), seedN, o, run.results[traced.index]!.virtualNs));
       }
     } finally {
       bar.stop();
