@@ -63,7 +63,8 @@ export interface Cell {
   readonly sd?: number;
 }
 
-export function readMeasurements(file: string): Measurements {
+/** Read and check a measurements file; `gb` (a CLI's `--gb`) overrides the unit the file declares. */
+export function readMeasurements(file: string, gb?: GigabyteUnit): Measurements {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
@@ -72,13 +73,16 @@ export function readMeasurements(file: string): Measurements {
   }
   const r = MeasurementsSchema.safeParse(raw);
   if (!r.success) throw new Error(`measurements ${file}:\n  ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n  ")}`);
-  return r.data;
+  return gb !== undefined ? withGigabyteUnit(r.data, gb) : r.data;
 }
 
 /** The measurements with their GB/s read in `unit` (a CLI's `--gb`), whatever the file says. */
 export function withGigabyteUnit(ms: Measurements, unit: GigabyteUnit): Measurements {
   return { ...ms, units: { ...ms.units, gb: unit } };
 }
+
+/** The `--gb` option's help, shared by the commands that read measurements. */
+export const GIGABYTE_UNIT_HELP = "what the measurements' GB/s mean: GiB (2^30 bytes/s, the emulator's unit) or GB (10^9 bytes/s; shown converted to GiB/s) (default: the file's units.gb, else GiB)";
 
 /** A `--gb` option's value: GB or GiB, else a one-line error naming the option. */
 export function gigabyteUnitOption(value: string): GigabyteUnit {

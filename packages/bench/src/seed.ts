@@ -6,7 +6,7 @@
 import { createRequire } from "node:module";
 import type { HardwareProfile } from "@mmemu/timing";
 import type { CellEval } from "./calibrate.js";
-import { gigabyteUnitOf, measurementCells, type Cell, type Measurements } from "./measurements.js";
+import { GIGABYTE_UNITS, gigabyteUnitOf, measurementCells, type Cell, type Measurements } from "./measurements.js";
 import { cellSpec, cellValue, seedPoints, specKey, type ResultRecord, type SeedPoint } from "./points.js";
 import type { PointPool, PoolResult } from "./pool.js";
 import { FOLIO_SIZE_NAMES, type PointSpec } from "./workload.js";
@@ -143,7 +143,7 @@ export function formatSeedTables(run: SeedRun, measurements: Measurements | null
   const out: string[] = [];
   const w = 22;
   // Throughput is GiB/s (the series' unit) throughout; 10^9-byte figures appear converted, which the reader must be told.
-  if (measurements !== null && measurements !== undefined && gigabyteUnitOf(measurements) === "GB") out.push("published GB/s read as 10^9 bytes/s (--gb GB or the file's units.gb) and shown converted to GiB/s (x 0.9313)");
+  if (measurements && gigabyteUnitOf(measurements) === "GB") out.push(`published GB/s read as 10^9 bytes/s (--gb GB or the file's units.gb) and shown converted to GiB/s (x ${(GIGABYTE_UNITS.GB / GIGABYTE_UNITS.GiB).toFixed(4)})`);
   out.push("throughput_by_folio_size: GiB/s, 1 GiB moved; emulated (published error)");
   out.push("config".padEnd(12) + FOLIO_SIZE_NAMES.map((s) => s.padEnd(w)).join(""));
   const rows: Array<[string, PointSpec[]]> = [];

@@ -6,7 +6,7 @@
  * --strict-offload (fallback.ts); each prints its CPU-fallback counts.
  */
 import { Command } from "commander";
-import { gigabyteUnitOption, readMeasurements, withGigabyteUnit } from "../measurements.js";
+import { GIGABYTE_UNIT_HELP, gigabyteUnitOption, readMeasurements } from "../measurements.js";
 import { intOption, outputPath, writeFileAtomic } from "../output.js";
 import { seedPoints, specLabel } from "../points.js";
 import { parseThreads, PointPool } from "../pool.js";
@@ -44,7 +44,7 @@ export function benchCommand(): Command {
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--measurements <file>", "published figures to compare against", DEFAULT_MEASUREMENTS)
-    .option("--gb <unit>", "what the measurements' GB/s mean: GiB (2^30 bytes/s, the emulator's unit) or GB (10^9 bytes/s; shown converted to GiB/s) (default: the file's units.gb, else GiB)")
+    .option("--gb <unit>", GIGABYTE_UNIT_HELP)
     .option("--report <dir>", "write report.md, report.html and SVG charts")
     .option("--json [file]", "{ profile, seed, version, results } as JSON (published value, error and phases beside each record), to stdout or to FILE")
     .option("--threads <n>", "worker threads (default: one per core)")
@@ -62,8 +62,7 @@ export function benchCommand(): Command {
     const points = seedPoints();
     const traced = checkTraceArgs(o, points.length);
     const gb = o.gb !== undefined ? gigabyteUnitOption(o.gb) : undefined;
-    const read = o.measurements === "none" ? null : readMeasurements(o.measurements);
-    const ms = read !== null && gb !== undefined ? withGigabyteUnit(read, gb) : read;
+    const ms = o.measurements === "none" ? null : readMeasurements(o.measurements, gb);
     const pool = new PointPool(parseThreads(o.threads), components);
     const bar = progressBar("seed", o.quiet);
     try {

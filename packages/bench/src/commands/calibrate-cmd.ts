@@ -8,7 +8,7 @@ import { DEFAULT_QUEUE_NAME } from "../sweep/queue.js";
 import { queueOption } from "./sweep.js";
 import { collectSet, componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import { addQuietOption, addTraceOptions, type TraceCliArgs } from "./cli-common.js";
-import { gigabyteUnitOption } from "../measurements.js";
+import { GIGABYTE_UNIT_HELP, gigabyteUnitOption } from "../measurements.js";
 import { VALIDATION_METHODS, VALIDATION_SCHEMES, type ValidationMethod, type ValidationScheme } from "../validate.js";
 /** A comma-separated list whose items must be among `known`. */
 function listOf<T extends string>(name: string, text: string, known: readonly T[]): T[] {
@@ -24,7 +24,7 @@ export function calibrateCommand(): Command {
   const cmd = componentOptions(new Command("calibrate")
     .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors (with --validate: cross-validation, out-of-sample errors per table)")
     .option("--measurements <file>", "measurements file (shape of shared/calibration/zen3-ptdma-v5.json)", DEFAULT_MEASUREMENTS)
-    .option("--gb <unit>", "what the measurements' GB/s mean: GiB (2^30 bytes/s, the emulator's unit) or GB (10^9 bytes/s) (default: the file's units.gb, else GiB)")
+    .option("--gb <unit>", GIGABYTE_UNIT_HELP)
     .option("--profile <name>", "profile to start from (name or file); with --validate, the start of every fold's fit", "zen3-ptdma-base")
     .option("--out <file>", "write the fitted profile here (with --validate: the report as JSON)")
     .option("--max-evals <n>", `evaluation budget per stage (per fold with --validate) (default: ${DEFAULT_LINEARISED_MAX_EVALS} against the linearised emulator, ${DEFAULT_DESCENT_MAX_EVALS} with --descent or --validate)`)

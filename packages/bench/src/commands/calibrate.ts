@@ -10,7 +10,7 @@ import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { deriveProfile, loadProfile, paramSpec, profileToFile, type HardwareProfile } from "@mmemu/timing";
 import { calibrate, calibrateLinearised, type CalibrateStage } from "../calibrate.js";
 import { crossValidate, formatValidation, type ValidationMethod, type ValidationScheme } from "../validate.js";
-import { measurementCells, readMeasurements, withGigabyteUnit, type GigabyteUnit, type Measurements } from "../measurements.js";
+import { measurementCells, readMeasurements, type GigabyteUnit } from "../measurements.js";
 import { cellSpec, specLabel } from "../points.js";
 import { checkTraceArgs, emitJson, progressBar, traceOnePoint, type TraceCliArgs } from "./cli-common.js";
 import { writeFileAtomic } from "../output.js";
@@ -53,12 +53,6 @@ export interface CalibrateArgs {
   readonly quiet?: boolean;
 }
 
-/** The measurements file, its GB/s read in `--gb` when given. */
-function measurementsFor(a: CalibrateArgs): Measurements {
-  const ms = readMeasurements(a.measurements);
-  return a.gb !== undefined ? withGigabyteUnit(ms, a.gb) : ms;
-}
-
 export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly string[]): Promise<number> {
   const components = a.components ?? BUILTIN_COMPONENTS;
   const loaded = loadProfile(a.profile, components.schema);
@@ -71,7 +65,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
   }
   const extra = (a.free ?? []).filter((f) => !loaded.free.includes(f));
   const base = extra.length === 0 ? loaded : deriveProfile(loaded, (d) => void d.free.push(...extra));
-  const ms = measurementsFor(a);
+  const ms = readMeasurements(a.measurements, a.gb);
   const cellsAll = measurementCells(ms);
   const traced = a.trace !== undefined ? checkTraceArgs(a.trace, cellsAll.length) : null;
   const engine = a.queue !== undefined ? new QueueEngine({ url: a.queue, ...(a.queueName !== undefined ? { name: a.queueName } : {}) }) : null;
@@ -156,7 +150,7 @@ export interface ValidateArgs extends CalibrateArgs {
 export async function runValidateCommand(a: ValidateArgs): Promise<number> {
   const base = loadProfile(a.profile, BUILTIN_SCHEMA);
   const reference = loadProfile(a.reference, BUILTIN_SCHEMA);
-  const ms = measurementsFor(a);
+  const ms = readMeasurements(a.measurements, a.gb);
   const pool = new PointPool(a.threads);
   try {
     const r = await crossValidate({
