@@ -4,8 +4,20 @@
  * <svg>, so the file works alone, as an <img> and in Markdown. The key names every series and tells
  * emulated marks (line and open circles) from published ones (filled diamonds).
  */
-import * as Plot from "@observablehq/plot";
-import { parseHTML } from "linkedom";
+import type * as PlotModule from "@observablehq/plot";
+import type { parseHTML as ParseHtml } from "linkedom";
+
+interface ChartLibs {
+  readonly Plot: typeof PlotModule;
+  readonly parseHTML: typeof ParseHtml;
+}
+
+let libs: Promise<ChartLibs> | null = null;
+
+/** Plot and linkedom, loaded by the first chart: ~0.9 s that commands drawing none do not pay at start-up. */
+function chartLibs(): Promise<ChartLibs> {
+  return (libs ??= Promise.all([import("@observablehq/plot"), import("linkedom")]).then(([Plot, l]) => ({ Plot, parseHTML: l.parseHTML })));
+}
 
 /** Tableau 10: distinct, colour-blind-aware series colours. */
 export const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
@@ -37,9 +49,9 @@ const WIDTH = 820;
 const KEY_W = 190;
 const TOP = 56;
 
-function plotSvg(options: Record<string, unknown>): string {
+function plotSvg({ Plot, parseHTML }: ChartLibs, options: Record<string, unknown>): string {
   const { document } = parseHTML("<!doctype html><html><body></body></html>");
-  const el = Plot.plot({ ...options, document } as Plot.PlotOptions) as unknown as { outerHTML: string; tagName: string };
+  const el = Plot.plot({ ...options, document } as PlotModule.PlotOptions) as unknown as { outerHTML: string; tagName: string };
   if (el.tagName.toLowerCase() !== "svg") throw new Error(`chart: Plot returned <${el.tagName}> instead of <svg> (no legend or title options may be used)`);
   return el.outerHTML;
 }
@@ -73,12 +85,14 @@ function keyMarkup(names: readonly string[], x0: number): string {
 }
 
 /** A line chart of emulated series with the published points beside them. */
-export function lineChartSvg(c: LineChart): string {
+export async function lineChartSvg(c: LineChart): Promise<string> {
+  const libs = await chartLibs();
+  const { Plot } = libs;
   const names = c.series.map((s) => s.name);
   const emu = c.series.flatMap((s) => s.emulated.map((p) => ({ ...p, s: s.name })));
   const pub = c.series.flatMap((s) => s.published.map((p) => ({ ...p, s: s.name })));
   const height = 420;
-  const svg = plotSvg({
+  const svg = plotSvg(libs, {
     width: WIDTH, height, marginTop: TOP, marginRight: KEY_W, marginLeft: 64, marginBottom: 48,
     x: { type: c.xType ?? "linear", label: c.xLabel, labelAnchor: "center", labelOffset: 40, ...(c.xTicks ? { ticks: c.xTicks } : {}) },
     y: { type: c.yType ?? "linear", label: c.yLabel, labelAnchor: "center", labelOffset: 52, grid: true, nice: true },
@@ -101,13 +115,15 @@ export interface StackedBars {
 }
 
 /** Horizontal bars, each split into its parts as shares of its total (the parts add up to 100%). */
-export function stackedBarsSvg(c: StackedBars): string {
+export async function stackedBarsSvg(c: StackedBars): Promise<string> {
+  const libs = await chartLibs();
+  const { Plot } = libs;
   const rows = c.bars.flatMap((b) => {
     const total = c.parts.reduce((s, p) => s + (b.parts[p] ?? 0), 0) || 1;
     return c.parts.map((p) => ({ label: b.label, part: p, share: (100 * (b.parts[p] ?? 0)) / total }));
   });
   const height = TOP + 40 + 18 * c.bars.length;
-  const svg = plotSvg({
+  const svg = plotSvg(libs, {
     width: WIDTH, height, marginTop: TOP, marginRight: KEY_W, marginLeft: 150, marginBottom: 40,
     x: { label: c.xLabel, labelAnchor: "center", domain: [0, 100], grid: true },
     y: { label: null, domain: c.bars.map((b) => b.label) },

@@ -132,12 +132,12 @@ function configLabel(s: PointSpec): string {
 export type ChartSpec = { readonly kind: "line"; readonly chart: LineChart } | { readonly kind: "bars"; readonly chart: StackedBars };
 
 /** Charts as SVG strings, by file name. */
-export function seedCharts(run: SeedRun, ms: Measurements | null = null): Record<string, string> {
+export async function seedCharts(run: SeedRun, ms: Measurements | null = null): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [name, c] of Object.entries(seedChartSpecs(run, ms))) {
     // A run restricted to some points leaves some charts without data: they are left out.
     if (c.kind === "line" ? c.chart.series.every((s) => s.emulated.length === 0) : c.chart.bars.length === 0) continue;
-    out[name] = c.kind === "line" ? lineChartSvg(c.chart) : stackedBarsSvg(c.chart);
+    out[name] = c.kind === "line" ? await lineChartSvg(c.chart) : await stackedBarsSvg(c.chart);
   }
   return out;
 }
@@ -221,8 +221,8 @@ function htmlTable(t: ReportTable, share = false): string {
 }
 
 /** Write report.md, report.html and the SVG charts into `dir` (each file atomically). */
-export function writeSeedReport(dir: string, run: SeedRun, measurements: Measurements | null, extra: { profile: string; seed: number }): string[] {
-  const charts = seedCharts(run, measurements);
+export async function writeSeedReport(dir: string, run: SeedRun, measurements: Measurements | null, extra: { profile: string; seed: number }): Promise<string[]> {
+  const charts = await seedCharts(run, measurements);
   for (const [name, svg] of Object.entries(charts)) writeFileAtomic(join(dir, name), svg);
   const fid = fidelity(run.cells);
   const tables = seedReportTables(run, measurements);

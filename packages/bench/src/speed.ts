@@ -210,7 +210,7 @@ async function localPointsPerSecond(threads: number): Promise<number> {
 async function queuePointsPerSecond(): Promise<number> {
   const redis = await startLocalRedis();
   const workers = [0, 1].map(() => startWorkerProcess(redis.url, ["--concurrency", "1", "--queue-name", "speed"]));
-  const engine = new QueueEngine({ url: redis.url, name: "speed" });
+  const engine = await QueueEngine.open({ url: redis.url, name: "speed" });
   try {
     await Promise.all(workers.map((w) => w.ready));
     return await pointsPerSecond(engine);

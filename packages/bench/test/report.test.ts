@@ -47,7 +47,7 @@ test("chart files are standalone SVG documents with a title, axis labels and a k
   const run = await run2M();
   const dir = mkdtempSync(join(tmpdir(), "mmemu-report-"));
   try {
-    const files = writeSeedReport(dir, run, ms, { profile: "zen3-ptdma", seed: 1 });
+    const files = await writeSeedReport(dir, run, ms, { profile: "zen3-ptdma", seed: 1 });
     const svgs = files.filter((f) => f.endsWith(".svg"));
     t.true(svgs.length >= 7, `${svgs.length} charts for the 2M points`);
     for (const f of svgs) {
@@ -95,7 +95,7 @@ test("headless Chromium renders the report and loads every chart as an image", a
   const run = await run2M();
   const dir = mkdtempSync(join(tmpdir(), "mmemu-report-"));
   try {
-    writeSeedReport(dir, run, ms, { profile: "zen3-ptdma", seed: 1 });
+    await writeSeedReport(dir, run, ms, { profile: "zen3-ptdma", seed: 1 });
     const svgs = readdirSync(dir).filter((f) => f.endsWith(".svg"));
     // A copy of the report that writes, once loaded, each image's rendered width into the title.
     const probe = readFileSync(join(dir, "report.html"), "utf8").replace("</body>",

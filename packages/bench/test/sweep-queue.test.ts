@@ -80,7 +80,7 @@ qtest("two workers, one killed mid-sweep: every point completes and the records 
       a.child.kill("SIGKILL");
     }
   }, 10);
-  const engine = new QueueEngine({ url, name });
+  const engine = await QueueEngine.open({ url, name });
   try {
     const run = await runSweep(sweep, points, { engine, cache: null });
     t.is(run.failed.length, 0, JSON.stringify(run.failed.map((f) => f.error)));
@@ -101,7 +101,7 @@ qtest("two workers, one killed mid-sweep: every point completes and the records 
 qtest("a failing point is retried a bounded number of times, then reported; a job from another build is refused at once", async (t) => {
   const name = "fail-test";
   const w = await startQueueWorker({ url, name, concurrency: 1, lockMs: 2000, stalledMs: 1000 });
-  const engine = new QueueEngine({ url, name, attempts: 2 });
+  const engine = await QueueEngine.open({ url, name, attempts: 2 });
   try {
     const sweep = parseSweep("version: 1\nname: f\nbase: { amount: 4MiB }", "f.yaml");
     const [good] = await resolveSweep(sweep);
@@ -171,7 +171,7 @@ qtest("calibrate evaluates its points on queue workers with the same fit as on t
   const name = "calibrate-test";
   const a = worker(name);
   const b = worker(name);
-  const engine = new QueueEngine({ url, name });
+  const engine = await QueueEngine.open({ url, name });
   try {
     const got = await fit(engine);
     t.is(got.profile.params.cpu.lru_cache_disable, expected.profile.params.cpu.lru_cache_disable);

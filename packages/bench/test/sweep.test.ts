@@ -155,7 +155,7 @@ test("a sweep stopped after k points resumes with only the rest, and its records
     inst.closeSync();
     t.is(rows.length, 12);
     t.deepEqual(rows[4], { point: 4, migrator: "dcbm", channels: 1, batch_pages: 256, GBps: (whole.records[4]!.figures.GBps as number), moved: 1024 });
-    const files = writeSweepReport(join(dir, "report"), s, whole, "test");
+    const files = await writeSweepReport(join(dir, "report"), s, whole, "test");
     const html = readFileSync(files[0]!, "utf8");
     t.true(html.includes("<svg"), "the report has charts");
     t.is(files.filter((x) => x.endsWith(".svg")).length, 3, "each scalar figure (GBps, first_us, batches) against the first axis");

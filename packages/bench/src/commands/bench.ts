@@ -84,7 +84,7 @@ export function benchCommand(): Command {
       if (o.breakdown) say(formatBreakdownTable(run.points.map((p, i) => ({ label: `${p.table} ${specLabel(p.spec)}`, r: run.results[i]! }))));
       const note = emitJson(o.json, plugged ? { ...run.json, components: components.selection } : run.json);
       if (note !== null) say(note);
-      if (o.report) say(`wrote ${writeSeedReport(o.report, run, ms, { profile: profile.name, seed: seedN }).join(", ")}`);
+      if (o.report) say(`wrote ${(await writeSeedReport(o.report, run, ms, { profile: profile.name, seed: seedN })).join(", ")}`);
       if (traced !== null) {
         const p = points[traced.index]!;
         say(traceOnePoint(profile, components, p.spec, specLabel(p.spec), seedN, o, run.results[traced.index]!.virtualNs));

@@ -68,7 +68,7 @@ export async function runCalibrateCommand(a: CalibrateArgs, argv: readonly strin
   const ms = readMeasurements(a.measurements, a.gb);
   const cellsAll = measurementCells(ms);
   const traced = a.trace !== undefined ? checkTraceArgs(a.trace, cellsAll.length) : null;
-  const engine = a.queue !== undefined ? new QueueEngine({ url: a.queue, ...(a.queueName !== undefined ? { name: a.queueName } : {}) }) : null;
+  const engine = a.queue !== undefined ? await QueueEngine.open({ url: a.queue, ...(a.queueName !== undefined ? { name: a.queueName } : {}) }) : null;
   const local = engine === null ? new PointPool(a.threads, components) : null;
   const pool = engine !== null ? new EngineRunner(engine, components) : local!;
   const t0 = performance.now();

@@ -38,10 +38,10 @@ export interface EngineChoice {
 }
 
 /** The engine the options ask for: the local pool, or a queue (calibrate takes the same options). */
-export function engineFrom(o: EngineChoice): PointEngine {
+export async function engineFrom(o: EngineChoice): Promise<PointEngine> {
   if (o.queue !== undefined) {
     if (o.threads !== undefined) throw new Error("--threads and --queue exclude each other (workers choose their own --concurrency)");
-    return new QueueEngine({ url: o.queue, name: o.queueName ?? DEFAULT_QUEUE_NAME, attempts: intOption("--attempts", o.attempts ?? String(DEFAULT_ATTEMPTS), 1, 100) });
+    return QueueEngine.open({ url: o.queue, name: o.queueName ?? DEFAULT_QUEUE_NAME, attempts: intOption("--attempts", o.attempts ?? String(DEFAULT_ATTEMPTS), 1, 100) });
   }
   return new LocalEngine(parseThreads(o.threads));
 }
@@ -98,7 +98,7 @@ export async function runSweepCommand(specFile: string, o: SweepCommandOptions):
   if (o.cache !== false) outputPath("--cache", o.cache ?? DEFAULT_CACHE_DIR, "dir");
   const limit = o.limit !== undefined ? intOption("--limit", o.limit, 1, Number.MAX_SAFE_INTEGER) : undefined;
   const cache = o.cache === false ? null : new PointCache(o.cache ?? DEFAULT_CACHE_DIR);
-  const engine = engineFrom(o);
+  const engine = await engineFrom(o);
   try {
     const run = await runSweepWithProgress(sweep, engine, { cache, ...(limit !== undefined ? { limit } : {}) });
     if (o.table !== false) console.log(formatSweepTable(sweep, run.records));
@@ -111,7 +111,7 @@ export async function runSweepCommand(specFile: string, o: SweepCommandOptions):
       writeFileAtomic(o.out, recordsJsonl(run.records));
       console.error(`wrote ${o.out}`);
     }
-    if (o.report !== undefined) console.error(`wrote ${writeSweepReport(o.report, sweep, run, engine.description).join(", ")}`);
+    if (o.report !== undefined) console.error(`wrote ${(await writeSweepReport(o.report, sweep, run, engine.description)).join(", ")}`);
     if (o.db !== undefined) console.error(`wrote ${await writeSweepDb(o.db, sweep, run.records)} rows to table points of ${o.db}`);
     if (sweep.strictOffload === true) checkStrictOffload(run.outcomes.map((x) => x ?? { fallback: {}, strictFailures: [] }), sweep.points.map((p) => String(p.index)));
     return run.failed.length > 0 ? 1 : 0;

@@ -31,10 +31,10 @@ export function chartSpecs(sweep: Sweep): ChartSpec[] {
 }
 
 /** SVG charts by file name. */
-export function sweepCharts(sweep: Sweep, records: ReadonlyArray<SweepRecord | null>): Record<string, string> {
+export async function sweepCharts(sweep: Sweep, records: ReadonlyArray<SweepRecord | null>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const recs = records.filter((r): r is SweepRecord => r !== null);
-  chartSpecs(sweep).forEach((c, i) => {
+  for (const [i, c] of chartSpecs(sweep).entries()) {
     const others = c.series !== undefined ? [c.series] : sweep.axes.filter((a) => a !== c.x);
     const rows = recs.filter((r) => r.axes[c.x] !== undefined).map((r) => ({
       x: r.axes[c.x]!,
@@ -43,13 +43,13 @@ export function sweepCharts(sweep: Sweep, records: ReadonlyArray<SweepRecord | n
     })).filter((r) => r.y !== null);
     const numericX = rows.every((r) => typeof r.x === "number");
     const names = [...new Set(rows.map((r) => r.series))];
-    out[`chart-${i + 1}-${c.y.replace(/[^A-Za-z0-9_]+/g, "_")}-vs-${c.x.replace(/[^A-Za-z0-9_]+/g, "_")}.svg`] = lineChartSvg({
+    out[`chart-${i + 1}-${c.y.replace(/[^A-Za-z0-9_]+/g, "_")}-vs-${c.x.replace(/[^A-Za-z0-9_]+/g, "_")}.svg`] = await lineChartSvg({
       title: `${sweep.name}: ${LABELS[c.y] ?? c.y} against ${c.x}`,
       xLabel: c.x, yLabel: LABELS[c.y] ?? c.y,
       xType: numericX ? (c.log_x === true ? "log" : "linear") : "point",
       yType: c.log_y === true ? "log" : "linear",
       series: names.map((name) => ({ name, emulated: rows.filter((r) => r.series === name).map((r) => ({ x: r.x, y: r.y! })), published: [] })),
     });
-  });
+  }
   return out;
 }

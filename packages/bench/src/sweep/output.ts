@@ -45,8 +45,8 @@ export function summaryLine(sweep: Sweep, run: SweepRunResult, engine: string): 
 }
 
 /** Write report.html, the chart SVGs and results.jsonl into `dir`; returns the files written. */
-export function writeSweepReport(dir: string, sweep: Sweep, run: SweepRunResult, engine: string): string[] {
-  const charts = sweepCharts(sweep, run.records);
+export async function writeSweepReport(dir: string, sweep: Sweep, run: SweepRunResult, engine: string): Promise<string[]> {
+  const charts = await sweepCharts(sweep, run.records);
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const { head, rows } = tableRows(sweep, run.records);
   const table = `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>` +

@@ -14,13 +14,21 @@
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { Queue, QueueEvents, UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import type { ConnectionOptions, Job, Queue, QueueEvents } from "bullmq";
 import { PointPool } from "../pool.js";
 import type { PointTask } from "../worker.js";
 import { outcomeOf, PointOutcomeSchema, type PointOutcome } from "./cache.js";
 import { longestFirst, type EngineTask, type PointEnd, type PointEngine } from "./engine.js";
 import { mmemuVersion, sha256 } from "./identity.js";
 import { pluginDigests } from "./resolve.js";
+
+/**
+ * bullmq (and ioredis under it) is loaded when a queue is first used: most commands never touch one,
+ * and loading it would add ~0.4 s to every start of the command line.
+ */
+function bullmq(): Promise<typeof import("bullmq")> {
+  return import("bullmq");
+}
 
 /** The queue points go to unless told otherwise (one queue serves every sweep: jobs are points). */
 export const DEFAULT_QUEUE_NAME = "mmemu-points";
@@ -127,7 +135,12 @@ export class QueueEngine implements PointEngine {
   private readonly eventsWatch: ConnectionWatch;
   private readonly stop = { closed: false };
 
-  constructor(o: QueueEngineOptions) {
+  /** Load bullmq and make the engine (it connects at its first run(), which reports a server that does not answer). */
+  static async open(o: QueueEngineOptions): Promise<QueueEngine> {
+    return new QueueEngine(o, await bullmq());
+  }
+
+  private constructor(o: QueueEngineOptions, { Queue, QueueEvents }: typeof import("bullmq")) {
     const connection = queueConnection(o.url, this.stop);
     const name = o.name ?? DEFAULT_QUEUE_NAME;
     this.url = o.url;
@@ -236,6 +249,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const stalledInterval = o.stalledMs ?? DEFAULT_STALLED_MS;
   if (!(lockDuration >= 1000) || !(stalledInterval >= 500)) throw new RangeError("--lock-ms must be at least 1000 and --stalled-ms at least 500");
   const version = mmemuVersion();
+  const { UnrecoverableError, Worker } = await bullmq();
   const worker = new Worker<JobData, PointOutcome>(buildQueue(o.name ?? DEFAULT_QUEUE_NAME), async (job: Job<JobData>) => {
     if (job.data.version !== version) {
       throw new UnrecoverableError(`this worker runs mmemu ${version}, the sweep was made by ${job.data.version}: run the same build everywhere`);
