@@ -250,7 +250,10 @@ export class DmaEngine {
     this.stats.chanRequests++;
     // Every matching channel held by other clients: the search finds none (fault point dma.chan_request).
     const taken = this.chanRequestFault.armed && this.chanRequestFault.shouldFail();
+    // The walk starts at the list's head every time, so a client's k-th channel costs k + 1 candidates.
+    let examined = 0;
     for (const dev of taken ? [] : this.devices) {
+      examined++;
       const chan = this.privateCandidate(mask, dev, fn, param);
       if (chan === null) continue;
       dmaCapSet(DMA_PRIVATE, dev.capMask);
@@ -262,10 +265,12 @@ export class DmaEngine {
       }
       chan.dbgClientName = client;
       if (this.tpRequest.enabled) this.tpRequest.emit({ chan: chan.name, client, ret: 0 });
+      this.chargeTask(Cost.DMA_CHAN_CANDIDATE, examined);
       this.chargeTask(Cost.DMA_CHAN_REQUEST, 1);
       return chan;
     }
     this.stats.chanRequestFailures++;
+    this.chargeTask(Cost.DMA_CHAN_CANDIDATE, examined);
     this.chargeTask(Cost.DMA_CHAN_REQUEST, 1);
     return null;
   }

@@ -1,5 +1,5 @@
 import test from "ava";
-import { EIO, ENODEV, KernelCore } from "@mmemu/kernel";
+import { Cost, EIO, ENODEV, KernelCore, type CostKind } from "@mmemu/kernel";
 import { PhysMem } from "@mmemu/mm-core";
 import {
   DMA_INTERRUPT, DMA_MEMCPY, DMA_MEMCPY_SG, DMA_PRIVATE, DmaChan, DmaDevice, DmaEngine, EPROBE_DEFER, SoftDmaDevice,
@@ -49,6 +49,29 @@ test("16 private devices give 16 channels, then -ENODEV", (t) => {
   t.is(got.size, 16);
   t.is(engine.dmaRequestChanByMask(dmaCapMaskOf(DMA_MEMCPY)), -ENODEV);
   t.regex(engine.summary(), /dma15 \(pt15\): number of channels: 1/);
+});
+
+test("a channel request walks the device list from its head: the k-th channel a client holds costs k + 1 candidates", (t) => {
+  const { core, engine } = machine();
+  for (let i = 0; i < 16; i++) engine.dmaAsyncDeviceRegister(new SoftDmaDevice(engine, { name: `pt${i}`, private: true }));
+  const units = new Float64Array(64);
+  core.cost = { charge(kind: CostKind, n: number) { units[kind]! += n; } };
+  const held: DmaChan[] = [];
+  const examined: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    const before = units[Cost.DMA_CHAN_CANDIDATE]!;
+    held.push(engine.dmaRequestChanByMask(dmaCapMaskOf(DMA_MEMCPY)) as DmaChan);
+    examined.push(units[Cost.DMA_CHAN_CANDIDATE]! - before);
+  }
+  t.deepEqual(examined, Array.from({ length: 16 }, (_, i) => i + 1));
+  t.is(units[Cost.DMA_CHAN_REQUEST], 16, "one fixed request cost per channel");
+  const before = units[Cost.DMA_CHAN_CANDIDATE]!;
+  t.is(engine.dmaRequestChanByMask(dmaCapMaskOf(DMA_MEMCPY)), -ENODEV);
+  t.is(units[Cost.DMA_CHAN_CANDIDATE]! - before, 16, "a failed request examined every device");
+  engine.dmaReleaseChannel(held[3]!);
+  const again = units[Cost.DMA_CHAN_CANDIDATE]!;
+  t.is(engine.dmaRequestChanByMask(dmaCapMaskOf(DMA_MEMCPY)), held[3]);
+  t.is(units[Cost.DMA_CHAN_CANDIDATE]! - again, 4, "the walk stops at the first free channel");
 });
 
 test("public channels: dma_find_channel needs dmaengine_get, prefers the CPU's node, and is shared", (t) => {

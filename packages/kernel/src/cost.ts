@@ -88,6 +88,11 @@ export const Cost = {
    * how much of that set is still cold since the call slept in lru_cache_disable()).
    */
   FOLIO_WARM_SET: 37,
+  /**
+   * private_candidate() on one DMA device while __dma_request_channel() walks dma_device_list from its
+   * head (per device examined: the devices whose channels this client already holds come first).
+   */
+  DMA_CHAN_CANDIDATE: 38,
 } as const;
 
 export type CostKind = (typeof Cost)[keyof typeof Cost];
@@ -184,7 +189,7 @@ export const PHASE_OF_COST: Uint8Array = (() => {
   set(Phase.UNMAP, Cost.MIGRATE_BATCH, Cost.FOLIO_WARM_SET, Cost.FOLIO_ALLOC, Cost.PREP_COMPOUND_TAIL, Cost.FOLIO_UNMAP, Cost.PTE_UNMAP, Cost.PMD_UNMAP);
   set(Phase.TLB_FLUSH, Cost.TLB_FLUSH_LOCAL, Cost.TLB_FLUSH_IPI, Cost.TLB_FLUSH_IPI_CPU);
   set(Phase.CPU_COPY, Cost.CPU_COPY_BYTE, Cost.CPU_COPY_PAGE, Cost.WORK_QUEUE);
-  set(Phase.DMA_SUBMIT, Cost.OFFLOAD_CALL, Cost.DMA_CHAN_REQUEST, Cost.DMA_CHAN_RELEASE, Cost.DMA_SG_ENTRY, Cost.DMA_MAP_ENTRY,
+  set(Phase.DMA_SUBMIT, Cost.OFFLOAD_CALL, Cost.DMA_CHAN_REQUEST, Cost.DMA_CHAN_CANDIDATE, Cost.DMA_CHAN_RELEASE, Cost.DMA_SG_ENTRY, Cost.DMA_MAP_ENTRY,
     Cost.DMA_PREP, Cost.DMA_SUBMIT, Cost.DMA_ISSUE_PENDING, Cost.MMIO_WRITE, Cost.MMIO_READ, Cost.IOMMU_MAP_PAGE);
   set(Phase.DMA_WAIT, Cost.COMPLETION_WAIT, Cost.DMA_CALLBACK);
   set(Phase.MOVE_REMAP, Cost.FOLIO_MOVE, Cost.PTE_REMAP, Cost.PMD_REMAP, Cost.FREE_TAIL_PAGE);

@@ -10,7 +10,7 @@ export const FABRIC_PARAMS = {
   xsocket_link_bw: {
     unit: "GB/s", default: 65, min: 1, max: 2000,
     doc: "Cross-socket (xGMI) bandwidth per direction, shared by every copy whose source and destination sit on different sockets.",
-    source: "[D] dcbm 2M at 16 channels reaches 65 GB/s end to end with first-folio latency 14.1 ms, so its copy phase moves 1 GiB at ~80 GB/s or more; 12 channels (6 quadrants) give 61 GB/s. xGMI on Milan: 3-4 links of x16 at up to 18 GT/s per socket pair, ~100-140 GB/s per direction raw.",
+    source: "[D] the dcbm 2M rows at 16 channels: first-folio latency grows by ~27.5 us per 2 MiB folio (N >= 8192 pages), of which the CPU work before the copy is ~7-9 us, so 16 engines on 8 quadrants (~140 GB/s together) copy at ~100-115 GB/s: the link, the one server they all cross. xGMI on Milan is 3 or 4 x16 links per socket pair at 16-18 GT/s, 96-144 GB/s per direction raw, less packet and protocol overhead (75-145 GB/s plausible). zen3-ptdma-base fixes it at 110: fitted in 75..145 it went to 116 against cpu.pmd_unmap (the data fix only the sum of the CPU work and the copy per folio) and predicted worse out of sample (docs/timing.md).",
   },
   iod_quadrant_bw: {
     unit: "GB/s", default: 0, min: 0, max: 2000,
