@@ -2,7 +2,7 @@ import test from "ava";
 import type { TraceRecord } from "@mmemu/kernel";
 import { BUILTIN_SCHEMA } from "@mmemu/components";
 import { loadProfile, withParams } from "@mmemu/timing";
-import { firstFolioLatencies, median, preparePoint, movePages, BATCH_START_TP, FOLIO_MOVED_TP } from "../src/index.js";
+import { firstFolioLatencies, median, preparePoint, probeFirstFolio, movePages, BATCH_START_TP, FOLIO_MOVED_TP } from "../src/index.js";
 
 const rec = (name: string, ts: number): TraceRecord => ({ name, ts, fields: {}, cpu: 0, pid: 1, comm: "bench", ctx: 0 });
 
@@ -30,6 +30,28 @@ test("from a recorded emulator trace: one latency per batch, positive, bounded b
   const ends = r.records.filter((x) => x.name === "mm_migrate_pages_batch_end").map((x) => x.ts);
   const starts = r.records.filter((x) => x.name === BATCH_START_TP).map((x) => x.ts);
   lat.forEach((l, i) => t.true(l > 0 && starts[i]! + l <= ends[i]!));
+});
+
+test("the streaming probe gives the recorded trace's latencies, keeps folio_moved off between a batch's first folio and the next batch, and detaches", (t) => {
+  const p = loadProfile("zen3-ptdma-base", BUILTIN_SCHEMA);
+  const pp = preparePoint(p, { config: "vanilla", channels: null, folioSize: "4K", totalBytes: 2048 * 4096, batchPages: 512 });
+  const bus = pp.m.core.trace;
+  const moved = bus.define(FOLIO_MOVED_TP);
+  const probe = probeFirstFolio(bus);
+  const seen: boolean[] = [];
+  const offEnd = bus.on("mm_migrate_pages_batch_end", () => seen.push(moved.enabled));
+  t.is(movePages(pp, 0, 1024), 0);
+  // A full recording of the other two batches (it keeps folio_moved on) to compare with.
+  const r2 = bus.record([BATCH_START_TP, FOLIO_MOVED_TP]);
+  t.is(movePages(pp, 1024, pp.nrFolios), 0);
+  r2.stop();
+  offEnd();
+  probe.stop();
+  t.is(probe.latencies.length, 4);
+  t.deepEqual(probe.latencies.slice(2), firstFolioLatencies(r2.records), "the same latencies as the full trace");
+  t.deepEqual(seen.slice(0, 2), [false, false], "after a batch's first folio, folio_moved is off again");
+  t.false(moved.enabled, "stop() detaches");
+  t.false(bus.define(BATCH_START_TP).enabled);
 });
 
 test("a call starts with the reused working set cold: its first batch's folios pay the misses, later batches less", (t) => {

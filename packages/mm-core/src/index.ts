@@ -36,7 +36,7 @@ export { Machine, Task } from "./machine.js";
 export { MemoryManager } from "./memory-manager.js";
 export { VM_FAULT } from "./mm-types.js";
 export { filePattern } from "./filemap.js";
-export { alignUp, alignDown } from "./align.js";
+export { alignUp, alignDown, isAligned } from "./align.js";
 export { SwapDevice } from "./swap.js";
 export { Tlbs, TlbUnmapBatch, TLB_ENTRIES, tlbFlushMmRange } from "./tlb.js";
 export { rmapVmas, tryToMigrate, removeMigrationPtes, tryToUnmapFlush, folioMapcountByMm } from "./rmap.js";

@@ -79,6 +79,10 @@ export class PhysMem {
   /** 1 where the page's contents are real bytes in `bytes`. */
   private readonly hasBytes: Uint8Array;
   private readonly bytes = new Map<number, Uint8Array>();
+  /** readInto()'s expansion of a pattern page, and the pattern it holds. */
+  private readonly scratch = new Uint8Array(PAGE_SIZE);
+  private readonly scratchWords = new Uint32Array(this.scratch.buffer);
+  private scratchPattern = 0;
   /** Pages whose contents raise a machine check on read (hardware poison), 1 = poisoned. */
   readonly poisoned: Uint8Array;
   /** Node id of each CPU (cpu_to_node() without a search: every anonymous fault asks it). */
@@ -230,18 +234,39 @@ export class PhysMem {
 
   /** Read bytes at a physical address. */
   read(addr: number, len: number): Uint8Array {
-    this.checkRange(addr, len, "read");
     const out = new Uint8Array(len);
+    this.readInto(addr, out, 0, len);
+    return out;
+  }
+
+  /**
+   * Read `len` bytes at a physical address into `out` from `outOff`, allocating nothing (a reader that
+   * loads page after page into one buffer: move_pages reads its argument arrays so).
+   */
+  readInto(addr: number, out: Uint8Array, outOff: number, len: number): void {
+    this.checkRange(addr, len, "read");
+    if (!Number.isInteger(outOff) || outOff < 0 || outOff + len > out.length) {
+      throw new RangeError(`PhysMem.read: ${len} bytes do not fit the buffer of ${out.length} at ${outOff}`);
+    }
     let off = 0;
     while (off < len) {
       const a = addr + off;
       const pOff = a % PAGE_SIZE;
       const pfn = (a - pOff) / PAGE_SIZE;
       const chunk = Math.min(len - off, PAGE_SIZE - pOff);
-      out.set(this.pageBytes(pfn).subarray(pOff, pOff + chunk), off);
+      const b = this.hasBytes[pfn] !== 0 ? this.bytes.get(pfn)! : this.patternPage(this.pattern[pfn]!);
+      out.set(b.subarray(pOff, pOff + chunk), outOff + off);
       off += chunk;
     }
-    return out;
+  }
+
+  /** A page filled with `pattern`, in a buffer the next call overwrites (read it before that). */
+  private patternPage(pattern: number): Uint8Array {
+    if (this.scratchPattern !== pattern) {
+      this.scratchWords.fill(pattern);
+      this.scratchPattern = pattern;
+    }
+    return this.scratch;
   }
 
   private copyPage(dst: number, src: number): void {

@@ -37,6 +37,30 @@ test("a torn copy (partial page) is visible byte for byte", (t) => {
   t.not(mem.digest(1), mem.digest(0));
 });
 
+test("readInto() reads byte pages and pattern pages across page edges into a buffer at an offset", (t) => {
+  const mem = new PhysMem([{ id: 0, pages: 4 }]);
+  mem.fillPages(0, 1, 0x11223344);
+  mem.write(PAGE_SIZE - 2 + PAGE_SIZE, new Uint8Array([7, 8, 9, 10]));
+  mem.fillPages(3, 1, 0xa0b0c0d0);
+  const out = new Uint8Array(PAGE_SIZE * 3 + 16).fill(0xee);
+  // From byte 4094 of page 0 to byte 2 of page 3: pattern, byte page, byte page, pattern.
+  mem.readInto(PAGE_SIZE - 2, out, 5, 2 * PAGE_SIZE + 4);
+  t.deepEqual([...out.subarray(0, 5)], [0xee, 0xee, 0xee, 0xee, 0xee], "nothing before the offset");
+  t.deepEqual([...out.subarray(5, 7)], [0x22, 0x11], "the pattern's last bytes, little-endian");
+  t.deepEqual([...out.subarray(5 + PAGE_SIZE, 5 + PAGE_SIZE + 4)], [7, 8, 9, 10], "bytes written across an edge");
+  t.deepEqual([...out.subarray(5 + 2 * PAGE_SIZE + 2, 5 + 2 * PAGE_SIZE + 4)], [0xd0, 0xc0], "the next pattern page's first bytes");
+  t.is(out[5 + 2 * PAGE_SIZE + 4], 0xee, "nothing past the length");
+  t.deepEqual(out.subarray(5, 5 + 2 * PAGE_SIZE + 4), mem.read(PAGE_SIZE - 2, 2 * PAGE_SIZE + 4), "the same bytes read() returns");
+  // Two pattern pages in turn: the expansion of the first is not reused for the second.
+  const a = new Uint8Array(4);
+  mem.readInto(0, a, 0, 4);
+  mem.readInto(3 * PAGE_SIZE, a, 0, 2);
+  t.deepEqual([...a], [0xd0, 0xc0, 0x22, 0x11]);
+  t.is(mem.pagesWithBytes, 2, "reading materialises no page");
+  t.throws(() => mem.readInto(0, a, 2, 4), { message: /do not fit the buffer of 4 at 2/ });
+  t.throws(() => mem.readInto(4 * PAGE_SIZE - 2, a, 0, 4), { message: /outside physical memory/ });
+});
+
 test("out-of-range physical accesses are errors naming the range", (t) => {
   const mem = new PhysMem([{ id: 0, pages: 1 }]);
   t.throws(() => mem.copyPhys(0, PAGE_SIZE - 10, 20), { message: /outside physical memory/ });

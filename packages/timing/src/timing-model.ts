@@ -30,6 +30,13 @@ export interface CpuCopyFabric {
 }
 
 export class TimingModel implements CostMeter {
+  // What charge() reads on every call, held by the instance: V8 (Node 20) loads a module constant
+  // from its context on every use and cannot fold it, a field of `this` is one load.
+  private readonly phaseOf: Uint8Array = PHASE_OF_COST;
+  /** 1 for the kinds charge() prices by their own mechanism or that change the model's state. */
+  private readonly special: Uint8Array = new Uint8Array(NR_COST_KINDS);
+  /** The largest fixed-point step the accumulator takes exactly. */
+  private readonly maxStepFx = MAX_EXACT - PRICE_SCALE;
   /** Price per unit in 2^-20 ns, by kind. */
   private readonly price: Float64Array = new Float64Array(NR_COST_KINDS);
   /** Units charged, by kind. */
@@ -79,6 +86,7 @@ export class TimingModel implements CostMeter {
     this.warmSetLines = lines;
     this.warmTouch = Math.min(1, perFolio / lines);
     this.coldKept = 1 - this.warmTouch;
+    for (const k of [Cost.TLB_FLUSH_IPI, Cost.FOLIO_WARM_SET, Cost.LRU_CACHE_DISABLE]) this.special[k] = 1;
     for (let k = 0; k < NR_COST_KINDS; k++) {
       const p = pricingOf(k as CostKind);
       if (p === undefined) continue;
@@ -96,24 +104,29 @@ export class TimingModel implements CostMeter {
 
   charge(kind: CostKind, units: number): void {
     // The time this charge advances (and any sleep right after it) belongs to the kind's phase.
-    this.sim.phase = PHASE_OF_COST[kind]!;
-    if (kind === Cost.TLB_FLUSH_IPI && units > 0) {
-      this.shootdown(units);
-      return;
+    this.sim.phase = this.phaseOf[kind]!;
+    if (this.special[kind] !== 0) {
+      if (kind === Cost.TLB_FLUSH_IPI) {
+        if (units > 0) {
+          this.shootdown(units);
+          return;
+        }
+      } else if (kind === Cost.FOLIO_WARM_SET) {
+        this.warmSetTouch(units);
+        return;
+      } else {
+        // Cost.LRU_CACHE_DISABLE: the call sleeps while every CPU drains: its core idles and its
+        // private caches go cold.
+        this.warm = 0;
+      }
     }
-    if (kind === Cost.FOLIO_WARM_SET) {
-      this.warmSetTouch(units);
-      return;
-    }
-    // The call sleeps in lru_cache_disable() while every CPU drains: its core idles and its private
-    // caches go cold.
-    if (kind === Cost.LRU_CACHE_DISABLE) this.warm = 0;
     this.units[kind]! += units;
     const p = this.price[kind]!;
     if (p === 0 || units === 0) return;
-    let fx = Math.round(units * p);
+    // Prices are integers: one unit (most charges) costs exactly p, without the multiply and rounding.
+    let fx = units === 1 ? p : Math.round(units * p);
     this.fxByKind[kind]! += fx;
-    if (fx > MAX_EXACT - PRICE_SCALE) {
+    if (fx > this.maxStepFx) {
       // A single enormous charge: advance whole chunks so the accumulator stays exact.
       const chunk = 2 ** 32 * PRICE_SCALE;
       while (fx > chunk) {
@@ -195,8 +208,10 @@ export class TimingModel implements CostMeter {
 
   private step(fx: number): void {
     const total = fx + this.carry;
-    const ns = Math.floor(total / PRICE_SCALE);
-    this.carry = total - ns * PRICE_SCALE;
+    // 2^-20 and 2^20 written out (V8 would load PRICE_SCALE and divide by it): multiplying by a power
+    // of two is exact, so this is floor(total / PRICE_SCALE) bit for bit.
+    const ns = Math.floor(total * 9.5367431640625e-7);
+    this.carry = total - ns * 1048576;
     if (ns > 0) {
       this.advanced += ns;
       this.sim.advance(ns);

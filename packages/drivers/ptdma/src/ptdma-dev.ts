@@ -156,7 +156,8 @@ export class PtDevice {
 
   /** The low 32 bits of the ring slot `qidx` (the software tail), as a signed int32 like the registers. */
   tailAddr(): number {
-    return ((this.cmdQ.qdmaTail % 0x1_0000_0000) + this.cmdQ.qidx * Q_DESC_SIZE) | 0;
+    // The ring's bus address is an integer: >>> 0 is its low 32 bits (a double % calls into C).
+    return ((this.cmdQ.qdmaTail >>> 0) + this.cmdQ.qidx * Q_DESC_SIZE) | 0;
   }
 
   /**

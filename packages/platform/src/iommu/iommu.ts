@@ -1,5 +1,5 @@
 import type { KernelCore, Tracepoint } from "@mmemu/kernel";
-import { PAGE_SIZE, type PhysMem } from "@mmemu/mm-core";
+import { isAligned, PAGE_SIZE, type PhysMem } from "@mmemu/mm-core";
 import type { IommuDomain } from "./io-pgtable.js";
 import { iotlbPages } from "./iotlb.js";
 
@@ -172,7 +172,7 @@ export class Iommu {
     let runDst = 0;
     let runSrc = 0;
     let runLen = 0;
-    /** The run ends on a page boundary on both sides (kept as it grows: a float modulo per run, not per chunk). */
+    /** The run ends on a page boundary on both sides (kept as it grows: tested per run, not per chunk). */
     let runEndsOnPage = false;
     let done = 0;
     while (done < len) {
@@ -195,7 +195,7 @@ export class Iommu {
         runDst = dPhys;
         runSrc = sPhys;
         runLen = chunk;
-        runEndsOnPage = (sPhys + chunk) % PAGE_SIZE === 0 && (dPhys + chunk) % PAGE_SIZE === 0;
+        runEndsOnPage = isAligned(sPhys + chunk, PAGE_SIZE) && isAligned(dPhys + chunk, PAGE_SIZE);
       }
       done += chunk;
     }

@@ -96,7 +96,7 @@ export class UserAccess {
    */
   copyFromUser(out: Uint8Array, outOff: number, addr: number, len: number): number {
     return this.eachPiece(addr, len, false, (pfn, off, chunk, done) => {
-      out.set(this.m.mem.read(pfn * PAGE_SIZE + off, chunk), outOff + done);
+      this.m.mem.readInto(pfn * PAGE_SIZE + off, out, outOff + done, chunk);
     });
   }
 
@@ -225,7 +225,7 @@ export class UserArrayReader {
     this.stampEvents = ua.m.sim.eventsRun;
     this.winOk = pfn >= 0;
     if (!this.winOk) return;
-    this.win.set(ua.m.mem.read(pfn * PAGE_SIZE, PAGE_SIZE));
+    ua.m.mem.readInto(pfn * PAGE_SIZE, this.win, 0, PAGE_SIZE);
     if (off % 4 === 0) {
       // Entries of this array that lie wholly inside the page, counted from entry i.
       this.lo = Math.max(0, i - Math.floor(off / this.size));
