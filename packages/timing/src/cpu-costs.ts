@@ -23,7 +23,7 @@ export const CPU_COST_PARAMS = {
   page_lookup: {
     unit: "ns", default: 150, min: 0, max: 100_000,
     doc: "move_pages: reading one user entry, finding the VMA, folio_walk and the isolation attempt's fixed work (per entry).",
-    source: U,
+    source: "[U] starting value, no public figure. The data fix only page_lookup + folio_move (both once per folio; only each batch's first folio_move falls inside its first-folio window), so the fitted split carries little information (docs/timing.md).",
   },
   folio_isolate: {
     unit: "ns", default: 80, min: 0, max: 100_000,
@@ -33,7 +33,7 @@ export const CPU_COST_PARAMS = {
   migrate_batch: {
     unit: "ns", default: 500, min: 0, max: 1_000_000,
     doc: "Per migrate_pages_batch() call, outside its first-folio window: the migrate_pages()/migrate_pages_sync() round around it (list cutting and splicing, stats, the loop back for the next batch) (per call).",
-    source: "[U] cutting the next batch off the list, splicing the results and the stats: well under 1 us of list work, 2 us at most with cold lines (the fit's range 0.1-2 us). The vanilla 2M rows want ~17 us per batch after the first move (190 us per folio, 173 before it); the fit ends at 2 us, so that time belongs to a mechanism the model lacks.",
+    source: "[U] cutting the next batch off the list, splicing the results and the stats: well under 1 us of list work, 2 us at most with cold lines (the fit's range 0.1-2 us). The fit ends at 2 us, held there by the 2M short calls and dcbm's one-folio batches, which want more time per batch than the model gives them (docs/timing.md, sixth step of the validation): a mechanism the model lacks.",
   },
   folio_alloc: {
     unit: "ns", default: 150, min: 0, max: 1_000_000,
