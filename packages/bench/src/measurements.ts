@@ -81,9 +81,6 @@ export function withGigabyteUnit(ms: Measurements, unit: GigabyteUnit): Measurem
   return { ...ms, units: { ...ms.units, gb: unit } };
 }
 
-/** The `--gb` option's help, shared by the commands that read measurements. */
-export const GIGABYTE_UNIT_HELP = "what the measurements' GB/s mean: GiB (2^30 bytes/s, the emulator's unit) or GB (10^9 bytes/s; shown converted to GiB/s) (default: the file's units.gb, else GiB)";
-
 /** A `--gb` option's value: GB or GiB, else a one-line error naming the option. */
 export function gigabyteUnitOption(value: string): GigabyteUnit {
   if (!(GIGABYTE_UNIT_NAMES as readonly string[]).includes(value)) throw new Error(`--gb: expected ${GIGABYTE_UNIT_NAMES.join(" or ")}, got ${JSON.stringify(value)}`);
@@ -103,6 +100,7 @@ export function measurementCells(ms: Measurements): Cell[] {
   const cells: Cell[] = [];
   const k = GIGABYTE_UNITS[gigabyteUnitOf(ms)] / GIGABYTE_UNITS.GiB;
   const gbps = (v: number) => v * k;
+  const valueOf = (metric: "GBps" | "first_us", v: number) => (metric === "GBps" ? gbps(v) : v);
   const tp = ms.tables.throughput_by_folio_size;
   if (tp) {
     tp.folio_sizes.forEach((fs, i) => {
@@ -121,7 +119,7 @@ export function measurementCells(ms: Measurements): Cell[] {
     for (const row of fv?.[key] ?? []) {
       for (const metric of ["GBps", "first_us"] as const) {
         const v = row[metric];
-        if (typeof v === "number") cells.push({ table: "first_folio_latency_vanilla", metric, config: "vanilla", channels: null, folioSize: fs, n: row.n, value: metric === "GBps" ? gbps(v) : v });
+        if (typeof v === "number") cells.push({ table: "first_folio_latency_vanilla", metric, config: "vanilla", channels: null, folioSize: fs, n: row.n, value: valueOf(metric, v) });
       }
     }
   }
@@ -130,7 +128,7 @@ export function measurementCells(ms: Measurements): Cell[] {
     for (const row of fo?.[key] ?? []) {
       for (const metric of ["GBps", "first_us"] as const) {
         const v = row[metric];
-        if (typeof v === "number") cells.push({ table: "first_folio_latency_offload", metric, config: "dcbm", channels: row.channels, folioSize: fs, N: row.N, value: metric === "GBps" ? gbps(v) : v });
+        if (typeof v === "number") cells.push({ table: "first_folio_latency_offload", metric, config: "dcbm", channels: row.channels, folioSize: fs, N: row.N, value: valueOf(metric, v) });
       }
     }
   }

@@ -79,7 +79,7 @@ export class PhysMem {
   /** 1 where the page's contents are real bytes in `bytes`. */
   private readonly hasBytes: Uint8Array;
   private readonly bytes = new Map<number, Uint8Array>();
-  /** readInto()'s expansion of a pattern page, and the pattern it holds. */
+  /** pageView()'s expansion of a pattern page, and the pattern it holds. */
   private readonly scratch = new Uint8Array(PAGE_SIZE);
   private readonly scratchWords = new Uint32Array(this.scratch.buffer);
   private scratchPattern = 0;
@@ -211,7 +211,7 @@ export class PhysMem {
       const sOff = s - sp * PAGE_SIZE;
       const chunk = Math.min(left, PAGE_SIZE - dOff, PAGE_SIZE - sOff);
       if (chunk === PAGE_SIZE) this.copyPage(dp, sp);
-      else this.materialise(dp).set(this.pageBytes(sp).subarray(sOff, sOff + chunk), dOff);
+      else this.materialise(dp).set(this.pageView(sp).subarray(sOff, sOff + chunk), dOff);
       d += chunk;
       s += chunk;
       left -= chunk;
@@ -246,7 +246,7 @@ export class PhysMem {
   readInto(addr: number, out: Uint8Array, outOff: number, len: number): void {
     this.checkRange(addr, len, "read");
     if (!Number.isInteger(outOff) || outOff < 0 || outOff + len > out.length) {
-      throw new RangeError(`PhysMem.read: ${len} bytes do not fit the buffer of ${out.length} at ${outOff}`);
+      throw new RangeError(`PhysMem.readInto: ${len} bytes do not fit the buffer of ${out.length} at ${outOff}`);
     }
     let off = 0;
     while (off < len) {
@@ -254,14 +254,18 @@ export class PhysMem {
       const pOff = a % PAGE_SIZE;
       const pfn = (a - pOff) / PAGE_SIZE;
       const chunk = Math.min(len - off, PAGE_SIZE - pOff);
-      const b = this.hasBytes[pfn] !== 0 ? this.bytes.get(pfn)! : this.patternPage(this.pattern[pfn]!);
-      out.set(b.subarray(pOff, pOff + chunk), outOff + off);
+      out.set(this.pageView(pfn).subarray(pOff, pOff + chunk), outOff + off);
       off += chunk;
     }
   }
 
-  /** A page filled with `pattern`, in a buffer the next call overwrites (read it before that). */
-  private patternPage(pattern: number): Uint8Array {
+  /**
+   * A page's contents to read once, allocating nothing: its own bytes, or its pattern expanded into a
+   * scratch page that the next call may overwrite (pageBytes() gives a copy to keep).
+   */
+  private pageView(pfn: number): Uint8Array {
+    if (this.hasBytes[pfn] !== 0) return this.bytes.get(pfn)!;
+    const pattern = this.pattern[pfn]!;
     if (this.scratchPattern !== pattern) {
       this.scratchWords.fill(pattern);
       this.scratchPattern = pattern;

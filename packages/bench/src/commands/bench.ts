@@ -6,7 +6,7 @@
  * --strict-offload (fallback.ts); each prints its CPU-fallback counts.
  */
 import { Command } from "commander";
-import { GIGABYTE_UNIT_HELP, gigabyteUnitOption, readMeasurements } from "../measurements.js";
+import { readMeasurements, type GigabyteUnit } from "../measurements.js";
 import { intOption, outputPath, writeFileAtomic } from "../output.js";
 import { seedPoints, specLabel } from "../points.js";
 import { parseThreads, PointPool } from "../pool.js";
@@ -20,7 +20,7 @@ import { DEFAULT_PROFILE, loadProfileWith, setOption } from "./profile.js";
 import { BUILTIN_COMPONENTS } from "@mmemu/components";
 import { componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
 import {
-  addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, progressBar, traceOnePoint, type TraceCliArgs,
+  addQuietOption, addTraceOptions, checkTraceArgs, emitJson, formatBreakdownTable, gigabyteOption, progressBar, traceOnePoint, type TraceCliArgs,
 } from "./cli-common.js";
 
 interface CommonOpts extends TraceCliArgs, ComponentFlags {
@@ -44,13 +44,13 @@ export function benchCommand(): Command {
     .addOption(setOption())
     .option("--seed <n>", "PRNG seed", "1")
     .option("--measurements <file>", "published figures to compare against", DEFAULT_MEASUREMENTS)
-    .option("--gb <unit>", GIGABYTE_UNIT_HELP)
+    .addOption(gigabyteOption())
     .option("--report <dir>", "write report.md, report.html and SVG charts")
     .option("--json [file]", "{ profile, seed, version, results } as JSON (published value, error and phases beside each record), to stdout or to FILE")
     .option("--threads <n>", "worker threads (default: one per core)")
     .option("--breakdown", "print where each point's virtual time went, by phase")
     .addOption(strictOffloadOption());
-  addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; gb?: string; report?: string; json?: string | boolean; threads?: string }) => {
+  addQuietOption(addTraceOptions(seed)).action(async (o: CommonOpts & { seed: string; measurements: string; gb?: GigabyteUnit; report?: string; json?: string | boolean; threads?: string }) => {
     // Every input and output is checked before the benchmark runs.
     if (typeof o.json === "string") outputPath("--json", o.json, "file");
     // With --json and no file the JSON is standard output, so everything else goes to standard error.
@@ -61,8 +61,7 @@ export function benchCommand(): Command {
     const seedN = seedOption(o.seed);
     const points = seedPoints();
     const traced = checkTraceArgs(o, points.length);
-    const gb = o.gb !== undefined ? gigabyteUnitOption(o.gb) : undefined;
-    const ms = o.measurements === "none" ? null : readMeasurements(o.measurements, gb);
+    const ms = o.measurements === "none" ? null : readMeasurements(o.measurements, o.gb);
     const pool = new PointPool(parseThreads(o.threads), components);
     const bar = progressBar("seed", o.quiet);
     try {

@@ -7,8 +7,8 @@ import { parseThreads } from "../pool.js";
 import { DEFAULT_QUEUE_NAME } from "../sweep/queue.js";
 import { queueOption } from "./sweep.js";
 import { collectSet, componentOptions, componentsFrom, type ComponentFlags } from "./components.js";
-import { addQuietOption, addTraceOptions, type TraceCliArgs } from "./cli-common.js";
-import { GIGABYTE_UNIT_HELP, gigabyteUnitOption } from "../measurements.js";
+import { addQuietOption, addTraceOptions, gigabyteOption, type TraceCliArgs } from "./cli-common.js";
+import type { GigabyteUnit } from "../measurements.js";
 import { VALIDATION_METHODS, VALIDATION_SCHEMES, type ValidationMethod, type ValidationScheme } from "../validate.js";
 /** A comma-separated list whose items must be among `known`. */
 function listOf<T extends string>(name: string, text: string, known: readonly T[]): T[] {
@@ -24,7 +24,7 @@ export function calibrateCommand(): Command {
   const cmd = componentOptions(new Command("calibrate")
     .description("fit a profile's free parameters to a measurements file by running the emulator; prints per-cell errors (with --validate: cross-validation, out-of-sample errors per table)")
     .option("--measurements <file>", "measurements file (shape of shared/calibration/zen3-ptdma-v5.json)", DEFAULT_MEASUREMENTS)
-    .option("--gb <unit>", GIGABYTE_UNIT_HELP)
+    .addOption(gigabyteOption())
     .option("--profile <name>", "profile to start from (name or file); with --validate, the start of every fold's fit", "zen3-ptdma-base")
     .option("--out <file>", "write the fitted profile here (with --validate: the report as JSON)")
     .option("--max-evals <n>", `evaluation budget per stage (per fold with --validate) (default: ${DEFAULT_LINEARISED_MAX_EVALS} against the linearised emulator, ${DEFAULT_DESCENT_MAX_EVALS} with --descent or --validate)`)
@@ -45,7 +45,7 @@ export function calibrateCommand(): Command {
     .option("--json [file]", "the fitted parameters and per-cell errors as JSON (to stdout, or to FILE); the log goes to stderr"));
   return addQuietOption(addTraceOptions(cmd))
     .action(async (o: TraceCliArgs & ComponentFlags & { json?: string | boolean; quiet?: boolean } & {
-      measurements: string; gb?: string; profile: string; out?: string; maxEvals?: string; maxFolios: string; threads?: string; queue?: string; queueName: string; stages: string;
+      measurements: string; gb?: GigabyteUnit; profile: string; out?: string; maxEvals?: string; maxFolios: string; threads?: string; queue?: string; queueName: string; stages: string;
       free?: string[]; linearised?: string; descent?: boolean; validate?: boolean; reference: string; schemes: string; k: string; method: string; markdown?: boolean;
     }) => {
       if (o.queue !== undefined && o.threads !== undefined) throw new Error("--threads and --queue exclude each other (workers choose their own --concurrency)");
@@ -59,7 +59,7 @@ export function calibrateCommand(): Command {
       if (typeof o.json === "string") outputPath("--json", o.json, "file");
       const components = await componentsFrom(o);
       const common = {
-        measurements: o.measurements, ...(o.gb !== undefined ? { gb: gigabyteUnitOption(o.gb) } : {}), profile: o.profile, maxEvals, maxFolios, stages, components, free: o.free ?? [],
+        measurements: o.measurements, ...(o.gb !== undefined ? { gb: o.gb } : {}), profile: o.profile, maxEvals, maxFolios, stages, components, free: o.free ?? [],
         trace: o, ...(o.json !== undefined ? { json: o.json } : {}), quiet: o.quiet === true,
         ...(o.out ? { out: o.out } : {}), ...(o.threads ? { threads: parseThreads(o.threads) } : {}),
         ...(o.queue !== undefined ? { queue: o.queue, queueName: o.queueName } : {}),

@@ -11,10 +11,17 @@ import type { HardwareProfile } from "@mmemu/timing";
 import type { Components } from "@mmemu/components";
 import { runPoint, type PointResult, type PointSpec } from "../workload.js";
 import { outputPath } from "../output.js";
+import { gigabyteUnitOption } from "../measurements.js";
 
 export interface TraceCliArgs extends TraceArgs {
   readonly tracePoint?: string;
   readonly traceKernel?: string;
+}
+
+/** `--gb UNIT` (calibrate, bench seed): what the measurements' GB is, parsed (a bad value refused by name). */
+export function gigabyteOption(): Option {
+  return new Option("--gb <unit>", "what the measurements' GB/s mean: GiB (2^30 bytes/s, the emulator's unit) or GB (10^9 bytes/s; shown converted to GiB/s) (default: the file's units.gb, else GiB)")
+    .argParser(gigabyteUnitOption);
 }
 
 /** Add --trace FILE, --trace-format, --trace-events, --trace-window, --trace-buffer and --trace-point. */
